@@ -1,0 +1,359 @@
+"""The `yijianshi` command: schema, deployment and case operations from a terminal.
+
+A thin entry point: each sub-command turns its arguments into one engine call and prints the result.
+Errors are printed as sentences (file:line: message for definitions), never as tracebacks."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.actors import Actor
+from engine.errors import DefinitionError, EngineError, FormErrors
+
+OPERATOR = Actor(id="cli", name="命令行操作员", is_admin=True)
+
+
+def _engine(args):
+    from engine.runtime import Engine
+    from storage.database import Database
+
+    db = Database(args.db)
+    return Engine(db)
+
+
+def _actor(args) -> Actor:
+    if not getattr(args, "as_user", None):
+        return OPERATOR
+    groups = frozenset(g.strip() for g in (args.groups or "").split(",") if g.strip())
+    return Actor(id=args.as_user, groups=groups)
+
+
+def _json_arg(text: str | None, file: str | None, what: str) -> dict:
+    if file:
+        text = Path(file).read_text(encoding="utf-8")
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise EngineError(f"{what}不是有效的 JSON：第 {err.lineno} 行第 {err.colno} 列：{err.msg}") from err
+    if not isinstance(value, dict):
+        raise EngineError(f"{what}必须是 JSON 对象，例如 {{\"name\": \"张三\"}}。")
+    return value
+
+
+def _print_problems(err: DefinitionError) -> None:
+    for p in err.problems:
+        print(str(p), file=sys.stderr)
+
+
+def _fmt_time(value) -> str:
+    from engine.clock import SHANGHAI
+
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+# -- sub-commands --------------------------------------------------------------------------------
+
+def cmd_db_upgrade(args) -> int:
+    from storage.database import Database
+
+    db = Database(args.db)
+    db.upgrade()
+    print(f"数据库已升级到最新结构：{db.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    """The main job: upgrade the schema, deploy the shipped processes, serve the web app."""
+    from werkzeug.serving import run_simple
+
+    from engine.runtime import Engine
+    from storage.database import Database
+    from web.app import create_app
+
+    db = Database(args.db)
+    db.upgrade()
+    engine = Engine(db)
+    processes = Path(args.processes)
+    if processes.exists():
+        for result in engine.deploy([processes]):
+            print(f"流程 {result}")
+    app = create_app(engine=engine)
+    print(f"数据库：{db.url.render_as_string(hide_password=True)}")
+    print(f"请在浏览器中打开 http://{args.host}:{args.port}/")
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from engine.definitions import parse_deployment, read_sources
+
+    try:
+        parsed = parse_deployment(read_sources(args.paths))
+    except DefinitionError as err:
+        _print_problems(err)
+        print(f"发现 {len(err.problems)} 个问题。", file=sys.stderr)
+        return 1
+    names = ", ".join(d.key for d in parsed.definitions)
+    print(f"全部有效：{len(parsed.sources)} 个文件，可执行流程 {names}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    engine = _engine(args)
+    try:
+        results = engine.deploy(args.paths, actor=_actor(args))
+    except DefinitionError as err:
+        _print_problems(err)
+        print(f"部署未执行：发现 {len(err.problems)} 个问题，没有写入任何内容。", file=sys.stderr)
+        return 1
+    for r in results:
+        print(str(r))
+    return 0
+
+
+def cmd_definitions(args) -> int:
+    engine = _engine(args)
+    rows = engine.definition_summary()
+    if not rows:
+        print("尚未部署任何流程。")
+    for r in rows:
+        print(f"{r.key}\tv{r.version}\t{r.name}\t运行中案件 {r.running}\t部署于 {_fmt_time(r.deployed_at)}")
+    return 0
+
+
+def cmd_start(args) -> int:
+    engine = _engine(args)
+    data = _json_arg(args.data, args.data_file, "--data ")
+    result = engine.cases.start_case(args.key, data, _actor(args), business_key=args.business_key,
+                                     title=args.title)
+    print(f"已立案：案件 {result.id}（{result.status}）")
+    _print_ready(result)
+    return 0
+
+
+def _print_ready(result) -> None:
+    for item in result.ready:
+        print(f"  新待办 {item.id}  {item.name}（{item.task_spec}）")
+
+
+def cmd_work_items(args) -> int:
+    from storage import case_store
+
+    engine = _engine(args)
+    with engine.db.reader.connect() as conn:
+        rows = case_store.query_work_items(
+            conn, groups=args.group or None, state=None if args.state == "all" else args.state,
+            claimed_by=args.claimed_by, unclaimed=args.unclaimed, case_id=args.case, limit=args.limit)
+    if args.json:
+        print(json.dumps([_row_dict(r) for r in rows], ensure_ascii=False, indent=2, default=str))
+        return 0
+    if not rows:
+        print("没有符合条件的待办事项。")
+    for r in rows:
+        claim = f"认领人 {r.claimed_by}" if r.claimed_by else "未认领"
+        print(f"{r.id}  案件 {r.case_id}  {r.name}  [{r.groups}]  {r.state}  {claim}  期限 {_fmt_time(r.due_at)}")
+    return 0
+
+
+def _row_dict(row) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+def cmd_claim(args) -> int:
+    engine = _engine(args)
+    engine.cases.claim(args.work_item, _actor(args))
+    print(f"已认领 {args.work_item}")
+    return 0
+
+
+def cmd_unclaim(args) -> int:
+    engine = _engine(args)
+    engine.cases.unclaim(args.work_item, _actor(args))
+    print(f"已退回 {args.work_item}")
+    return 0
+
+
+def cmd_complete(args) -> int:
+    engine = _engine(args)
+    data = _json_arg(args.data, args.data_file, "--data ")
+    result = engine.cases.complete_work_item(args.work_item, data, _actor(args))
+    print(f"已办理：案件 {result.id} 现为 {result.status}")
+    _print_ready(result)
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    engine = _engine(args)
+    result = engine.cases.cancel_case(args.case, _actor(args), args.reason or "", withdrawn=args.withdraw)
+    print(f"案件 {result.id} 已{'撤回' if args.withdraw else '撤销'}")
+    return 0
+
+
+def cmd_deliver(args) -> int:
+    engine = _engine(args)
+    correlation = {}
+    for pair in args.correlation:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise EngineError(f"关联键格式应为 名称=值：{pair}")
+        correlation[key] = value
+    payload = _json_arg(args.payload, None, "--payload ")
+    result = engine.cases.deliver_message(args.message, correlation, payload, _actor(args))
+    print(f"消息已投递到案件 {result.id}")
+    _print_ready(result)
+    return 0
+
+
+def cmd_history(args) -> int:
+    engine = _engine(args)
+    rows = engine.history(args.case)
+    if args.json:
+        print(json.dumps([_row_dict(r) for r in rows], ensure_ascii=False, indent=2, default=str))
+        return 0
+    for r in rows:
+        what = f" {r.task_spec}" if r.task_spec else ""
+        print(f"{r.seq:>4}  {_fmt_time(r.at)}  {r.actor:<12} {r.type}{what}  {r.data}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    engine = _engine(args)
+    reports = engine.verify(args.case)
+    bad = [r for r in reports if not r.ok]
+    for r in (reports if args.case is not None or args.verbose else bad):
+        print(str(r))
+    failures = len(bad)
+    if args.reexecute:
+        ids = [args.case] if args.case is not None else [r.case_id for r in reports]
+        for cid in ids:
+            rep = engine.reexecute(cid)
+            if not rep.ok or args.case is not None or args.verbose:
+                print(str(rep))
+            failures += 0 if rep.ok else 1
+    print(f"核验 {len(reports)} 个案件：{'全部完整' if not failures else f'{failures} 处不一致'}")
+    return 1 if failures else 0
+
+
+# -- argument parsing ----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    from storage.database import default_url
+
+    ap = argparse.ArgumentParser(prog="yijianshi", description="一件事流程编排：部署、办件与核验。")
+    ap.add_argument("--db", default=None, help=f"数据库 URL（默认 {default_url()}，或环境变量 YIJIANSHI_DATABASE_URL）")
+    ap.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="命令")
+
+    db = sub.add_parser("db", help="数据库结构").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="创建或升级数据库结构（Alembic）").set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("serve", help="主程序：升级数据库、部署随附流程并启动网页服务")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--processes", default=str(Path(__file__).resolve().parents[1] / "processes"),
+                   help="启动时部署的流程目录（默认：项目的 processes/）")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("validate", help="校验 BPMN/DMN 文件（不部署）")
+    p.add_argument("paths", nargs="+")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("deploy", help="部署文件或目录（全部有效才写入）")
+    p.add_argument("paths", nargs="+")
+    _actor_args(p)
+    p.set_defaults(func=cmd_deploy)
+
+    sub.add_parser("definitions", help="已部署的流程及其版本").set_defaults(func=cmd_definitions)
+
+    p = sub.add_parser("start", help="立案")
+    p.add_argument("key", help="流程定义键（BPMN process id）")
+    p.add_argument("--data", help="初始数据（JSON 对象）")
+    p.add_argument("--data-file", help="从文件读取初始数据")
+    p.add_argument("--business-key", help="业务编号（如 12345 工单号），可用于消息关联")
+    p.add_argument("--title")
+    _actor_args(p)
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("work-items", help="待办事项")
+    p.add_argument("--group", action="append", help="部门或角色代码，可重复")
+    p.add_argument("--state", default="ready", choices=["ready", "completed", "cancelled", "all"])
+    p.add_argument("--claimed-by")
+    p.add_argument("--unclaimed", action="store_true")
+    p.add_argument("--case", type=int)
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_work_items)
+
+    for name, func, text in (("claim", cmd_claim, "认领待办"), ("unclaim", cmd_unclaim, "退回认领")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("work_item")
+        _actor_args(p)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("complete", help="办理待办（提交表单数据）")
+    p.add_argument("work_item")
+    p.add_argument("--data", help="表单数据（JSON 对象）")
+    p.add_argument("--data-file")
+    _actor_args(p)
+    p.set_defaults(func=cmd_complete)
+
+    p = sub.add_parser("cancel", help="撤销案件")
+    p.add_argument("case", type=int)
+    p.add_argument("--reason")
+    p.add_argument("--withdraw", action="store_true", help="记录为申请人撤回")
+    _actor_args(p)
+    p.set_defaults(func=cmd_cancel)
+
+    p = sub.add_parser("deliver", help="按关联键向等待中的案件投递消息")
+    p.add_argument("message", help="消息名称")
+    p.add_argument("--correlation", action="append", default=[], metavar="名称=值", required=True)
+    p.add_argument("--payload", help="消息数据（JSON 对象）")
+    _actor_args(p)
+    p.set_defaults(func=cmd_deliver)
+
+    p = sub.add_parser("history", help="案件历史")
+    p.add_argument("case", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("verify", help="核验历史哈希链（可选重新执行）")
+    p.add_argument("case", type=int, nargs="?")
+    p.add_argument("--reexecute", action="store_true", help="重新执行记录的命令并比对存储状态")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_verify)
+    return ap
+
+
+def _actor_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as", dest="as_user", metavar="用户", help="以该用户身份操作（默认：命令行操作员，管理员权限）")
+    p.add_argument("--groups", help="该用户所属部门/角色，逗号分隔")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DefinitionError as err:
+        _print_problems(err)
+        return 1
+    except FormErrors as err:
+        for field, message in err.errors.items():
+            print(f"{field}: {message}", file=sys.stderr)
+        return 1
+    except EngineError as err:
+        print(f"错误：{err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # an operator gets a sentence; --debug shows the stack
+        if args.debug:
+            raise
+        print(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详情）", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

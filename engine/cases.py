@@ -1,0 +1,525 @@
+"""Case commands: start, claim, unclaim, complete, cancel, deliver a message.
+
+Each command is one transaction: read the case head (version) → run the engine step on the
+workflow → write the new state with an optimistic version check, the projected work items and the
+chained events → commit. A version conflict re-runs the command from the start, so users never
+see it; a command that fails leaves nothing behind."""
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import TaskState
+
+from engine import history as h
+from engine.actors import SYSTEM, Actor
+from engine.case_state import CaseStateCodec
+from engine.clock import SHANGHAI, Clock, to_utc
+from engine.definitions import DefinitionCache, LoadedDefinition
+from engine.errors import (
+    ConcurrencyConflict,
+    EngineError,
+    FormErrors,
+    NotFound,
+    NotPermitted,
+    ScriptError,
+    WorkItemUnavailable,
+)
+from engine.forms import validate_submission
+from engine.work_items import ReadyTask, WorkItemProjection, drain_outbox, project_work_items
+from storage import case_store as store
+from storage import definition_store
+from storage.database import Database
+
+MAX_ATTEMPTS = 20
+MAX_INITIAL_DATA_BYTES = 256 * 1024
+
+
+@dataclass
+class CommandContext:
+    """What a command body sees: the case head, its definition, the time, and the workflow on demand."""
+
+    service: "CaseService"
+    conn: Any
+    head: Any
+    definition: LoadedDefinition
+    actor: Actor
+    at: datetime
+    events: list[h.NewEvent] = field(default_factory=list)
+    _workflow: BpmnWorkflow | None = None
+    before: WorkItemProjection | None = None
+    after: WorkItemProjection | None = None
+    item: Any = None  # the work item row, for commands addressed to one
+    state_changed: bool = False
+    status: str | None = None
+
+    @property
+    def workflow(self) -> BpmnWorkflow:
+        if self._workflow is None:
+            self._workflow, self.before = self.service._checkout(self.conn, self.head, self.definition)
+        return self._workflow
+
+    def event(self, type_: str, data: dict, work_item_id: str | None = None, task_spec: str | None = None,
+              actor: Actor | None = None) -> None:
+        self.events.append(h.NewEvent(type_, (actor or self.actor).id, data, work_item_id, task_spec))
+
+
+@dataclass(frozen=True)
+class ReadyItem:
+    id: str
+    task_spec: str
+    name: str
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    id: int
+    status: str
+    version: int
+    ready: list[ReadyItem]  # work items that this command opened
+
+
+class _WorkflowCache:
+    """Live workflows of recently touched cases, keyed by case and version. A command takes the
+    workflow out (so no two threads share one) and puts it back only after its commit."""
+
+    def __init__(self, size: int = 4096):
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow, WorkItemProjection]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def take(self, case_id: int, version: int) -> tuple[BpmnWorkflow, WorkItemProjection] | None:
+        with self._lock:
+            entry = self._items.pop(case_id, None)
+        if entry is not None and entry[0] == version:
+            return entry[1], entry[2]
+        return None
+
+    def put(self, case_id: int, version: int, wf: BpmnWorkflow, projection: WorkItemProjection) -> None:
+        with self._lock:
+            self._items[case_id] = (version, wf, projection)
+            self._items.move_to_end(case_id)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def rebase(self, case_id: int, old: int, new: int) -> None:
+        """A command that left the engine state alone (a claim) moves the cached copy along."""
+        with self._lock:
+            entry = self._items.get(case_id)
+            if entry is not None and entry[0] == old:
+                self._items[case_id] = (new, entry[1], entry[2])
+
+    def drop(self, case_id: int) -> None:
+        with self._lock:
+            self._items.pop(case_id, None)
+
+
+class CaseService:
+    def __init__(self, db: Database, definitions: DefinitionCache, script_engine, clock: Clock,
+                 cache_size: int = 4096):
+        self.db = db
+        self.definitions = definitions
+        self.script_engine = script_engine
+        self.clock = clock
+        self.codec = CaseStateCodec()
+        self._cache = _WorkflowCache(cache_size)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def start_case(self, definition_key: str, data: Mapping[str, Any] | None, actor: Actor, *,
+                   business_key: str | None = None, title: str | None = None) -> CaseSummary:
+        """Start a case on the latest version of a definition."""
+        initial = _check_data(data or {})
+        at = self.clock.now()
+        with self.db.writer.begin() as conn:
+            row = definition_store.latest(conn, definition_key)
+            if row is None:
+                raise NotFound(f"流程定义“{definition_key}”尚未部署。")
+            definition = self.definitions.get(row)
+            wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
+            wf.task_tree.data.update(initial)
+            before = project_work_items(wf)
+            _run_engine(wf)
+            case_id = store.insert_case(conn, dict(
+                definition_id=row.id, definition_key=row.key, business_key=business_key,
+                title=title or row.name, status="running", version=0, engine_state="",
+                started_by=actor.id, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
+            ))
+            head = store.CaseHead(case_id, row.id, row.key, business_key, "running", 0, 0, h.GENESIS)
+            ctx = CommandContext(self, conn, head, definition, actor, at, _workflow=wf, before=before,
+                                 state_changed=True)
+            ctx.event(h.CASE_STARTED, {
+                "definition_id": row.id, "definition_key": row.key, "definition_version": row.version,
+                "business_key": business_key, "data": initial,
+            })
+            new_version = self._persist(ctx)
+        self._cache.put(case_id, new_version, wf, ctx.after)
+        return self._summary(case_id, new_version, ctx)
+
+    def complete_work_item(self, work_item_id: str, data: Mapping[str, Any] | None, actor: Actor) -> CaseSummary:
+        """Complete a work item with form data validated against its form; nothing is saved on error."""
+        submitted = dict(data or {})
+
+        def body(ctx: CommandContext) -> None:
+            item = ctx.item
+            _require_ready(item)
+            self._check_can_act(item, actor)
+            meta = ctx.definition.meta_for(item.process_id, item.task_spec)
+            if meta is not None and meta.form is not None:
+                clean = validate_submission(meta.form, submitted)
+            elif submitted:
+                raise FormErrors({"__all__": "此事项没有表单，不能提交数据。"})
+            else:
+                clean = {}
+            wf = ctx.workflow
+            ready = ctx.before.ready.get(work_item_id)
+            if ready is None:
+                raise WorkItemUnavailable("该事项已不在待办状态。")
+            task = ready.task
+            ordinal = _ordinal(ctx.before, ready)
+            previous = {k: task.data[k] for k in clean if k in task.data and task.data[k] != clean[k]}
+            changed = {k: v for k, v in clean.items() if task.data.get(k, _MISSING) != v}
+            task.data.update(clean)
+            task.run()
+            _run_engine(wf)
+            ctx.state_changed = True
+            ctx.event(h.WORK_ITEM_COMPLETED, {
+                "process_id": item.process_id, "ordinal": ordinal, "submitted": clean,
+                "changed": changed, "previous": previous,
+            }, work_item_id=work_item_id, task_spec=item.task_spec)
+
+        return self._run_on_item(work_item_id, actor, body)
+
+    def claim(self, work_item_id: str, actor: Actor) -> CaseSummary:
+        """Take a work item so colleagues see it is being handled (首问负责)."""
+
+        def body(ctx: CommandContext) -> None:
+            item = ctx.item
+            _require_ready(item)
+            self._check_can_act(item, actor)
+            if item.claimed_by == actor.id:
+                return
+            store.set_claim(ctx.conn, work_item_id, actor.id, to_utc(ctx.at))
+            ctx.event(h.WORK_ITEM_CLAIMED, {}, work_item_id=work_item_id, task_spec=item.task_spec)
+
+        return self._run_on_item(work_item_id, actor, body)
+
+    def unclaim(self, work_item_id: str, actor: Actor) -> CaseSummary:
+        """Give a claimed work item back to its departments' common queue."""
+
+        def body(ctx: CommandContext) -> None:
+            item = ctx.item
+            _require_ready(item)
+            if item.claimed_by is None:
+                return
+            if item.claimed_by != actor.id and not actor.is_admin:
+                raise NotPermitted(f"该事项由 {item.claimed_by} 认领，只有本人或管理员可以退回。")
+            store.set_claim(ctx.conn, work_item_id, None, None)
+            ctx.event(h.WORK_ITEM_UNCLAIMED, {"was_claimed_by": item.claimed_by},
+                      work_item_id=work_item_id, task_spec=item.task_spec)
+
+        return self._run_on_item(work_item_id, actor, body)
+
+    def cancel_case(self, case_id: int, actor: Actor, reason: str = "", *, withdrawn: bool = False) -> CaseSummary:
+        """Cancel a running case (or record the applicant's withdrawal, 撤回); open work is cancelled."""
+
+        def body(ctx: CommandContext) -> None:
+            if ctx.head.status != "running":
+                label = STATUS_LABELS.get(ctx.head.status, ctx.head.status)
+                raise EngineError(f"案件已是“{label}”状态，不能再撤销。")
+            ctx.workflow.cancel()
+            ctx.state_changed = True
+            ctx.status = "withdrawn" if withdrawn else "cancelled"
+            ctx.event(h.CASE_CANCELLED, {"reason": reason, "withdrawn": withdrawn})
+
+        return self._run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
+
+    def deliver_message(self, message_name: str, correlation: Mapping[str, Any],
+                        payload: Mapping[str, Any] | None, actor: Actor = SYSTEM) -> CaseSummary:
+        """Deliver a message (e.g. a department system's reply) to the one case waiting for it."""
+        keys = {str(k): str(v) for k, v in correlation.items()}
+        if not keys:
+            raise EngineError("投递消息必须给出关联键（例如 business_key 或流程定义的关联属性）。")
+        body_payload = _check_data(payload or {})
+        with self.db.reader.connect() as conn:
+            candidates = store.cases_waiting_for(conn, message_name, keys)
+        if not candidates:
+            raise NotFound(f"没有案件在等待消息“{message_name}”（关联键 {keys}）。")
+        if len(candidates) > 1:
+            raise EngineError(f"有 {len(candidates)} 个案件匹配消息“{message_name}”的关联键 {keys}，"
+                              "请给出更精确的关联键。")
+        case_id = candidates[0]
+
+        def body(ctx: CommandContext) -> None:
+            _deliver(ctx.workflow, message_name, body_payload, keys)
+            ctx.state_changed = True
+            ctx.event(h.MESSAGE_DELIVERED, {"message": message_name, "correlation": keys, "payload": body_payload})
+
+        return self._run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def workflow_of(self, case_id: int) -> BpmnWorkflow:
+        """A private, deserialized copy of a case's workflow (for display and replay checks)."""
+        with self.db.reader.connect() as conn:
+            head = store.case_head(conn, case_id)
+            if head is None:
+                raise NotFound(f"案件 {case_id} 不存在。")
+            definition = self.definitions.by_id(conn, head.definition_id)
+            _, state = store.case_state(conn, case_id)
+        return self.codec.loads(state, definition.spec, definition.subprocess_specs)
+
+    # -- the command skeleton ------------------------------------------------------------------
+
+    def _run_on_item(self, work_item_id: str, actor: Actor, body: Callable[[CommandContext], None]) -> CaseSummary:
+        def locate(conn):
+            item, head = store.work_item_and_case(conn, work_item_id)
+            if item is None:
+                raise NotFound("待办事项不存在。")
+            return head, item
+
+        return self._run(locate, None, actor, body)
+
+    def _run(self, locate, case_id: int | None, actor: Actor, body: Callable[[CommandContext], None]) -> CaseSummary:
+        for attempt in range(MAX_ATTEMPTS):
+            ctx = None
+            try:
+                with self.db.writer.begin() as conn:
+                    head, item = locate(conn)
+                    if head is None:
+                        raise NotFound(f"案件 {case_id} 不存在。")
+                    case_id = head.id
+                    definition = self.definitions.by_id(conn, head.definition_id)
+                    ctx = CommandContext(self, conn, head, definition, actor, self.clock.now(), item=item)
+                    body(ctx)
+                    new_version = self._persist(ctx)
+            except ConcurrencyConflict:
+                self._cache.drop(case_id)
+                _backoff(attempt)
+                continue
+            except Exception as err:
+                if case_id is not None:
+                    self._cache.drop(case_id)
+                if _is_write_conflict(err):
+                    _backoff(attempt)
+                    continue
+                raise
+            if ctx._workflow is not None:
+                self._cache.put(case_id, new_version, ctx._workflow, ctx.after or ctx.before)
+            else:
+                self._cache.rebase(case_id, ctx.head.version, new_version)
+            return self._summary(case_id, new_version, ctx)
+        raise EngineError("案件正被频繁修改，请稍后再试。")
+
+    def _checkout(self, conn, head, definition: LoadedDefinition) -> tuple[BpmnWorkflow, WorkItemProjection]:
+        cached = self._cache.take(head.id, head.version)
+        if cached is not None:
+            wf, projection = cached
+        else:
+            version, state = store.case_state(conn, head.id)
+            if version != head.version:  # committed by someone else since we read the head
+                raise ConcurrencyConflict()
+            wf = self.codec.loads(state, definition.spec, definition.subprocess_specs)
+            projection = project_work_items(wf)
+        wf.script_engine = self.script_engine
+        return wf, projection
+
+    def _persist(self, ctx: CommandContext) -> int:
+        """Write state, projections and events; raises ConcurrencyConflict if the case moved on."""
+        head, conn = ctx.head, ctx.conn
+        values: dict[str, Any] = {"updated_at": ctx.at}
+        if ctx.state_changed:
+            values["status"] = head.status
+            values["ended_at"] = None
+            wf = ctx._workflow
+            values["engine_state"] = self.codec.dumps(wf)
+            ctx.after = project_work_items(wf)
+            self._project(ctx, ctx.before, ctx.after)
+            if ctx.status is None and wf.completed:
+                ctx.status = "completed"
+                ctx.event(h.CASE_COMPLETED, {}, actor=SYSTEM)
+            if ctx.status is not None:
+                values["status"] = ctx.status
+                values["ended_at"] = ctx.at
+        if not ctx.events and not ctx.state_changed:
+            return head.version
+        rows = h.chain(head.id, head.history_seq, head.history_head, ctx.at, ctx.events)
+        values["history_seq"] = rows[-1]["seq"] if rows else head.history_seq
+        values["history_head"] = rows[-1]["hash"] if rows else head.history_head
+        if not store.update_case(conn, head.id, head.version, values):
+            raise ConcurrencyConflict()
+        store.insert_events(conn, rows)
+        return head.version + 1
+
+    def _project(self, ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
+        conn, at, case_id = ctx.conn, ctx.at, ctx.head.id
+        completed = {e.work_item_id for e in ctx.events if e.type == h.WORK_ITEM_COMPLETED}
+        gone = [tid for tid in before.ready if tid not in after.ready]
+        done = [tid for tid in gone if tid in completed]
+        cancelled = [tid for tid in gone if tid not in completed]
+        store.end_work_items(conn, done, "completed", to_utc(at), ctx.actor.id)
+        store.end_work_items(conn, cancelled, "cancelled", to_utc(at), ctx.actor.id)
+        for tid in cancelled:
+            ctx.event(h.WORK_ITEM_CANCELLED, {}, work_item_id=tid, task_spec=before.ready[tid].task_spec,
+                      actor=SYSTEM)
+        new_rows = []
+        for tid, task in after.ready.items():
+            if tid in before.ready:
+                continue
+            meta = ctx.definition.meta_for(task.process_id, task.task_spec)
+            groups = meta.groups if meta is not None else ((task.lane,) if task.lane else ())
+            due_at = self._due_at(task, meta)
+            new_rows.append(dict(
+                id=tid, case_id=case_id, definition_id=ctx.definition.id, process_id=task.process_id,
+                task_spec=task.task_spec, name=task.name, groups=",".join(groups), state="ready",
+                claimed_by=None, claimed_at=None, due_at=due_at, created_at=to_utc(at),
+                ended_at=None, ended_by=None,
+            ))
+            ctx.event(h.WORK_ITEM_READY, {"name": task.name, "groups": list(groups),
+                                          "due_at": due_at.isoformat() if due_at else None},
+                      work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
+        store.insert_work_items(conn, new_rows)
+        if after.waits != before.waits:
+            store.replace_waits(conn, case_id, after.waits)
+        if after.correlations != before.correlations or ctx.head.version == 0:
+            corr = dict(after.correlations)
+            if ctx.head.business_key:
+                corr["business_key"] = ctx.head.business_key
+            store.replace_correlations(conn, case_id, corr)
+        for message in drain_outbox(ctx._workflow):
+            ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
+
+    def _due_at(self, task, meta) -> datetime | None:
+        if meta is None or not meta.due_date:
+            return None
+        value = self.script_engine.environment.evaluate(meta.due_date, dict(task.data))
+        return _as_datetime(value, meta)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_can_act(item, actor: Actor) -> None:
+        groups = tuple(g for g in item.groups.split(",") if g)
+        if not actor.may_work_on(groups):
+            raise NotPermitted(f"您不属于办理该事项的部门或角色（{'、'.join(groups) or '无'}）。")
+        if item.claimed_by and item.claimed_by != actor.id and not actor.is_admin:
+            raise WorkItemUnavailable(f"该事项已由 {item.claimed_by} 认领办理。")
+
+    @staticmethod
+    def _summary(case_id: int, version: int, ctx: CommandContext) -> CaseSummary:
+        ready = [ReadyItem(e.work_item_id, e.task_spec, e.data["name"])
+                 for e in ctx.events if e.type == h.WORK_ITEM_READY]
+        return CaseSummary(case_id, ctx.status or ctx.head.status, version, ready)
+
+
+_MISSING = object()
+STATUS_LABELS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "withdrawn": "已撤回"}
+
+
+def _run_engine(wf: BpmnWorkflow) -> None:
+    try:
+        wf.do_engine_steps()
+    except SpiffWorkflowException as err:
+        cause = err.__cause__ or getattr(err, "exception", None)
+        if isinstance(cause, ScriptError):
+            raise ScriptError(f"{cause}（{_where(err)}）") from err
+        raise EngineError(f"流程执行出错（{_where(err)}）：{err}") from err
+
+
+def _where(err: SpiffWorkflowException) -> str:
+    task = getattr(err, "task", None)
+    if task is not None:
+        return f"环节 {task.task_spec.bpmn_name or task.task_spec.name}"
+    return "流程"
+
+
+def _deliver(wf: BpmnWorkflow, message_name: str, payload: dict, correlation: dict | None = None) -> None:
+    waiting = [t for t in wf.get_tasks(state=TaskState.WAITING)
+               if getattr(getattr(t.task_spec, "event_definition", None), "name", None) == message_name]
+    if not waiting:
+        raise NotFound(f"案件未在等待消息“{message_name}”。")
+    definition = waiting[0].task_spec.event_definition
+    if isinstance(definition, CamundaMessageEventDefinition):
+        # Camunda dialect: the reply lands in the catch event's camunda:resultVariable
+        # (default "<event id>_Response").
+        # Retrieval expressions of the catch event are evaluated on the message; a reply routed by
+        # business key does not carry them, so the waiting case's own values stand in.
+        context = {**waiting[0].data, **(correlation or {})}
+        event = BpmnEvent(definition, {**context, "payload": payload, "result_var": definition.result_var})
+    else:
+        event = BpmnEvent(definition, {**(correlation or {}), **payload}, dict(wf.correlations))
+    wf.send_event(event)
+    _run_engine(wf)
+
+
+def _ordinal(projection: WorkItemProjection, ready: ReadyTask) -> int:
+    """Position among ready tasks of the same spec, stable across re-execution (ids are not)."""
+    same = [r.task.id for r in projection.ready.values()
+            if r.task_spec == ready.task_spec and r.process_id == ready.process_id]
+    return same.index(ready.task.id)
+
+
+def _require_ready(item) -> None:
+    if item is None:
+        raise NotFound("待办事项不存在。")
+    if item.state == "completed":
+        when = item.ended_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if item.ended_at else ""
+        raise WorkItemUnavailable(f"该事项已由 {item.ended_by} 于 {when} 办结，无需重复提交。")
+    if item.state != "ready":
+        raise WorkItemUnavailable("该事项已撤销，无需办理。")
+
+
+def _check_data(data: Mapping[str, Any]) -> dict:
+    if not isinstance(data, Mapping):
+        raise FormErrors({"__all__": "数据必须是键值对象。"})
+    out = dict(data)
+    bad = [k for k in out if not isinstance(k, str) or not k.isidentifier() or k.startswith("_")]
+    if bad:
+        raise FormErrors({"__all__": f"数据字段名无效：{', '.join(map(str, bad))}（须为字母、数字、下划线，且不以下划线开头）。"})
+    try:
+        text = json.dumps(out, ensure_ascii=False)
+    except (TypeError, ValueError) as err:
+        raise FormErrors({"__all__": f"数据无法保存为 JSON：{err}"}) from err
+    if len(text.encode("utf-8")) > MAX_INITIAL_DATA_BYTES:
+        raise FormErrors({"__all__": f"数据超过 {MAX_INITIAL_DATA_BYTES // 1024} KB 上限。"})
+    return json.loads(text)
+
+
+def _as_datetime(value, meta) -> datetime:
+    if isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError as err:
+            raise ScriptError(f"任务 {meta.task_id} 的办理期限 “{meta.due_date}” 没有得到有效的日期时间：{value!r}") from err
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=SHANGHAI)
+    return to_utc(when)
+
+
+def _is_write_conflict(err: Exception) -> bool:
+    """Unique-key races on PostgreSQL and 'database is locked' on SQLite: retry the command."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    if isinstance(err, IntegrityError):
+        return "uq_events_case_seq" in str(err.orig) or "events" in str(err.orig)
+    if isinstance(err, OperationalError):
+        text = str(err.orig).lower()
+        return "locked" in text or "deadlock" in text or "could not serialize" in text
+    return False
+
+
+def _backoff(attempt: int) -> None:
+    import random
+    import time
+
+    time.sleep(min(0.2, 0.002 * (2 ** min(attempt, 6))) * random.random())

@@ -1,0 +1,96 @@
+"""The append-only, hash-chained event log of a case: building rows and verifying the chain."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+GENESIS = "0" * 64
+
+# Event types. Those marked as commands are what replay re-executes.
+CASE_STARTED = "case_started"  # command
+WORK_ITEM_READY = "work_item_ready"
+WORK_ITEM_CLAIMED = "work_item_claimed"
+WORK_ITEM_UNCLAIMED = "work_item_unclaimed"
+WORK_ITEM_COMPLETED = "work_item_completed"  # command
+WORK_ITEM_CANCELLED = "work_item_cancelled"
+MESSAGE_DELIVERED = "message_delivered"  # command
+MESSAGE_SENT = "message_sent"
+CASE_COMPLETED = "case_completed"
+CASE_CANCELLED = "case_cancelled"  # command
+COMMAND_TYPES = frozenset({CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED})
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass
+class NewEvent:
+    """An event produced by a command, before it is chained and stored."""
+
+    type: str
+    actor: str
+    data: dict
+    work_item_id: str | None = None
+    task_spec: str | None = None
+
+
+def event_hash(case_id: int, seq: int, type_: str, actor: str, at: datetime, work_item_id: str | None,
+               task_spec: str | None, data_json: str, prev_hash: str) -> str:
+    material = canonical_json(
+        [case_id, seq, type_, actor, at.astimezone(timezone.utc).isoformat(), work_item_id, task_spec, data_json, prev_hash]
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def chain(case_id: int, start_seq: int, prev_hash: str, at: datetime, events: list[NewEvent]) -> list[dict]:
+    """Give each new event its seq and hash, continuing the case's chain; returns insertable rows."""
+    rows = []
+    seq = start_seq
+    for ev in events:
+        seq += 1
+        data_json = canonical_json(ev.data)
+        h = event_hash(case_id, seq, ev.type, ev.actor, at, ev.work_item_id, ev.task_spec, data_json, prev_hash)
+        rows.append(dict(case_id=case_id, seq=seq, type=ev.type, actor=ev.actor, at=at,
+                         work_item_id=ev.work_item_id, task_spec=ev.task_spec, data=data_json,
+                         prev_hash=prev_hash, hash=h))
+        prev_hash = h
+    return rows
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    case_id: int
+    ok: bool
+    events: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"案件 {self.case_id}：历史链完整（{self.events} 条记录）"
+        return f"案件 {self.case_id}：第 {self.first_bad_seq} 条记录起历史链不完整：{self.reason}"
+
+
+def verify_rows(case_id: int, rows: list, head_seq: int, head_hash: str) -> ChainReport:
+    """Check seq continuity, each row's hash, the links between rows, and the head kept on the case."""
+    prev = GENESIS
+    expected_seq = 1
+    for r in rows:
+        if r.seq != expected_seq:
+            return ChainReport(case_id, False, len(rows), expected_seq, f"记录缺失（期望序号 {expected_seq}，实际为 {r.seq}）")
+        if r.prev_hash != prev:
+            return ChainReport(case_id, False, len(rows), r.seq, "与前一条记录的链接被改动或前一条记录缺失")
+        h = event_hash(case_id, r.seq, r.type, r.actor, r.at, r.work_item_id, r.task_spec, r.data, r.prev_hash)
+        if h != r.hash:
+            return ChainReport(case_id, False, len(rows), r.seq, "记录内容被改动（哈希不符）")
+        prev = r.hash
+        expected_seq += 1
+    if expected_seq - 1 != head_seq:
+        return ChainReport(case_id, False, len(rows), expected_seq, f"末尾记录缺失（案件记载共 {head_seq} 条）")
+    if prev != head_hash:
+        return ChainReport(case_id, False, len(rows), head_seq, "末条记录与案件记载的链头不符")
+    return ChainReport(case_id, True, len(rows))

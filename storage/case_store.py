@@ -1,0 +1,218 @@
+"""SQL for cases, their projections and their history. Core statements on a Connection: every
+engine command runs a handful of these inside one transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+
+from storage.models import Case, CorrelationValue, Event, MessageWait, WorkItem, WorkItemGroup
+
+cases = Case.__table__
+work_items = WorkItem.__table__
+groups_t = WorkItemGroup.__table__
+events = Event.__table__
+waits = MessageWait.__table__
+correlations = CorrelationValue.__table__
+
+_HEAD_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key, cases.c.business_key,
+                 cases.c.status, cases.c.version, cases.c.history_seq, cases.c.history_head)
+_ITEM_COLUMNS = (work_items.c.id, work_items.c.case_id, work_items.c.process_id, work_items.c.task_spec,
+                 work_items.c.name, work_items.c.groups, work_items.c.state, work_items.c.claimed_by,
+                 work_items.c.ended_at, work_items.c.ended_by, work_items.c.definition_id)
+
+
+@dataclass(frozen=True)
+class CaseHead:
+    id: int
+    definition_id: int
+    definition_key: str
+    business_key: str | None
+    status: str
+    version: int
+    history_seq: int
+    history_head: str
+
+
+def insert_case(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(cases).values(**values).returning(cases.c.id)).scalar_one()
+
+
+def case_head(conn: Connection, case_id: int) -> CaseHead | None:
+    """The case row without its engine state (cheap; enough for claims and cache checks)."""
+    row = conn.execute(_CASE_HEAD, {"cid": case_id}).first()
+    return CaseHead(*row) if row is not None else None
+
+
+# The hot statements are built once with bind parameters: SQLAlchemy then reuses their compiled
+# form instead of rebuilding a cache key on every command.
+_ITEM_AND_CASE = select(*_ITEM_COLUMNS, *[c.label("case_" + c.name) for c in _HEAD_COLUMNS]).join(
+    cases, cases.c.id == work_items.c.case_id).where(work_items.c.id == bindparam("wid"))
+_CASE_HEAD = select(*_HEAD_COLUMNS).where(cases.c.id == bindparam("cid"))
+_CASE_STATE = select(cases.c.version, cases.c.engine_state).where(cases.c.id == bindparam("cid"))
+_UPDATE_WHERE = and_(cases.c.id == bindparam("cid"), cases.c.version == bindparam("expected"))
+_UPDATE_HISTORY = update(cases).where(_UPDATE_WHERE).values(
+    version=bindparam("new_version"), updated_at=bindparam("updated_at"),
+    history_seq=bindparam("history_seq"), history_head=bindparam("history_head"))
+_UPDATE_STATE = update(cases).where(_UPDATE_WHERE).values(
+    version=bindparam("new_version"), updated_at=bindparam("updated_at"),
+    history_seq=bindparam("history_seq"), history_head=bindparam("history_head"),
+    engine_state=bindparam("engine_state"), status=bindparam("status"), ended_at=bindparam("ended_at"))
+_END_ITEM = update(work_items).where(work_items.c.id == bindparam("wid")).values(
+    state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"))
+_END_ITEM_GROUPS = update(groups_t).where(groups_t.c.work_item_id == bindparam("wid")).values(
+    state=bindparam("state"))
+_INSERT_EVENTS = insert(events)
+_INSERT_ITEMS = insert(work_items)
+_INSERT_GROUPS = insert(groups_t)
+
+
+def work_item_and_case(conn: Connection, work_item_id: str):
+    """A work item and its case head in one round trip: (item, head) or (None, None)."""
+    row = conn.execute(_ITEM_AND_CASE, {"wid": work_item_id}).first()
+    if row is None:
+        return None, None
+    n = len(_ITEM_COLUMNS)
+    return row, CaseHead(*row[n:])
+
+
+def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
+    """(version, engine state): the version lets a reader notice a commit made since its head read."""
+    version, state = conn.execute(_CASE_STATE, {"cid": case_id}).one()
+    return version, state
+
+
+def case_row(conn: Connection, case_id: int):
+    return conn.execute(select(cases).where(cases.c.id == case_id)).first()
+
+
+def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> bool:
+    """Optimistic write: succeeds only if nobody changed the case since it was read.
+    `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state,
+    status and ended_at."""
+    stmt = _UPDATE_STATE if "engine_state" in values else _UPDATE_HISTORY
+    params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
+    return conn.execute(stmt, params).rowcount == 1
+
+
+def list_cases(conn: Connection, *, status: str | None = None, definition_key: str | None = None,
+               limit: int = 100, offset: int = 0) -> list:
+    q = select(*[c for c in cases.c if c.name != "engine_state"]).order_by(cases.c.id.desc())
+    if status:
+        q = q.where(cases.c.status == status)
+    if definition_key:
+        q = q.where(cases.c.definition_key == definition_key)
+    return list(conn.execute(q.limit(limit).offset(offset)))
+
+
+def all_case_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(cases.c.id).order_by(cases.c.id)).scalars())
+
+
+# -- history ---------------------------------------------------------------------------------
+
+def insert_events(conn: Connection, rows: list[dict]) -> None:
+    if rows:
+        conn.execute(_INSERT_EVENTS, rows)
+
+
+def case_events(conn: Connection, case_id: int, types: Iterable[str] | None = None) -> list:
+    q = select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+    if types is not None:
+        q = q.where(events.c.type.in_(list(types)))
+    return list(conn.execute(q))
+
+
+# -- work items ------------------------------------------------------------------------------
+
+def work_item(conn: Connection, work_item_id: str):
+    return conn.execute(select(work_items).where(work_items.c.id == work_item_id)).first()
+
+
+def insert_work_items(conn: Connection, rows: list[dict]) -> None:
+    if not rows:
+        return
+    conn.execute(_INSERT_ITEMS, rows)
+    group_rows = [
+        {"work_item_id": r["id"], "group_code": g, "state": r["state"], "due_at": r["due_at"]}
+        for r in rows for g in r["groups"].split(",") if g
+    ]
+    if group_rows:
+        conn.execute(_INSERT_GROUPS, group_rows)
+
+
+def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, by: str | None) -> None:
+    if not ids:
+        return
+    params = [{"wid": i, "state": state, "ended_at": at, "ended_by": by} for i in ids]
+    conn.execute(_END_ITEM, params)
+    conn.execute(_END_ITEM_GROUPS, params)
+
+
+def set_claim(conn: Connection, work_item_id: str, claimed_by: str | None, at: datetime | None) -> None:
+    conn.execute(update(work_items).where(work_items.c.id == work_item_id)
+                 .values(claimed_by=claimed_by, claimed_at=at))
+
+
+def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, state: str | None = "ready",
+                     claimed_by: str | None = None, unclaimed: bool = False, case_id: int | None = None,
+                     due_before: datetime | None = None, definition_key: str | None = None,
+                     limit: int = 100, offset: int = 0) -> list:
+    """Inbox query on the projection; sorted by due time (none last), then age."""
+    q = select(work_items, cases.c.definition_key, cases.c.title, cases.c.business_key).join(
+        cases, cases.c.id == work_items.c.case_id)
+    if groups is not None:
+        groups = list(groups)
+        sub = select(groups_t.c.work_item_id).where(groups_t.c.group_code.in_(groups))
+        if state:
+            sub = sub.where(groups_t.c.state == state)
+        q = q.where(work_items.c.id.in_(sub))
+    if state:
+        q = q.where(work_items.c.state == state)
+    if claimed_by:
+        q = q.where(work_items.c.claimed_by == claimed_by)
+    if unclaimed:
+        q = q.where(work_items.c.claimed_by.is_(None))
+    if case_id is not None:
+        q = q.where(work_items.c.case_id == case_id)
+    if due_before is not None:
+        q = q.where(work_items.c.due_at <= due_before)
+    if definition_key:
+        q = q.where(cases.c.definition_key == definition_key)
+    q = q.order_by(work_items.c.due_at.is_(None), work_items.c.due_at, work_items.c.created_at,
+                   work_items.c.id)
+    return list(conn.execute(q.limit(limit).offset(offset)))
+
+
+def count_work_items(conn: Connection, state: str = "ready") -> int:
+    return conn.execute(select(func.count()).select_from(work_items).where(work_items.c.state == state)).scalar_one()
+
+
+# -- message routing -------------------------------------------------------------------------
+
+def replace_waits(conn: Connection, case_id: int, names: set[str]) -> None:
+    conn.execute(delete(waits).where(waits.c.case_id == case_id))
+    if names:
+        conn.execute(insert(waits), [{"case_id": case_id, "message_name": n} for n in sorted(names)])
+
+
+def replace_correlations(conn: Connection, case_id: int, values: dict[str, str]) -> None:
+    conn.execute(delete(correlations).where(correlations.c.case_id == case_id))
+    if values:
+        conn.execute(insert(correlations),
+                     [{"case_id": case_id, "name": k, "value": v} for k, v in sorted(values.items())])
+
+
+def cases_waiting_for(conn: Connection, message_name: str, correlation: dict[str, str]) -> list[int]:
+    q = select(waits.c.case_id).where(waits.c.message_name == message_name)
+    for name, value in correlation.items():
+        q = q.where(waits.c.case_id.in_(
+            select(correlations.c.case_id).where(and_(correlations.c.name == name, correlations.c.value == value))))
+    return list(conn.execute(q.order_by(waits.c.case_id)).scalars())
+
+
+def delete_case_projections(conn: Connection, case_id: int) -> None:
+    conn.execute(delete(waits).where(waits.c.case_id == case_id))
+

@@ -1,0 +1,78 @@
+"""Connecting to the database: SQLite (WAL, the default) or PostgreSQL, and upgrading its schema."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_URL_ENV = "YIJIANSHI_DATABASE_URL"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def default_url() -> str:
+    url = os.environ.get(DEFAULT_URL_ENV)
+    if url:
+        return url
+    path = Path(os.environ.get("YIJIANSHI_HOME", "var")) / "yijianshi.sqlite3"
+    return f"sqlite:///{path}"
+
+
+class Database:
+    """Owns the SQLAlchemy engine. `writer` begins SQLite transactions IMMEDIATE so that two
+    commands never both read a case and then fail to upgrade their lock; `reader` stays deferred."""
+
+    def __init__(self, url: str | None = None, *, echo: bool = False, pool_size: int = 10):
+        self.url = make_url(url or default_url())
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            memory = not self.url.database or self.url.database == ":memory:"
+            if not memory:
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            pool_args = {} if memory else {"pool_size": pool_size, "max_overflow": 20}
+            self.engine = create_engine(
+                self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_engine(
+                self.url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+            )
+        self.writer: Engine = (
+            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
+        )
+        self.reader: Engine = self.engine
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Create or upgrade the schema with Alembic."""
+        command.upgrade(self.alembic_config(), revision)
+
+    def alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's begin event decide when a transaction starts (pysqlite's own is wrong).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,56 @@
+"""SQL for deployed definitions and their source files."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, func, insert, select
+
+from storage.models import Case, Definition, DefinitionFile
+
+definitions = Definition.__table__
+files = DefinitionFile.__table__
+cases = Case.__table__
+
+
+def latest(conn: Connection, key: str):
+    return conn.execute(
+        select(definitions).where(definitions.c.key == key).order_by(definitions.c.version.desc()).limit(1)
+    ).first()
+
+
+def by_id(conn: Connection, definition_id: int):
+    return conn.execute(select(definitions).where(definitions.c.id == definition_id)).first()
+
+
+def by_key_version(conn: Connection, key: str, version: int):
+    return conn.execute(
+        select(definitions).where(definitions.c.key == key, definitions.c.version == version)
+    ).first()
+
+
+def insert_definition(conn: Connection, values: dict) -> int:
+    return conn.execute(insert(definitions).values(**values).returning(definitions.c.id)).scalar_one()
+
+
+def store_file_if_new(conn: Connection, sha256: str, filename: str, kind: str, content: str) -> None:
+    exists = conn.execute(select(files.c.sha256).where(files.c.sha256 == sha256)).first()
+    if not exists:
+        conn.execute(insert(files).values(sha256=sha256, filename=filename, kind=kind, content=content))
+
+
+def file_content(conn: Connection, sha256: str):
+    return conn.execute(select(files).where(files.c.sha256 == sha256)).first()
+
+
+def summary(conn: Connection) -> list:
+    """Every definition version with its count of running cases, newest first per key."""
+    running = (
+        select(cases.c.definition_id, func.count().label("running"))
+        .where(cases.c.status == "running").group_by(cases.c.definition_id).subquery()
+    )
+    q = (
+        select(definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.name,
+               definitions.c.content_hash, definitions.c.deployed_at, definitions.c.deployed_by,
+               func.coalesce(running.c.running, 0).label("running"))
+        .outerjoin(running, running.c.definition_id == definitions.c.id)
+        .order_by(definitions.c.key, definitions.c.version.desc())
+    )
+    return list(conn.execute(q))
