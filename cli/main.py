@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -348,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     except EngineError as err:
         print(f"错误：{err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Output piped into `head` and cut short: the command itself has done its work.
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except Exception as err:  # an operator gets a sentence; --debug shows the stack
         if args.debug:
             raise

@@ -143,7 +143,7 @@ class CaseService:
             row = definition_store.latest(conn, definition_key)
             if row is None:
                 raise NotFound(f"流程定义“{definition_key}”尚未部署。")
-            definition = self.definitions.get(row)
+            definition = self.definitions.by_id(conn, row.id)
             wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
             wf.task_tree.data.update(initial)
             before = project_work_items(wf)
@@ -389,11 +389,12 @@ class CaseService:
         store.insert_work_items(conn, new_rows)
         if after.waits != before.waits:
             store.replace_waits(conn, case_id, after.waits)
-        if after.correlations != before.correlations or ctx.head.version == 0:
+        new_case = ctx.head.version == 0
+        if after.correlations != before.correlations or (new_case and ctx.head.business_key):
             corr = dict(after.correlations)
             if ctx.head.business_key:
                 corr["business_key"] = ctx.head.business_key
-            store.replace_correlations(conn, case_id, corr)
+            store.replace_correlations(conn, case_id, corr, new_case=new_case)
         for message in drain_outbox(ctx._workflow):
             ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
 

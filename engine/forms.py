@@ -196,6 +196,10 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
                     cleaned[field.id] = coerce_value(field, field.default)
                 except ValueError:
                     pass  # the deploy-time lint reports bad defaults; a person cannot fix them here
+            elif field.id in submitted:
+                # A field sent blank clears what an earlier round put there (e.g. a resubmitted
+                # 一次告知 list); a field not sent at all leaves the case data alone.
+                cleaned[field.id] = "" if field.type == "string" else None
             continue
         try:
             cleaned[field.id] = coerce_value(field, raw)

@@ -92,7 +92,7 @@ def _bounded_range(*args: int) -> range:
     return r
 
 
-def _catchable(types: Callable[[], Any] = lambda: Exception) -> Any:
+def _catchable(thunk: Callable[[], Any] = lambda: Exception) -> Any:
     # Runs before the handler's type expression (which arrives as a thunk), so a timeout can neither be
     # caught nor be turned into an ordinary, catchable error by a type expression that itself fails.
     pending = sys.exc_info()[1]
@@ -100,7 +100,7 @@ def _catchable(types: Callable[[], Any] = lambda: Exception) -> Any:
         raise pending
     if sys.gettrace() is None:  # CPython drops a tracer that raised (e.g. RecursionError); nothing may go on
         raise _Refused("脚本的运行时间监控已失效（可能是递归过深），已终止") from pending
-    caught = types()
+    caught = thunk()
     for t in caught if isinstance(caught, tuple) else (caught,):
         if not (isinstance(t, type) and issubclass(t, Exception)):
             raise _Refused(f"脚本只能捕获 Exception 的子类，不能捕获 {t!r}")
@@ -168,8 +168,6 @@ _GUARDS: dict[str, Any] = {
     "_write_": guards.full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector,
     "_apply_": lambda f, *a, **kw: f(*a, **kw), "_binop_": _binop, "_catchable_": _catchable,
 }
-
-
 _CODE_CARRIERS = (types.FunctionType, types.GeneratorType)
 
 

@@ -37,7 +37,7 @@ class CaseHead:
 
 
 def insert_case(conn: Connection, values: dict) -> int:
-    return conn.execute(insert(cases).values(**values).returning(cases.c.id)).scalar_one()
+    return conn.execute(_INSERT_CASE, values).scalar_one()
 
 
 def case_head(conn: Connection, case_id: int) -> CaseHead | None:
@@ -64,6 +64,7 @@ _END_ITEM = update(work_items).where(work_items.c.id == bindparam("wid")).values
     state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"))
 _END_ITEM_GROUPS = update(groups_t).where(groups_t.c.work_item_id == bindparam("wid")).values(
     state=bindparam("state"))
+_INSERT_CASE = insert(cases).returning(cases.c.id)
 _INSERT_EVENTS = insert(events)
 _INSERT_ITEMS = insert(work_items)
 _INSERT_GROUPS = insert(groups_t)
@@ -198,8 +199,9 @@ def replace_waits(conn: Connection, case_id: int, names: set[str]) -> None:
         conn.execute(insert(waits), [{"case_id": case_id, "message_name": n} for n in sorted(names)])
 
 
-def replace_correlations(conn: Connection, case_id: int, values: dict[str, str]) -> None:
-    conn.execute(delete(correlations).where(correlations.c.case_id == case_id))
+def replace_correlations(conn: Connection, case_id: int, values: dict[str, str], *, new_case: bool = False) -> None:
+    if not new_case:
+        conn.execute(delete(correlations).where(correlations.c.case_id == case_id))
     if values:
         conn.execute(insert(correlations),
                      [{"case_id": case_id, "name": k, "value": v} for k, v in sorted(values.items())])

@@ -1,7 +1,7 @@
 """SQL for deployed definitions and their source files."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from storage.models import Case, Definition, DefinitionFile
 
@@ -10,10 +10,14 @@ files = DefinitionFile.__table__
 cases = Case.__table__
 
 
+_LATEST_ID = (select(definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.name,
+                     definitions.c.content_hash)
+              .where(definitions.c.key == bindparam("key")).order_by(definitions.c.version.desc()).limit(1))
+
+
 def latest(conn: Connection, key: str):
-    return conn.execute(
-        select(definitions).where(definitions.c.key == key).order_by(definitions.c.version.desc()).limit(1)
-    ).first()
+    """The newest version's identity (id, key, version, name, content_hash), without its spec."""
+    return conn.execute(_LATEST_ID, {"key": key}).first()
 
 
 def by_id(conn: Connection, definition_id: int):

@@ -220,3 +220,14 @@ def test_property_returns_declared_types_or_raises_form_errors(submitted: dict[A
             assert value in {opt for opt, _ in field.options}
         if field.type == "long":
             assert 0 <= value <= 100
+
+
+def test_blank_optional_field_clears_an_earlier_value():
+    form = Form(fields=(
+        FormField(id="missing_materials", label="缺少的材料", type="string"),
+        FormField(id="floor_area", label="面积", type="long"),
+        FormField(id="note", label="备注", type="string"),
+    ))
+    cleaned = validate_submission(form, {"missing_materials": "", "floor_area": " "})
+    assert cleaned == {"missing_materials": "", "floor_area": None}
+    assert "note" not in cleaned  # not sent: the case data keeps whatever it had

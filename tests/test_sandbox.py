@@ -241,6 +241,13 @@ def test_script_can_mutate_lists_and_dicts_in_task_data(env):
     assert data == {"materials": ["身份证", "营业执照"], "form": {"name": "张三", "checked": True}}
 
 
+def test_failing_script_leaves_top_level_task_data_unchanged(env):
+    data = {"a": 1, "old": 2}
+    with pytest.raises(ScriptError):
+        env.execute("x = 1\ndel old\ny = a / 0", data)
+    assert data == {"a": 1, "old": 2}
+
+
 def test_script_may_handle_ordinary_exceptions(env):
     data: dict = {}
     env.execute("try:\n    x = 1 / 0\nexcept ZeroDivisionError:\n    x = -1", data)
