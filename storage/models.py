@@ -89,6 +89,7 @@ class Case(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     history_seq: Mapped[int] = mapped_column(Integer)  # seq of the last event
     history_head: Mapped[str] = mapped_column(String(64))  # hash of the last event
+    attention: Mapped[str | None] = mapped_column(String(512))  # why an administrator must look at it
 
 
 class WorkItem(Base):
@@ -110,6 +111,7 @@ class WorkItem(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_by: Mapped[str | None] = mapped_column(String(255))
@@ -162,6 +164,53 @@ class Event(Base):
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class CalendarYear(Base):
+    """The published holiday schedule of one year (国务院办公厅 notice), as loaded by an administrator."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    schedule_json: Mapped[str] = mapped_column(Text)  # {"holidays": [[start, end, name]], "makeup_workdays": [...]}
+    source: Mapped[str] = mapped_column(String(1024))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    loaded_by: Mapped[str] = mapped_column(String(255))
+
+
+class CalendarClosure(Base):
+    """An extra non-working day for one region (e.g. a district office closed by local notice)."""
+
+    __tablename__ = "calendar_closures"
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date
+    reason: Mapped[str] = mapped_column(String(255))
+
+
+class Deadline(Base):
+    """An armed point in time a case waits for (a BPMN timer). The scheduler finds due rows by the
+    (state, due_at) index and fires each exactly once."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (Index("ix_deadlines_state_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))  # the waiting timer task
+    task_spec: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # timer, warning, overdue
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # armed, fired, cancelled
+    armed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SchedulerLease(Base):
+    """Leadership of the deadline scheduler: one row per role, held by the process that renewed it last."""
+
+    __tablename__ = "scheduler_leases"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 def utcnow() -> datetime:
