@@ -40,6 +40,7 @@ from storage import definition_store
 from storage.database import Database
 
 MAX_ATTEMPTS = 20
+APPLICANT_ROLE = "applicant"
 MAX_INITIAL_DATA_BYTES = 256 * 1024
 
 
@@ -153,7 +154,7 @@ class CaseService:
                 title=title or row.name, status="running", version=0, engine_state="",
                 started_by=actor.id, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
             ))
-            head = store.CaseHead(case_id, row.id, row.key, business_key, "running", 0, 0, h.GENESIS)
+            head = store.CaseHead(case_id, row.id, row.key, business_key, "running", 0, 0, h.GENESIS, actor.id)
             ctx = CommandContext(self, conn, head, definition, actor, at, _workflow=wf, before=before,
                                  state_changed=True)
             ctx.event(h.CASE_STARTED, {
@@ -171,7 +172,7 @@ class CaseService:
         def body(ctx: CommandContext) -> None:
             item = ctx.item
             _require_ready(item)
-            self._check_can_act(item, actor)
+            self._check_can_act(item, actor, ctx.head)
             meta = ctx.definition.meta_for(item.process_id, item.task_spec)
             if meta is not None and meta.form is not None:
                 clean = validate_submission(meta.form, submitted)
@@ -204,7 +205,7 @@ class CaseService:
         def body(ctx: CommandContext) -> None:
             item = ctx.item
             _require_ready(item)
-            self._check_can_act(item, actor)
+            self._check_can_act(item, actor, ctx.head)
             if item.claimed_by == actor.id:
                 return
             store.set_claim(ctx.conn, work_item_id, actor.id, to_utc(ctx.at))
@@ -407,8 +408,14 @@ class CaseService:
     # -- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _check_can_act(item, actor: Actor) -> None:
+    def _check_can_act(item, actor: Actor, head) -> None:
         groups = tuple(g for g in item.groups.split(",") if g)
+        if APPLICANT_ROLE in groups and not actor.is_admin:
+            # The applicant's own steps (一表申请, 补正, 评价) belong to the person who applied, not
+            # to everyone who holds the applicant role.
+            if actor.id != head.started_by:
+                raise NotPermitted("这是其他申请人的案件，您无权办理。")
+            return
         if not actor.may_work_on(groups):
             raise NotPermitted(f"您不属于办理该事项的部门或角色（{'、'.join(groups) or '无'}）。")
         if item.claimed_by and item.claimed_by != actor.id and not actor.is_admin:

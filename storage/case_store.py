@@ -18,7 +18,8 @@ waits = MessageWait.__table__
 correlations = CorrelationValue.__table__
 
 _HEAD_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key, cases.c.business_key,
-                 cases.c.status, cases.c.version, cases.c.history_seq, cases.c.history_head)
+                 cases.c.status, cases.c.version, cases.c.history_seq, cases.c.history_head,
+                 cases.c.started_by)
 _ITEM_COLUMNS = (work_items.c.id, work_items.c.case_id, work_items.c.process_id, work_items.c.task_spec,
                  work_items.c.name, work_items.c.groups, work_items.c.state, work_items.c.claimed_by,
                  work_items.c.ended_at, work_items.c.ended_by, work_items.c.definition_id)
@@ -34,6 +35,7 @@ class CaseHead:
     version: int
     history_seq: int
     history_head: str
+    started_by: str
 
 
 def insert_case(conn: Connection, values: dict) -> int:
@@ -160,9 +162,9 @@ def set_claim(conn: Connection, work_item_id: str, claimed_by: str | None, at: d
 def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, state: str | None = "ready",
                      claimed_by: str | None = None, unclaimed: bool = False, case_id: int | None = None,
                      due_before: datetime | None = None, definition_key: str | None = None,
-                     limit: int = 100, offset: int = 0) -> list:
+                     started_by: str | None = None, limit: int = 100, offset: int = 0) -> list:
     """Inbox query on the projection; sorted by due time (none last), then age."""
-    q = select(work_items, cases.c.definition_key, cases.c.title, cases.c.business_key).join(
+    q = select(work_items, cases.c.definition_key, cases.c.title, cases.c.business_key, cases.c.started_by).join(
         cases, cases.c.id == work_items.c.case_id)
     if groups is not None:
         groups = list(groups)
@@ -182,6 +184,8 @@ def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, s
         q = q.where(work_items.c.due_at <= due_before)
     if definition_key:
         q = q.where(cases.c.definition_key == definition_key)
+    if started_by:
+        q = q.where(cases.c.started_by == started_by)
     q = q.order_by(work_items.c.due_at.is_(None), work_items.c.due_at, work_items.c.created_at,
                    work_items.c.id)
     return list(conn.execute(q.limit(limit).offset(offset)))

@@ -229,3 +229,20 @@ def test_unknown_definition_and_work_item(engine, clerk):
         engine.cases.start_case("no_such_process", {}, clerk)
     with pytest.raises(NotFound):
         engine.cases.complete_work_item("00000000-0000-0000-0000-000000000000", {}, clerk)
+
+
+def test_applicant_steps_belong_to_the_person_who_applied(engine):
+    deploy_fixtures(engine, "parallel_review.bpmn")
+    engine.deploy([FIXTURES.parents[1] / "processes"])
+    mine = Actor("citizen_a", frozenset({"applicant"}))
+    other = Actor("citizen_b", frozenset({"applicant"}))
+    case = engine.cases.start_case("open_restaurant", {}, mine)
+    with pytest.raises(NotPermitted):
+        engine.cases.complete_work_item(case.ready[0].id, {}, other)
+    with pytest.raises(NotPermitted):
+        engine.cases.claim(case.ready[0].id, other)
+    with engine.db.reader.connect() as conn:
+        assert [r.id for r in case_store.query_work_items(conn, groups=["applicant"], started_by="citizen_a")] \
+            == [case.ready[0].id]
+        assert case_store.query_work_items(conn, groups=["applicant"], started_by="citizen_b") == []
+    engine.cases.claim(case.ready[0].id, mine)
