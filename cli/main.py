@@ -62,9 +62,14 @@ def _fmt_time(value) -> str:
 def cmd_db_upgrade(args) -> int:
     from storage.database import Database
 
+    from engine.runtime import Engine
+
     db = Database(args.db)
     db.upgrade()
     print(f"数据库已升级到最新结构：{db.url.render_as_string(hide_password=True)}")
+    added = Engine(db).calendar.seed_bundled()
+    if added:
+        print(f"已导入随附的法定节假日安排：{', '.join(map(str, added))} 年")
     return 0
 
 
@@ -210,6 +215,51 @@ def cmd_deliver(args) -> int:
     return 0
 
 
+def cmd_scheduler(args) -> int:
+    """Run the deadline scheduler until stopped (SIGTERM/SIGINT); one of several becomes active."""
+    import logging
+    import signal
+    import threading
+
+    from engine.scheduler import DeadlineScheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    engine = _engine(args)
+    engine.db.upgrade()
+    scheduler = DeadlineScheduler(engine, lease_ttl_s=args.lease_ttl, tick_s=args.tick)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    scheduler.start()
+    print(f"期限调度器已启动：{scheduler.holder}（{'主' if scheduler.is_leader else '备'}）", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        scheduler.stop()
+    print(f"期限调度器已停止，共触发 {scheduler.fired} 个期限。")
+    return 0
+
+
+def cmd_calendar_load(args) -> int:
+    from engine.calendar_admin import load_calendar
+
+    engine = _engine(args)
+    report = load_calendar(engine, Path(args.file).read_bytes(), Path(args.file).name, _actor(args))
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_calendar_show(args) -> int:
+    from engine.calendar_admin import describe_year
+
+    engine = _engine(args)
+    for line in describe_year(engine, args.year):
+        print(line)
+    return 0
+
+
 def cmd_history(args) -> int:
     engine = _engine(args)
     rows = engine.history(args.case)
@@ -316,6 +366,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--payload", help="消息数据（JSON 对象）")
     _actor_args(p)
     p.set_defaults(func=cmd_deliver)
+
+    p = sub.add_parser("scheduler", help="运行期限调度器（可启动多个：一个为主，其余备用）")
+    p.add_argument("--lease-ttl", type=float, default=5.0, help="主调度器失联多少秒后由备用接管")
+    p.add_argument("--tick", type=float, default=0.2, help="检查到期期限的间隔（秒）")
+    p.set_defaults(func=cmd_scheduler)
+
+    cal = sub.add_parser("calendar", help="工作日日历（法定节假日安排）").add_subparsers(
+        dest="calendar_command", required=True)
+    p = cal.add_parser("load", help="导入新发布年度的安排，并重新计算受影响的期限")
+    p.add_argument("file")
+    _actor_args(p)
+    p.set_defaults(func=cmd_calendar_load)
+    p = cal.add_parser("show", help="显示某年的安排")
+    p.add_argument("year", type=int)
+    p.set_defaults(func=cmd_calendar_show)
 
     p = sub.add_parser("history", help="案件历史")
     p.add_argument("case", type=int)

@@ -34,9 +34,10 @@ from engine.errors import (
     WorkItemUnavailable,
 )
 from engine.forms import validate_submission
-from engine.work_items import ReadyTask, WorkItemProjection, drain_outbox, project_work_items
+from engine.timers import UNRESOLVED, command_time, rearm
+from engine.work_items import ReadyTask, WorkItemProjection, all_tasks, drain_outbox, project_work_items
 from storage import case_store as store
-from storage import definition_store
+from storage import deadline_store, definition_store
 from storage.database import Database
 
 MAX_ATTEMPTS = 20
@@ -60,6 +61,7 @@ class CommandContext:
     after: WorkItemProjection | None = None
     item: Any = None  # the work item row, for commands addressed to one
     state_changed: bool = False
+    superseding: bool = False  # a re-arm replaces due times instead of firing them
     status: str | None = None
 
     @property
@@ -148,7 +150,8 @@ class CaseService:
             wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
             wf.task_tree.data.update(initial)
             before = project_work_items(wf)
-            _run_engine(wf)
+            with command_time(at):
+                _run_engine(wf)
             case_id = store.insert_case(conn, dict(
                 definition_id=row.id, definition_key=row.key, business_key=business_key,
                 title=title or row.name, status="running", version=0, engine_state="",
@@ -161,7 +164,8 @@ class CaseService:
                 "definition_id": row.id, "definition_key": row.key, "definition_version": row.version,
                 "business_key": business_key, "data": initial,
             })
-            new_version = self._persist(ctx)
+            with command_time(at):
+                new_version = self._persist(ctx)
         self._cache.put(case_id, new_version, wf, ctx.after)
         return self._summary(case_id, new_version, ctx)
 
@@ -266,6 +270,66 @@ class CaseService:
 
         return self._run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
 
+    def fire_deadline(self, deadline_id: int) -> CaseSummary | None:
+        """Let the timer behind a due deadline fire (the scheduler's command). Idempotent: a deadline
+        already fired, cancelled, or not yet due is left alone and None is returned."""
+        with self.db.reader.connect() as conn:
+            row = deadline_store.by_id(conn, deadline_id)
+        if row is None or row.state != "armed":
+            return None
+
+        def body(ctx: CommandContext) -> None:
+            current = deadline_store.by_id(ctx.conn, deadline_id)
+            if current.state != "armed" or to_utc(ctx.at) <= current.due_at or ctx.head.status != "running":
+                raise _NothingToDo()
+            ctx.workflow.refresh_timers()
+            _run_engine(ctx.workflow)
+            ctx.state_changed = True
+            ctx.event(h.TIMERS_FIRED, {"deadline_id": deadline_id, "due_at": current.due_at.isoformat()})
+
+        try:
+            return self._run(lambda conn: (store.case_head(conn, row.case_id), None), row.case_id, SYSTEM, body)
+        except _NothingToDo:
+            return None
+
+    def rearm_timers(self, case_id: int, actor: Actor = SYSTEM) -> CaseSummary | None:
+        """Compute the due times of a case's waiting timers again, as of when each was armed
+        (after the holiday schedule changed). Returns None if nothing changed."""
+
+        def body(ctx: CommandContext) -> None:
+            wf = ctx.workflow
+            armed = {d.task_id: d.armed_at for d in deadline_store.of_case(ctx.conn, case_id)}
+            tasks = {str(t.id): t for t in all_tasks(wf)}
+            redone = []
+            for timer in ctx.before.timers.values():
+                task = tasks[timer.task_id]
+                armed_at = armed.get(timer.task_id, ctx.at)
+                rearm(task, armed_at)
+                redone.append({"process_id": timer.process_id, "task_spec": timer.task_spec,
+                               "ordinal": _timer_ordinal(ctx.before, timer), "armed_at": armed_at.isoformat()})
+            due_dates = []
+            for item in store.unresolved_items(ctx.conn, case_id, UNRESOLVED):
+                meta = ctx.definition.meta_for(item.process_id, item.task_spec)
+                ready = ctx.before.ready.get(item.id)
+                if ready is None or meta is None or not meta.due_date:
+                    continue
+                with command_time(item.created_at):
+                    due = self._due_at(ready, meta)
+                _, warning = ctx.before.limits_of(item.id)
+                store.set_limits(ctx.conn, item.id, due, warning)
+                due_dates.append(item.name)
+            if not redone and not due_dates:
+                raise _NothingToDo()
+            _run_engine(wf)
+            ctx.state_changed = True
+            ctx.superseding = True
+            ctx.event(h.TIMERS_REARMED, {"timers": redone, "due_dates": due_dates})
+
+        try:
+            return self._run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
+        except _NothingToDo:
+            return None
+
     # -- queries -------------------------------------------------------------------------------
 
     def workflow_of(self, case_id: int) -> BpmnWorkflow:
@@ -300,8 +364,9 @@ class CaseService:
                     case_id = head.id
                     definition = self.definitions.by_id(conn, head.definition_id)
                     ctx = CommandContext(self, conn, head, definition, actor, self.clock.now(), item=item)
-                    body(ctx)
-                    new_version = self._persist(ctx)
+                    with command_time(ctx.at):
+                        body(ctx)
+                        new_version = self._persist(ctx)
             except ConcurrencyConflict:
                 self._cache.drop(case_id)
                 _backoff(attempt)
@@ -343,7 +408,7 @@ class CaseService:
             wf = ctx._workflow
             values["engine_state"] = self.codec.dumps(wf)
             ctx.after = project_work_items(wf)
-            self._project(ctx, ctx.before, ctx.after)
+            values["attention"] = self._project(ctx, ctx.before, ctx.after)
             if ctx.status is None and wf.completed:
                 ctx.status = "completed"
                 ctx.event(h.CASE_COMPLETED, {}, actor=SYSTEM)
@@ -371,22 +436,37 @@ class CaseService:
         for tid in cancelled:
             ctx.event(h.WORK_ITEM_CANCELLED, {}, work_item_id=tid, task_spec=before.ready[tid].task_spec,
                       actor=SYSTEM)
+        self._sync_deadlines(ctx, before, after)
+        unresolved = [t.task_spec for t in after.timers.values() if t.due == UNRESOLVED]
         new_rows = []
         for tid, task in after.ready.items():
             if tid in before.ready:
+                if ctx.superseding:  # timers re-armed after a calendar change
+                    old_due, old_warning = before.limits_of(tid)
+                    due, warning = after.limits_of(tid)
+                    if (due, warning) != (old_due, old_warning) and (due or warning):
+                        store.set_limits(conn, tid, due or old_due, warning or old_warning)
                 continue
             meta = ctx.definition.meta_for(task.process_id, task.task_spec)
             groups = meta.groups if meta is not None else ((task.lane,) if task.lane else ())
-            due_at = self._due_at(task, meta)
+            due_at, warning_at = after.limits_of(tid)
+            if due_at is None:
+                due_at = self._due_at(task, meta)
+            if UNRESOLVED in (due_at, warning_at):
+                unresolved.append(task.name)
             new_rows.append(dict(
                 id=tid, case_id=case_id, definition_id=ctx.definition.id, process_id=task.process_id,
                 task_spec=task.task_spec, name=task.name, groups=",".join(groups), state="ready",
-                claimed_by=None, claimed_at=None, due_at=due_at, created_at=to_utc(at),
+                claimed_by=None, claimed_at=None, due_at=due_at, warning_at=warning_at, created_at=to_utc(at),
                 ended_at=None, ended_by=None,
             ))
             ctx.event(h.WORK_ITEM_READY, {"name": task.name, "groups": list(groups),
-                                          "due_at": due_at.isoformat() if due_at else None},
+                                          "due_at": _iso_or_none(due_at), "warning_at": _iso_or_none(warning_at)},
                       work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
+        if ctx.head.attention:
+            # Work items created earlier with a due date that could not be computed still count.
+            gone = set(done) | set(cancelled)
+            unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in gone]
         store.insert_work_items(conn, new_rows)
         if after.waits != before.waits:
             store.replace_waits(conn, case_id, after.waits)
@@ -398,6 +478,41 @@ class CaseService:
             store.replace_correlations(conn, case_id, corr, new_case=new_case)
         for message in drain_outbox(ctx._workflow):
             ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
+        if not unresolved:
+            return None
+        return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
+                + "、".join(sorted(set(unresolved))))[:500]
+
+    def _sync_deadlines(self, ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
+        """Arm deadlines for timers that started waiting; close those that fired or were cancelled."""
+        keyed_before = {(t.task_id, t.due): t for t in before.timers.values()}
+        keyed_after = {(t.task_id, t.due): t for t in after.timers.values()}
+        at = to_utc(ctx.at)
+        ended = []
+        if keyed_before.keys() - keyed_after.keys():
+            states = {str(t.id): t.state for t in all_tasks(ctx._workflow)}
+            for key in keyed_before.keys() - keyed_after.keys():
+                state = states.get(key[0])
+                if ctx.superseding and state == TaskState.WAITING:
+                    ended.append((key[0], key[1], "superseded"))
+                    continue
+                # still WAITING with another due time: a cycle timer that fired and re-armed
+                fired = state in (TaskState.READY, TaskState.COMPLETED, TaskState.WAITING)
+                ended.append((key[0], key[1], "fired" if fired else "cancelled"))
+        deadline_store.end(ctx.conn, ctx.head.id, ended, at)
+        for tid, due, state in ended:
+            if state == "fired":
+                t = keyed_before[(tid, due)]
+                ctx.event(h.DEADLINE_FIRED, {"due_at": due.isoformat(), "kind": t.kind,
+                                             "late_s": round((at - due).total_seconds(), 3)},
+                          task_spec=t.task_spec, actor=SYSTEM)
+        rows = []
+        for key in keyed_after.keys() - keyed_before.keys():
+            t = keyed_after[key]
+            blocked = t.due == UNRESOLVED
+            rows.append(dict(case_id=ctx.head.id, task_id=t.task_id, task_spec=t.task_spec, kind=t.kind,
+                             due_at=t.due, state="blocked" if blocked else "armed", armed_at=at, fired_at=None))
+        deadline_store.arm(ctx.conn, rows)
 
     def _due_at(self, task, meta) -> datetime | None:
         if meta is None or not meta.due_date:
@@ -429,6 +544,20 @@ class CaseService:
 
 
 _MISSING = object()
+
+
+class _NothingToDo(Exception):
+    """Raised inside a command body to end it without writing anything."""
+
+
+def _iso_or_none(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None and when != UNRESOLVED else None
+
+
+def _timer_ordinal(projection: WorkItemProjection, timer) -> int:
+    same = [t.task_id for t in projection.timers.values()
+            if t.task_spec == timer.task_spec and t.process_id == timer.process_id]
+    return same.index(timer.task_id)
 STATUS_LABELS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "withdrawn": "已撤回"}
 
 

@@ -18,9 +18,13 @@ WORK_ITEM_COMPLETED = "work_item_completed"  # command
 WORK_ITEM_CANCELLED = "work_item_cancelled"
 MESSAGE_DELIVERED = "message_delivered"  # command
 MESSAGE_SENT = "message_sent"
+DEADLINE_FIRED = "deadline_fired"
+TIMERS_FIRED = "timers_fired"  # command: the scheduler let due timers fire
+TIMERS_REARMED = "timers_rearmed"  # command: due times computed again after a calendar change
 CASE_COMPLETED = "case_completed"
 CASE_CANCELLED = "case_cancelled"  # command
-COMMAND_TYPES = frozenset({CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED})
+COMMAND_TYPES = frozenset({CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED, TIMERS_FIRED,
+                           TIMERS_REARMED})
 
 
 def canonical_json(value: Any) -> str:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
 
 from engine import history as h
-from engine.clock import ControlledClock
 from engine.history import canonical_json
-from engine.sandbox import SafeScriptEngine
-from engine.work_items import project_work_items
-from engine.script_functions import script_functions
+from engine.timers import command_time, rearm
+from engine.work_items import all_tasks, project_work_items
 from storage import case_store as store
 
 
@@ -49,31 +48,39 @@ def reexecute(engine, case_id: int) -> ReplayReport:
             return ReplayReport(case_id, False, 0, "没有找到立案记录")
         first = json.loads(commands[0].data)
         definition = engine.definitions.by_id(conn, first["definition_id"])
-    clock = ControlledClock()
-    script_engine = SafeScriptEngine(functions=script_functions(clock))
     wf = None
     for ev in commands:
-        clock.set(ev.at)
         data = json.loads(ev.data)
-        if ev.type == h.CASE_STARTED:
-            wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=script_engine)
-            wf.task_tree.data.update(data["data"])
-            _run_engine(wf)
-        elif ev.type == h.WORK_ITEM_COMPLETED:
-            same = [r.task for r in project_work_items(wf).ready.values()
-                    if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]
-            if data["ordinal"] >= len(same):
-                return ReplayReport(case_id, False, len(commands),
-                                    f"第 {ev.seq} 条记录要办理的环节 {ev.task_spec} 在重新执行时不在待办状态")
-            task = same[data["ordinal"]]
-            task.data.update(data["submitted"])
-            task.run()
-            _run_engine(wf)
-        elif ev.type == h.MESSAGE_DELIVERED:
-            _deliver(wf, data["message"], data["payload"], data["correlation"])
-        elif ev.type == h.CASE_CANCELLED:
-            wf.cancel()
-        wf.get_events()
+        with command_time(ev.at):
+            if ev.type == h.CASE_STARTED:
+                wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine.script_engine)
+                wf.task_tree.data.update(data["data"])
+                _run_engine(wf)
+            elif ev.type == h.WORK_ITEM_COMPLETED:
+                same = [r.task for r in project_work_items(wf).ready.values()
+                        if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]
+                if data["ordinal"] >= len(same):
+                    return ReplayReport(case_id, False, len(commands),
+                                        f"第 {ev.seq} 条记录要办理的环节 {ev.task_spec} 在重新执行时不在待办状态")
+                task = same[data["ordinal"]]
+                task.data.update(data["submitted"])
+                task.run()
+                _run_engine(wf)
+            elif ev.type == h.MESSAGE_DELIVERED:
+                _deliver(wf, data["message"], data["payload"], data["correlation"])
+            elif ev.type == h.CASE_CANCELLED:
+                wf.cancel()
+            elif ev.type == h.TIMERS_FIRED:
+                wf.refresh_timers()
+                _run_engine(wf)
+            elif ev.type == h.TIMERS_REARMED:
+                timers = list(project_work_items(wf).timers.values())
+                tasks = {str(t.id): t for t in all_tasks(wf)}
+                for spec in data["timers"]:
+                    same = [t for t in timers if t.task_spec == spec["task_spec"] and t.process_id == spec["process_id"]]
+                    rearm(tasks[same[spec["ordinal"]].task_id], datetime.fromisoformat(spec["armed_at"]))
+                _run_engine(wf)
+            wf.get_events()
     stored = engine.cases.workflow_of(case_id)
     mine, theirs = fingerprint(wf), fingerprint(stored)
     if mine == theirs:

@@ -20,6 +20,7 @@ from engine.errors import DefinitionError, NotFound, Problem
 from engine.replay import ReplayReport, reexecute
 from engine.sandbox import SafeScriptEngine
 from engine.script_functions import script_functions
+from engine.working_days import CalendarHolder
 from storage import case_store, definition_store
 from storage.database import Database
 
@@ -29,7 +30,8 @@ class Engine:
         self.db = db
         self.clock = clock or Clock()
         self.definitions = DefinitionCache()
-        self.script_engine = SafeScriptEngine(functions=script_functions(self.clock),
+        self.calendar = CalendarHolder(db)
+        self.script_engine = SafeScriptEngine(functions=script_functions(self.clock, self.calendar),
                                               time_limit_s=script_time_limit_s)
         self.cases = CaseService(db, self.definitions, self.script_engine, self.clock)
 

@@ -4,20 +4,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from engine.clock import Clock
+from engine.clock import SHANGHAI, Clock
+from engine.timers import current_time
 
 
-def script_functions(clock: Clock) -> dict[str, Callable[..., Any]]:
-    """Bound to a clock so tests and replay see the command's own time."""
+def script_functions(clock: Clock, calendar_holder=None) -> dict[str, Callable[..., Any]]:
+    """`now()` is the time of the command being executed (so replay and tests control it)."""
 
     def now() -> datetime:
-        return clock.now()
+        return current_time(clock).astimezone(SHANGHAI)
 
     def now_iso() -> str:
-        return clock.now().isoformat(timespec="seconds")
+        return now().isoformat(timespec="seconds")
 
     def today() -> str:
-        return clock.now().date().isoformat()
+        return now().date().isoformat()
 
     def days(n: float) -> timedelta:
         return timedelta(days=n)
@@ -25,4 +26,9 @@ def script_functions(clock: Clock) -> dict[str, Callable[..., Any]]:
     def hours(n: float) -> timedelta:
         return timedelta(hours=n)
 
-    return {"now": now, "now_iso": now_iso, "today": today, "days": days, "hours": hours}
+    functions = {"now": now, "now_iso": now_iso, "today": today, "days": days, "hours": hours}
+    if calendar_holder is not None:
+        from engine.working_days import calendar_functions
+
+        functions.update(calendar_functions(calendar_holder, now))
+    return functions

@@ -4,10 +4,13 @@ what gets written to the projection tables."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task, TaskState
+
+from engine.timers import WaitingTimer, describe_timer
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,18 @@ class WorkItemProjection:
     ready: dict[str, ReadyTask] = field(default_factory=dict)
     waits: set[str] = field(default_factory=set)
     correlations: dict[str, str] = field(default_factory=dict)
+    timers: dict[str, WaitingTimer] = field(default_factory=dict)
+
+    def limits_of(self, task_id: str) -> tuple[datetime | None, datetime | None]:
+        """(due, warning) of a work item from the boundary timers watching it."""
+        due = warning = None
+        for t in self.timers.values():
+            if t.attached_to == task_id:
+                if t.kind == "overdue":
+                    due = t.due if due is None else min(due, t.due)
+                elif t.kind == "warning":
+                    warning = t.due if warning is None else min(warning, t.due)
+        return due, warning
 
 
 def all_tasks(wf: BpmnWorkflow):
@@ -58,6 +73,7 @@ def project_work_items(wf: BpmnWorkflow) -> WorkItemProjection:
         for props in wf.correlations.values() if isinstance(props, dict)
         for prop, value in props.items()
     }
+    timers: dict[str, WaitingTimer] = {}
     for task in all_tasks(wf):
         state = task.state
         if state == TaskState.READY and task.task_spec.manual:
@@ -67,7 +83,11 @@ def project_work_items(wf: BpmnWorkflow) -> WorkItemProjection:
             if isinstance(definition, MessageEventDefinition):
                 waits.add(definition.name)
                 correlations.update(_correlation_values(wf, task, definition))
-    return WorkItemProjection(ready, waits, correlations)
+            else:
+                timer = describe_timer(task)
+                if timer is not None:
+                    timers[timer.task_id] = timer
+    return WorkItemProjection(ready, waits, correlations, timers)
 
 
 def _correlation_values(wf: BpmnWorkflow, task: Task, definition: MessageEventDefinition) -> dict[str, str]:

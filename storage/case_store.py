@@ -19,7 +19,7 @@ correlations = CorrelationValue.__table__
 
 _HEAD_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key, cases.c.business_key,
                  cases.c.status, cases.c.version, cases.c.history_seq, cases.c.history_head,
-                 cases.c.started_by)
+                 cases.c.started_by, cases.c.attention)
 _ITEM_COLUMNS = (work_items.c.id, work_items.c.case_id, work_items.c.process_id, work_items.c.task_spec,
                  work_items.c.name, work_items.c.groups, work_items.c.state, work_items.c.claimed_by,
                  work_items.c.ended_at, work_items.c.ended_by, work_items.c.definition_id)
@@ -36,6 +36,7 @@ class CaseHead:
     history_seq: int
     history_head: str
     started_by: str
+    attention: str | None = None
 
 
 def insert_case(conn: Connection, values: dict) -> int:
@@ -61,7 +62,8 @@ _UPDATE_HISTORY = update(cases).where(_UPDATE_WHERE).values(
 _UPDATE_STATE = update(cases).where(_UPDATE_WHERE).values(
     version=bindparam("new_version"), updated_at=bindparam("updated_at"),
     history_seq=bindparam("history_seq"), history_head=bindparam("history_head"),
-    engine_state=bindparam("engine_state"), status=bindparam("status"), ended_at=bindparam("ended_at"))
+    engine_state=bindparam("engine_state"), status=bindparam("status"), ended_at=bindparam("ended_at"),
+    attention=bindparam("attention"))
 _END_ITEM = update(work_items).where(work_items.c.id == bindparam("wid")).values(
     state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"))
 _END_ITEM_GROUPS = update(groups_t).where(groups_t.c.work_item_id == bindparam("wid")).values(
@@ -94,7 +96,7 @@ def case_row(conn: Connection, case_id: int):
 def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> bool:
     """Optimistic write: succeeds only if nobody changed the case since it was read.
     `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state,
-    status and ended_at."""
+    status, ended_at and attention."""
     stmt = _UPDATE_STATE if "engine_state" in values else _UPDATE_HISTORY
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
     return conn.execute(stmt, params).rowcount == 1
@@ -108,6 +110,11 @@ def list_cases(conn: Connection, *, status: str | None = None, definition_key: s
     if definition_key:
         q = q.where(cases.c.definition_key == definition_key)
     return list(conn.execute(q.limit(limit).offset(offset)))
+
+
+def cases_needing_attention(conn: Connection) -> list:
+    return list(conn.execute(select(cases.c.id, cases.c.title, cases.c.attention).where(and_(
+        cases.c.attention.is_not(None), cases.c.status == "running")).order_by(cases.c.id)))
 
 
 def all_case_ids(conn: Connection) -> list[int]:
@@ -154,6 +161,19 @@ def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, b
     conn.execute(_END_ITEM_GROUPS, params)
 
 
+def set_limits(conn: Connection, work_item_id: str, due_at: datetime | None, warning_at: datetime | None) -> None:
+    conn.execute(update(work_items).where(work_items.c.id == work_item_id).values(due_at=due_at, warning_at=warning_at))
+    conn.execute(update(groups_t).where(groups_t.c.work_item_id == work_item_id).values(due_at=due_at))
+
+
+def unresolved_items(conn: Connection, case_id: int, sentinel: datetime) -> list:
+    """Open work items of a case whose due date is waiting for a holiday schedule."""
+    return list(conn.execute(select(work_items.c.id, work_items.c.name, work_items.c.task_spec,
+                                    work_items.c.process_id, work_items.c.created_at).where(and_(
+        work_items.c.case_id == case_id, work_items.c.state == "ready",
+        (work_items.c.due_at == sentinel) | (work_items.c.warning_at == sentinel)))))
+
+
 def set_claim(conn: Connection, work_item_id: str, claimed_by: str | None, at: datetime | None) -> None:
     conn.execute(update(work_items).where(work_items.c.id == work_item_id)
                  .values(claimed_by=claimed_by, claimed_at=at))
@@ -162,8 +182,11 @@ def set_claim(conn: Connection, work_item_id: str, claimed_by: str | None, at: d
 def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, state: str | None = "ready",
                      claimed_by: str | None = None, unclaimed: bool = False, case_id: int | None = None,
                      due_before: datetime | None = None, definition_key: str | None = None,
-                     started_by: str | None = None, limit: int = 100, offset: int = 0) -> list:
-    """Inbox query on the projection; sorted by due time (none last), then age."""
+                     started_by: str | None = None, urgency: str | None = None, now: datetime | None = None,
+                     sort: str = "due", limit: int = 100, offset: int = 0) -> list:
+    """Inbox query on the projection; sorted by due time (or warning time), none last, then age.
+    `urgency` "warning" keeps items past their warning time but not yet due, "overdue" those past
+    their due time, as of `now`."""
     q = select(work_items, cases.c.definition_key, cases.c.title, cases.c.business_key, cases.c.started_by).join(
         cases, cases.c.id == work_items.c.case_id)
     if groups is not None:
@@ -186,8 +209,18 @@ def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, s
         q = q.where(cases.c.definition_key == definition_key)
     if started_by:
         q = q.where(cases.c.started_by == started_by)
-    q = q.order_by(work_items.c.due_at.is_(None), work_items.c.due_at, work_items.c.created_at,
-                   work_items.c.id)
+    if urgency is not None:
+        if now is None:
+            raise ValueError("urgency filters need `now`")
+        if urgency == "overdue":
+            q = q.where(work_items.c.due_at <= now)
+        elif urgency == "warning":
+            q = q.where(work_items.c.warning_at <= now).where(
+                (work_items.c.due_at.is_(None)) | (work_items.c.due_at > now))
+        else:
+            raise ValueError(f"unknown urgency {urgency!r}")
+    key = work_items.c.warning_at if sort == "warning" else work_items.c.due_at
+    q = q.order_by(key.is_(None), key, work_items.c.created_at, work_items.c.id)
     return list(conn.execute(q.limit(limit).offset(offset)))
 
 

@@ -1,0 +1,136 @@
+"""The deadline scheduler: APScheduler jobs that fire due deadlines from the indexed deadline table.
+
+Exactly one scheduler is active across processes: it holds a lease row in the database and renews
+it every second; a standby takes the lease over once it expires (a few seconds after the active
+one died). Firing itself is idempotent — a deadline is marked fired in the same transaction as the
+case step — so even an overlap at hand-over cannot fire anything twice."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from engine.clock import SHANGHAI, to_utc
+from storage import deadline_store
+
+log = logging.getLogger("yijianshi.scheduler")
+LEASE_NAME = "deadlines"
+
+
+@dataclass(frozen=True)
+class Firing:
+    deadline_id: int
+    case_id: int
+    due_at: datetime
+    fired: bool  # False: someone else fired it, or it was no longer armed
+
+
+def fire_due(engine, now: datetime | None = None, limit: int = 500) -> list[Firing]:
+    """Fire every armed deadline due by `now` (default: the engine clock), earliest first."""
+    now = now or engine.clock.now()
+    with engine.db.reader.connect() as conn:
+        due = deadline_store.due(conn, to_utc(now), limit)
+    results = []
+    for row in due:
+        try:
+            fired = engine.cases.fire_deadline(row.id) is not None
+        except Exception:  # one broken case must not stop the others from firing
+            log.exception("deadline %s of case %s could not fire", row.id, row.case_id)
+            fired = False
+        results.append(Firing(row.id, row.case_id, row.due_at, fired))
+    return results
+
+
+class DeadlineScheduler:
+    def __init__(self, engine, *, holder: str | None = None, lease_ttl_s: float = 5.0,
+                 renew_every_s: float = 1.0, tick_s: float = 0.2, batch: int = 500):
+        self.engine = engine
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_ttl = timedelta(seconds=lease_ttl_s)
+        self.renew_every_s = renew_every_s
+        self.tick_s = tick_s
+        self.batch = batch
+        self._lease_until: datetime | None = None
+        self._lock = threading.Lock()
+        self.fired = 0
+        self._scheduler = BackgroundScheduler(
+            timezone=SHANGHAI, executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+
+    # -- leadership ------------------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        until = self._lease_until
+        # Stop acting a little before the lease runs out, so a standby never overlaps in practice.
+        return until is not None and self.engine.clock.now() < until - self.lease_ttl / 5
+
+    def renew(self) -> bool:
+        now = self.engine.clock.now()
+        expires = now + self.lease_ttl
+        try:
+            with self.engine.db.writer.begin() as conn:
+                held = deadline_store.try_lead(conn, LEASE_NAME, self.holder, to_utc(now), to_utc(expires))
+        except Exception:
+            log.exception("could not renew the scheduler lease")
+            held = False
+        was = self.is_leader
+        self._lease_until = expires if held else None
+        if held and not was:
+            log.info("scheduler %s is now active", self.holder)
+        elif was and not held:
+            log.warning("scheduler %s lost leadership", self.holder)
+        return held
+
+    # -- firing ----------------------------------------------------------------------------------
+
+    def dispatch(self) -> int:
+        """Fire what is due, in batches, while we lead; then plan a wake-up at the next due time."""
+        if not self.is_leader:
+            return 0
+        with self._lock:
+            total = 0
+            while self.is_leader:
+                firings = fire_due(self.engine, limit=self.batch)
+                total += sum(f.fired for f in firings)
+                if len(firings) < self.batch:
+                    break
+            self.fired += total
+            self._plan_next()
+            return total
+
+    def _plan_next(self) -> None:
+        with self.engine.db.reader.connect() as conn:
+            nxt = deadline_store.next_due_at(conn)
+        if nxt is None or not self._scheduler.running:
+            return
+        wake = nxt + timedelta(milliseconds=1)
+        if wake - to_utc(self.engine.clock.now()) < timedelta(seconds=self.tick_s):
+            # Sooner than the next tick: a one-off job exactly at the due time keeps lateness low.
+            self._scheduler.add_job(self.dispatch, "date", run_date=wake, id="dispatch-at", replace_existing=True)
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.renew()
+        self._scheduler.add_job(self.renew, "interval", seconds=self.renew_every_s, id="lease")
+        self._scheduler.add_job(self.dispatch, "interval", seconds=self.tick_s, id="dispatch",
+                                next_run_time=datetime.now(SHANGHAI))
+        self._scheduler.add_job(self.engine.calendar.refresh_if_changed, "interval", seconds=30, id="calendar")
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        if self._lease_until is not None:
+            with self.engine.db.writer.begin() as conn:
+                deadline_store.release(conn, LEASE_NAME, self.holder)
+            self._lease_until = None

@@ -1,0 +1,166 @@
+"""Working-day limits in BPMN: boundary timers give each work item its warning (预警) and due time,
+deadlines are armed in an indexed table and fire exactly once, a year without a published
+schedule flags the case instead of guessing, and loading the year re-arms what it affects.
+All on a controlled clock (no sleeping through days), on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from engine.actors import Actor
+from engine.calendar_admin import load_calendar
+from engine.clock import SHANGHAI
+from engine.scheduler import fire_due
+from engine.timers import UNRESOLVED
+from storage import case_store, deadline_store
+from tests.conftest import deploy_fixtures
+
+CLERK = Actor("ma", frozenset({"market"}))
+SUPERVISOR = Actor("du", frozenset({"supervision"}))
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def _start(engine, when: datetime, limit_days: int = 7):
+    engine.clock.set(when)
+    deploy_fixtures(engine, "limits.bpmn")
+    return engine.cases.start_case("limited_review", {"limit_days": limit_days}, CLERK)
+
+
+def _item(engine, case_id):
+    with engine.db.reader.connect() as conn:
+        return case_store.query_work_items(conn, case_id=case_id)[0]
+
+
+def _deadlines(engine, case_id, states=("armed", "blocked", "fired", "cancelled", "superseded")):
+    with engine.db.reader.connect() as conn:
+        return {d.kind: d for d in deadline_store.of_case(conn, case_id, states)}
+
+
+def test_work_item_carries_warning_and_due_time_from_working_days(engine):
+    case = _start(engine, at(2025, 9, 26, 9, 0))  # Friday before the National Day holidays
+    item = _item(engine, case.id)
+    assert item.due_at.astimezone(SHANGHAI) == at(2025, 10, 13, 23, 59, 59)  # the worked example
+    assert item.warning_at.astimezone(SHANGHAI) == at(2025, 10, 10, 23, 59, 59)
+    armed = _deadlines(engine, case.id)
+    assert {k: (d.state, d.due_at) for k, d in armed.items()} == {
+        "warning": ("armed", item.warning_at), "overdue": ("armed", item.due_at)}
+
+
+def test_make_up_saturday_deadline(engine):
+    case = _start(engine, at(2026, 2, 12, 10, 0))
+    assert _item(engine, case.id).due_at.astimezone(SHANGHAI) == at(2026, 2, 28, 23, 59, 59)
+
+
+def test_warning_then_overdue_escalation_each_fires_once(engine):
+    case = _start(engine, at(2025, 9, 26, 9, 0))
+    engine.clock.set(at(2025, 10, 10, 23, 59, 58))
+    assert fire_due(engine) == []  # not yet due
+    engine.clock.set(at(2025, 10, 11, 8, 0))
+    (warning,) = fire_due(engine)
+    assert warning.fired
+    assert fire_due(engine) == []  # idempotent: nothing left to fire
+    item = _item(engine, case.id)
+    assert item.state == "ready"  # non-interrupting: the clerk keeps working
+    with engine.db.reader.connect() as conn:
+        in_warning = case_store.query_work_items(conn, groups=["market"], urgency="warning",
+                                                 now=engine.clock.now())
+        assert [r.id for r in in_warning] == [item.id]
+        assert case_store.query_work_items(conn, urgency="overdue", now=engine.clock.now()) == []
+    engine.clock.set(at(2025, 10, 14, 0, 0, 5))
+    (overdue,) = fire_due(engine)
+    assert overdue.fired and engine.cases.fire_deadline(overdue.deadline_id) is None
+    with engine.db.reader.connect() as conn:
+        states = {r.task_spec: r.state for r in case_store.query_work_items(conn, case_id=case.id, state=None)}
+    assert states == {"review": "cancelled", "supervise": "ready"}
+    events = engine.history(case.id)
+    fired = [json.loads(e.data) for e in events if e.type == "deadline_fired"]
+    assert [f["kind"] for f in fired] == ["warning", "overdue"]
+    data = engine.cases.workflow_of(case.id).get_tasks(spec_name="mark_warning")[0].data
+    assert data["warning_issued"] is True  # the warning branch ran its script
+    assert {d.state for d in _deadlines(engine, case.id).values()} == {"fired"}
+
+
+def test_completing_in_time_cancels_the_deadlines(engine):
+    case = _start(engine, at(2025, 9, 26, 9, 0))
+    engine.clock.set(at(2025, 9, 30, 10, 0))
+    engine.cases.complete_work_item(case.ready[0].id, {"approved": True}, CLERK)
+    assert {d.state for d in _deadlines(engine, case.id).values()} == {"cancelled"}
+    engine.clock.set(at(2025, 12, 1, 0, 0))
+    assert fire_due(engine) == []
+
+
+def test_missed_deadlines_fire_exactly_once_after_downtime(engine):
+    ids = [_start(engine, at(2025, 9, 22 + i, 9, 0)).id for i in range(4)]
+    engine.clock.set(at(2025, 11, 20, 9, 0))  # the scheduler was down for weeks
+    firings = fire_due(engine)
+    assert len(firings) == 8 and [f.due_at for f in firings] == sorted(f.due_at for f in firings)
+    # One firing command per case: both of its timers are past, so both fire in that step; the
+    # second deadline row is then already fired and is skipped, not fired again.
+    assert sum(f.fired for f in firings) == 4
+    assert fire_due(engine) == []
+    for cid in ids:
+        kinds = [json.loads(e.data)["kind"] for e in engine.history(cid) if e.type == "deadline_fired"]
+        assert sorted(kinds) == ["overdue", "warning"]
+        assert {d.state for d in _deadlines(engine, cid).values()} == {"fired"}
+
+
+def test_year_without_schedule_flags_the_case_and_loading_it_rearms(engine, tmp_path):
+    case = _start(engine, at(2026, 12, 28, 9, 0))  # + 7 working days needs 2027
+    with engine.db.reader.connect() as conn:
+        (flagged,) = case_store.cases_needing_attention(conn)
+    assert flagged.id == case.id and "节假日安排" in flagged.attention
+    assert {d.state for d in _deadlines(engine, case.id).values()} == {"blocked"}
+    assert _item(engine, case.id).due_at == UNRESOLVED
+    engine.clock.set(at(2027, 3, 1))
+    assert fire_due(engine) == []  # a blocked deadline never fires on a guess
+
+    # Test data shaped like a published notice (the 2027 notice is not out when this was written).
+    schedule = {"2027": {"holidays": [["2027-01-01", "2027-01-03", "元旦"]], "makeup_workdays": []}}
+    path = tmp_path / "2027.json"
+    path.write_text(json.dumps(schedule, ensure_ascii=False), encoding="utf-8")
+    engine.clock.set(at(2026, 12, 29, 9, 0))
+    report = load_calendar(engine, path.read_bytes(), path.name)
+    assert report.years == [2027] and report.rearmed == [case.id] and report.still_flagged == []
+    item = _item(engine, case.id)
+    # Dec 29, 30, 31, (Jan 1–3 off), Jan 4, 5, 6, 7 → the 7th working day is Thursday 2027-01-07
+    assert item.due_at.astimezone(SHANGHAI) == at(2027, 1, 7, 23, 59, 59)
+    assert item.warning_at.astimezone(SHANGHAI) == at(2027, 1, 5, 23, 59, 59)
+    live = _deadlines(engine, case.id, ("armed",))
+    assert set(live) == {"warning", "overdue"}
+    with engine.db.reader.connect() as conn:
+        assert case_store.cases_needing_attention(conn) == []
+
+
+def test_a_changed_schedule_rearms_affected_deadlines(engine, tmp_path):
+    case = _start(engine, at(2025, 9, 26, 9, 0))
+    original = json.loads((__import__("engine").__path__[0] + "/data/holidays-cn.json").__class__(
+        open(__import__("engine").__path__[0] + "/data/holidays-cn.json", encoding="utf-8").read()))
+    year = original["2025"]
+    # A (hypothetical) extra closure on Thursday 2025-10-09 pushes the limit by one working day.
+    year["holidays"].append(["2025-10-09", "2025-10-09", "测试：临时调整"])
+    path = tmp_path / "2025.json"
+    path.write_text(json.dumps({"2025": year}, ensure_ascii=False), encoding="utf-8")
+    report = load_calendar(engine, path.read_bytes(), path.name)
+    assert report.rearmed == [case.id]
+    assert _item(engine, case.id).due_at.astimezone(SHANGHAI) == at(2025, 10, 14, 23, 59, 59)
+    states = sorted(d.state for d in _deadlines(engine, case.id).values())
+    assert "armed" in states
+    with engine.db.reader.connect() as conn:
+        superseded = deadline_store.of_case(conn, case.id, ("superseded",))
+    assert len(superseded) == 2
+
+
+def test_bad_schedule_file_changes_nothing(engine, tmp_path):
+    from engine.calendar import CalendarError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"2027": {"holidays": [["2027-02-30", "2027-02-01", "x"]]}}', encoding="utf-8")
+    with pytest.raises(CalendarError) as err:
+        load_calendar(engine, bad.read_bytes(), bad.name)
+    assert "bad.json" in str(err.value)
+    assert engine.calendar.calendar.years == [2025, 2026]
