@@ -13,11 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessageEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.task import TaskState
 
 from engine import history as h
 from engine.actors import SYSTEM, Actor
@@ -30,12 +26,13 @@ from engine.errors import (
     FormErrors,
     NotFound,
     NotPermitted,
-    ScriptError,
     WorkItemUnavailable,
 )
 from engine.forms import validate_submission
+from engine.projection_writer import due_at_of, write_projection
 from engine.timers import UNRESOLVED, command_time, rearm
-from engine.work_items import ReadyTask, WorkItemProjection, all_tasks, drain_outbox, project_work_items
+from engine.work_items import WorkItemProjection, all_tasks, project_work_items
+from engine.workflow_steps import deliver, ready_ordinal, run_engine, timer_ordinal
 from storage import case_store as store
 from storage import deadline_store, definition_store
 from storage.database import Database
@@ -151,7 +148,7 @@ class CaseService:
             wf.task_tree.data.update(initial)
             before = project_work_items(wf)
             with command_time(at):
-                _run_engine(wf)
+                run_engine(wf)
             case_id = store.insert_case(conn, dict(
                 definition_id=row.id, definition_key=row.key, business_key=business_key,
                 title=title or row.name, status="running", version=0, engine_state="",
@@ -189,12 +186,12 @@ class CaseService:
             if ready is None:
                 raise WorkItemUnavailable("该事项已不在待办状态。")
             task = ready.task
-            ordinal = _ordinal(ctx.before, ready)
+            ordinal = ready_ordinal(ctx.before, ready)
             previous = {k: task.data[k] for k in clean if k in task.data and task.data[k] != clean[k]}
             changed = {k: v for k, v in clean.items() if task.data.get(k, _MISSING) != v}
             task.data.update(clean)
             task.run()
-            _run_engine(wf)
+            run_engine(wf)
             ctx.state_changed = True
             ctx.event(h.WORK_ITEM_COMPLETED, {
                 "process_id": item.process_id, "ordinal": ordinal, "submitted": clean,
@@ -264,7 +261,7 @@ class CaseService:
         case_id = candidates[0]
 
         def body(ctx: CommandContext) -> None:
-            _deliver(ctx.workflow, message_name, body_payload, keys)
+            deliver(ctx.workflow, message_name, body_payload, keys)
             ctx.state_changed = True
             ctx.event(h.MESSAGE_DELIVERED, {"message": message_name, "correlation": keys, "payload": body_payload})
 
@@ -283,7 +280,7 @@ class CaseService:
             if current.state != "armed" or to_utc(ctx.at) <= current.due_at or ctx.head.status != "running":
                 raise _NothingToDo()
             ctx.workflow.refresh_timers()
-            _run_engine(ctx.workflow)
+            run_engine(ctx.workflow)
             ctx.state_changed = True
             ctx.event(h.TIMERS_FIRED, {"deadline_id": deadline_id, "due_at": current.due_at.isoformat()})
 
@@ -306,7 +303,7 @@ class CaseService:
                 armed_at = armed.get(timer.task_id, ctx.at)
                 rearm(task, armed_at)
                 redone.append({"process_id": timer.process_id, "task_spec": timer.task_spec,
-                               "ordinal": _timer_ordinal(ctx.before, timer), "armed_at": armed_at.isoformat()})
+                               "ordinal": timer_ordinal(ctx.before, timer), "armed_at": armed_at.isoformat()})
             due_dates = []
             for item in store.unresolved_items(ctx.conn, case_id, UNRESOLVED):
                 meta = ctx.definition.meta_for(item.process_id, item.task_spec)
@@ -314,13 +311,13 @@ class CaseService:
                 if ready is None or meta is None or not meta.due_date:
                     continue
                 with command_time(item.created_at):
-                    due = self._due_at(ready, meta)
+                    due = due_at_of(ready, meta, self.script_engine)
                 _, warning = ctx.before.limits_of(item.id)
                 store.set_limits(ctx.conn, item.id, due, warning)
                 due_dates.append(item.name)
             if not redone and not due_dates:
                 raise _NothingToDo()
-            _run_engine(wf)
+            run_engine(wf)
             ctx.state_changed = True
             ctx.superseding = True
             ctx.event(h.TIMERS_REARMED, {"timers": redone, "due_dates": due_dates})
@@ -408,7 +405,7 @@ class CaseService:
             wf = ctx._workflow
             values["engine_state"] = self.codec.dumps(wf)
             ctx.after = project_work_items(wf)
-            values["attention"] = self._project(ctx, ctx.before, ctx.after)
+            values["attention"] = write_projection(ctx, ctx.before, ctx.after, self.script_engine)
             if ctx.status is None and wf.completed:
                 ctx.status = "completed"
                 ctx.event(h.CASE_COMPLETED, {}, actor=SYSTEM)
@@ -424,101 +421,6 @@ class CaseService:
             raise ConcurrencyConflict()
         store.insert_events(conn, rows)
         return head.version + 1
-
-    def _project(self, ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
-        conn, at, case_id = ctx.conn, ctx.at, ctx.head.id
-        completed = {e.work_item_id for e in ctx.events if e.type == h.WORK_ITEM_COMPLETED}
-        gone = [tid for tid in before.ready if tid not in after.ready]
-        done = [tid for tid in gone if tid in completed]
-        cancelled = [tid for tid in gone if tid not in completed]
-        store.end_work_items(conn, done, "completed", to_utc(at), ctx.actor.id)
-        store.end_work_items(conn, cancelled, "cancelled", to_utc(at), ctx.actor.id)
-        for tid in cancelled:
-            ctx.event(h.WORK_ITEM_CANCELLED, {}, work_item_id=tid, task_spec=before.ready[tid].task_spec,
-                      actor=SYSTEM)
-        self._sync_deadlines(ctx, before, after)
-        unresolved = [t.task_spec for t in after.timers.values() if t.due == UNRESOLVED]
-        new_rows = []
-        for tid, task in after.ready.items():
-            if tid in before.ready:
-                if ctx.superseding:  # timers re-armed after a calendar change
-                    old_due, old_warning = before.limits_of(tid)
-                    due, warning = after.limits_of(tid)
-                    if (due, warning) != (old_due, old_warning) and (due or warning):
-                        store.set_limits(conn, tid, due or old_due, warning or old_warning)
-                continue
-            meta = ctx.definition.meta_for(task.process_id, task.task_spec)
-            groups = meta.groups if meta is not None else ((task.lane,) if task.lane else ())
-            due_at, warning_at = after.limits_of(tid)
-            if due_at is None:
-                due_at = self._due_at(task, meta)
-            if UNRESOLVED in (due_at, warning_at):
-                unresolved.append(task.name)
-            new_rows.append(dict(
-                id=tid, case_id=case_id, definition_id=ctx.definition.id, process_id=task.process_id,
-                task_spec=task.task_spec, name=task.name, groups=",".join(groups), state="ready",
-                claimed_by=None, claimed_at=None, due_at=due_at, warning_at=warning_at, created_at=to_utc(at),
-                ended_at=None, ended_by=None,
-            ))
-            ctx.event(h.WORK_ITEM_READY, {"name": task.name, "groups": list(groups),
-                                          "due_at": _iso_or_none(due_at), "warning_at": _iso_or_none(warning_at)},
-                      work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
-        if ctx.head.attention:
-            # Work items created earlier with a due date that could not be computed still count.
-            gone = set(done) | set(cancelled)
-            unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in gone]
-        store.insert_work_items(conn, new_rows)
-        if after.waits != before.waits:
-            store.replace_waits(conn, case_id, after.waits)
-        new_case = ctx.head.version == 0
-        if after.correlations != before.correlations or (new_case and ctx.head.business_key):
-            corr = dict(after.correlations)
-            if ctx.head.business_key:
-                corr["business_key"] = ctx.head.business_key
-            store.replace_correlations(conn, case_id, corr, new_case=new_case)
-        for message in drain_outbox(ctx._workflow):
-            ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
-        if not unresolved:
-            return None
-        return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
-                + "、".join(sorted(set(unresolved))))[:500]
-
-    def _sync_deadlines(self, ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
-        """Arm deadlines for timers that started waiting; close those that fired or were cancelled."""
-        keyed_before = {(t.task_id, t.due): t for t in before.timers.values()}
-        keyed_after = {(t.task_id, t.due): t for t in after.timers.values()}
-        at = to_utc(ctx.at)
-        ended = []
-        if keyed_before.keys() - keyed_after.keys():
-            states = {str(t.id): t.state for t in all_tasks(ctx._workflow)}
-            for key in keyed_before.keys() - keyed_after.keys():
-                state = states.get(key[0])
-                if ctx.superseding and state == TaskState.WAITING:
-                    ended.append((key[0], key[1], "superseded"))
-                    continue
-                # still WAITING with another due time: a cycle timer that fired and re-armed
-                fired = state in (TaskState.READY, TaskState.COMPLETED, TaskState.WAITING)
-                ended.append((key[0], key[1], "fired" if fired else "cancelled"))
-        deadline_store.end(ctx.conn, ctx.head.id, ended, at)
-        for tid, due, state in ended:
-            if state == "fired":
-                t = keyed_before[(tid, due)]
-                ctx.event(h.DEADLINE_FIRED, {"due_at": due.isoformat(), "kind": t.kind,
-                                             "late_s": round((at - due).total_seconds(), 3)},
-                          task_spec=t.task_spec, actor=SYSTEM)
-        rows = []
-        for key in keyed_after.keys() - keyed_before.keys():
-            t = keyed_after[key]
-            blocked = t.due == UNRESOLVED
-            rows.append(dict(case_id=ctx.head.id, task_id=t.task_id, task_spec=t.task_spec, kind=t.kind,
-                             due_at=t.due, state="blocked" if blocked else "armed", armed_at=at, fired_at=None))
-        deadline_store.arm(ctx.conn, rows)
-
-    def _due_at(self, task, meta) -> datetime | None:
-        if meta is None or not meta.due_date:
-            return None
-        value = self.script_engine.environment.evaluate(meta.due_date, dict(task.data))
-        return _as_datetime(value, meta)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -550,58 +452,7 @@ class _NothingToDo(Exception):
     """Raised inside a command body to end it without writing anything."""
 
 
-def _iso_or_none(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None and when != UNRESOLVED else None
-
-
-def _timer_ordinal(projection: WorkItemProjection, timer) -> int:
-    same = [t.task_id for t in projection.timers.values()
-            if t.task_spec == timer.task_spec and t.process_id == timer.process_id]
-    return same.index(timer.task_id)
 STATUS_LABELS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "withdrawn": "已撤回"}
-
-
-def _run_engine(wf: BpmnWorkflow) -> None:
-    try:
-        wf.do_engine_steps()
-    except SpiffWorkflowException as err:
-        cause = err.__cause__ or getattr(err, "exception", None)
-        if isinstance(cause, ScriptError):
-            raise ScriptError(f"{cause}（{_where(err)}）") from err
-        raise EngineError(f"流程执行出错（{_where(err)}）：{err}") from err
-
-
-def _where(err: SpiffWorkflowException) -> str:
-    task = getattr(err, "task", None)
-    if task is not None:
-        return f"环节 {task.task_spec.bpmn_name or task.task_spec.name}"
-    return "流程"
-
-
-def _deliver(wf: BpmnWorkflow, message_name: str, payload: dict, correlation: dict | None = None) -> None:
-    waiting = [t for t in wf.get_tasks(state=TaskState.WAITING)
-               if getattr(getattr(t.task_spec, "event_definition", None), "name", None) == message_name]
-    if not waiting:
-        raise NotFound(f"案件未在等待消息“{message_name}”。")
-    definition = waiting[0].task_spec.event_definition
-    if isinstance(definition, CamundaMessageEventDefinition):
-        # Camunda dialect: the reply lands in the catch event's camunda:resultVariable
-        # (default "<event id>_Response").
-        # Retrieval expressions of the catch event are evaluated on the message; a reply routed by
-        # business key does not carry them, so the waiting case's own values stand in.
-        context = {**waiting[0].data, **(correlation or {})}
-        event = BpmnEvent(definition, {**context, "payload": payload, "result_var": definition.result_var})
-    else:
-        event = BpmnEvent(definition, {**(correlation or {}), **payload}, dict(wf.correlations))
-    wf.send_event(event)
-    _run_engine(wf)
-
-
-def _ordinal(projection: WorkItemProjection, ready: ReadyTask) -> int:
-    """Position among ready tasks of the same spec, stable across re-execution (ids are not)."""
-    same = [r.task.id for r in projection.ready.values()
-            if r.task_spec == ready.task_spec and r.process_id == ready.process_id]
-    return same.index(ready.task.id)
 
 
 def _require_ready(item) -> None:
@@ -628,19 +479,6 @@ def _check_data(data: Mapping[str, Any]) -> dict:
     if len(text.encode("utf-8")) > MAX_INITIAL_DATA_BYTES:
         raise FormErrors({"__all__": f"数据超过 {MAX_INITIAL_DATA_BYTES // 1024} KB 上限。"})
     return json.loads(text)
-
-
-def _as_datetime(value, meta) -> datetime:
-    if isinstance(value, datetime):
-        when = value
-    else:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError as err:
-            raise ScriptError(f"任务 {meta.task_id} 的办理期限 “{meta.due_date}” 没有得到有效的日期时间：{value!r}") from err
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=SHANGHAI)
-    return to_utc(when)
 
 
 def _is_write_conflict(err: Exception) -> bool:

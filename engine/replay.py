@@ -13,6 +13,7 @@ from engine import history as h
 from engine.history import canonical_json
 from engine.timers import command_time, rearm
 from engine.work_items import all_tasks, project_work_items
+from engine.workflow_steps import deliver, run_engine
 from storage import case_store as store
 
 
@@ -40,8 +41,6 @@ def fingerprint(wf: BpmnWorkflow) -> dict:
 
 def reexecute(engine, case_id: int) -> ReplayReport:
     """Re-run the commands of one case and compare with what is stored."""
-    from engine.cases import _deliver, _run_engine
-
     with engine.db.reader.connect() as conn:
         commands = store.case_events(conn, case_id, h.COMMAND_TYPES)
         if not commands or commands[0].type != h.CASE_STARTED:
@@ -55,7 +54,7 @@ def reexecute(engine, case_id: int) -> ReplayReport:
             if ev.type == h.CASE_STARTED:
                 wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine.script_engine)
                 wf.task_tree.data.update(data["data"])
-                _run_engine(wf)
+                run_engine(wf)
             elif ev.type == h.WORK_ITEM_COMPLETED:
                 same = [r.task for r in project_work_items(wf).ready.values()
                         if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]
@@ -65,21 +64,21 @@ def reexecute(engine, case_id: int) -> ReplayReport:
                 task = same[data["ordinal"]]
                 task.data.update(data["submitted"])
                 task.run()
-                _run_engine(wf)
+                run_engine(wf)
             elif ev.type == h.MESSAGE_DELIVERED:
-                _deliver(wf, data["message"], data["payload"], data["correlation"])
+                deliver(wf, data["message"], data["payload"], data["correlation"])
             elif ev.type == h.CASE_CANCELLED:
                 wf.cancel()
             elif ev.type == h.TIMERS_FIRED:
                 wf.refresh_timers()
-                _run_engine(wf)
+                run_engine(wf)
             elif ev.type == h.TIMERS_REARMED:
                 timers = list(project_work_items(wf).timers.values())
                 tasks = {str(t.id): t for t in all_tasks(wf)}
                 for spec in data["timers"]:
                     same = [t for t in timers if t.task_spec == spec["task_spec"] and t.process_id == spec["process_id"]]
                     rearm(tasks[same[spec["ordinal"]].task_id], datetime.fromisoformat(spec["armed_at"]))
-                _run_engine(wf)
+                run_engine(wf)
             wf.get_events()
     stored = engine.cases.workflow_of(case_id)
     mine, theirs = fingerprint(wf), fingerprint(stored)

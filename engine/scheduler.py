@@ -58,10 +58,11 @@ class DeadlineScheduler:
         self.tick_s = tick_s
         self.batch = batch
         self._lease_until: datetime | None = None
-        self._lock = threading.Lock()
+        self._running = threading.Lock()
+        self._stopping = threading.Event()
         self.fired = 0
         self._scheduler = BackgroundScheduler(
-            timezone=SHANGHAI, executors={"default": ThreadPoolExecutor(2)},
+            timezone=SHANGHAI, executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -93,41 +94,46 @@ class DeadlineScheduler:
     # -- firing ----------------------------------------------------------------------------------
 
     def dispatch(self) -> int:
-        """Fire what is due, in batches, while we lead; then plan a wake-up at the next due time."""
-        if not self.is_leader:
-            return 0
-        with self._lock:
+        """Fire what is due while we lead. When the next deadline is closer than the next tick,
+        wait for it here and fire it on time instead of up to a tick late."""
+        if not self._running.acquire(blocking=False):
+            return 0  # the previous run is still firing; it will see anything newly due
+        try:
             total = 0
-            while self.is_leader:
+            while self.is_leader and not self._stopping.is_set():
                 firings = fire_due(self.engine, limit=self.batch)
                 total += sum(f.fired for f in firings)
-                if len(firings) < self.batch:
+                if len(firings) >= self.batch:
+                    continue
+                with self.engine.db.reader.connect() as conn:
+                    nxt = deadline_store.next_due_at(conn)
+                if nxt is None:
                     break
+                wait = (nxt - to_utc(self.engine.clock.now())).total_seconds()
+                if wait > self.tick_s:
+                    break
+                if wait > 0:
+                    self._stopping.wait(wait + 0.001)
             self.fired += total
-            self._plan_next()
             return total
-
-    def _plan_next(self) -> None:
-        with self.engine.db.reader.connect() as conn:
-            nxt = deadline_store.next_due_at(conn)
-        if nxt is None or not self._scheduler.running:
-            return
-        wake = nxt + timedelta(milliseconds=1)
-        if wake - to_utc(self.engine.clock.now()) < timedelta(seconds=self.tick_s):
-            # Sooner than the next tick: a one-off job exactly at the due time keeps lateness low.
-            self._scheduler.add_job(self.dispatch, "date", run_date=wake, id="dispatch-at", replace_existing=True)
+        finally:
+            self._running.release()
 
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         self.renew()
         self._scheduler.add_job(self.renew, "interval", seconds=self.renew_every_s, id="lease")
+        # Ticks that find a dispatch still running return at once (dispatch guards itself), so let
+        # them start rather than have APScheduler skip them with a warning; the lease job keeps a
+        # thread of its own.
         self._scheduler.add_job(self.dispatch, "interval", seconds=self.tick_s, id="dispatch",
-                                next_run_time=datetime.now(SHANGHAI))
+                                next_run_time=datetime.now(SHANGHAI), max_instances=3)
         self._scheduler.add_job(self.engine.calendar.refresh_if_changed, "interval", seconds=30, id="calendar")
         self._scheduler.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         if self._lease_until is not None:

@@ -7,9 +7,9 @@ import os
 import re
 import threading
 
+import SpiffWorkflow
 from lxml import etree
 
-import SpiffWorkflow
 from engine.errors import DefinitionError, Problem
 
 MAX_FILE_BYTES = 5 * 1024 * 1024

@@ -127,3 +127,23 @@ def test_validate_never_prints_a_traceback(tmp_path, content):
 def test_validate_missing_path(capsys):
     assert main(["validate", "/no/such/dir"]) == 1
     assert "不存在" in capsys.readouterr().err
+
+
+def test_calendar_commands(run, tmp_path):
+    code, out, _ = run("db", "upgrade")
+    assert code == 0 and "2025, 2026" in out
+    code, out, _ = run("calendar", "show", "2025")
+    assert code == 0 and "2025-10-01 至 2025-10-08" in out and "调休上班 2025-09-28（日）" in out
+    code, _, err = run("calendar", "show", "2027")
+    assert code == 1 and "2027 年的法定节假日安排尚未发布" in err
+    bad = tmp_path / "2027.json"
+    bad.write_text('{"2027": {"holidays": [["2027-01-05", "2027-01-01", "元旦"]], "makeup_workdays": []}}',
+                   encoding="utf-8")
+    code, _, err = run("calendar", "load", str(bad))
+    assert code == 1 and "2027.json" in err
+    good = tmp_path / "2027b.json"
+    good.write_text('{"2027": {"holidays": [["2027-01-01", "2027-01-03", "元旦"]], "makeup_workdays": []}}',
+                    encoding="utf-8")
+    code, out, _ = run("calendar", "load", str(good))
+    assert code == 0 and "已导入 2027 年" in out
+    assert "放假 2027-01-01 至 2027-01-03" in run("calendar", "show", "2027")[1]

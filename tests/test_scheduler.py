@@ -11,8 +11,6 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from engine.actors import Actor
 from engine.clock import SHANGHAI, Clock, ControlledClock
 from engine.runtime import Engine

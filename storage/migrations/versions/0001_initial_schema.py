@@ -3,11 +3,10 @@
 Revision ID: 0001
 Revises: 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import storage.models
-
 
 revision = '0001'
 down_revision = None

@@ -3,11 +3,10 @@
 Revision ID: 0002
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import storage.models
-
 
 revision = '0002'
 down_revision = '0001'
