@@ -3,13 +3,18 @@ definition version and shared by every case on it)."""
 from __future__ import annotations
 
 import json
+from types import ModuleType
 from uuid import UUID
+
+import orjson
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task
+
+from engine.errors import EngineError
 
 STATE_FORMAT = "yjs-case/1"
 
@@ -124,19 +129,40 @@ class CaseStateCodec:
         self._converter.task_converter = _TaskConverter(Task, registry)
         self._registry = registry
         self.serializer = BpmnWorkflowSerializer(registry)
-        self._encoder = self.serializer._encoder_cls
+
+        def default(obj):
+            # What SpiffWorkflow's JSON encoder does: registered types (datetime, timedelta, UUID,
+            # events...) become their typed dicts, sets become lists, callables are dropped.
+            typename = registry.typenames.get(type(obj))
+            if typename is not None:
+                return registry.convert_to_dict[typename](obj)
+            if isinstance(obj, set):
+                return list(obj)
+            if callable(obj) or isinstance(obj, ModuleType):
+                return None
+            raise TypeError(f"cannot store a value of type {type(obj).__name__} in case data")
+
+        self._default = default
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
+        # orjson: the state is written on every command, and the stdlib encoder was a third of that cost.
         self._registry._encoder_mode = True
         try:
             dct = self._converter.to_dict(workflow)
             dct["format"] = STATE_FORMAT
-            return json.dumps(dct, cls=self._encoder, ensure_ascii=False, separators=(",", ":"))
+            return orjson.dumps(dct, default=self._default, option=_ORJSON_OPTIONS).decode("utf-8")
+        except (TypeError, orjson.JSONEncodeError) as err:
+            raise EngineError(f"流程数据中有无法保存的值（{err}），请检查脚本写入的变量。") from err
         finally:
             self._registry._encoder_mode = False
 
     def loads(self, text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
-        dct = json.loads(text)
+        dct = orjson.loads(text)
         if dct.pop("format", None) != STATE_FORMAT:
             raise ValueError("unknown case state format")
         return self._converter.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+
+
+# Datetimes must go through SpiffWorkflow's registry (typed dicts), not orjson's ISO strings, or they
+# would come back as strings; keys may be non-strings in task data written by scripts.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS

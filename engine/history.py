@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+import orjson
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +28,8 @@ COMMAND_TYPES = frozenset({CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED,
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    """Sorted keys, no whitespace, UTF-8: the same data always gives the same text (and hash)."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 @dataclass

@@ -61,3 +61,22 @@ def test_round_trip_keeps_waiting_timers():
                      for t in restored.get_tasks(state=TaskState.WAITING))
     assert waiting == [("overdue", "2025-10-13T23:59:59+08:00"), ("warn", "2025-10-13T23:59:59+08:00")]
     assert fingerprint(restored) == fingerprint(wf)
+
+
+def test_unstorable_script_value_is_a_clear_error(sqlite_engine, tmp_path):
+    import pytest
+
+    from engine.actors import Actor
+    from engine.errors import EngineError
+
+    text = (FIXTURES / "callflow" / "parent.bpmn").read_text(encoding="utf-8").replace(
+        'outcome = "核准" if decision == "approve" and capital &gt;= 10 else "不予核准"',
+        "outcome = 10 ** 30")
+    (tmp_path / "parent.bpmn").write_text(text, encoding="utf-8")
+    (tmp_path / "child.bpmn").write_bytes((FIXTURES / "callflow" / "child.bpmn").read_bytes())
+    sqlite_engine.deploy([tmp_path])
+    actor = Actor("a", frozenset({"front_desk", "market"}))
+    case = sqlite_engine.cases.start_case("licence_bundle", {}, actor)
+    step = sqlite_engine.cases.complete_work_item(case.ready[0].id, {"company": "丙", "capital": 5}, actor)
+    with pytest.raises(EngineError, match="无法保存"):
+        sqlite_engine.cases.complete_work_item(step.ready[0].id, {"decision": "approve"}, actor)
