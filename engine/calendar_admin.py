@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from engine.actors import SYSTEM, Actor
-from engine.calendar import ScheduleMissing, YearSchedule, parse_schedule
+from engine.calendar import CalendarError, ScheduleMissing, YearSchedule, parse_schedule
 from engine.clock import SHANGHAI
 from storage import calendar_store, case_store, deadline_store
 
@@ -50,6 +50,25 @@ def load_calendar(engine, data: bytes | str, source: str, actor: Actor = SYSTEM)
     return report
 
 
+def add_closure(engine, region: str, day: date, reason: str, actor: Actor = SYSTEM) -> CalendarLoadReport:
+    """Declare an extra non-working day for one region (a local closure notice) and re-arm the
+    deadlines whose span covers that day."""
+    if not region.strip() or not reason.strip():
+        raise CalendarError("请填写地区代码和停止办公的原因。")
+    with engine.db.writer.begin() as conn:
+        calendar_store.put_closure(conn, region.strip(), day.isoformat(), reason.strip())
+    engine.calendar.reload()
+    start = datetime.combine(day, time.min, SHANGHAI)
+    end = datetime.combine(day, time.max, SHANGHAI)
+    with engine.db.reader.connect() as conn:
+        affected = deadline_store.cases_with_deadlines_between(conn, start, end)
+    report = CalendarLoadReport([])
+    for case_id in affected:
+        if engine.cases.rearm_timers(case_id, actor) is not None:
+            report.rearmed.append(case_id)
+    return report
+
+
 def describe_year(engine, year: int) -> list[str]:
     """A printable summary of one year's schedule as the engine uses it."""
     with engine.db.reader.connect() as conn:
@@ -64,5 +83,9 @@ def describe_year(engine, year: int) -> list[str]:
         lines.append(f"  放假 {start} 至 {end}  {name}")
     for day in schedule.makeup_workdays:
         lines.append(f"  调休上班 {day}（{'一二三四五六日'[day.weekday()]}）")
-    lines.append(f"  全年工作日 {working} 天")
+    with engine.db.reader.connect() as conn:
+        for c in calendar_store.all_closures(conn):
+            if c.day.startswith(str(year)):
+                lines.append(f"  地区停办 {c.day}  {c.region}：{c.reason}")
+    lines.append(f"  全年工作日 {working} 天（全国）")
     return lines

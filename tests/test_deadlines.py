@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
+import engine as engine_package
 from engine.actors import Actor
 from engine.calendar_admin import load_calendar
 from engine.clock import SHANGHAI
 from engine.scheduler import fire_due
 from engine.timers import UNRESOLVED
 from storage import case_store, deadline_store
-from tests.conftest import deploy_fixtures
+from tests.conftest import FIXTURES, deploy_fixtures
 
 CLERK = Actor("ma", frozenset({"market"}))
 SUPERVISOR = Actor("du", frozenset({"supervision"}))
@@ -138,8 +140,7 @@ def test_year_without_schedule_flags_the_case_and_loading_it_rearms(engine, tmp_
 
 def test_a_changed_schedule_rearms_affected_deadlines(engine, tmp_path):
     case = _start(engine, at(2025, 9, 26, 9, 0))
-    original = json.loads((__import__("engine").__path__[0] + "/data/holidays-cn.json").__class__(
-        open(__import__("engine").__path__[0] + "/data/holidays-cn.json", encoding="utf-8").read()))
+    original = json.loads((Path(engine_package.__file__).parent / "data" / "holidays-cn.json").read_text(encoding="utf-8"))
     year = original["2025"]
     # A (hypothetical) extra closure on Thursday 2025-10-09 pushes the limit by one working day.
     year["holidays"].append(["2025-10-09", "2025-10-09", "测试：临时调整"])
@@ -164,3 +165,22 @@ def test_bad_schedule_file_changes_nothing(engine, tmp_path):
         load_calendar(engine, bad.read_bytes(), bad.name)
     assert "bad.json" in str(err.value)
     assert engine.calendar.calendar.years == [2025, 2026]
+
+
+def test_regional_closure_moves_only_that_regions_deadlines(engine, tmp_path):
+    from datetime import date
+
+    from engine.calendar_admin import add_closure
+
+    source = (FIXTURES / "limits.bpmn").read_text(encoding="utf-8")
+    regional = source.replace("add_working_days(accepted_at, limit_days)", "add_working_days(accepted_at, limit_days, region)") \
+                     .replace("add_working_days(accepted_at, limit_days - 2)", "add_working_days(accepted_at, limit_days - 2, region)")
+    (tmp_path / "limits.bpmn").write_text(regional, encoding="utf-8")
+    engine.clock.set(at(2025, 9, 26, 9, 0))
+    engine.deploy([tmp_path / "limits.bpmn"])
+    hedong = engine.cases.start_case("limited_review", {"limit_days": 7, "region": "hedong"}, CLERK)
+    ninghe = engine.cases.start_case("limited_review", {"limit_days": 7, "region": "ninghe"}, CLERK)
+    report = add_closure(engine, "hedong", date(2025, 10, 9), "区政务服务中心搬迁停办")
+    assert sorted(report.rearmed) == sorted([hedong.id, ninghe.id])  # both spans cover the day
+    assert _item(engine, hedong.id).due_at.astimezone(SHANGHAI) == at(2025, 10, 14, 23, 59, 59)
+    assert _item(engine, ninghe.id).due_at.astimezone(SHANGHAI) == at(2025, 10, 13, 23, 59, 59)
