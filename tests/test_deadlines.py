@@ -184,3 +184,18 @@ def test_regional_closure_moves_only_that_regions_deadlines(engine, tmp_path):
     assert sorted(report.rearmed) == sorted([hedong.id, ninghe.id])  # both spans cover the day
     assert _item(engine, hedong.id).due_at.astimezone(SHANGHAI) == at(2025, 10, 14, 23, 59, 59)
     assert _item(engine, ninghe.id).due_at.astimezone(SHANGHAI) == at(2025, 10, 13, 23, 59, 59)
+
+
+def test_inbox_sorts_by_due_or_warning_time(engine):
+    slow = _start(engine, at(2025, 9, 22, 9, 0), limit_days=15)   # due later, warned later
+    fast = _start(engine, at(2025, 9, 24, 9, 0), limit_days=3)    # due sooner
+    with engine.db.reader.connect() as conn:
+        by_due = [r.case_id for r in case_store.query_work_items(conn, groups=["market"])]
+        by_warning = [r.case_id for r in case_store.query_work_items(conn, groups=["market"], sort="warning")]
+    assert by_due == [fast.id, slow.id] and by_warning == [fast.id, slow.id]
+    engine.clock.set(at(2025, 9, 26, 9, 0))
+    with engine.db.reader.connect() as conn:
+        warned = case_store.query_work_items(conn, urgency="warning", now=engine.clock.now())
+    # 3-day limit from Wed 09-24: warned at the end of 09-25, due at the end of Sunday 09-28 (a make-up day)
+    assert [r.case_id for r in warned] == [fast.id]
+    assert _item(engine, fast.id).due_at.astimezone(SHANGHAI) == at(2025, 9, 28, 23, 59, 59)
