@@ -11,4 +11,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e .
+# The process diagrams need bpmn-js from npm; without it the app still serves, minus the diagrams.
+web/assets/install.sh || echo "警告：前端资源（bpmn-js）未能安装，流程图将不显示。请安装 Node.js/npm 后运行 npm ci。" >&2
 exec .venv/bin/yijianshi serve --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"

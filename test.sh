@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# One command: set up (virtualenv, packages) and run the whole test suite, PostgreSQL included.
-# PostgreSQL tests start a throwaway cluster from the server binaries (initdb, pg_ctl); if those are
-# missing they fail rather than skip. Extra arguments go to pytest.
+# One command: set up (virtualenv, packages) and run the whole test suite, PostgreSQL and browser
+# tests included. PostgreSQL tests start a throwaway cluster from the server binaries (initdb,
+# pg_ctl); browser tests drive Debian's Chromium (/usr/bin/chromium) with Playwright. Missing system
+# packages are installed with apt when running as root; otherwise those tests fail rather than
+# skip. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
+missing=()
 if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-  fi
+  missing+=(postgresql)
 fi
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+# CJK fonts, so the screenshots the browser tests save show Chinese, not boxes.
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+web/assets/install.sh
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi

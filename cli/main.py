@@ -60,9 +60,8 @@ def _fmt_time(value) -> str:
 # -- sub-commands --------------------------------------------------------------------------------
 
 def cmd_db_upgrade(args) -> int:
-    from storage.database import Database
-
     from engine.runtime import Engine
+    from storage.database import Database
 
     db = Database(args.db)
     db.upgrade()
@@ -89,9 +88,27 @@ def cmd_serve(args) -> int:
         for result in engine.deploy([processes]):
             print(f"流程 {result}")
     app = create_app(engine=engine)
+    from engine.accounts import seeded_lines
+
+    print("演示账号（用户名 / 密码 / 角色 / 部门 / 名称）：")
+    for line in seeded_lines(app.extensions["yijianshi.services"].accounts.seed_demo()):
+        print(line)
+    engine.calendar.seed_bundled()
+    scheduler = None
+    if not args.no_scheduler:
+        from engine.scheduler import DeadlineScheduler
+
+        scheduler = DeadlineScheduler(engine)
+        scheduler.start()
+        role = "主（负责触发期限）" if scheduler.is_leader else "备用（另有调度器在运行）"
+        print(f"期限调度器已在本进程内启动：{role}")
     print(f"数据库：{db.url.render_as_string(hide_password=True)}")
     print(f"请在浏览器中打开 http://{args.host}:{args.port}/")
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    try:
+        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
     return 0
 
 
@@ -251,6 +268,22 @@ def cmd_calendar_load(args) -> int:
     return 0
 
 
+def cmd_calendar_close(args) -> int:
+    from datetime import date
+
+    from engine.calendar_admin import add_closure
+
+    engine = _engine(args)
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError as err:
+        raise EngineError(f"日期格式应为 YYYY-MM-DD：{args.date}") from err
+    report = add_closure(engine, args.region, day, args.reason, _actor(args))
+    print(f"已登记 {args.region} 地区 {day} 停止办公：{args.reason}")
+    print(f"重新计算期限的案件：{len(report.rearmed)} 个")
+    return 0
+
+
 def cmd_calendar_show(args) -> int:
     from engine.calendar_admin import describe_year
 
@@ -308,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--processes", default=str(Path(__file__).resolve().parents[1] / "processes"),
                    help="启动时部署的流程目录（默认：项目的 processes/）")
+    p.add_argument("--no-scheduler", action="store_true",
+                   help="不在本进程内运行期限调度器（另行运行 yijianshi scheduler 时使用）")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("validate", help="校验 BPMN/DMN 文件（不部署）")
@@ -378,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     _actor_args(p)
     p.set_defaults(func=cmd_calendar_load)
+    p = cal.add_parser("close", help="登记某地区额外的停止办公日，并重新计算受影响的期限")
+    p.add_argument("region", help="地区代码（流程表达式中 region 参数的取值）")
+    p.add_argument("date", help="日期 YYYY-MM-DD")
+    p.add_argument("reason")
+    _actor_args(p)
+    p.set_defaults(func=cmd_calendar_close)
     p = cal.add_parser("show", help="显示某年的安排")
     p.add_argument("year", type=int)
     p.set_defaults(func=cmd_calendar_show)

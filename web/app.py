@@ -1,30 +1,54 @@
-"""The Flask application factory. This first version serves a read-only overview of deployed
-definitions and open work; the audience blueprints (apply, inbox, design, audit, supervise, api)
-build on it."""
+"""The Flask application factory: configuration, the shared engine services, sign-in, CSRF,
+languages, error pages, and one blueprint per audience (apply: applicants; inbox: clerks and those
+who oversee them; auth: signing in; resources: materials and diagrams; overview: staff)."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template
+from datetime import datetime
+from pathlib import Path
 
+from flask import Flask, jsonify
+from flask_wtf.csrf import CSRFProtect
+
+from engine.clock import SHANGHAI
+from engine.materials import allowed_types_text
 from engine.runtime import Engine
-from storage import case_store
 from storage.database import Database
+from web import apply, auth, inbox, overview, resources
+from web.bpmn_forms import field_hint
+from web.case_view import departments_of, status_label
+from web.errors import init_errors
+from web.i18n import init_babel, select_locale
+from web.services import Services
+from web.settings import defaults, max_request_bytes, secret_key
+from web.task_submit import UPLOAD_FIELD
+from web.users import init_login
+
+VENDOR = Path(__file__).parent / "static" / "vendor"
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                           "script-src 'self'; font-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                           "frame-ancestors 'none'; form-action 'self'")
 
 
 def create_app(config: dict | None = None, engine: Engine | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(DATABASE_URL=None, JSON_AS_ASCII=False)
+    app.config.from_mapping(defaults())
     app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secret_key()
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(app.config)
     if engine is None:
         engine = Engine(Database(app.config["DATABASE_URL"]))
     app.extensions["yijianshi"] = engine
+    app.extensions["yijianshi.services"] = Services.build(engine, app.config)
 
-    @app.get("/")
-    def overview():
-        with engine.db.reader.connect() as conn:
-            items = case_store.query_work_items(conn, limit=50)
-            ready = case_store.count_work_items(conn, "ready")
-        return render_template("overview.html", definitions=engine.definition_summary(), items=items,
-                               ready=ready)
+    CSRFProtect(app)
+    init_babel(app)
+    init_login(app)
+    init_errors(app)
+    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp):
+        app.register_blueprint(blueprint)
 
     @app.get("/healthz")
     def healthz():
@@ -32,4 +56,37 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
             conn.exec_driver_sql("SELECT 1")
         return jsonify(status="ok", database="ok")
 
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    _template_helpers(app)
     return app
+
+
+def _template_helpers(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        field_hint=field_hint, status_label=status_label, departments_of=departments_of,
+        vendor_ready=(VENDOR / "bpmn-js" / "bpmn-navigated-viewer.production.min.js").exists(),
+        upload_rules={"types": allowed_types_text(), "field": UPLOAD_FIELD, "files": app.config["MAX_UPLOAD_FILES"],
+                      "mb": f"{app.config['MAX_UPLOAD_BYTES'] / 1024 / 1024:g}"})
+
+    @app.template_filter("localtime")
+    def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return value.astimezone(SHANGHAI).strftime(fmt) if value else "—"
+
+    @app.template_filter("filesize")
+    def filesize(n: int) -> str:
+        if n < 1024:
+            return f"{n} B"
+        if n < 1024 * 1024:
+            return f"{n / 1024:.1f} KB"
+        return f"{n / 1024 / 1024:.1f} MB"
+
+    @app.context_processor
+    def page_globals():
+        return {"current_language": select_locale()}

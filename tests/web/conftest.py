@@ -1,0 +1,103 @@
+"""Fixtures for the web tests: an app on a real database with the shipped scenario deployed and the
+demo accounts seeded, and a test client that signs in and sends CSRF tokens like a browser."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import check_every_case, make_engine
+from web.app import create_app
+from web.services import services
+
+ROOT = Path(__file__).resolve().parents[2]
+# The open-restaurant scenario as first shipped, frozen here so that these tests keep their meaning
+# while processes/ grows and changes; test_shipped_scenarios.py covers whatever processes/ holds.
+SCENARIO = Path(__file__).parent / "fixtures" / "restaurant"
+# The production hash (scrypt) costs ~0.15 s per sign-in; the tests only need a real, salted hash.
+FAST_HASH = "pbkdf2:sha256:1000"
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def web_config(tmp_path: Path, **extra) -> dict:
+    return {"SECRET_KEY": "test-secret", "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+            "PASSWORD_HASH_METHOD": FAST_HASH, "ACCOUNT_CACHE_SECONDS": 0, **extra}
+
+
+def build_app(engine, tmp_path: Path, *, processes: Path = SCENARIO, **extra):
+    engine.deploy([processes])
+    app = create_app(web_config(tmp_path, **extra), engine=engine)
+    with app.app_context():
+        services().accounts.seed_demo()
+    return app
+
+
+@pytest.fixture
+def web_engine(sqlite_url):
+    engine = make_engine(sqlite_url)
+    yield engine
+    check_every_case(engine)
+    engine.db.dispose()
+
+
+@pytest.fixture
+def pg_web_engine(pg_url):
+    engine = make_engine(pg_url)
+    yield engine
+    check_every_case(engine)
+    engine.db.dispose()
+
+
+@pytest.fixture
+def app(web_engine, tmp_path):
+    return build_app(web_engine, tmp_path)
+
+
+class Client:
+    """A signed-in (or anonymous) browser stand-in: keeps cookies, finds the CSRF token on pages."""
+
+    def __init__(self, app):
+        self.app = app
+        self.http = app.test_client()
+        self.token: str | None = None
+
+    def _remember(self, response):
+        if response.mimetype == "text/html":
+            found = _TOKEN.search(response.get_data(as_text=True))
+            if found:
+                self.token = found.group(1)
+        return response
+
+    def get(self, url: str, **kw):
+        return self._remember(self.http.get(url, **kw))
+
+    def post(self, url: str, data: dict | None = None, *, token: bool = True, **kw):
+        body = dict(data or {})
+        if token:
+            if self.token is None:
+                self.get("/login")
+            body.setdefault("csrf_token", self.token)
+        return self._remember(self.http.post(url, data=body, **kw))
+
+    def login(self, username: str, password: str | None = None):
+        self.get("/login")
+        response = self.post("/login", {"username": username, "password": password or f"demo-{username}"})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        self.token = None
+        return response
+
+    def page(self, url: str) -> str:
+        response = self.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def client_for(app):
+    def make(username: str | None = None) -> Client:
+        c = Client(app)
+        if username:
+            c.login(username)
+        return c
+    return make

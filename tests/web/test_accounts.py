@@ -1,0 +1,63 @@
+"""Accounts: roles map to engine actors, passwords are only stored hashed, demo seeding is idempotent."""
+from __future__ import annotations
+
+import pytest
+
+from engine.accounts import DEMO_ACCOUNTS, ROLES, AccountError, AccountService, SignInRefused
+from storage import account_store
+from tests.web.conftest import FAST_HASH
+
+
+@pytest.fixture
+def accounts(web_engine):
+    return AccountService(web_engine.db, web_engine.clock, password_method=FAST_HASH)
+
+
+def test_demo_accounts_cover_every_role_and_seeding_twice_changes_nothing(accounts, web_engine):
+    assert {d.role for d in DEMO_ACCOUNTS} == set(ROLES)
+    first = accounts.seed_demo()
+    assert all(s.created and s.password_valid for s in first)
+    with web_engine.db.reader.connect() as conn:
+        before = {r.username: r.password_hash for r in account_store.all_accounts(conn)}
+    second = accounts.seed_demo()
+    assert not any(s.created for s in second) and all(s.password_valid for s in second)
+    with web_engine.db.reader.connect() as conn:
+        after = {r.username: r.password_hash for r in account_store.all_accounts(conn)}
+    assert before == after
+    for demo in DEMO_ACCOUNTS:
+        assert demo.password not in after[demo.username] and after[demo.username].startswith("pbkdf2:")
+
+
+def test_a_changed_demo_password_is_reported_not_reset(accounts):
+    accounts.seed_demo()
+    accounts.change_password("zhangsan", "demo-zhangsan", "my-own-password")
+    again = {s.demo.username: s for s in accounts.seed_demo()}
+    assert again["zhangsan"].password_valid is False
+    assert accounts.authenticate("zhangsan", "my-own-password").username == "zhangsan"
+    with pytest.raises(SignInRefused):
+        accounts.authenticate("zhangsan", "demo-zhangsan")
+
+
+def test_roles_become_engine_actors(accounts):
+    accounts.seed_demo()
+    applicant = accounts.get("zhangsan").actor
+    assert applicant.groups == {"applicant"} and not applicant.is_admin
+    assert accounts.get("chuangkou").actor.groups == {"front_desk"}
+    assert accounts.get("shichang").actor.groups == {"market"}
+    assert accounts.get("ducha").actor.groups == frozenset()
+    assert accounts.get("admin").actor.is_admin
+
+
+def test_bad_accounts_are_refused_with_reasons(accounts):
+    with pytest.raises(AccountError, match="用户名"):
+        accounts.create("Bad Name", "long-enough-1", "某人", "citizen")
+    with pytest.raises(AccountError, match="至少 8 个字符"):
+        accounts.create("someone", "short", "某人", "citizen")
+    with pytest.raises(AccountError, match="至少属于一个部门"):
+        accounts.create("clerk1", "long-enough-1", "某人", "dept_clerk")
+    with pytest.raises(AccountError, match="角色"):
+        accounts.create("clerk2", "long-enough-1", "某人", "wizard")
+    accounts.create("clerk3", "long-enough-1", "某人", "dept_clerk", ["market", "fire"])
+    with pytest.raises(AccountError, match="已被使用"):
+        accounts.create("clerk3", "long-enough-1", "某人", "citizen")
+    assert accounts.get("clerk3").actor.groups == {"market", "fire"}

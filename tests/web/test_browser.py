@@ -1,0 +1,207 @@
+"""End to end in a real browser: Playwright drives Debian's Chromium against the app served by a
+real HTTP server thread on 127.0.0.1 with a temporary SQLite database. Screenshots of each step go
+to test-artifacts/screenshots/."""
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+from tests.conftest import check_every_case, make_engine
+from tests.web.conftest import ROOT, build_app
+from tests.web.helpers import PDF, accept, item_id, start
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The app on a real server thread; yields (base URL, engine)."""
+    folder = tmp_path_factory.mktemp("browser")
+    engine = make_engine(f"sqlite:///{folder}/yijianshi.sqlite3")
+    app = build_app(engine, folder)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", engine
+    server.shutdown()
+    thread.join(timeout=10)
+    check_every_case(engine)
+    engine.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def person(browser, live):
+    """A separate browser context (own cookies) per person, signed in through the login page."""
+    base, _ = live
+    contexts = []
+
+    def sign_in(username: str) -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{base}/login")
+        page.fill("#username", username)
+        page.fill("#password", f"demo-{username}")
+        page.click("button[type=submit]")
+        expect(page.locator(".who")).to_be_visible()
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def open_item(page: Page, base: str, name: str) -> None:
+    page.goto(f"{base}/inbox/")
+    page.get_by_role("link", name=name).first.click()
+    expect(page.locator("h1")).to_contain_text(name)
+
+
+def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
+    base, engine = live
+    applicant = person("zhangsan")
+    shot(applicant, "01-applicant-catalogue")
+    applicant.get_by_role("link", name="我要办理").first.click()
+    expect(applicant.locator("h1")).to_have_text("开办餐饮店一件事")
+    applicant.fill("#enterprise_name", "蓉城川味小馆")
+    applicant.fill("#legal_rep_name", "张三")
+    applicant.fill("#legal_rep_id_no", "110101199001011234")
+    applicant.fill("#contact_phone", "13812345678")
+    applicant.fill("#business_address", "成都市武侯区科华北路 1 号")
+    applicant.fill("#floor_area", "80")
+    applicant.fill("#seating", "40")
+    applicant.check("input[name=item_choice][value=custom]")
+    applicant.check("#want_food_permit")
+    applicant.check("#want_signboard")
+    licence = tmp_path / "营业执照副本.pdf"
+    licence.write_bytes(PDF)
+    applicant.set_input_files("#materials", str(licence))
+    shot(applicant, "02-applicant-one-form")
+    applicant.get_by_role("button", name="提交申请").click()
+    expect(applicant.locator(".flash-success")).to_contain_text("申请已提交")
+    expect(applicant.locator(".now-on")).to_contain_text("综合窗口受理")
+    case_id = int(re.search(r"/apply/cases/(\d+)", applicant.url).group(1))
+    shot(applicant, "03-applicant-progress")
+
+    desk = person("chuangkou")
+    expect(desk.locator("table.inbox")).to_contain_text("蓉城川味小馆")
+    desk.locator("tr:has-text('蓉城川味小馆') button:has-text('认领')").click()
+    expect(desk.locator(".flash-success")).to_contain_text("已认领")
+    expect(desk.locator(".bpmn-diagram[data-rendered=true]")).to_have_count(1)
+    expect(desk.locator(".yjs-current")).not_to_have_count(0)
+    expect(desk.locator("table.materials")).to_contain_text("营业执照副本.pdf")
+    expect(desk.locator("aside.side-col")).to_contain_text("110101199001011234")  # the desk checks identity
+    shot(desk, "04-front-desk-task")
+    desk.check("#materials_complete")
+    desk.get_by_role("button", name="提交办理结果").click()
+    expect(desk.locator(".flash-success")).to_contain_text("已办结“综合窗口受理”")
+
+    market = person("shichang")
+    open_item(market, base, "食品经营许可审查")
+    expect(market.locator("aside.side-col")).to_contain_text("110101********1234")  # masked for the department
+    expect(market.locator(".bpmn-diagram[data-rendered=true]")).to_have_count(2)  # scenario + called item
+    shot(market, "05-market-task")
+    market.check("#food_permit_approved")
+    market.fill("#food_permit_no", "JY15101070012345")
+    market.get_by_role("button", name="提交办理结果").click()
+    expect(market.locator(".flash-success")).to_contain_text("已办结")
+
+    urban = person("chengguan")
+    open_item(urban, base, "户外招牌设置审核")
+    urban.check("#signboard_approved")
+    urban.fill("#signboard_no", "ZP-2025-001")
+    urban.get_by_role("button", name="提交办理结果").click()
+    expect(urban.locator(".flash-success")).to_contain_text("已办结")
+
+    open_item(desk, base, "统一出件")
+    desk.check("input[name=delivery_method][value=e_licence]")
+    desk.get_by_role("button", name="提交办理结果").click()
+    expect(desk.locator(".flash-success")).to_contain_text("已办结“统一出件”")
+
+    applicant.goto(f"{base}/apply/cases/{case_id}")
+    expect(applicant.locator("aside.side-col")).to_contain_text("JY15101070012345")
+    expect(applicant.locator("aside.side-col")).to_contain_text("ZP-2025-001")
+    shot(applicant, "06-applicant-result")
+    applicant.locator("#your-turn").get_by_role("link", name="好差评").click()
+    applicant.check("input[name=rating][value=good]")
+    applicant.fill("#comment", "材料只交了一次，一次都没多跑。")
+    applicant.get_by_role("button", name="提交").click()
+    expect(applicant.locator("h1 .badge")).to_have_text("已办结")
+    expect(applicant.locator(".rating")).to_contain_text("好评")
+    shot(applicant, "07-applicant-rated")
+    with engine.db.reader.connect() as conn:
+        status = conn.exec_driver_sql(f"SELECT status FROM cases WHERE id = {case_id}").scalar()
+    assert status == "completed"
+
+
+def test_a_clerk_cannot_see_another_departments_work(person, live):
+    base, engine = live
+    case_id = start(engine, enterprise_name="锦江面馆")
+    accept(engine, case_id)
+    signboard = item_id(engine, case_id, "review_signboard")
+    market = person("shichang")
+    market.goto(f"{base}/inbox/")
+    expect(market.locator("table.inbox")).to_contain_text("锦江面馆")
+    expect(market.locator("table.inbox")).not_to_contain_text("户外招牌设置审核")
+    market.goto(f"{base}/inbox/items/{signboard}")
+    expect(market.locator("h1")).to_have_text("无权访问")
+    shot(market, "08-market-refused-other-department")
+    urban = person("chengguan")
+    urban.goto(f"{base}/inbox/")
+    expect(urban.locator("table.inbox")).to_contain_text("户外招牌设置审核")
+    urban.get_by_role("link", name="English").click()
+    expect(urban.locator("h1")).to_have_text("Inbox")
+    shot(urban, "09-urban-inbox-english")
+
+
+def test_a_bad_value_shows_the_error_and_keeps_the_input(person, live):
+    base, _ = live
+    applicant = person("canyin")
+    applicant.goto(f"{base}/apply/scenarios/open_restaurant")
+    applicant.fill("#enterprise_name", "蓉城川味餐饮有限公司")
+    applicant.fill("#legal_rep_name", "李四")
+    applicant.fill("#legal_rep_id_no", "51010419851212123X")
+    applicant.fill("#contact_phone", "028-86123456")
+    applicant.fill("#business_address", "成都市锦江区春熙路 8 号")
+    applicant.fill("#floor_area", "八十")
+    applicant.fill("#seating", "-3")
+    applicant.get_by_role("button", name="提交申请").click()
+    expect(applicant.locator(".form-alert")).to_contain_text("提交的内容有误")
+    area = applicant.locator(".field[data-field=floor_area]")
+    expect(area.locator(".error")).to_have_text("请输入整数")
+    expect(applicant.locator("#floor_area")).to_have_value("八十")
+    expect(applicant.locator(".field[data-field=seating] .error")).to_have_text("不能小于 0")
+    expect(applicant.locator("#seating")).to_have_value("-3")
+    expect(applicant.locator("#enterprise_name")).to_have_value("蓉城川味餐饮有限公司")
+    shot(applicant, "10-bad-value-kept")
+    applicant.fill("#floor_area", "80")
+    applicant.fill("#seating", "30")
+    applicant.get_by_role("button", name="提交申请").click()
+    expect(applicant.locator(".flash-success")).to_contain_text("申请已提交")
+
+
+def test_screenshots_exist():
+    """The journey left its pictures for people to look at (CI keeps test-artifacts/)."""
+    names = {p.stem for p in Path(SHOTS).glob("*.png")}
+    assert {"02-applicant-one-form", "04-front-desk-task", "07-applicant-rated", "10-bad-value-kept"} <= names

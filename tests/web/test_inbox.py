@@ -1,0 +1,176 @@
+"""The clerk's side: scoped inbox with filters and deadline marks, claiming, the task page, masking."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from storage.models import WorkItem
+from tests.web.conftest import Client, build_app
+from tests.web.helpers import MARKET, accept, item_id, ready, start
+from web.services import services
+
+work_items = WorkItem.__table__
+
+
+def _rows(page: str) -> list[str]:
+    """Work item names in inbox order."""
+    return re.findall(r'<a href="/inbox/items/[^"]+">([^<]+)</a>', page)
+
+
+def _set_warning(engine, work_item_id: str, at) -> None:
+    with engine.db.writer.begin() as conn:
+        conn.execute(work_items.update().where(work_items.c.id == work_item_id).values(warning_at=at))
+
+
+def _two_accepted_cases(engine) -> tuple[int, int]:
+    cases = (start(engine, item_choice="package"), start(engine, item_choice="package", enterprise_name="锦江面馆"))
+    for case_id in cases:
+        accept(engine, case_id)
+    return cases
+
+
+def test_a_clerk_sees_his_departments_work_sorted_by_deadline_with_marks(client_for, web_engine):
+    first, _ = _two_accepted_cases(web_engine)
+    market = client_for("shichang")
+    page = market.page("/inbox/")
+    assert _rows(page) == ["营业执照审核登记", "营业执照审核登记", "食品经营许可审查", "食品经营许可审查"]
+    assert "户外招牌设置审核" not in page and "消防安全检查" not in page
+    assert "row-overdue" not in page and "row-warning" not in page
+    web_engine.clock.advance(days=4)  # the 3-day licence items are now overdue
+    food = item_id(web_engine, first, "review_food_permit")
+    _set_warning(web_engine, food, web_engine.clock.now() - timedelta(hours=1))
+    page = market.page("/inbox/")
+    assert page.count('class="row-overdue"') == 2 and page.count('class="row-warning"') == 1
+    assert "已超期" in page and "dot-red" in page and "dot-yellow" in page
+    counts = dict(re.findall(r'show=(\w+)"[^>]*>.*?<span class="count">(\d+)</span>', page, re.DOTALL))
+    assert counts == {"unclaimed": "4", "claimed": "0", "warning": "1", "overdue": "2"}
+    assert _rows(market.page("/inbox/?show=overdue")) == ["营业执照审核登记"] * 2
+    warned = market.page("/inbox/?show=warning")
+    assert _rows(warned) == ["食品经营许可审查"] and f"/inbox/items/{food}" in warned
+    assert _rows(market.page("/inbox/?scenario=open_restaurant")) == _rows(page)
+    assert _rows(market.page("/inbox/?scenario=no_such")) == []
+    assert "没有符合条件的待办事项" in market.page("/inbox/?scenario=no_such")
+
+
+def test_claim_and_unclaim_and_the_claimed_by_me_filter(client_for, web_engine, app):
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    with app.app_context():
+        services().accounts.create("shichang2", "demo-shichang2", "李娜（市场监管局）", "dept_clerk", ["market"])
+    a, b = client_for("shichang"), client_for("shichang2")
+    a.get("/inbox/")
+    claimed = a.post(f"/inbox/items/{food}/claim")
+    assert claimed.status_code == 302 and claimed.location.endswith(f"/inbox/items/{food}")
+    assert _rows(a.page("/inbox/?show=claimed")) == ["食品经营许可审查"]
+    assert _rows(a.page("/inbox/?show=unclaimed")) == []
+    other_view = b.page(f"/inbox/items/{food}")
+    assert "该事项由 shichang 办理" in other_view and "disabled" in other_view
+    b.get("/inbox/")
+    assert b.post(f"/inbox/items/{food}", {"food_permit_approved": "y"}).status_code == 403
+    taken = b.post(f"/inbox/items/{food}/claim")
+    assert taken.status_code == 302 and "已由 shichang 认领" in b.page("/inbox/")
+    assert a.post(f"/inbox/items/{food}/unclaim").status_code == 302
+    assert _rows(a.page("/inbox/?show=unclaimed")) == ["食品经营许可审查"]
+
+
+def test_a_clerk_cannot_see_or_act_on_another_departments_work(client_for, web_engine):
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    signboard = item_id(web_engine, case_id, "review_signboard")
+    market, urban = client_for("shichang"), client_for("chengguan")
+    assert f"/inbox/items/{signboard}" not in market.page("/inbox/")
+    refused = market.get(f"/inbox/items/{signboard}")
+    assert refused.status_code == 403 and "无权访问" in refused.get_data(as_text=True)
+    market.get("/inbox/")
+    assert market.post(f"/inbox/items/{signboard}/claim").status_code == 403
+    assert market.post(f"/inbox/items/{signboard}", {"signboard_approved": "y"}).status_code == 403
+    assert client_for("xiaofang").get(f"/inbox/cases/{case_id}").status_code == 403  # fire is not involved
+    assert f"/inbox/items/{signboard}" in urban.page("/inbox/")
+    assert [r.task_spec for r in ready(web_engine, case_id) if r.task_spec == "review_signboard"]
+
+
+def test_the_task_page_shows_form_case_materials_history_and_diagram(client_for, web_engine):
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    page = client_for("shichang").page(f"/inbox/items/{food}")
+    for part in ("食品经营许可审查：审查通过", 'name="food_permit_no"', "案件概要", "蓉城川味小馆", "材料",
+                 "办理记录", "办结“综合窗口受理”", "流程图", "bpmn-diagram", "一表申请", "已办结", "期限"):
+        assert part in page, part
+    assert '"task": "review_food_permit"' in page or "review_food_permit" in page
+    definition_id = re.search(r"/diagrams/(\d+)/open_restaurant\.bpmn", page).group(1)
+    xml = client_for("shichang").get(f"/diagrams/{definition_id}/open_restaurant.bpmn")
+    assert xml.status_code == 200 and xml.mimetype == "application/xml"
+    assert b'<bpmn:process id="open_restaurant"' in xml.data
+    inner = client_for("shichang").get(f"/diagrams/{definition_id}/item_food_permit.bpmn")
+    assert b'id="review_food_permit"' in inner.data
+    assert client_for("shichang").get(f"/diagrams/{definition_id}/nothing.bpmn").status_code == 404
+
+
+def test_personal_numbers_are_masked_for_roles_that_do_not_need_them(client_for, web_engine):
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    full_id, full_phone = "110101199001011234", "13812345678"
+    masked = client_for("shichang").page(f"/inbox/items/{food}")
+    assert full_id not in masked and full_phone not in masked
+    assert "110101********1234" in masked and "138****5678" in masked
+    supervisor = client_for("ducha").page(f"/inbox/cases/{case_id}")
+    assert full_id not in supervisor and "110101********1234" in supervisor
+    assert full_id in client_for("chuangkou").page(f"/inbox/cases/{case_id}")  # identity check at the desk
+    assert full_id in client_for("admin").page(f"/inbox/cases/{case_id}")
+
+
+def test_a_bad_value_from_a_clerk_is_shown_with_the_input_kept(client_for, web_engine):
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    c = client_for("shichang")
+    c.get(f"/inbox/items/{food}")
+    long_reason = "理" * 201
+    response = c.post(f"/inbox/items/{food}", {"food_permit_approved": "y", "food_permit_reason": long_reason,
+                                               "food_permit_no": "JY1"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "长度不能超过 200 个字符" in page and long_reason in page and 'value="JY1"' in page
+    assert item_id(web_engine, case_id, "review_food_permit") == food  # still open
+    done = c.post(f"/inbox/items/{food}", {"food_permit_approved": "y", "food_permit_no": "JY1",
+                                           "next": "/inbox/?show=claimed"})
+    assert done.status_code == 302 and done.location.endswith("/inbox/?show=claimed")
+    assert "已办结“食品经营许可审查”" in c.page("/inbox/")
+    again = c.post(f"/inbox/items/{food}", {"food_permit_approved": "y"})
+    assert again.status_code == 302 and "无需重复提交" in c.page("/inbox/")
+
+
+def test_supervisors_see_every_department_but_act_on_nothing(client_for, web_engine):
+    case_id = start(web_engine, item_choice="package")
+    accept(web_engine, case_id)
+    ducha = client_for("ducha")
+    page = ducha.page("/inbox/")
+    assert {"营业执照审核登记", "食品经营许可审查", "户外招牌设置审核", "消防安全检查"} == set(_rows(page))
+    assert "认领</button>" not in page
+    food = item_id(web_engine, case_id, "review_food_permit")
+    task = ducha.page(f"/inbox/items/{food}")
+    assert "disabled" in task
+    ducha.get("/inbox/")
+    assert ducha.post(f"/inbox/items/{food}", {"food_permit_approved": "y"}).status_code == 403
+    assert ducha.post(f"/inbox/items/{food}/claim").status_code == 403
+
+
+def test_inbox_queries_on_postgresql(pg_web_engine, tmp_path):
+    app = build_app(pg_web_engine, tmp_path)
+    first, _ = _two_accepted_cases(pg_web_engine)
+    pg_web_engine.clock.advance(days=4)
+    _set_warning(pg_web_engine, item_id(pg_web_engine, first, "review_food_permit"),
+                 pg_web_engine.clock.now() - timedelta(hours=1))
+    c = Client(app)
+    c.login("shichang")
+    page = c.page("/inbox/")
+    assert _rows(page)[:2] == ["营业执照审核登记"] * 2 and len(_rows(page)) == 4
+    assert page.count('class="row-overdue"') == 2 and page.count('class="row-warning"') == 1
+    food = item_id(pg_web_engine, first, "review_food_permit")
+    c.post(f"/inbox/items/{food}/claim")
+    assert _rows(c.page("/inbox/?show=claimed")) == ["食品经营许可审查"]
+    assert c.post(f"/inbox/items/{food}", {"food_permit_approved": "y"}).status_code == 302
+    assert MARKET.id == "shichang"

@@ -1,0 +1,187 @@
+"""Applicants (citizens and enterprises): the scenario catalogue, the one merged application form
+with materials, their cases' progress and results, their own steps (补正, 评价), withdrawal."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from engine.errors import EngineError, FormErrors, WorkItemUnavailable
+from engine.forms import validate_submission
+from storage import account_store, inbox_store
+from web import case_view
+from web.access import applicants, can_view_case, can_view_item, masker_for, may_act, require
+from web.bpmn_forms import TaskForm
+from web.i18n import gettext as _
+from web.masking import personal_kind
+from web.services import services
+from web.task_submit import Outcome, stage_uploads, submit
+
+bp = Blueprint("apply", __name__, url_prefix="/apply")
+
+
+@bp.get("/")
+@applicants
+def catalogue():
+    svc = services()
+    scenarios = svc.scenarios.scenarios()
+    with svc.engine.db.reader.connect() as conn:
+        mine = inbox_store.cases_started_by(conn, current_user.username, limit=5)
+        todo = inbox_store.applicant_steps(conn, current_user.username)
+    return render_template("apply/catalogue.html", scenarios=scenarios, cases=mine, todo=todo)
+
+
+@bp.route("/scenarios/<key>", methods=["GET", "POST"])
+@applicants
+def scenario(key: str):
+    svc = services()
+    view = svc.scenarios.latest(key)
+    if view is None or not view.is_scenario:
+        abort(404)
+    entry = view.entry
+    if entry.form is None:
+        form = None
+    elif request.method == "POST":
+        form = TaskForm(entry.form, request.form)
+    else:
+        form = TaskForm(entry.form, None, _prefill(entry.form))
+    outcome = Outcome()
+    if request.method == "POST":
+        outcome = _start(view, form)
+        if outcome.ok:
+            if not outcome.draft:
+                flash(_("申请已提交，办件编号 %(id)s。请留意办理进度。", id=outcome.summary.id), "success")
+            return redirect(url_for("apply.case", case_id=outcome.summary.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("apply/scenario.html", view=view, form=form, upload_error=outcome.upload_error), status
+
+
+def _prefill(bpmn_form) -> dict:
+    """Query arguments may preselect fields (e.g. ?item_choice=custom&want_food_permit=true)."""
+    return {f.id: request.args[f.id] for f in bpmn_form.fields if f.id in request.args}
+
+
+def _start(view, form: TaskForm | None) -> Outcome:
+    """Validate everything first, then start the case and complete its first step in the applicant's
+    name. If a later step fails, the started case stays as a draft the applicant can finish."""
+    svc = services()
+    entry = view.entry
+    submission = {}
+    if form is not None:
+        submission = form.submission()
+        try:
+            validate_submission(entry.form, submission)
+        except FormErrors as err:
+            form.show_errors(err.errors)
+            return Outcome()
+    staged, failed = stage_uploads()
+    if failed is not None:
+        return failed
+    actor = current_user.actor
+    try:
+        started = svc.engine.cases.start_case(view.key, {}, actor, title=_title(view, submission))
+    except BaseException:
+        svc.materials.store.discard(staged)
+        raise
+    item = next((r for r in started.ready if r.task_spec == entry.task_id), None)
+    if item is None:
+        svc.materials.store.discard(staged)
+        flash(_("申请已创建，但流程没有停在申请表环节，请在办件详情中查看。"), "warning")
+        return Outcome(summary=started, draft=True)
+    try:
+        svc.materials.attach(item.id, staged, actor)
+        summary = svc.engine.cases.complete_work_item(item.id, submission, actor)
+    except EngineError as err:
+        flash(_("申请已保存为草稿（办件编号 %(id)s），但提交未完成：%(why)s", id=started.id, why=str(err)), "warning")
+        return Outcome(summary=started, draft=True)
+    return Outcome(summary=summary)
+
+
+def _title(view, submission: dict) -> str:
+    """The scenario's name plus the first plain text the applicant typed (an enterprise or person)."""
+    for f in view.entry.form.fields if view.entry.form else ():
+        value = submission.get(f.id)
+        if f.type == "string" and isinstance(value, str) and value.strip() and personal_kind(f.id) is None:
+            return f"{view.name}：{value.strip()[:60]}"
+    return view.name
+
+
+@bp.get("/cases")
+@applicants
+def cases():
+    svc = services()
+    page = max(1, request.args.get("page", 1, type=int))
+    with svc.engine.db.reader.connect() as conn:
+        rows = inbox_store.cases_started_by(conn, current_user.username, limit=21, offset=(page - 1) * 20)
+        open_items = inbox_store.ready_items_of(conn, [c.id for c in rows[:20]])
+    on_it: dict[int, list] = {}
+    for item in open_items:
+        on_it.setdefault(item.case_id, []).append(item)
+    return render_template("apply/cases.html", cases=rows[:20], on_it=on_it, page=page, more=len(rows) > 20)
+
+
+@bp.get("/cases/<int:case_id>")
+@applicants
+def case(case_id: int):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        row = inbox_store.case_row(conn, case_id)
+        if row is None:
+            abort(404)
+        require(can_view_case(conn, current_user, row))
+        view = case_view.build(conn, row, masker_for(current_user, row), applicant_view=True,
+                               names=account_store.display_names(conn, inbox_store.case_actors(conn, row.id)))
+    return render_template("apply/case.html", cv=view)
+
+
+@bp.route("/tasks/<work_item_id>", methods=["GET", "POST"])
+@applicants
+def task(work_item_id: str):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        item = inbox_store.work_item(conn, work_item_id)
+        if item is None:
+            abort(404)
+        require(can_view_item(current_user, item))
+        row = inbox_store.case_row(conn, item.case_id)
+        cv = case_view.build(conn, row, masker_for(current_user, row), applicant_view=True)
+    if not may_act(current_user, item):
+        flash(_("该事项已办结或已撤销，无需再办理。"), "info")
+        return redirect(url_for("apply.case", case_id=item.case_id))
+    meta = cv.definition.meta(item.process_id, item.task_spec)
+    bpmn_form = meta.form if meta is not None else None
+    outcome = Outcome()
+    if request.method == "POST":
+        form = TaskForm(bpmn_form, request.form, cv.data) if bpmn_form else None
+        try:
+            outcome = submit(work_item_id, bpmn_form, form, current_user.actor)
+        except WorkItemUnavailable as err:
+            flash(str(err), "warning")
+            return redirect(url_for("apply.case", case_id=item.case_id))
+        if outcome.ok:
+            flash(_("“%(name)s”已提交。", name=item.name), "success")
+            return redirect(url_for("apply.case", case_id=item.case_id))
+    else:
+        form = TaskForm(bpmn_form, None, cv.data) if bpmn_form else None
+    status = 422 if request.method == "POST" else 200
+    return render_template("apply/task.html", item=item, cv=cv, meta=meta, form=form,
+                           upload_error=outcome.upload_error), status
+
+
+@bp.post("/cases/<int:case_id>/withdraw")
+@applicants
+def withdraw(case_id: int):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        row = inbox_store.case_row(conn, case_id)
+        if row is None:
+            abort(404)
+    require(row.started_by == current_user.username)
+    reason = (request.form.get("reason") or "").strip()[:200]
+    try:
+        svc.engine.cases.cancel_case(case_id, current_user.actor, reason or _("申请人主动撤回"), withdrawn=True)
+    except EngineError as err:
+        flash(str(err), "warning")
+    else:
+        flash(_("申请已撤回。"), "success")
+    return redirect(url_for("apply.case", case_id=case_id))
+

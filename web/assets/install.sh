@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Front-end assets from the npm registry (package.json: bpmn-js), copied into web/static/vendor/
+# (git-ignored) by the postinstall step, so the app serves them itself: no CDN. Skips the work when
+# the copied assets are newer than package-lock.json. Installs Node.js/npm with apt when missing and
+# running as root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+marker=web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
+if [ -f "$marker" ] && [ "$marker" -nt package-lock.json ]; then
+  exit 0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "npm is missing: install Node.js and npm, then run: npm ci" >&2
+    exit 1
+  fi
+fi
+npm ci --no-audit --no-fund --loglevel=error

@@ -1,0 +1,190 @@
+"""Clerks (front desk and departments) and those who oversee them: the task inbox with its filters,
+claiming, the task page (form, case summary, materials, history, diagram) and completing a task."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from engine.cases import APPLICANT_ROLE
+from engine.errors import NotPermitted, WorkItemUnavailable
+from storage import account_store, inbox_store
+from storage.inbox_store import InboxFilter
+from web import case_view
+from web.access import (
+    can_view_case,
+    can_view_item,
+    inbox_users,
+    masker_for,
+    may_act,
+    require,
+    withheld_fields,
+)
+from web.auth import safe_next
+from web.bpmn_forms import TaskForm
+from web.deadlines import remaining
+from web.i18n import gettext as _
+from web.services import services
+from web.task_submit import Outcome, submit
+
+bp = Blueprint("inbox", __name__, url_prefix="/inbox")
+
+QUICK_FILTERS = ("unclaimed", "claimed", "warning", "overdue")
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """The inbox filters as the address bar carries them."""
+
+    scope: str  # mine | all
+    show: str  # "" or one of QUICK_FILTERS
+    scenario: str
+    page: int
+
+    @classmethod
+    def from_request(cls, user) -> InboxQuery:
+        default_scope = "all" if (user.oversees or user.is_admin) else "mine"
+        scope = request.args.get("scope", default_scope)
+        if scope not in ("mine", "all") or (scope == "all" and not (user.oversees or user.is_admin)):
+            scope = "mine"
+        show = request.args.get("show", "")
+        return cls(scope, show if show in QUICK_FILTERS else "", request.args.get("scenario", "")[:255],
+                   max(1, request.args.get("page", 1, type=int)))
+
+    def filter(self, user, *, show: str | None = None) -> InboxFilter:
+        show = self.show if show is None else show
+        groups = None if self.scope == "all" else tuple(sorted(user.groups - {APPLICANT_ROLE}))
+        return InboxFilter(groups=groups, me=user.username, claimed_by_me=show == "claimed",
+                           unclaimed=show == "unclaimed", warning=show == "warning", overdue=show == "overdue",
+                           definition_key=self.scenario or None)
+
+    def args(self, **changes) -> dict:
+        values = {"scope": self.scope, "show": self.show, "scenario": self.scenario, "page": self.page}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
+
+
+@bp.get("/")
+@inbox_users
+def index():
+    svc = services()
+    q = InboxQuery.from_request(current_user)
+    now = svc.engine.clock.now()
+    size = current_app.config["INBOX_PAGE_SIZE"]
+    with svc.engine.db.reader.connect() as conn:
+        rows = inbox_store.inbox(conn, q.filter(current_user), now, limit=size + 1, offset=(q.page - 1) * size)
+        counts = inbox_store.inbox_counts(conn, q.filter(current_user, show=""), now)
+    items = [(r, remaining(svc.engine, r.due_at, r.warning_at, now)) for r in rows[:size]]
+    scenarios = [(v.key, v.name) for v in svc.scenarios.scenarios()]
+    return render_template("inbox/index.html", q=q, items=items, counts=counts, more=len(rows) > size,
+                           scenarios=scenarios)
+
+
+def _item_or_404(conn, work_item_id: str):
+    item = inbox_store.work_item(conn, work_item_id)
+    if item is None:
+        abort(404)
+    require(can_view_item(current_user, item))
+    return item
+
+
+def _back_to(item) -> str:
+    return safe_next(request.form.get("next") or request.args.get("next")) or url_for("inbox.index")
+
+
+@bp.post("/items/<work_item_id>/claim")
+@inbox_users
+def claim(work_item_id: str):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        item = _item_or_404(conn, work_item_id)
+    try:
+        svc.engine.cases.claim(work_item_id, current_user.actor)
+    except WorkItemUnavailable as err:
+        flash(str(err), "warning")
+        return redirect(url_for("inbox.index"))
+    flash(_("已认领“%(name)s”，请及时办理。", name=item.name), "success")
+    return redirect(url_for("inbox.task", work_item_id=work_item_id))
+
+
+@bp.post("/items/<work_item_id>/unclaim")
+@inbox_users
+def unclaim(work_item_id: str):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        item = _item_or_404(conn, work_item_id)
+    try:
+        svc.engine.cases.unclaim(work_item_id, current_user.actor)
+    except WorkItemUnavailable as err:
+        flash(str(err), "warning")
+    else:
+        flash(_("已退回“%(name)s”，事项回到部门待办。", name=item.name), "info")
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/items/<work_item_id>", methods=["GET", "POST"])
+@inbox_users
+def task(work_item_id: str):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        item = _item_or_404(conn, work_item_id)
+        definition = svc.scenarios.view(conn, item.definition_id)
+        if request.method == "GET":  # the whole page from one connection
+            return _task_page(conn, item, definition)
+    meta = definition.meta(item.process_id, item.task_spec)
+    bpmn_form = meta.form if meta is not None else None
+    if not may_act(current_user, item):
+        if item.state != "ready":
+            flash(_("该事项已办结或已撤销，无需重复提交。"), "warning")
+            return redirect(url_for("inbox.index"))
+        raise NotPermitted(_("您不能办理此事项（它属于其他部门，或已由他人认领）。"))
+    withheld = withheld_fields(masker_for(current_user, item), bpmn_form)
+    form = TaskForm(bpmn_form, request.form, withheld=withheld) if bpmn_form else None
+    try:
+        outcome = submit(work_item_id, bpmn_form, form, current_user.actor)
+    except WorkItemUnavailable as err:
+        flash(str(err), "warning")
+        return redirect(url_for("inbox.index"))
+    if outcome.ok:
+        flash(_("已办结“%(name)s”（办件编号 %(id)s）。", name=item.name, id=item.case_id), "success")
+        return redirect(_back_to(item))
+    with svc.engine.db.reader.connect() as conn:
+        return _task_page(conn, item, definition, form, outcome, status=422)
+
+
+def _task_page(conn, item, definition, form: TaskForm | None = None, outcome: Outcome | None = None,
+               status: int = 200):
+    """The task page: the form (as typed, after a refused submission), case summary, materials,
+    steps, history and diagram."""
+    svc = services()
+    meta = definition.meta(item.process_id, item.task_spec)
+    bpmn_form = meta.form if meta is not None else None
+    row = inbox_store.case_row(conn, item.case_id)
+    masker = masker_for(current_user, row)
+    cv = case_view.build(conn, row, masker, names=_names(conn, row))
+    if form is None and bpmn_form is not None:
+        form = TaskForm(bpmn_form, None, cv.data, withheld=withheld_fields(masker, bpmn_form))
+    left = remaining(svc.engine, item.due_at, item.warning_at, svc.engine.clock.now())
+    return render_template("inbox/task.html", item=item, cv=cv, meta=meta, form=form,
+                           can_act=may_act(current_user, item),
+                           upload_error=outcome.upload_error if outcome else None, left=left,
+                           back=_back_to(item)), status
+
+
+@bp.get("/cases/<int:case_id>")
+@inbox_users
+def case(case_id: int):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        row = inbox_store.case_row(conn, case_id)
+        if row is None:
+            abort(404)
+        require(can_view_case(conn, current_user, row))
+        cv = case_view.build(conn, row, masker_for(current_user, row), names=_names(conn, row))
+    return render_template("inbox/case.html", cv=cv)
+
+
+def _names(conn, case_row) -> dict[str, str]:
+    """Display names of the people in a case's history."""
+    return account_store.display_names(conn, inbox_store.case_actors(conn, case_row.id))

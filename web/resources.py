@@ -1,0 +1,41 @@
+"""Files pages link to: uploaded materials (for those who may see the case) and deployed BPMN
+diagrams (for bpmn-js to draw)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, send_file
+from flask_login import current_user, login_required
+
+from storage import inbox_store
+from web.access import can_view_case, require
+from web.services import services
+
+bp = Blueprint("resources", __name__)
+
+
+@bp.get("/materials/<int:material_id>")
+@login_required
+def material(material_id: int):
+    svc = services()
+    record = svc.materials.get(material_id)
+    with svc.engine.db.reader.connect() as conn:
+        row = inbox_store.case_row(conn, record.case_id)
+        require(row is not None and can_view_case(conn, current_user, row))
+    response = send_file(svc.materials.path_of(record), mimetype=record.content_type,
+                         as_attachment=not (record.is_image or record.content_type == "application/pdf"),
+                         download_name=record.filename, max_age=0)
+    # Uploaded content is never run as a page of this site.
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/diagrams/<int:definition_id>/<process_id>.bpmn")
+@login_required
+def diagram(definition_id: int, process_id: str):
+    svc = services()
+    with svc.engine.db.reader.connect() as conn:
+        xml = svc.scenarios.diagram_xml(conn, definition_id, process_id)
+    if xml is None:
+        abort(404)
+    return Response(xml, mimetype="application/xml",
+                    headers={"Cache-Control": "private, max-age=86400, immutable"})

@@ -1,0 +1,216 @@
+"""The scenario catalogue and what pages read from a deployed definition version.
+
+A scenario (一件事) is a deployed process whose first human step belongs to the applicant; the
+processes it calls (the individual items, 事项) are listed inside it rather than offered alone. A
+version never changes once stored, so each one is read once per process and kept."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from engine.accounts import department_label
+from engine.bpmn_dialect import UserTaskMeta
+from engine.cases import APPLICANT_ROLE
+from engine.definitions import LoadedDefinition
+from engine.forms import FormField
+from engine.runtime import Engine
+from engine.xml_loading import parse_xml
+from storage import definition_store
+from web.i18n import gettext as _
+
+BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_LIMIT_PATTERNS = (
+    (re.compile(r"\badd_working_days\([^,()]*,\s*(\d+)\s*[,)]"), "working_days"),
+    (re.compile(r"\bworking_days\(\s*(\d+)\s*[,)]"), "working_days"),
+    (re.compile(r"\bdays\(\s*(\d+)\s*\)"), "days"),
+    (re.compile(r"\bhours\(\s*(\d+)\s*\)"), "hours"),
+)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A promised time limit: an amount of working days, calendar days or hours."""
+
+    amount: int
+    unit: str
+
+    def __str__(self) -> str:
+        words = {"working_days": _("%(n)s 个工作日"), "days": _("%(n)s 日"), "hours": _("%(n)s 小时")}
+        return words[self.unit] % {"n": self.amount}
+
+
+def limit_of(due_date: str | None) -> Limit | None:
+    """The promised limit a due-date expression states; None when it cannot be read off."""
+    if not due_date:
+        return None
+    for pattern, unit in _LIMIT_PATTERNS:
+        match = pattern.search(due_date)
+        if match:
+            return Limit(int(match.group(1)), unit)
+    return None
+
+
+@dataclass(frozen=True)
+class ScenarioItem:
+    """One item (事项) of a scenario: a call activity and the departments that handle it."""
+
+    element_id: str
+    name: str
+    process_id: str
+    departments: tuple[str, ...]
+    limit: Limit | None
+
+    @property
+    def department_names(self) -> str:
+        return "、".join(department_label(d) for d in self.departments)
+
+
+@dataclass
+class DefinitionView:
+    """Everything pages read from one deployed version, computed once."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    description: str
+    entry: UserTaskMeta | None
+    items: tuple[ScenarioItem, ...]
+    fields: dict[str, FormField]  # every form field of every task, first definition wins (labels)
+    process_files: dict[str, str]  # process id -> sha256 of the BPMN file that holds it
+    process_names: dict[str, str]
+    called: frozenset[str]
+    loaded: LoadedDefinition = field(repr=False)
+
+    @property
+    def is_scenario(self) -> bool:
+        return self.entry is not None and APPLICANT_ROLE in self.entry.groups
+
+    @property
+    def application_fields(self) -> tuple[str, ...]:
+        """What the applicant fills in on the one merged form."""
+        if self.entry is None or self.entry.form is None:
+            return ()
+        return tuple(f.id for f in self.entry.form.fields if not f.readonly)
+
+    def label(self, field_id: str) -> str:
+        f = self.fields.get(field_id)
+        return f.label if f is not None else field_id
+
+    def meta(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
+        return self.loaded.meta_for(process_id, task_spec)
+
+
+class ScenarioCatalogue:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._views: dict[int, DefinitionView] = {}
+        self._xml: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def view(self, conn, definition_id: int) -> DefinitionView:
+        found = self._views.get(definition_id)
+        if found is not None:
+            return found
+        row = definition_store.by_id(conn, definition_id)
+        loaded = self.engine.definitions.by_id(conn, definition_id)
+        built = _build_view(conn, row, loaded, self._xml_of)
+        with self._lock:
+            return self._views.setdefault(definition_id, built)
+
+    def latest_views(self) -> list[DefinitionView]:
+        """The newest version of every deployed definition."""
+        with self.engine.db.reader.connect() as conn:
+            newest: dict[str, int] = {}
+            for row in definition_store.summary(conn):
+                newest.setdefault(row.key, row.id)  # summary lists newest first per key
+            return [self.view(conn, i) for i in newest.values()]
+
+    def scenarios(self) -> list[DefinitionView]:
+        """What applicants can apply for: scenarios not called by another scenario, by name."""
+        views = self.latest_views()
+        called = set().union(*(v.called for v in views)) if views else set()
+        return sorted((v for v in views if v.is_scenario and v.key not in called), key=lambda v: v.name)
+
+    def latest(self, key: str) -> DefinitionView | None:
+        return next((v for v in self.latest_views() if v.key == key), None)
+
+    def diagram_xml(self, conn, definition_id: int, process_id: str) -> str | None:
+        """The BPMN file (as deployed) that draws a process of this version."""
+        view = self.view(conn, definition_id)
+        sha = view.process_files.get(process_id)
+        return self._xml_of(conn, sha) if sha else None
+
+    def _xml_of(self, conn, sha256: str) -> str | None:
+        found = self._xml.get(sha256)
+        if found is None:
+            row = definition_store.file_content(conn, sha256)
+            if row is None:
+                return None
+            found = self._xml.setdefault(sha256, row.content)
+        return found
+
+
+def _build_view(conn, row, loaded: LoadedDefinition, xml_of) -> DefinitionView:
+    process_files: dict[str, str] = {}
+    description = ""
+    for f in json.loads(row.files_json):
+        if not f["filename"].lower().endswith((".bpmn", ".bpmn20.xml")):
+            continue
+        text = xml_of(conn, f["sha256"])
+        if text is None:
+            continue
+        tree = parse_xml(text.encode("utf-8"), f["filename"])
+        for process in tree.getroot().iter(f"{BPMN_NS}process"):
+            process_files[process.get("id")] = f["sha256"]
+            if process.get("id") == row.key:
+                doc = process.find(f"{BPMN_NS}documentation")
+                description = (doc.text or "").strip() if doc is not None else ""
+    entry = _entry_task(loaded)
+    fields: dict[str, FormField] = {}
+    # The application form's order first: that is the order applicants and clerks know the data in.
+    for meta in ([entry] if entry is not None else []) + list(loaded.task_meta.values()):
+        if meta.form is not None:
+            for f in meta.form.fields:
+                fields.setdefault(f.id, f)
+    return DefinitionView(
+        id=row.id, key=row.key, version=row.version, name=row.name, description=description,
+        entry=entry, items=tuple(_items(loaded)), fields=fields, process_files=process_files,
+        process_names={spec.name: spec.description or spec.name
+                       for spec in [loaded.spec, *loaded.subprocess_specs.values()]},
+        called=frozenset(loaded.subprocess_specs), loaded=loaded)
+
+
+def _in_flow_order(spec):
+    """Task specs breadth first from the start event: the order a person reads the diagram in."""
+    seen, queue = set(), deque([spec.start])
+    while queue:
+        ts = queue.popleft()
+        if ts.name in seen:
+            continue
+        seen.add(ts.name)
+        yield ts
+        queue.extend(ts.outputs)
+
+
+def _entry_task(loaded: LoadedDefinition) -> UserTaskMeta | None:
+    """The first user task a new case reaches from its start event."""
+    first = next((ts for ts in _in_flow_order(loaded.spec) if ts.manual), None)
+    return loaded.meta_for(loaded.spec.name, first.name) if first is not None else None
+
+
+def _items(loaded: LoadedDefinition):
+    metas = list(loaded.task_meta.values())
+    for ts in _in_flow_order(loaded.spec):
+        called = getattr(ts, "spec", None)
+        if type(ts).__name__ != "CallActivity" or not isinstance(called, str):
+            continue
+        inner = [m for m in metas if m.process_id == called]
+        # The lane the scenario puts the item in names the department that handles it; the called
+        # process's own tasks (which may include supervision or escalation steps) come second.
+        groups = (ts.lane,) if ts.lane else tuple(dict.fromkeys(g for m in inner for g in m.groups))
+        limits = [limit_of(m.due_date) for m in inner if m.due_date]
+        yield ScenarioItem(ts.name, ts.bpmn_name or ts.name, called, groups, next((x for x in limits if x), None))

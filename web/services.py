@@ -1,0 +1,31 @@
+"""The engine services one app instance uses, built once at start-up and shared by every request
+(no per-request construction)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from engine.accounts import AccountService
+from engine.materials import FileStore, MaterialService
+from engine.runtime import Engine
+from web.scenarios import ScenarioCatalogue
+
+
+@dataclass
+class Services:
+    engine: Engine
+    accounts: AccountService
+    materials: MaterialService
+    scenarios: ScenarioCatalogue
+
+    @classmethod
+    def build(cls, engine: Engine, config) -> Services:
+        accounts = AccountService(engine.db, engine.clock, password_method=config["PASSWORD_HASH_METHOD"])
+        materials = MaterialService(engine.db, FileStore(config["UPLOAD_FOLDER"]), engine.clock,
+                                    max_bytes=config["MAX_UPLOAD_BYTES"], max_files=config["MAX_UPLOAD_FILES"])
+        return cls(engine, accounts, materials, ScenarioCatalogue(engine))
+
+
+def services() -> Services:
+    return current_app.extensions["yijianshi.services"]

@@ -1,0 +1,12 @@
+"""The WSGI entry point for a production server, configured by the environment:
+
+    gunicorn -w 4 -b 127.0.0.1:8000 web.wsgi:app
+
+YIJIANSHI_DATABASE_URL (or YIJIANSHI_HOME for the default SQLite file), YIJIANSHI_SECRET_KEY (the
+same in every worker; otherwise it is kept in <YIJIANSHI_HOME>/secret_key), YIJIANSHI_UPLOADS. The
+schema must be upgraded first (`yijianshi db upgrade`)."""
+from __future__ import annotations
+
+from web.app import create_app
+
+app = create_app()
