@@ -173,7 +173,7 @@ class CaseService:
         def body(ctx: CommandContext) -> None:
             item = ctx.item
             _require_ready(item)
-            self._check_can_act(item, actor, ctx.head)
+            self.check_can_act(item, actor, ctx.head)
             meta = ctx.definition.meta_for(item.process_id, item.task_spec)
             if meta is not None and meta.form is not None:
                 clean = validate_submission(meta.form, submitted)
@@ -206,7 +206,7 @@ class CaseService:
         def body(ctx: CommandContext) -> None:
             item = ctx.item
             _require_ready(item)
-            self._check_can_act(item, actor, ctx.head)
+            self.check_can_act(item, actor, ctx.head)
             if item.claimed_by == actor.id:
                 return
             store.set_claim(ctx.conn, work_item_id, actor.id, to_utc(ctx.at))
@@ -234,6 +234,8 @@ class CaseService:
         """Cancel a running case (or record the applicant's withdrawal, 撤回); open work is cancelled."""
 
         def body(ctx: CommandContext) -> None:
+            if withdrawn and actor.id != ctx.head.started_by and not actor.is_admin:
+                raise NotPermitted("只有申请人本人可以撤回申请。")
             if ctx.head.status != "running":
                 label = STATUS_LABELS.get(ctx.head.status, ctx.head.status)
                 raise EngineError(f"案件已是“{label}”状态，不能再撤销。")
@@ -425,7 +427,9 @@ class CaseService:
     # -- helpers -------------------------------------------------------------------------------
 
     @staticmethod
-    def _check_can_act(item, actor: Actor, head) -> None:
+    def check_can_act(item, actor: Actor, head) -> None:
+        """Raise unless `actor` may act on the work item `item` of the case `head` (the rule every
+        entry point shares: departments/roles, the applicant's own steps, claims)."""
         groups = tuple(g for g in item.groups.split(",") if g)
         if APPLICANT_ROLE in groups and not actor.is_admin:
             # The applicant's own steps (一表申请, 补正, 评价) belong to the person who applied, not

@@ -246,3 +246,12 @@ def test_applicant_steps_belong_to_the_person_who_applied(engine):
             == [case.ready[0].id]
         assert case_store.query_work_items(conn, groups=["applicant"], started_by="citizen_b") == []
     engine.cases.claim(case.ready[0].id, mine)
+
+
+def test_only_the_applicant_withdraws(engine):
+    deploy_fixtures(engine, "parallel_review.bpmn")
+    mine = Actor("citizen_a", frozenset({"applicant"}))
+    case = engine.cases.start_case("parallel_review", {}, mine)
+    with pytest.raises(NotPermitted):
+        engine.cases.cancel_case(case.id, Actor("citizen_b", frozenset({"applicant"})), "x", withdrawn=True)
+    assert engine.cases.cancel_case(case.id, mine, "不办了", withdrawn=True).status == "withdrawn"
