@@ -332,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--db", default=None, help=f"数据库 URL（默认 {default_url()}，或环境变量 YIJIANSHI_DATABASE_URL）")
     ap.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
     sub = ap.add_subparsers(dest="command", required=True, metavar="命令")
+    from cli.scenarios import add_scenarios_parser, validate_with_lint
+
+    add_scenarios_parser(sub)
 
     db = sub.add_parser("db", help="数据库结构").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="创建或升级数据库结构（Alembic）").set_defaults(func=cmd_db_upgrade)
@@ -345,9 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="不在本进程内运行期限调度器（另行运行 yijianshi scheduler 时使用）")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("validate", help="校验 BPMN/DMN 文件（不部署）")
+    p = sub.add_parser("validate", help="校验 BPMN/DMN 文件（不部署），并检查设计规范")
     p.add_argument("paths", nargs="+")
-    p.set_defaults(func=cmd_validate)
+    p.set_defaults(func=validate_with_lint)
 
     p = sub.add_parser("deploy", help="部署文件或目录（全部有效才写入）")
     p.add_argument("paths", nargs="+")

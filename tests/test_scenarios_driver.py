@@ -1,0 +1,159 @@
+"""Drives the shipped 一件事 scenarios through the engine services, as a clerk, an applicant and the
+scheduler would: fills the merged form from the deployed form model, completes work items by task id
+as an actor of the right department, and moves the controlled clock to fire deadlines.
+
+Shared by the tests/test_scenarios_*.py files; its own tests check the driver's sample data."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from engine.actors import Actor
+from engine.clock import SHANGHAI
+from engine.forms import Form, FormField, validate_submission
+from engine.scheduler import fire_due
+from storage import case_store
+
+PROCESSES = Path(__file__).resolve().parents[1] / "processes"
+APPLICANT = Actor("applicant1", frozenset({"applicant"}), name="申请人")
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def actor_for(groups: str) -> Actor:
+    """A clerk of the first group a work item names (the applicant for the applicant's steps)."""
+    first = groups.split(",")[0]
+    if first == "applicant":
+        return APPLICANT
+    return Actor(f"clerk_{first}", frozenset({first}))
+
+
+def sample_value(f: FormField):
+    """A valid value for a form field, as a person would type it."""
+    if f.type == "boolean":
+        return "true" if f.required else "false"
+    if f.type == "enum":
+        return f.default or f.options[0][0]
+    if f.type == "date":
+        return "2025-09-01"
+    if f.type == "long":
+        return str(int(f.min) if isinstance(f.min, (int, float)) and f.min > 0 else 2)
+    if f.minlength == 18 and f.maxlength == 18:
+        return "120101199001011234"
+    if f.minlength in (7, 11):
+        return "13800000000"
+    if f.minlength and f.minlength >= 12:
+        return "6222020200112233445"
+    return f"测试{f.label[:8]}"
+
+
+@dataclass
+class Scenario:
+    """One deployed scenario: its key and the forms of its tasks."""
+
+    engine: object
+    key: str
+
+    # -- queries -------------------------------------------------------------------------------
+    def ready(self, case_id: int) -> list:
+        with self.engine.db.reader.connect() as conn:
+            return case_store.query_work_items(conn, case_id=case_id)
+
+    def ready_specs(self, case_id: int) -> list[str]:
+        return sorted(r.task_spec for r in self.ready(case_id))
+
+    def item(self, case_id: int, task_spec: str):
+        rows = [r for r in self.ready(case_id) if r.task_spec == task_spec]
+        assert rows, f"{task_spec} is not ready; ready: {self.ready_specs(case_id)}"
+        return rows[0]
+
+    def form(self, row) -> Form | None:
+        with self.engine.db.reader.connect() as conn:
+            definition = self.engine.definitions.by_id(conn, row.definition_id)
+        meta = definition.meta_for(row.process_id, row.task_spec)
+        return meta.form if meta is not None else None
+
+    def task_data(self, case_id: int, task_spec: str) -> dict:
+        """The data a ready work item sees (what its form would show)."""
+        import uuid
+
+        row = self.item(case_id, task_spec)
+        wf = self.engine.cases.workflow_of(case_id)
+        return dict(wf.get_task_from_id(uuid.UUID(row.id)).data)
+
+    def final_data(self, case_id: int) -> dict:
+        return dict(self.engine.cases.workflow_of(case_id).data)
+
+    def status(self, case_id: int) -> str:
+        with self.engine.db.reader.connect() as conn:
+            return case_store.case_head(conn, case_id).status
+
+    # -- commands ------------------------------------------------------------------------------
+    def start(self) -> int:
+        case = self.engine.cases.start_case(self.key, {}, APPLICANT)
+        return case.id
+
+    def application(self, case_id: int, task_spec: str = "apply", **changes) -> dict:
+        """Sample values for every editable field of the applicant's form, with changes applied."""
+        form = self.form(self.item(case_id, task_spec))
+        data = {f.id: sample_value(f) for f in form.fields if not f.readonly}
+        data.update({k: v for k, v in changes.items()})
+        validate_submission(form, data)  # the sample itself must be valid
+        return data
+
+    def complete(self, case_id: int, task_spec: str, data: dict | None = None, actor: Actor | None = None):
+        row = self.item(case_id, task_spec)
+        return self.engine.cases.complete_work_item(row.id, data or {}, actor or actor_for(row.groups))
+
+    def apply(self, case_id: int, **changes) -> None:
+        self.complete(case_id, "apply", self.application(case_id, **changes))
+
+    def accept(self, case_id: int, **fields) -> None:
+        self.complete(case_id, "accept", {"materials_complete": "true", **fields})
+
+    def decide(self, case_id: int, item: str, approved: bool = True, reason: str = "", task: str = "review") -> None:
+        data = {f"{item}_approved": "true" if approved else "false", f"{item}_reason": reason}
+        if approved:
+            data[f"{item}_no"] = f"NO-{item}"
+        self.complete(case_id, f"{task}_{item}", data)
+
+    def approve_all_ready(self, case_id: int, rounds: int = 20) -> list[str]:
+        """Approve every department item under way, stage after stage, until none is left; items
+        escalated for being overdue are supervised (督办) and then decided."""
+        done = []
+        for _ in range(rounds):
+            specs = self.ready_specs(case_id)
+            step = [s for s in specs if s.startswith(("review_", "supervise_", "expedite_"))
+                    and s != "supervise_rectify"]
+            if not step:
+                return done
+            for spec in step:
+                kind, item = spec.split("_", 1)
+                if kind == "supervise":
+                    self.complete(case_id, spec, {f"{item}_supervision_note": "已超期，请限期办结"})
+                else:
+                    self.decide(case_id, item, task=kind)
+                    done.append(item)
+        raise AssertionError("items keep appearing")
+
+    def deliver_and_rate(self, case_id: int, rating: str = "good") -> None:
+        self.complete(case_id, "deliver", {"delivery_method": "e_licence", "delivery_note": "电子证照已推送"})
+        self.complete(case_id, "rate", {"rating": rating, "comment": "" if rating == "good" else "等待时间太长"})
+
+    def fire(self, when: datetime) -> list:
+        self.engine.clock.set(when)
+        return [f for f in fire_due(self.engine) if f.fired]
+
+
+def deploy(engine, *folders: str) -> None:
+    engine.deploy([PROCESSES / f for f in folders])
+
+
+def test_sample_values_fit_every_kind_of_field():
+    assert sample_value(FormField("id_no", "身份证号码", "string", minlength=18, maxlength=18)) == "120101199001011234"
+    assert sample_value(FormField("n", "面积", "long", min=1)) == "1"
+    assert sample_value(FormField("ok", "承诺", "boolean", required=True)) == "true"
+    assert sample_value(FormField("c", "方式", "enum", default="package", options=(("package", "集成"),))) == "package"

@@ -1,0 +1,246 @@
+"""Every shipped 一件事 scenario end to end through the engine services on a controlled clock: the
+package, 一次告知 and resubmission, 告知承诺+容缺 with a late supplement, a department's rejection, a
+single item chosen alone, an overdue item escalated to 督办, and a bad rating rectified."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from engine.scenario_metrics import scenario_metrics
+from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
+
+SCENARIOS = ["open_restaurant", "newborn", "enterprise_change", "retirement", "utility_connection", "credit_repair",
+             "school_enrolment", "medical_institution_change"]
+# The item each scenario is tried with alone (单独办理); several depend on an item not chosen.
+SINGLE = {"open_restaurant": "fire_check", "newborn": "social_security_card", "enterprise_change": "tax_change",
+          "retirement": "housing_fund_seal", "utility_connection": "telecom_connection",
+          "credit_repair": "gsxt_sync", "school_enrolment": "enrolment_registration",
+          "medical_institution_change": "insurance_agreement_change"}
+# The item each scenario's department rejects, and the items that then never start (they need it).
+REJECT = {"open_restaurant": ("food_permit", []), "newborn": ("birth_certificate", ["birth_registration",
+          "medical_insurance_enrolment", "social_security_card", "medical_insurance_payment"]),
+          "enterprise_change": ("change_registration", ["tax_change", "social_insurance_change",
+                                "medical_insurance_change", "housing_fund_change", "bank_info_change"]),
+          "retirement": ("pension_retirement", ["housing_fund_withdrawal", "medical_insurance_retiree"]),
+          "utility_connection": ("gas_connection", []),
+          "credit_repair": ("credit_china_repair", ["gsxt_sync", "industry_sync", "credit_bureau_sync"]),
+          "school_enrolment": ("property_verification", ["enrolment_registration"]),
+          "medical_institution_change": ("practice_licence_change", ["radiology_licence_change",
+                                         "insurance_agreement_change"])}
+START = at(2025, 9, 26, 9, 0)  # Friday before the National Day holidays
+
+
+def _open(engine, key: str) -> tuple[Scenario, int]:
+    engine.clock.set(START)
+    deploy(engine, key)
+    sc = Scenario(engine, key)
+    return sc, sc.start()
+
+
+def _package(sc: Scenario, cid: int) -> None:
+    """Apply for the whole package with every optional item ticked, and have it accepted."""
+    app = sc.application(cid)
+    app.update({k: "true" for k in app if k.startswith("want_")})
+    sc.complete(cid, "apply", app)
+    sc.accept(cid)
+
+
+def _items(sc: Scenario, cid: int) -> list[str]:
+    return [k.removeprefix("want_") for k in sc.application(cid) if k.startswith("want_")]
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_package_runs_every_item_and_delivers_once(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    items = _items(sc, cid)
+    _package(sc, cid)
+    approved = sc.approve_all_ready(cid)
+    assert sorted(approved) == sorted(items)
+    assert sc.ready_specs(cid) == ["deliver"]  # 统一出件: one delivery after every department
+    data = sc.task_data(cid, "deliver")
+    assert {data[f"{i}_result"] for i in items} == {"approved"}
+    assert all(data[f"{i}_no"] == f"NO-{i}" for i in items)
+    sc.deliver_and_rate(cid, "good")
+    assert sc.status(cid) == "completed"
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_one_time_notice_then_resubmission_keeps_history(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    sc.apply(cid)
+    notice = "1. 身份证明复印件不清晰；\n2. 缺少经营场所（住所）证明。"
+    sc.complete(cid, "accept", {"materials_complete": "false", "missing_materials": notice})
+    assert sc.ready_specs(cid) == ["supplement"]
+    shown = sc.task_data(cid, "supplement")
+    assert shown["missing_materials"] == notice  # every missing material told at once, read-only
+    field = next(f.id for f in sc.form(sc.item(cid, "supplement")).fields
+                 if f.type == "string" and not f.readonly and f.maxlength and f.maxlength >= 100)
+    sc.complete(cid, "supplement", sc.application(cid, "supplement", **{field: "补正后的新内容"}))
+    assert sc.ready_specs(cid) == ["accept"]
+    sc.accept(cid, missing_materials="")
+    assert [r for r in sc.ready_specs(cid) if r.startswith("review_")]
+    data = sc.task_data(cid, sc.ready_specs(cid)[0])
+    assert data[field] == "补正后的新内容" and data["notice_round"] == 1
+    assert data["notice_log"][0]["missing"] == notice
+    completed = [json.loads(e.data) for e in sqlite_engine.history(cid) if e.type == "work_item_completed"]
+    assert [c["submitted"].get("materials_complete") for c in completed if "materials_complete" in c["submitted"]] \
+        == [False, True]
+    assert any(c["previous"].get(field) for c in completed)  # the history keeps what was corrected
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_single_item_chosen_alone(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    item = SINGLE[key]
+    sc.apply(cid, item_choice="custom", **{f"want_{item}": "true"})
+    sc.accept(cid)
+    assert sc.ready_specs(cid) == [f"review_{item}"]  # starts at once, though it needs an unchosen item
+    sc.decide(cid, item)
+    assert sc.ready_specs(cid) == ["deliver"]
+    data = sc.task_data(cid, "deliver")
+    assert [k for k, v in data.items() if k.startswith("run_") and v] == [f"run_{item}"]
+    sc.deliver_and_rate(cid)
+    assert sc.status(cid) == "completed"
+
+
+def test_no_item_chosen_goes_back_to_the_applicant(sqlite_engine):
+    sc, cid = _open(sqlite_engine, "open_restaurant")
+    sc.apply(cid, item_choice="custom")
+    sc.accept(cid)
+    assert sc.ready_specs(cid) == ["supplement"]
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_department_rejects_with_a_reason(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    rejected, never = REJECT[key]
+    _package(sc, cid)
+    sc.decide(cid, rejected, approved=False)  # no reason given: the department must state one
+    assert f"explain_{rejected}" in sc.ready_specs(cid)
+    sc.complete(cid, f"explain_{rejected}", {f"{rejected}_reason": "材料与实际情况不符，不予许可"})
+    approved = sc.approve_all_ready(cid)
+    assert not set(never) & set(approved)  # what needs the rejected item never starts
+    data = sc.task_data(cid, "deliver")
+    assert data[f"{rejected}_result"] == "rejected"
+    assert data[f"{rejected}_reason"] == "材料与实际情况不符，不予许可"
+    assert all(data[f"{i}_result"] == "approved" for i in approved)
+    sc.deliver_and_rate(cid)
+    assert sc.status(cid) == "completed"
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_overdue_item_is_escalated_to_supervision(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    _package(sc, cid)
+    row = min(sc.ready(cid), key=lambda r: (r.due_at, r.task_spec))  # the shortest limit
+    item = row.task_spec.removeprefix("review_")
+    assert row.warning_at < row.due_at
+    assert sc.fire(row.warning_at + timedelta(seconds=1))
+    assert row.task_spec in sc.ready_specs(cid)  # 预警 only: the department keeps working
+    sc.fire(row.due_at + timedelta(seconds=1))
+    supervise = sc.item(cid, f"supervise_{item}")
+    assert supervise.groups == "supervision" and row.task_spec not in sc.ready_specs(cid)
+    sc.complete(cid, f"supervise_{item}", {f"{item}_supervision_note": "已超期，限 2 个工作日内办结"})
+    assert sc.task_data(cid, f"expedite_{item}")[f"{item}_supervision_note"].startswith("已超期")
+    sc.decide(cid, item, task="expedite")
+    sc.approve_all_ready(cid)
+    kinds = [json.loads(e.data)["kind"] for e in sqlite_engine.history(cid) if e.type == "deadline_fired"]
+    assert "warning" in kinds and "overdue" in kinds
+    assert sc.task_data(cid, "deliver")[f"{item}_result"] == "approved"
+
+
+def _longest_item(key: str) -> str:
+    """The item with the longest promised limit (the last one on a tie): still under way when a
+    one-day 容缺 deadline passes."""
+    (m,) = [m for m in scenario_metrics([PROCESSES / key]) if m.key == key]
+    longest = max(i.limit_days for i in m.items)
+    return [i.process_id for i in m.items if i.limit_days == longest][-1].removeprefix("item_")
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_rongque_late_supplement_suspends_then_resumes_the_affected_item(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    affected = _longest_item(key)
+    app = sc.application(cid)
+    sc.complete(cid, "apply", {**app, **{k: "true" for k in app if k.startswith("want_")}})
+    sc.complete(cid, "accept", {"materials_complete": "false", "accept_with_commitment": "true",
+                                "deferred_materials": "法定代表人签字的承诺书原件", "supply_days": "1",
+                                f"defer_{affected}": "true"})
+    assert "supply_deferred" in sc.ready_specs(cid)  # 容缺受理: the departments start at once
+    supply = sc.item(cid, "supply_deferred")
+    assert supply.due_at.astimezone(START.tzinfo) == at(2025, 9, 28, 23, 59, 59)  # 1 working day: a make-up Sunday
+    sqlite_engine.clock.set(at(2025, 9, 28, 10, 0))
+    for _ in range(5):  # what the affected item needs is decided first
+        if f"review_{affected}" in sc.ready_specs(cid):
+            break
+        for spec in [s for s in sc.ready_specs(cid) if s.startswith("review_")]:
+            sc.decide(cid, spec.removeprefix("review_"))
+    sc.fire(at(2025, 9, 29, 8, 0))  # nothing supplied: the commitment is broken
+    specs = sc.ready_specs(cid)
+    assert f"review_{affected}" not in specs and f"supervise_{affected}" not in specs  # suspended, not overdue
+    told = sc.task_data(cid, "supply_late")["suspension_notice"]  # and the applicant is told
+    assert "法定代表人签字的承诺书原件" in told and "中止" in told
+    sc.fire(at(2025, 10, 9, 9, 0))
+    sc.complete(cid, "supply_late", {"late_supply_choice": "supply", "supply_note": "已补交原件"})
+    resumed = sc.item(cid, f"review_{affected}")
+    assert resumed.created_at.astimezone(START.tzinfo) == at(2025, 10, 9, 9, 0)
+    assert resumed.due_at > at(2025, 10, 9, 23, 59, 58)  # its limit counts anew from the supplement
+    sc.approve_all_ready(cid)
+    assert sc.task_data(cid, "deliver")[f"{affected}_result"] == "approved"
+    sc.deliver_and_rate(cid)
+    assert sc.status(cid) == "completed"
+
+
+def test_rongque_supplied_in_time_suspends_nothing(sqlite_engine):
+    sc, cid = _open(sqlite_engine, "open_restaurant")
+    sc.apply(cid)
+    sc.complete(cid, "accept", {"materials_complete": "false", "accept_with_commitment": "true",
+                                "deferred_materials": "招牌设计图", "defer_signboard": "true"})
+    assert sc.item(cid, "supply_deferred").due_at.astimezone(START.tzinfo) == at(2025, 10, 10, 23, 59, 59)  # default 5
+    sc.engine.clock.set(at(2025, 9, 29, 10, 0))
+    sc.complete(cid, "supply_deferred", {"deferred_supplied": "true", "supply_note": "已上传"})
+    sc.approve_all_ready(cid)
+    assert sc.ready_specs(cid) == ["deliver"]
+    assert sc.fire(at(2025, 10, 20, 9, 0)) == []
+
+
+def test_rongque_abandoned_item_is_terminated(engine):
+    """On SQLite and PostgreSQL: signals, timers and the inclusive joins re-execute identically."""
+    sc, cid = _open(engine, "open_restaurant")
+    sc.apply(cid)
+    sc.complete(cid, "accept", {"materials_complete": "false", "accept_with_commitment": "true",
+                                "deferred_materials": "设备布局和工艺流程图", "supply_days": "2",
+                                "defer_food_permit": "true", "defer_fire_check": "true"})
+    sc.fire(at(2025, 9, 30, 9, 0))
+    assert not {"review_food_permit", "review_fire_check"} & set(sc.ready_specs(cid))  # suspended
+    sc.fire(at(2025, 11, 10, 9, 0))  # 20 working days of suspension pass without a word
+    sc.approve_all_ready(cid)
+    data = sc.task_data(cid, "deliver")
+    assert data["food_permit_result"] == data["fire_check_result"] == "terminated"
+    assert data["business_licence_result"] == "approved"
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_bad_rating_is_rectified_with_a_limit_and_a_return_visit(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    _package(sc, cid)
+    sc.approve_all_ready(cid)
+    sc.deliver_and_rate(cid, "bad")
+    assert sc.ready_specs(cid) == ["verify_rating"]
+    verify = sc.form(sc.item(cid, "verify_rating")).field("rectify_days")
+    assert (verify.min, verify.max) == (5, 15)  # 整改时限 configurable within 5–15 working days
+    sc.complete(cid, "verify_rating", {"rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
+    rectify = sc.item(cid, "rectify")
+    # 5 working days from Friday 09-26: 09-28 (a make-up Sunday), 09-29, 09-30, then after the holidays 10-09, 10-10
+    assert rectify.due_at.astimezone(START.tzinfo) == at(2025, 10, 10, 23, 59, 59)
+    assert rectify.warning_at.astimezone(START.tzinfo) == at(2025, 10, 9, 23, 59, 59)
+    sc.fire(at(2025, 10, 11, 9, 0))
+    sc.complete(cid, "supervise_rectify", {"rectify_supervision_note": "整改超期，督办"})
+    sc.complete(cid, "rectify_late", {"rectify_measures": "增设综合窗口两个"})
+    sc.complete(cid, "return_visit", {"revisit_satisfied": "unsatisfied", "revisit_note": "仍需排队"})
+    sc.complete(cid, "rectify", {"rectify_measures": "推行预约办理"})  # a new round with its own limit
+    sc.complete(cid, "return_visit", {"revisit_satisfied": "satisfied", "revisit_note": "已改善"})
+    assert sc.status(cid) == "completed"
+    assert sc.final_data(cid)["rectify_round"] == 2
