@@ -66,8 +66,6 @@ _UPDATE_STATE = update(cases).where(_UPDATE_WHERE).values(
     attention=bindparam("attention"))
 _END_ITEM = update(work_items).where(work_items.c.id == bindparam("wid")).values(
     state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"))
-_END_ITEM_GROUPS = update(groups_t).where(groups_t.c.work_item_id == bindparam("wid")).values(
-    state=bindparam("state"))
 _INSERT_CASE = insert(cases).returning(cases.c.id)
 _INSERT_EVENTS = insert(events)
 _INSERT_ITEMS = insert(work_items)
@@ -156,9 +154,8 @@ def insert_work_items(conn: Connection, rows: list[dict]) -> None:
 def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, by: str | None) -> None:
     if not ids:
         return
-    params = [{"wid": i, "state": state, "ended_at": at, "ended_by": by} for i in ids]
-    conn.execute(_END_ITEM, params)
-    conn.execute(_END_ITEM_GROUPS, params)
+    # work_item_groups.state follows by database trigger (migration 0004).
+    conn.execute(_END_ITEM, [{"wid": i, "state": state, "ended_at": at, "ended_by": by} for i in ids])
 
 
 def set_limits(conn: Connection, work_item_id: str, due_at: datetime | None, warning_at: datetime | None) -> None:

@@ -255,3 +255,14 @@ def test_only_the_applicant_withdraws(engine):
     with pytest.raises(NotPermitted):
         engine.cases.cancel_case(case.id, Actor("citizen_b", frozenset({"applicant"})), "x", withdrawn=True)
     assert engine.cases.cancel_case(case.id, mine, "不办了", withdrawn=True).status == "withdrawn"
+
+
+def test_group_index_follows_work_item_state(engine, clerk):
+    from storage.models import WorkItemGroup
+
+    case, items = _start_review(engine, clerk)
+    engine.cases.complete_work_item(items["dept_fire"], {"approved": True}, FIRE)
+    engine.cases.cancel_case(case.id, clerk, "测试")
+    states = {r.work_item_id: r.state for r in _rows(engine, WorkItemGroup)}
+    assert states[items["dept_fire"]] == "completed"
+    assert states[items["dept_market"]] == "cancelled"
