@@ -80,3 +80,20 @@ def test_unstorable_script_value_is_a_clear_error(sqlite_engine, tmp_path):
     step = sqlite_engine.cases.complete_work_item(case.ready[0].id, {"company": "丙", "capital": 5}, actor)
     with pytest.raises(EngineError, match="无法保存"):
         sqlite_engine.cases.complete_work_item(step.ready[0].id, {"decision": "approve"}, actor)
+
+
+def test_records_match_spiffworkflow_after_every_step():
+    """Finished tasks' records are reused between dumps; after each step they must still be exactly
+    what SpiffWorkflow's serializer writes."""
+    wf, spec, subs = _workflow([FIXTURES / "parallel_review.bpmn"], "parallel_review")
+    codec, stock = CaseStateCodec(), _stock()
+    wf.do_engine_steps()
+    steps = 0
+    while not wf.completed:
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            task.data.update({"applicant_name": "乙", "approved": steps % 2 == 0, "remark": f"r{steps}"})
+            task.run()
+            wf.do_engine_steps()
+            steps += 1
+            assert json.loads(codec.dumps(wf))["tasks"] == json.loads(stock.serialize_json(wf))["tasks"]
+    assert steps == 6
