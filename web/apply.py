@@ -7,9 +7,9 @@ from flask_login import current_user
 
 from engine.errors import EngineError, FormErrors, WorkItemUnavailable
 from engine.forms import validate_submission
-from storage import account_store, inbox_store
+from storage import inbox_store
 from web import case_view
-from web.access import applicants, can_view_case, can_view_item, masker_for, may_act, require
+from web.access import applicants, can_view_item, masker_for, may_act, require
 from web.bpmn_forms import TaskForm
 from web.i18n import gettext as _
 from web.masking import personal_kind
@@ -122,14 +122,8 @@ def cases():
 @bp.get("/cases/<int:case_id>")
 @applicants
 def case(case_id: int):
-    svc = services()
-    with svc.engine.db.reader.connect() as conn:
-        row = inbox_store.case_row(conn, case_id)
-        if row is None:
-            abort(404)
-        require(can_view_case(conn, current_user, row))
-        view = case_view.build(conn, row, masker_for(current_user, row), applicant_view=True,
-                               names=account_store.display_names(conn, inbox_store.case_actors(conn, row.id)))
+    with services().engine.db.reader.connect() as conn:
+        view = case_view.visible_case(conn, case_id, current_user, applicant_view=True)
     return render_template("apply/case.html", cv=view)
 
 

@@ -224,3 +224,18 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
     if e.type == h.MESSAGE_SENT:
         return HistoryLine(e.at, actor, _("发出消息“%(m)s”", m=data.get("name") or data.get("message") or ""))
     return HistoryLine(e.at, actor, _("记录：%(type)s", type=e.type))
+
+
+def visible_case(conn, case_id: int, user, *, applicant_view: bool = False) -> CaseView:
+    """The view of a case `user` may see: 404 if there is no such case, 403 if it is not theirs."""
+    from flask import abort
+
+    from storage import account_store
+    from web.access import can_view_case, masker_for, require
+
+    row = inbox_store.case_row(conn, case_id)
+    if row is None:
+        abort(404)
+    require(can_view_case(conn, user, row))
+    names = account_store.display_names(conn, inbox_store.case_actors(conn, row.id))
+    return build(conn, row, masker_for(user, row), applicant_view=applicant_view, names=names)

@@ -13,7 +13,6 @@ from storage import account_store, inbox_store
 from storage.inbox_store import InboxFilter
 from web import case_view
 from web.access import (
-    can_view_case,
     can_view_item,
     inbox_users,
     masker_for,
@@ -175,13 +174,8 @@ def _task_page(conn, item, definition, form: TaskForm | None = None, outcome: Ou
 @bp.get("/cases/<int:case_id>")
 @inbox_users
 def case(case_id: int):
-    svc = services()
-    with svc.engine.db.reader.connect() as conn:
-        row = inbox_store.case_row(conn, case_id)
-        if row is None:
-            abort(404)
-        require(can_view_case(conn, current_user, row))
-        cv = case_view.build(conn, row, masker_for(current_user, row), names=_names(conn, row))
+    with services().engine.db.reader.connect() as conn:
+        cv = case_view.visible_case(conn, case_id, current_user)
     return render_template("inbox/case.html", cv=cv)
 
 
