@@ -2,13 +2,14 @@
 engine command runs a handful of these inside one transaction."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from storage.models import Case, CorrelationValue, Event, MessageWait, WorkItem, WorkItemGroup
+from storage.prepared import Prepared
 
 cases = Case.__table__
 work_items = WorkItem.__table__
@@ -40,41 +41,41 @@ class CaseHead:
 
 
 def insert_case(conn: Connection, values: dict) -> int:
-    return conn.execute(_INSERT_CASE, values).scalar_one()
+    return _INSERT_CASE.first(conn, values)[0]
 
 
 def case_head(conn: Connection, case_id: int) -> CaseHead | None:
     """The case row without its engine state (cheap; enough for claims and cache checks)."""
-    row = conn.execute(_CASE_HEAD, {"cid": case_id}).first()
+    row = _CASE_HEAD.first(conn, {"cid": case_id})
     return CaseHead(*row) if row is not None else None
 
 
-# The hot statements are built once with bind parameters: SQLAlchemy then reuses their compiled
-# form instead of rebuilding a cache key on every command.
-_ITEM_AND_CASE = select(*_ITEM_COLUMNS, *[c.label("case_" + c.name) for c in _HEAD_COLUMNS]).join(
-    cases, cases.c.id == work_items.c.case_id).where(work_items.c.id == bindparam("wid"))
-_CASE_HEAD = select(*_HEAD_COLUMNS).where(cases.c.id == bindparam("cid"))
-_CASE_STATE = select(cases.c.version, cases.c.engine_state).where(cases.c.id == bindparam("cid"))
+# The hot statements of every command: compiled once per dialect, run on the transaction's cursor
+# (storage/prepared.py).
+_ITEM_AND_CASE = Prepared(select(*_ITEM_COLUMNS, *[c.label("case_" + c.name) for c in _HEAD_COLUMNS]).join(
+    cases, cases.c.id == work_items.c.case_id).where(work_items.c.id == bindparam("wid")))
+_CASE_HEAD = Prepared(select(*_HEAD_COLUMNS).where(cases.c.id == bindparam("cid")))
+_CASE_STATE = Prepared(select(cases.c.version, cases.c.engine_state).where(cases.c.id == bindparam("cid")))
 _UPDATE_WHERE = and_(cases.c.id == bindparam("cid"), cases.c.version == bindparam("expected"))
-_UPDATE_HISTORY = update(cases).where(_UPDATE_WHERE).values(
+_UPDATE_HISTORY = Prepared(update(cases).where(_UPDATE_WHERE).values(
     version=bindparam("new_version"), updated_at=bindparam("updated_at"),
-    history_seq=bindparam("history_seq"), history_head=bindparam("history_head"))
-_UPDATE_STATE = update(cases).where(_UPDATE_WHERE).values(
+    history_seq=bindparam("history_seq"), history_head=bindparam("history_head")))
+_UPDATE_STATE = Prepared(update(cases).where(_UPDATE_WHERE).values(
     version=bindparam("new_version"), updated_at=bindparam("updated_at"),
     history_seq=bindparam("history_seq"), history_head=bindparam("history_head"),
     engine_state=bindparam("engine_state"), status=bindparam("status"), ended_at=bindparam("ended_at"),
-    attention=bindparam("attention"))
-_END_ITEM = update(work_items).where(work_items.c.id == bindparam("wid")).values(
-    state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by"))
-_INSERT_CASE = insert(cases).returning(cases.c.id)
-_INSERT_EVENTS = insert(events)
-_INSERT_ITEMS = insert(work_items)
-_INSERT_GROUPS = insert(groups_t)
+    attention=bindparam("attention")))
+_END_ITEM = Prepared(update(work_items).where(work_items.c.id == bindparam("wid")).values(
+    state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by")))
+_INSERT_CASE = Prepared(insert(cases).returning(cases.c.id))
+_INSERT_EVENTS = Prepared(insert(events))
+_INSERT_ITEMS = Prepared(insert(work_items))
+_INSERT_GROUPS = Prepared(insert(groups_t))
 
 
 def work_item_and_case(conn: Connection, work_item_id: str):
     """A work item and its case head in one round trip: (item, head) or (None, None)."""
-    row = conn.execute(_ITEM_AND_CASE, {"wid": work_item_id}).first()
+    row = _ITEM_AND_CASE.first(conn, {"wid": work_item_id})
     if row is None:
         return None, None
     n = len(_ITEM_COLUMNS)
@@ -83,7 +84,7 @@ def work_item_and_case(conn: Connection, work_item_id: str):
 
 def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
     """(version, engine state): the version lets a reader notice a commit made since its head read."""
-    version, state = conn.execute(_CASE_STATE, {"cid": case_id}).one()
+    version, state = _CASE_STATE.first(conn, {"cid": case_id})
     return version, state
 
 
@@ -97,7 +98,7 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
     status, ended_at and attention."""
     stmt = _UPDATE_STATE if "engine_state" in values else _UPDATE_HISTORY
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
-    return conn.execute(stmt, params).rowcount == 1
+    return stmt.execute(conn, params) == 1
 
 
 def list_cases(conn: Connection, *, status: str | None = None, definition_key: str | None = None,
@@ -123,7 +124,7 @@ def all_case_ids(conn: Connection) -> list[int]:
 
 def insert_events(conn: Connection, rows: list[dict]) -> None:
     if rows:
-        conn.execute(_INSERT_EVENTS, rows)
+        _INSERT_EVENTS.execute_many(conn, rows)
 
 
 def case_events(conn: Connection, case_id: int, types: Iterable[str] | None = None) -> list:
@@ -142,20 +143,20 @@ def work_item(conn: Connection, work_item_id: str):
 def insert_work_items(conn: Connection, rows: list[dict]) -> None:
     if not rows:
         return
-    conn.execute(_INSERT_ITEMS, rows)
+    _INSERT_ITEMS.execute_many(conn, rows)
     group_rows = [
         {"work_item_id": r["id"], "group_code": g, "state": r["state"], "due_at": r["due_at"]}
         for r in rows for g in r["groups"].split(",") if g
     ]
     if group_rows:
-        conn.execute(_INSERT_GROUPS, group_rows)
+        _INSERT_GROUPS.execute_many(conn, group_rows)
 
 
 def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, by: str | None) -> None:
     if not ids:
         return
     # work_item_groups.state follows by database trigger (migration 0004).
-    conn.execute(_END_ITEM, [{"wid": i, "state": state, "ended_at": at, "ended_by": by} for i in ids])
+    _END_ITEM.execute_many(conn, [{"wid": i, "state": state, "ended_at": at, "ended_by": by} for i in ids])
 
 
 def set_limits(conn: Connection, work_item_id: str, due_at: datetime | None, warning_at: datetime | None) -> None:

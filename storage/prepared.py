@@ -1,0 +1,121 @@
+"""Statements on the hot path of every case command, compiled by SQLAlchemy once per dialect and
+then run on the DBAPI cursor of the command's own transaction.
+
+SQLAlchemy's per-execution machinery (execution context, parameter construction, result wrapping)
+cost about a quarter of a command's time; a command runs five or six of these statements. Here
+SQLAlchemy still writes the SQL and supplies the type conversions (`bind_processor`,
+`result_processor`); only the per-call bookkeeping is skipped. Everything else keeps using
+`Connection.execute`."""
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql import Executable
+
+
+class _Form:
+    """One compiled form of a statement: SQL text, how to order and convert parameters, and how to
+    convert result rows."""
+
+    __slots__ = ("names", "positional", "processors", "result_processors", "row_type", "sql")
+
+    def __init__(self, statement, dialect, column_keys: list[str] | None):
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        if compiled.escaped_bind_names or getattr(compiled, "literal_execute_params", None):
+            raise ValueError("prepared statements need plain bind parameter names")
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        self.names = list(compiled.positiontup) if self.positional else list(compiled.binds)
+        self.processors = {}
+        for name in self.names:
+            bind = compiled.binds[name]
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+        self.row_type = None
+        self.result_processors = None
+        if getattr(statement, "is_select", False) or getattr(statement, "_returning", ()):
+            columns = list(statement.selected_columns if getattr(statement, "is_select", False)
+                           else statement._returning)
+            keys = [getattr(c, "key", None) or c.name for c in columns]
+            self.row_type = namedtuple("Row", keys, rename=True)
+            self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+
+    def parameters(self, values: Mapping[str, Any]):
+        processors = self.processors
+        if self.positional:
+            out = []
+            for name in self.names:
+                value = values[name]
+                p = processors.get(name)
+                out.append(value if p is None or value is None else p(value))
+            return out
+        return {name: (values[name] if (p := processors.get(name)) is None or values[name] is None
+                       else p(values[name])) for name in self.names}
+
+    def row(self, raw):
+        if raw is None:
+            return None
+        return self.row_type._make(v if p is None or v is None else p(v)
+                                   for v, p in zip(raw, self.result_processors))
+
+
+class Prepared:
+    """A Core statement run on the raw cursor of a SQLAlchemy connection's current transaction.
+    Bind parameter names must be plain; INSERTs are compiled per set of column keys."""
+
+    def __init__(self, statement: Executable):
+        self.statement = statement
+        self._forms: dict[tuple, _Form] = {}
+
+    def _form(self, conn: Connection, keys: Iterable[str] | None = None) -> _Form:
+        dialect = conn.dialect
+        key = (id(dialect), tuple(keys) if keys is not None else None)
+        form = self._forms.get(key)
+        if form is None:
+            form = _Form(self.statement, dialect, list(keys) if keys is not None else None)
+            self._forms[key] = form
+        return form
+
+    def _cursor(self, conn: Connection):
+        return conn.connection.dbapi_connection.cursor()
+
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
+        """Run once; returns the number of rows affected."""
+        form = self._form(conn, values.keys() if self._is_insert else None)
+        cur = self._cursor(conn)
+        try:
+            cur.execute(form.sql, form.parameters(values))
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def execute_many(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        form = self._form(conn, rows[0].keys() if self._is_insert else None)
+        cur = self._cursor(conn)
+        try:
+            if len(rows) == 1:
+                cur.execute(form.sql, form.parameters(rows[0]))
+            else:
+                cur.executemany(form.sql, [form.parameters(r) for r in rows])
+        finally:
+            cur.close()
+
+    def first(self, conn: Connection, values: Mapping[str, Any]):
+        """The first row (a named tuple with SQLAlchemy's type conversions applied) or None."""
+        form = self._form(conn, values.keys() if self._is_insert else None)
+        cur = self._cursor(conn)
+        try:
+            cur.execute(form.sql, form.parameters(values))
+            return form.row(cur.fetchone())
+        finally:
+            cur.close()
+
+    @property
+    def _is_insert(self) -> bool:
+        return getattr(self.statement, "is_insert", False)
