@@ -3,16 +3,23 @@ definition version and shared by every case on it)."""
 from __future__ import annotations
 
 import json
+from copy import copy
 from types import ModuleType
 from uuid import UUID
 
 import orjson
 
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    TaskConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
-from SpiffWorkflow.task import Task
+from SpiffWorkflow.task import Task, TaskState
 
 from engine.errors import EngineError
 
@@ -32,12 +39,49 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 
     def from_dict(self, dct, spec=None, subprocess_specs=None):
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.tasks = _tasks_from_dict(self.task_converter, dct["tasks"], workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         return workflow
+
+
+class _SubWorkflowConverter(BpmnSubWorkflowConverter):
+    """Called processes: the stock converter with the task mapping done directly, as above."""
+
+    task_converter: "_TaskConverter"
+
+    def to_dict(self, workflow):
+        dct = _workflow_fields(self, workflow)
+        dct["parent_task_id"] = str(workflow.parent_task_id)
+        dct["spec"] = workflow.spec.name
+        return dct
+
+    def from_dict(self, dct, task, top_workflow):
+        spec = top_workflow.subprocess_specs.get(task.task_spec.spec)
+        subprocess = self.target_class(spec, task.id, top_workflow, deserializing=True)
+        subprocess.tasks = _tasks_from_dict(self.task_converter, dct["tasks"], subprocess)
+        subprocess.task_tree = subprocess.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(subprocess, dct)
+        return subprocess
+
+
+def _tasks_from_dict(task_converter, records: dict, workflow) -> dict:
+    """The task mapping, parents first as written (a task's data is its parent's plus its delta)."""
+    from_dict = task_converter.from_dict
+    uuids = _UuidTable()  # each id is written up to three times (itself, its parent's, as a child)
+    tasks = {}
+    for record in records.values():
+        task = from_dict(record, workflow, uuids)
+        tasks[task.id] = task
+    return tasks
+
+
+class _UuidTable(dict):
+    def __missing__(self, text: str) -> UUID:
+        self[text] = value = UUID(text)
+        return value
 
 
 def _workflow_fields(converter, workflow) -> dict:
@@ -87,6 +131,39 @@ class _TaskConverter(TaskConverter):
         }
 
 
+    def from_dict(self, dct, workflow, uuids: dict | None = None):
+        """TaskConverter.from_dict without the registry's per-value walk where there is nothing to
+        restore (most tasks carry no internal data and an empty delta)."""
+        if uuids is None:
+            uuids = _UuidTable()
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=uuids[dct["id"]])
+        task._yjs_sid = dct["id"]
+        parent_id = dct["parent"]
+        task._parent = uuids[parent_id] if parent_id is not None else None
+        task._children = [uuids[child] for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        internal = dct["internal_data"]
+        task.internal_data = self.registry.restore(internal) if internal else {}
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = workflow.tasks.get(task._parent) if delta else None
+        if parent is not None:
+            # DeepMerge.merge({}, parent.data): a copy of each mutable value, the rest shared
+            data = {k: copy(v) if isinstance(v, (dict, list, set)) else v for k, v in parent.data.items()}
+            updates = delta.get("updates")
+            if updates:
+                data.update(self.registry.restore(updates))
+            for key in delta.get("deletions", ()):
+                data.pop(key, None)
+        else:
+            data = self.registry.restore(dct["data"])
+        task.data = data
+        return task
+
+
 def _sid(task) -> str:
     try:
         return task._yjs_sid
@@ -126,7 +203,9 @@ class CaseStateCodec:
     def __init__(self) -> None:
         registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
         self._converter = _SpeclessWorkflowConverter(BpmnWorkflow, registry)
-        self._converter.task_converter = _TaskConverter(Task, registry)
+        task_converter = _TaskConverter(Task, registry)
+        self._converter.task_converter = task_converter
+        _SubWorkflowConverter(BpmnSubWorkflow, registry).task_converter = task_converter
         self._registry = registry
         self.serializer = BpmnWorkflowSerializer(registry)
 

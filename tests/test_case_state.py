@@ -61,6 +61,10 @@ def test_round_trip_keeps_waiting_timers():
                      for t in restored.get_tasks(state=TaskState.WAITING))
     assert waiting == [("overdue", "2025-10-13T23:59:59+08:00"), ("warn", "2025-10-13T23:59:59+08:00")]
     assert fingerprint(restored) == fingerprint(wf)
+    stock = _stock()
+    assert _snapshot(restored) == _snapshot(stock.deserialize_json(stock.serialize_json(wf)))
+    # the timers are registered with the event manager again, as SpiffWorkflow's restore does
+    assert sorted(t.task_spec.name for t in restored.event_manager.tasks.values()) == ["overdue", "warn"]
 
 
 def test_unstorable_script_value_is_a_clear_error(sqlite_engine, tmp_path):
@@ -97,3 +101,33 @@ def test_records_match_spiffworkflow_after_every_step():
             steps += 1
             assert json.loads(codec.dumps(wf))["tasks"] == json.loads(stock.serialize_json(wf))["tasks"]
     assert steps == 6
+
+
+def _snapshot(wf) -> dict:
+    """Every field a task restore sets, for the top workflow and every called process."""
+    def tasks_of(w):
+        return {str(t.id): (t.task_spec.name, t.state, t.data, t.internal_data, str(t._parent),
+                            [str(c) for c in t._children], t.last_state_change, t.triggered)
+                for t in w.tasks.values()}
+    return {"top": tasks_of(wf), "data": wf.data, "last_task": str(wf.last_task.id if wf.last_task else None),
+            "subprocesses": {str(k): (tasks_of(sp), sp.data, str(sp.task_tree.id)) for k, sp in wf.subprocesses.items()},
+            "waiting_events": sorted(str(t.id) for t in wf.get_tasks(state=TaskState.WAITING))}
+
+
+def test_restore_gives_what_spiffworkflow_restores():
+    wf, spec, subs = _workflow([FIXTURES / "callflow" / "parent.bpmn", FIXTURES / "callflow" / "child.bpmn"],
+                               "licence_bundle")
+    wf.do_engine_steps()
+    (intake,) = wf.get_tasks(state=TaskState.READY, manual=True)
+    intake.data.update({"company": "甲", "capital": 12, "owners": ["乙", "丙"], "address": {"city": "天津"}})
+    intake.run()
+    wf.do_engine_steps()
+    codec = CaseStateCodec()
+    ours = codec.loads(codec.dumps(wf), spec, subs)
+    stock = _stock()
+    theirs = stock.deserialize_json(stock.serialize_json(wf))
+    assert wf.subprocesses and _snapshot(ours) == _snapshot(theirs)
+    # mutable values are copies, as SpiffWorkflow's restore makes them: a child's edit stays its own
+    for task in ours.get_tasks():
+        if task.parent is not None and "owners" in task.data and "owners" in task.parent.data:
+            assert task.data["owners"] is not task.parent.data["owners"]
