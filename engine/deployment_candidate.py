@@ -100,7 +100,10 @@ def review_upload(engine, uploaded: list[SourceFile], registry: Registry | None)
         review.problems.extend(err.problems)
         parsed = None
     names = {s.filename for s in review.uploaded}
-    review.lint.extend(p for p in lint_sources(everything, registry) if p.file in names)
+    reported = {(p.file, p.line, p.element) for p in review.problems}
+    # The lint repeats some deploy checks (forbidden expressions): say each place once.
+    review.lint.extend(p for p in lint_sources(everything, registry)
+                       if p.file in names and (p.file, p.line, p.element) not in reported)
     if parsed is not None and review.ok:
         refs = _refs(review.uploaded)
         for d in parsed.definitions:
