@@ -54,7 +54,7 @@ class Element:
 
 @dataclass(frozen=True)
 class AspectChange:
-    aspect: str  # e.g. "camunda:candidateGroups", "conditionExpression", "extensionElements/…/formField[x]@type"
+    aspect: str  # "camunda:candidateGroups", "conditionExpression", "extensionElements/…/formField[x]@type"
     old: str | None  # None: the aspect is new
     new: str | None  # None: the aspect was removed
 

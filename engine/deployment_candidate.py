@@ -113,7 +113,8 @@ def review_upload(engine, uploaded: list[SourceFile], registry: Registry | None)
             if current is not None and current.content_hash == d.content_hash:
                 review.planned.append(PlannedVersion(d.key, d.name, current.version, False))
             else:
-                review.planned.append(PlannedVersion(d.key, d.name, current.version + 1 if current else 1, True))
+                version = current.version + 1 if current is not None else 1
+                review.planned.append(PlannedVersion(d.key, d.name, version, True))
         if not review.planned:
             review.problems.append(Problem("（上传）", None, "上传的文件中没有可执行的流程：只有上传的文件里"
                                            " isExecutable=\"true\" 的流程才会部署。"))
@@ -138,7 +139,8 @@ def _refs(sources: list[SourceFile]) -> _Refs:
     return refs
 
 
-def _included_files(conn, uploaded: list[SourceFile], latest: dict) -> tuple[list[SourceFile], dict[str, list[str]]]:
+def _included_files(conn, uploaded: list[SourceFile],
+                    latest: dict) -> tuple[list[SourceFile], dict[str, list[str]]]:
     """The deployed files that resolve the upload's calls and decisions not defined in the upload:
     every file of the latest version of a called process (that version's own calls included), and the
     DMN file that defines a decision in the most recently deployed version using it."""
@@ -171,9 +173,11 @@ def _included_files(conn, uploaded: list[SourceFile], latest: dict) -> tuple[lis
 
     for _ in range(10):  # a latest version carries its own closure; a few rounds always suffice
         missing_p, missing_d = sorted(refs.missing_processes), sorted(refs.missing_decisions)
-        wanted_p = {key: [f["sha256"] for f in json.loads(latest[key].files_json)] for key in missing_p if key in latest}
+        wanted_p = {key: [f["sha256"] for f in json.loads(latest[key].files_json)]
+                    for key in missing_p if key in latest}
         decision_files = _decision_files(conn, latest) if missing_d else {}
-        shas = [s for v in wanted_p.values() for s in v] + [decision_files[d] for d in missing_d if d in decision_files]
+        shas = [s for v in wanted_p.values() for s in v]
+        shas += [decision_files[d] for d in missing_d if d in decision_files]
         if not shas:
             break
         rows = definition_store.file_contents(conn, shas)

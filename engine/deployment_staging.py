@@ -34,7 +34,8 @@ class StagingArea:
         temp = self.folder / f".{token}.tmp"
         temp.mkdir(parents=True)
         files = []
-        for i, (src, included_file) in enumerate([(s, False) for s in uploaded] + [(s, True) for s in included]):
+        marked = [(s, False) for s in uploaded] + [(s, True) for s in included]
+        for i, (src, included_file) in enumerate(marked):
             (temp / f"{i}.xml").write_bytes(src.data)
             files.append({"filename": src.filename, "sha256": src.sha256, "included": included_file})
         manifest = {"owner": owner, "staged_at": now.isoformat(), "files": files}

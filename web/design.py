@@ -93,7 +93,8 @@ def version(definition_id: int):
     files = json.loads(row.files_json)
     tasks = sorted((UserTaskMeta.from_dict(m) for m in json.loads(row.task_meta_json).values()),
                    key=lambda m: (m.process_id != row.key, m.process_id, m.line or 0))
-    called = [(pid, view.process_names.get(pid, pid)) for pid in sorted(view.called) if pid in view.process_files]
+    called = [(pid, view.process_names.get(pid, pid)) for pid in sorted(view.called)
+              if pid in view.process_files]
     return render_template("design/version.html", row=row, files=files, tasks=tasks, view=view, called=called,
                            versions=versions, latest=versions[0].version if versions else row.version)
 
@@ -167,7 +168,8 @@ def upload():
     review.problems[:0] = registry_problems
     token = None
     if review.ok:
-        token = staging().stage(current_user.username, review.uploaded, review.included, svc.engine.clock.now())
+        token = staging().stage(current_user.username, review.uploaded, review.included,
+                                svc.engine.clock.now())
     return render_template("design/upload.html", form=UploadForm(formdata=None), review=review, token=token,
                            max_files=current_app.config["DESIGN_MAX_FILES"],
                            max_mb=MAX_FILE_BYTES // 1024 // 1024)
@@ -227,7 +229,8 @@ def diff(key: str):
         for pid in [key, *sorted(view.called)]:
             ids = marks.get(pid)
             if pid in view.process_files and (pid == key or ids):
-                diagrams.append({"version": view, "process": pid, "kind": kind, "name": view.process_names.get(pid, pid),
+                diagrams.append({"version": view, "process": pid, "kind": kind,
+                                 "name": view.process_names.get(pid, pid),
                                  "added": ids["added"] if ids and kind == "new" else [],
                                  "changed": ids["changed"] if ids and kind == "new" else [],
                                  "removed": ids["removed"] if ids and kind == "old" else []})

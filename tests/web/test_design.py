@@ -242,6 +242,9 @@ def test_only_designers_and_administrators(app, client_for, username):
 def test_administrator_and_anonymous(app, client_for):
     admin = client_for("admin")
     assert 'href="/design/"' in admin.page("/design/")
+    admin.get("/lang/en")
+    page = admin.page("/design/")
+    assert "Process design" in page and "Upload and deploy BPMN/DMN files" in page and "All cases" in page
     anonymous = client_for()
     response = anonymous.get("/design/")
     assert response.status_code == 302 and "/login" in response.location
