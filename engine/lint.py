@@ -31,7 +31,7 @@ from lxml import etree
 from engine.bpmn_dialect import UserTaskMeta, read_user_tasks
 from engine.calendar import WorkingCalendar, bundled_schedules
 from engine.clock import SHANGHAI
-from engine.definitions import read_sources
+from engine.definitions import SourceFile, read_sources
 from engine.errors import DefinitionError, Problem, ScriptError
 from engine.registry import Registry, find_registry, load_registry
 from engine.sandbox import RestrictedEnvironment, check_script
@@ -84,6 +84,13 @@ def lint_files(paths: Iterable[str | Path], registry: Registry | None = None) ->
                 registry = load_registry(found)
             except DefinitionError as err:
                 problems.extend(err.problems)
+    return problems + lint_sources(sources, registry)
+
+
+def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None) -> list[Problem]:
+    """Every lint problem in these files, read already (an upload); without a registry the rules
+    that need one are skipped."""
+    problems: list[Problem] = []
     files = []
     for src in sources:
         try:

@@ -1,7 +1,7 @@
 """SQL for deployed definitions and their source files."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, case, func, insert, select
 
 from storage.models import Case, Definition, DefinitionFile
 
@@ -58,3 +58,51 @@ def summary(conn: Connection) -> list:
         .order_by(definitions.c.key, definitions.c.version.desc())
     )
     return list(conn.execute(q))
+
+
+def versions_with_case_counts(conn: Connection) -> list:
+    """Every definition version (without its spec) with its running and total case counts, newest
+    first per key: one grouped query over the indexed cases.definition_id."""
+    counts = (
+        select(cases.c.definition_id, func.count().label("total"),
+               func.sum(case((cases.c.status == "running", 1), else_=0)).label("running"))
+        .group_by(cases.c.definition_id).subquery()
+    )
+    q = (
+        select(definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.name,
+               definitions.c.content_hash, definitions.c.deployed_at, definitions.c.deployed_by,
+               definitions.c.files_json,
+               func.coalesce(counts.c.running, 0).label("running"),
+               func.coalesce(counts.c.total, 0).label("total"))
+        .outerjoin(counts, counts.c.definition_id == definitions.c.id)
+        .order_by(definitions.c.key, definitions.c.version.desc())
+    )
+    return list(conn.execute(q))
+
+
+def versions_of(conn: Connection, key: str) -> list:
+    """The versions of one key (id, version, name, content_hash, files_json), newest first."""
+    q = (select(definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.name,
+                definitions.c.content_hash, definitions.c.files_json, definitions.c.deployed_at,
+                definitions.c.deployed_by)
+         .where(definitions.c.key == key).order_by(definitions.c.version.desc()))
+    return list(conn.execute(q))
+
+
+def latest_versions(conn: Connection) -> list:
+    """The newest version of every key: id, key, version, content_hash, files_json."""
+    newest = (select(definitions.c.key, func.max(definitions.c.version).label("version"))
+              .group_by(definitions.c.key).subquery())
+    q = (select(definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.content_hash,
+                definitions.c.files_json)
+         .join(newest, (newest.c.key == definitions.c.key) & (newest.c.version == definitions.c.version))
+         .order_by(definitions.c.key))
+    return list(conn.execute(q))
+
+
+def file_contents(conn: Connection, sha256s: list[str]) -> dict[str, object]:
+    """Stored source files by content hash (sha256 -> row with filename, kind, content)."""
+    if not sha256s:
+        return {}
+    rows = conn.execute(select(files).where(files.c.sha256.in_(sorted(set(sha256s)))))
+    return {r.sha256: r for r in rows}
