@@ -8,6 +8,7 @@ from typing import Any
 
 from engine import history as h
 from engine.errors import NotFound
+from engine.replay import ReplayReport, reexecute
 from storage import audit_store, case_store
 
 _ABSENT = object()
@@ -72,3 +73,14 @@ def audit_case(engine, case_id: int) -> CaseAudit:
         events.append(AuditedEvent(r, data, data_changes(r.type, data)))
     return CaseAudit(case, events, chain)
 
+
+
+def reexecution(engine, case_id: int) -> ReplayReport:
+    """Re-execute the case's recorded commands (nothing is written) and compare with the stored state.
+    History that was altered may make re-execution fail in any way; that is reported, not raised."""
+    try:
+        return reexecute(engine, case_id)
+    except NotFound:
+        raise
+    except Exception as err:  # noqa: BLE001 - an audit reports whatever broke
+        return ReplayReport(case_id, False, 0, f"重新执行出错：{type(err).__name__}: {err}")

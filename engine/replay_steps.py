@@ -79,17 +79,16 @@ def states_after_each_event(engine, case_id: int) -> ReplaySteps:
         if case_store.case_head(conn, case_id) is None:
             raise NotFound(f"案件 {case_id} 不存在。")
         events = case_store.case_events(conn, case_id)
-    try:
-        commands, definition = recorded_commands(engine, case_id)
-    except Diverged as err:
-        return ReplaySteps(case_id, [], str(err))
     after: dict[int, tuple] = {}
     problem = ""
     try:
+        commands, definition = recorded_commands(engine, case_id)
         for command, wf in rerun(engine, commands, definition):
             after[command.seq] = positions(wf)
     except Diverged as err:
         problem = str(err)
+    except Exception as err:  # noqa: BLE001 - altered history may break re-execution in any way
+        problem = f"重新执行出错：{type(err).__name__}: {err}"
     steps: list[StepState] = []
     current = None
     claims: dict[str, str] = {}
