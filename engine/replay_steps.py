@@ -7,6 +7,7 @@ to the command before them: the state after such an event is the state after tha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
@@ -37,7 +38,7 @@ class StepState:
     seq: int
     type: str
     actor: str
-    at: object
+    at: datetime
     work_item_id: str | None
     task_spec: str | None
     completed: tuple[Position, ...]

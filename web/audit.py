@@ -31,16 +31,16 @@ def _scenarios() -> list[tuple[str, str]]:
 @auditors
 def search():
     svc = services()
-    form = SearchForm(request.args, _scenarios())
+    scenarios = _scenarios()
+    form = SearchForm(request.args, scenarios)
     page = max(1, request.args.get("page", 1, type=int))
     rows, total = [], 0
     if validated(form):
         with svc.engine.db.reader.connect() as conn:
             total = audit_store.count_cases(conn, form.search())
             rows = audit_store.search_cases(conn, form.search(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    names = dict(_scenarios())
     return render_template("audit/search.html", form=form, rows=rows, total=total, page=page,
-                           more=page * PAGE_SIZE < total, names=names, formats=FORMATS,
+                           more=page * PAGE_SIZE < total, names=dict(scenarios), formats=FORMATS,
                            exports=svc.exports.recent(current_user.username))
 
 
