@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Iterator
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import TaskState
@@ -39,14 +40,24 @@ def fingerprint(wf: BpmnWorkflow) -> dict:
     return {"completed": wf.completed, "data": canonical_json(wf.data), "tasks": tasks}
 
 
-def reexecute(engine, case_id: int) -> ReplayReport:
-    """Re-run the commands of one case and compare with what is stored."""
+class Diverged(Exception):
+    """Re-execution could not follow the recorded commands; the message says where."""
+
+
+def recorded_commands(engine, case_id: int) -> tuple[list, object]:
+    """(command events in order, the definition version the case started on)."""
     with engine.db.reader.connect() as conn:
         commands = store.case_events(conn, case_id, h.COMMAND_TYPES)
         if not commands or commands[0].type != h.CASE_STARTED:
-            return ReplayReport(case_id, False, 0, "没有找到立案记录")
+            raise Diverged("没有找到立案记录")
         first = json.loads(commands[0].data)
         definition = engine.definitions.by_id(conn, first["definition_id"])
+    return commands, definition
+
+
+def rerun(engine, commands: list, definition) -> Iterator[tuple[object, BpmnWorkflow]]:
+    """Run the recorded commands on a fresh workflow, each at its recorded time; yields (command
+    event, the workflow right after it). Nothing is written. Raises Diverged."""
     wf = None
     for ev in commands:
         data = json.loads(ev.data)
@@ -59,8 +70,7 @@ def reexecute(engine, case_id: int) -> ReplayReport:
                 same = [r.task for r in project_work_items(wf).ready.values()
                         if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]
                 if data["ordinal"] >= len(same):
-                    return ReplayReport(case_id, False, len(commands),
-                                        f"第 {ev.seq} 条记录要办理的环节 {ev.task_spec} 在重新执行时不在待办状态")
+                    raise Diverged(f"第 {ev.seq} 条记录要办理的环节 {ev.task_spec} 在重新执行时不在待办状态")
                 task = same[data["ordinal"]]
                 task.data.update(data["submitted"])
                 task.run()
@@ -80,6 +90,21 @@ def reexecute(engine, case_id: int) -> ReplayReport:
                     rearm(tasks[same[spec["ordinal"]].task_id], datetime.fromisoformat(spec["armed_at"]))
                 run_engine(wf)
             wf.get_events()
+        yield ev, wf
+
+
+def reexecute(engine, case_id: int) -> ReplayReport:
+    """Re-run the commands of one case and compare with what is stored."""
+    try:
+        commands, definition = recorded_commands(engine, case_id)
+    except Diverged as err:
+        return ReplayReport(case_id, False, 0, str(err))
+    wf = None
+    try:
+        for _, wf in rerun(engine, commands, definition):
+            pass
+    except Diverged as err:
+        return ReplayReport(case_id, False, len(commands), str(err))
     stored = engine.cases.workflow_of(case_id)
     mine, theirs = fingerprint(wf), fingerprint(stored)
     if mine == theirs:

@@ -13,7 +13,7 @@ from engine.clock import SHANGHAI
 from engine.materials import allowed_types_text
 from engine.runtime import Engine
 from storage.database import Database
-from web import apply, auth, design, inbox, overview, resources
+from web import apply, audit, auth, design, inbox, overview, resources
 from web.bpmn_forms import field_hint
 from web.case_view import departments_of, status_label
 from web.errors import init_errors
@@ -47,7 +47,7 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp):
+    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

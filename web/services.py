@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import current_app
 
 from engine.accounts import AccountService
+from engine.export_jobs import ExportJobs
 from engine.materials import FileStore, MaterialService
 from engine.runtime import Engine
 from web.scenarios import ScenarioCatalogue
@@ -18,13 +20,15 @@ class Services:
     accounts: AccountService
     materials: MaterialService
     scenarios: ScenarioCatalogue
+    exports: ExportJobs
 
     @classmethod
     def build(cls, engine: Engine, config) -> Services:
         accounts = AccountService(engine.db, engine.clock, password_method=config["PASSWORD_HASH_METHOD"])
         materials = MaterialService(engine.db, FileStore(config["UPLOAD_FOLDER"]), engine.clock,
                                     max_bytes=config["MAX_UPLOAD_BYTES"], max_files=config["MAX_UPLOAD_FILES"])
-        return cls(engine, accounts, materials, ScenarioCatalogue(engine))
+        exports = ExportJobs(engine, Path(config["UPLOAD_FOLDER"]) / "exports")
+        return cls(engine, accounts, materials, ScenarioCatalogue(engine), exports)
 
 
 def services() -> Services:
