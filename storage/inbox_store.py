@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 
 from storage.models import Case, Event, WorkItem, WorkItemGroup
+from storage.prepared import Prepared
 
 cases = Case.__table__
 work_items = WorkItem.__table__
@@ -90,34 +91,34 @@ def inbox_counts(conn: Connection, f: InboxFilter, now: datetime) -> dict[str, i
             "overdue": int(overdue)}
 
 
-# Statements a page runs on every view are built once (SQLAlchemy then reuses their compiled form).
-_WORK_ITEM = (select(*_ITEM_COLUMNS, *_CASE_COLUMNS).join(cases, cases.c.id == work_items.c.case_id)
-              .where(work_items.c.id == bindparam("wid")))
-_CASE_ITEMS = (select(*_ITEM_COLUMNS).where(work_items.c.case_id == bindparam("cid"))
-               .order_by(work_items.c.created_at, work_items.c.id))
-_CASE_GROUPS = (select(groups_t.c.group_code).join(work_items, work_items.c.id == groups_t.c.work_item_id)
-                .where(work_items.c.case_id == bindparam("cid")).distinct())
-_CASE_ROW = select(*_CASE_LIST_COLUMNS).where(cases.c.id == bindparam("cid"))
+# Statements a page runs on every view: compiled once per dialect (storage/prepared.py).
+_WORK_ITEM = Prepared(select(*_ITEM_COLUMNS, *_CASE_COLUMNS).join(cases, cases.c.id == work_items.c.case_id)
+                      .where(work_items.c.id == bindparam("wid")))
+_CASE_ITEMS = Prepared(select(*_ITEM_COLUMNS).where(work_items.c.case_id == bindparam("cid"))
+                       .order_by(work_items.c.created_at, work_items.c.id))
+_CASE_GROUPS = Prepared(select(groups_t.c.group_code).join(work_items, work_items.c.id == groups_t.c.work_item_id)
+                        .where(work_items.c.case_id == bindparam("cid")).distinct())
+_CASE_ROW = Prepared(select(*_CASE_LIST_COLUMNS).where(cases.c.id == bindparam("cid")))
 
 
 def work_item(conn: Connection, work_item_id: str):
     """One work item (any state) with its case's title, definition and applicant."""
-    return conn.execute(_WORK_ITEM, {"wid": work_item_id}).first()
+    return _WORK_ITEM.first(conn, {"wid": work_item_id})
 
 
 def case_items(conn: Connection, case_id: int) -> list:
     """Every work item a case has had, in the order they opened."""
-    return list(conn.execute(_CASE_ITEMS, {"cid": case_id}))
+    return _CASE_ITEMS.all(conn, {"cid": case_id})
 
 
 def case_groups(conn: Connection, case_id: int) -> set[str]:
     """Departments and roles that had any work item on the case (who may look at it)."""
-    return set(conn.execute(_CASE_GROUPS, {"cid": case_id}).scalars())
+    return {row[0] for row in _CASE_GROUPS.all(conn, {"cid": case_id})}
 
 
 def case_row(conn: Connection, case_id: int):
     """The case row without its engine state."""
-    return conn.execute(_CASE_ROW, {"cid": case_id}).first()
+    return _CASE_ROW.first(conn, {"cid": case_id})
 
 
 def cases_started_by(conn: Connection, username: str, *, limit: int = 50, offset: int = 0) -> list:

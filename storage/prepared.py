@@ -116,6 +116,16 @@ class Prepared:
         finally:
             cur.close()
 
+    def all(self, conn: Connection, values: Mapping[str, Any]) -> list:
+        """Every row, as `first` gives one."""
+        form = self._form(conn)
+        cur = self._cursor(conn)
+        try:
+            cur.execute(form.sql, form.parameters(values))
+            return [form.row(raw) for raw in cur.fetchall()]
+        finally:
+            cur.close()
+
     @property
     def _is_insert(self) -> bool:
         return getattr(self.statement, "is_insert", False)
