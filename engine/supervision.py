@@ -159,16 +159,17 @@ def dashboard(engine, days: int = DEFAULT_PERIOD) -> Dashboard:
         days = DEFAULT_PERIOD
     now = engine.clock.now().astimezone(SHANGHAI)
     start = now - timedelta(days=days)
+    end = now + timedelta(microseconds=1)  # periods are half-open: this one includes the present moment
     with engine.db.reader.connect() as conn:
         work = open_work(conn, now)
-        overall = on_time(conn, start, now)
+        overall = on_time(conn, start, end)
         return Dashboard(
             as_of=now, start=start, end=now, days=days,
             by_department=work["department"], by_level=work["level"], by_scenario=work["scenario"],
             on_time=overall[0] if overall else OnTime(None, 0, 0, 0),
-            on_time_by_department=on_time(conn, start, now, "department"),
-            on_time_by_scenario=on_time(conn, start, now, "scenario"),
-            escalations=escalations(conn, start, now), scenario_names=scenario_names(conn))
+            on_time_by_department=on_time(conn, start, end, "department"),
+            on_time_by_scenario=on_time(conn, start, end, "scenario"),
+            escalations=escalations(conn, start, end), scenario_names=scenario_names(conn))
 
 
 # -- model metrics of the deployed scenarios ----------------------------------------------------------

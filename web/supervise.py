@@ -109,7 +109,7 @@ def scenarios():
                    [("before", _("分别办理（时限累加）"), [m.limits_sum for m in metrics]),
                     ("after", _("一件事（关键路径）"), [m.critical_path for m in metrics])], horizontal=True)
     totals = _totals(metrics)
-    return render_template("supervise/scenarios.html", metrics=metrics, chart=chart, totals=totals)
+    return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals)
 
 
 def _totals(metrics) -> dict:
