@@ -271,11 +271,13 @@ def cmd_bulletin_generate(args) -> int:
 
 def format_bulletin(f: dict) -> str:
     rate = f["on_time"]["rate"]
-    lines = [f"已生成 {f['week']} 每周通报（{f['start']} 至 {f['end']}{'' if f['complete'] else '，本周尚未结束'}）",
-             f"新立案 {f['new_cases']} 件，办结 {f['completed_cases']} 件；"
-             f"按时办结率 {'—' if rate is None else f'{rate:g}%'}"
-             f"（按时 {f['on_time']['on_time']}，逾期办结 {f['on_time']['late']}，超期未办 {f['on_time']['timed_out']}）",
-             f"周末在办：预警 {f['warning']} 件，超期 {f['overdue']} 件"]
+    rate_text = "—" if rate is None else f"{rate:g}%"
+    lines = [
+        f"已生成 {f['week']} 每周通报（{f['start']} 至 {f['end']}{'' if f['complete'] else '，本周尚未结束'}）",
+        (f"新立案 {f['new_cases']} 件，办结 {f['completed_cases']} 件；按时办结率 {rate_text}"
+         f"（按时 {f['on_time']['on_time']}，逾期办结 {f['on_time']['late']}，超期未办 {f['on_time']['timed_out']}）"),
+        f"周末在办：预警 {f['warning']} 件，超期 {f['overdue']} 件",
+    ]
     if f["escalations"]:
         lines.append("诉求到达各级：" + "，".join(f"第{e['level']}级 {e['cases']} 件" for e in f["escalations"]))
     return "\n".join(lines)

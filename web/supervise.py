@@ -83,7 +83,7 @@ def dashboard():
         days = supervision.DEFAULT_PERIOD
     board = supervision.dashboard(services().engine, days)
     names = board.scenario_names
-    scenario_name = lambda key: names.get(key, key)  # noqa: E731
+    scenario_name = lambda key: names.get(key, key)
     rated = [o for o in board.on_time_by_department if o.total]
     charts = {
         "department": _urgency_chart(board.by_department, department_name),
@@ -118,7 +118,7 @@ def _totals(metrics) -> dict:
         "fields_separate", "fields_merged", "materials_separate", "materials_merged", "visits_before",
         "visits_after", "limits_sum", "critical_path")}
     totals["items"] = sum(len(m.items) for m in metrics)
-    cut = lambda before, after: None if before == 0 else round(100.0 * (before - after) / before, 1)  # noqa: E731
+    cut = lambda before, after: None if before == 0 else round(100.0 * (before - after) / before, 1)
     totals.update(fields_cut=cut(totals["fields_separate"], totals["fields_merged"]),
                   materials_cut=cut(totals["materials_separate"], totals["materials_merged"]),
                   visits_cut=cut(totals["visits_before"], totals["visits_after"]),

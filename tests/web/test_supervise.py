@@ -11,8 +11,8 @@ import pytest
 
 from engine import weekly_bulletin
 from engine.scenario_metrics import scenario_metrics
-from tests.test_supervision import INTAKE, TRANSFER, _request, limited_week
 from tests.test_scenarios_driver import Scenario, deploy
+from tests.test_supervision import INTAKE, TRANSFER, _request, limited_week
 from tests.web.conftest import SCENARIO, build_app
 
 _CHART = re.compile(r'data-chart="([^"]*)"')
@@ -35,7 +35,7 @@ def charts(page: str) -> list[dict]:
 
 
 def _figure(page: str, fid: str) -> str:
-    return re.sub(r"<[^>]+>", "", re.search(rf'id="{fid}">(.*?)</strong>', page, re.S).group(1)).strip()
+    return re.sub(r"<[^>]+>", "", re.search(rf'id="{fid}">(.*?)</strong>', page, re.DOTALL).group(1)).strip()
 
 
 def test_supervisor_sees_open_work_rates_and_escalations(client_for):
@@ -45,12 +45,12 @@ def test_supervisor_sees_open_work_rates_and_escalations(client_for):
     assert (_figure(page, "fig-open"), _figure(page, "fig-warning"), _figure(page, "fig-overdue")) == ("3", "0", "1")
     # market: 2 in time of 4; the request's registration and level 1 were both done in time.
     assert _figure(page, "fig-rate") == "66.7%"
-    department = re.search(r'id="by-department".*?</section>', page, re.S).group(0)
+    department = re.search(r'id="by-department".*?</section>', page, re.DOTALL).group(0)
     assert re.search(r"<td>市场监管局</td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">1</td>",
                      department)
-    level = re.search(r'id="by-level".*?</section>', page, re.S).group(0)
+    level = re.search(r'id="by-level".*?</section>', page, re.DOTALL).group(0)
     assert re.search(r'data-level="2"><td>第2级 部门协同办</td><td class="num">1</td>', level)
-    escalations = re.search(r'id="escalations".*?</section>', page, re.S).group(0)
+    escalations = re.search(r'id="escalations".*?</section>', page, re.DOTALL).group(0)
     assert re.search(r'data-level="1"><td>第1级 属地即时办</td><td class="num">1</td>', escalations)
     assert re.search(r'data-level="3"><td>第3级 中枢分派办</td><td class="num">0</td>', escalations)
     by_department, by_scenario, by_level, on_time, reached = charts(page)
@@ -100,8 +100,8 @@ def test_anonymous_is_sent_to_sign_in(client_for):
 def test_model_metrics_of_the_deployed_scenarios(client_for):
     page = client_for("ducha").page("/supervise/scenarios")
     (m,) = scenario_metrics([SCENARIO])
-    row = re.search(r'<tr data-scenario="open_restaurant">(.*?)</tr>', page, re.S).group(1)
-    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    row = re.search(r'<tr data-scenario="open_restaurant">(.*?)</tr>', page, re.DOTALL).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
     assert cells[0] == m.name and cells[1] == str(len(m.items))
     assert cells[2].startswith(f"{m.fields_separate} → {m.fields_merged}")
     assert cells[3].startswith(f"{m.materials_separate} → {m.materials_merged}")
@@ -126,7 +126,7 @@ def test_admin_generates_a_bulletin_and_supervisors_browse_it(client_for, web_en
     assert "生成时本周尚未结束" in page  # generated on Friday
     assert (_figure(page, "fig-new"), _figure(page, "fig-completed"), _figure(page, "fig-rate")) == ("6", "3", "66.7%")
     assert _figure(page, "fig-overdue") == "1"
-    overdue = re.search(r'id="bulletin-overdue".*?</section>', page, re.S).group(0)
+    overdue = re.search(r'id="bulletin-overdue".*?</section>', page, re.DOTALL).group(0)
     assert "审查 e" in overdue and "2026-03-05 23:59" in overdue
     kinds = [c["type"] for c in charts(page)]
     assert kinds == ["bar", "doughnut", "bar"]  # departments, the on-time split, escalations
