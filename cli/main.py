@@ -258,6 +258,31 @@ def cmd_scheduler(args) -> int:
     return 0
 
 
+def cmd_bulletin_generate(args) -> int:
+    """Generate (or regenerate) the weekly bulletin of a week; default: the last complete week."""
+    from engine import weekly_bulletin
+
+    engine = _engine(args)
+    week = args.week or weekly_bulletin.previous_week(engine.clock.now())
+    bulletin = weekly_bulletin.generate(engine, week, by=_actor(args).id)
+    print(format_bulletin(bulletin.figures))
+    return 0
+
+
+def format_bulletin(f: dict) -> str:
+    rate = f["on_time"]["rate"]
+    rate_text = "—" if rate is None else f"{rate:g}%"
+    lines = [
+        f"已生成 {f['week']} 每周通报（{f['start']} 至 {f['end']}{'' if f['complete'] else '，本周尚未结束'}）",
+        (f"新立案 {f['new_cases']} 件，办结 {f['completed_cases']} 件；按时办结率 {rate_text}"
+         f"（按时 {f['on_time']['on_time']}，逾期办结 {f['on_time']['late']}，超期未办 {f['on_time']['timed_out']}）"),
+        f"周末在办：预警 {f['warning']} 件，超期 {f['overdue']} 件",
+    ]
+    if f["escalations"]:
+        lines.append("诉求到达各级：" + "，".join(f"第{e['level']}级 {e['cases']} 件" for e in f["escalations"]))
+    return "\n".join(lines)
+
+
 def cmd_calendar_load(args) -> int:
     from engine.calendar_admin import load_calendar
 
@@ -409,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-ttl", type=float, default=5.0, help="主调度器失联多少秒后由备用接管")
     p.add_argument("--tick", type=float, default=0.2, help="检查到期期限的间隔（秒）")
     p.set_defaults(func=cmd_scheduler)
+
+    bulletin = sub.add_parser("bulletin", help="每周通报").add_subparsers(dest="bulletin_command", required=True)
+    p = bulletin.add_parser("generate", help="生成（或重新生成）某周的每周通报，默认上一个完整的周")
+    p.add_argument("--week", help="ISO 周次，例如 2026-W47")
+    _actor_args(p)
+    p.set_defaults(func=cmd_bulletin_generate)
 
     cal = sub.add_parser("calendar", help="工作日日历（法定节假日安排）").add_subparsers(
         dest="calendar_command", required=True)

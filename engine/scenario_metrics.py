@@ -30,7 +30,7 @@ from pathlib import Path
 from lxml import etree
 
 from engine.bpmn_dialect import read_user_tasks
-from engine.definitions import read_sources
+from engine.definitions import SourceFile, read_sources
 from engine.lint import SELECTION_FIELDS
 from engine.xml_loading import kind_of, parse_xml
 
@@ -96,8 +96,13 @@ class ScenarioMetrics:
 
 def scenario_metrics(paths: Iterable[str | Path]) -> list[ScenarioMetrics]:
     """The metrics of every scenario in these BPMN files (folders searched recursively), by name."""
+    return metrics_of_sources(read_sources(list(paths)))
+
+
+def metrics_of_sources(sources: Iterable[SourceFile]) -> list[ScenarioMetrics]:
+    """The metrics of every scenario in these files (as read from disk or as stored when deployed)."""
     processes: dict[str, tuple[str, etree._Element, dict]] = {}
-    for src in read_sources(list(paths)):
+    for src in sources:
         tree = parse_xml(src.data, src.filename)
         if kind_of(tree) != "bpmn":
             continue

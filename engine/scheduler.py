@@ -3,7 +3,11 @@
 Exactly one scheduler is active across processes: it holds a lease row in the database and renews
 it every second; a standby takes the lease over once it expires (a few seconds after the active
 one died). Firing itself is idempotent — a deadline is marked fired in the same transaction as the
-case step — so even an overlap at hand-over cannot fire anything twice."""
+case step — so even an overlap at hand-over cannot fire anything twice.
+
+The active scheduler also writes the weekly bulletin (每周通报) of the previous week every Monday at
+08:00 Asia/Shanghai, and on becoming active it writes the last one due if it is missing (the
+scheduler was down that Monday). A bulletin is one row per week, so this too is idempotent."""
 from __future__ import annotations
 
 import logging
@@ -16,12 +20,17 @@ from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
+from engine import weekly_bulletin
 from engine.clock import SHANGHAI, to_utc
 from storage import deadline_store
 
 log = logging.getLogger("yijianshi.scheduler")
 LEASE_NAME = "deadlines"
+BULLETIN_JOB = "weekly_bulletin"
+# Every Monday at 08:00, Asia/Shanghai: the bulletin of the week that ended.
+BULLETIN_DAY, BULLETIN_TIME = 0, (8, 0)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ class DeadlineScheduler:
         self._lease_until = expires if held else None
         if held and not was:
             log.info("scheduler %s is now active", self.holder)
+            # Catch up in a job thread of its own, so the lease renewal never waits for it.
+            self._scheduler.add_job(self.catch_up_bulletin, id="bulletin_catch_up", replace_existing=True)
         elif was and not held:
             log.warning("scheduler %s lost leadership", self.holder)
         return held
@@ -119,6 +130,34 @@ class DeadlineScheduler:
         finally:
             self._running.release()
 
+    # -- weekly bulletin ---------------------------------------------------------------------------
+
+    def weekly_bulletin(self) -> str | None:
+        """The Monday job: generate the previous week's bulletin while we lead (replacing one made
+        early by hand). Returns the week generated, None when standing by or on failure."""
+        if not self.is_leader:
+            return None
+        week = weekly_bulletin.previous_week(self.engine.clock.now())
+        try:
+            weekly_bulletin.generate(self.engine, week, by="scheduler")
+        except Exception:
+            log.exception("the weekly bulletin of %s could not be generated", week)
+            return None
+        log.info("weekly bulletin of %s generated", week)
+        return week
+
+    def catch_up_bulletin(self) -> str | None:
+        """On becoming active: the bulletin the last Monday 08:00 run was due to write, if missing."""
+        if not self.is_leader:
+            return None
+        week = weekly_bulletin.previous_week(last_bulletin_run(self.engine.clock.now()))
+        try:
+            made = weekly_bulletin.generate_if_missing(self.engine, week, by="scheduler")
+        except Exception:
+            log.exception("the weekly bulletin of %s could not be generated", week)
+            return None
+        return week if made is not None else None
+
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -130,6 +169,7 @@ class DeadlineScheduler:
         self._scheduler.add_job(self.dispatch, "interval", seconds=self.tick_s, id="dispatch",
                                 next_run_time=datetime.now(SHANGHAI), max_instances=3)
         self._scheduler.add_job(self.engine.calendar.refresh_if_changed, "interval", seconds=30, id="calendar")
+        self._scheduler.add_job(self.weekly_bulletin, bulletin_trigger(), id=BULLETIN_JOB)
         self._scheduler.start()
 
     def stop(self) -> None:
@@ -140,3 +180,17 @@ class DeadlineScheduler:
             with self.engine.db.writer.begin() as conn:
                 deadline_store.release(conn, LEASE_NAME, self.holder)
             self._lease_until = None
+
+
+def bulletin_trigger() -> CronTrigger:
+    hour, minute = BULLETIN_TIME
+    return CronTrigger(day_of_week=BULLETIN_DAY, hour=hour, minute=minute, timezone=SHANGHAI)
+
+
+def last_bulletin_run(now: datetime) -> datetime:
+    """The latest Monday 08:00 (Asia/Shanghai) at or before `now`."""
+    local = now.astimezone(SHANGHAI)
+    hour, minute = BULLETIN_TIME
+    run = (local - timedelta(days=(local.weekday() - BULLETIN_DAY) % 7)).replace(
+        hour=hour, minute=minute, second=0, microsecond=0)
+    return run if run <= local else run - timedelta(days=7)

@@ -217,3 +217,4 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 import storage.web_models  # noqa: E402,F401
 import storage.audit_models  # noqa: E402,F401
+import storage.supervision_models  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """The Flask application factory: configuration, the shared engine services, sign-in, CSRF,
 languages, error pages, and one blueprint per audience (apply: applicants; inbox: clerks and those
-who oversee them; auth: signing in; resources: materials and diagrams; overview: staff)."""
+who oversee them; auth: signing in; resources: materials and diagrams; overview: staff; supervise:
+supervisors and administrators)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,7 +14,7 @@ from engine.clock import SHANGHAI
 from engine.materials import allowed_types_text
 from engine.runtime import Engine
 from storage.database import Database
-from web import apply, audit, auth, design, inbox, overview, resources
+from web import apply, audit, auth, design, inbox, overview, resources, supervise
 from web.bpmn_forms import field_hint
 from web.case_view import departments_of, status_label
 from web.errors import init_errors
@@ -47,7 +48,7 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp):
+    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

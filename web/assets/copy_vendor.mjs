@@ -12,6 +12,8 @@ const copies = [
   ["bpmn-js/dist/assets/bpmn-js.css", "bpmn-js/bpmn-js.css"],
   ["bpmn-js/dist/assets/bpmn-font", "bpmn-js/bpmn-font"],
   ["bpmn-js/LICENSE", "bpmn-js/LICENSE"],
+  ["chart.js/dist/chart.umd.min.js", "chart.js/chart.umd.min.js"],
+  ["chart.js/LICENSE.md", "chart.js/LICENSE.md"],
 ];
 
 rmSync(target, { recursive: true, force: true });

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Front-end assets from the npm registry (package.json: bpmn-js), copied into web/static/vendor/
+# Front-end assets from the npm registry (package.json: bpmn-js, chart.js), copied into web/static/vendor/
 # (git-ignored) by the postinstall step, so the app serves them itself: no CDN. Skips the work when
 # the copied assets are newer than package-lock.json. Installs Node.js/npm with apt when missing and
 # running as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 marker=web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
-if [ -f "$marker" ] && [ "$marker" -nt package-lock.json ]; then
+charts=web/static/vendor/chart.js/chart.umd.min.js
+if [ -f "$marker" ] && [ -f "$charts" ] && [ "$marker" -nt package-lock.json ]; then
   exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then

@@ -1,0 +1,31 @@
+"""Tables of supervision (督查): the weekly bulletin (每周通报), one row per ISO week.
+
+The figures themselves are kept as one JSON document per week: they are written once by the
+scheduler (or an administrator) and read whole by the bulletin page, never queried piecemeal.
+
+Two indexes on the work-item projection serve the dashboard's period figures: work ended in a period
+(on-time rates) and work of a process opened in a period (escalations of the 有需必应 pathway)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.models import Base, UTCDateTime, WorkItem
+
+
+class WeeklyBulletin(Base):
+    """每周通报 of one ISO week (Monday to Sunday, Asia/Shanghai); regenerating a week replaces it."""
+
+    __tablename__ = "weekly_bulletins"
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)  # ISO week, e.g. 2026-W47
+    week_start: Mapped[str] = mapped_column(String(10))  # the Monday, ISO date
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    generated_by: Mapped[str] = mapped_column(String(255))
+    figures_json: Mapped[str] = mapped_column(Text)  # canonical JSON of the week's figures
+
+
+_items = WorkItem.__table__
+Index("ix_work_items_ended", _items.c.ended_at)
+Index("ix_work_items_process_created", _items.c.process_id, _items.c.created_at)

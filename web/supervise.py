@@ -1,0 +1,179 @@
+"""Supervisors (督查人员) and administrators: the supervision dashboard (open work in warning and
+overdue by department, escalation level and scenario; on-time rates; escalations per level), the
+model metrics of the deployed scenarios, and the weekly bulletins (每周通报) by week.
+
+Every figure is in a table that reads without JavaScript; the charts are drawn by
+static/supervise_charts.js (Chart.js, served from static/vendor) from the JSON each chart element
+carries in its data-chart attribute."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import Length, Optional
+
+from engine import supervision, weekly_bulletin
+from engine.accounts import department_label
+from engine.errors import NotFound
+from engine.escalation_levels import LEVEL_NAMES
+from engine.weekly_bulletin import BulletinError
+from web.access import audience
+from web.i18n import gettext as _
+from web.services import services
+from web.vocabulary import N_
+
+bp = Blueprint("supervise", __name__, url_prefix="/supervise")
+CHART_LIBRARY = Path(__file__).parent / "static" / "vendor" / "chart.js" / "chart.umd.min.js"
+
+SUPERVISING_ROLES = ("supervisor", "admin")
+supervisors = audience(lambda u: u.role.code in SUPERVISING_ROLES)
+administrators = audience(lambda u: u.is_admin)
+
+# The engine's level names, listed for message extraction (a test checks they match the engine's).
+LEVEL_LABELS = (N_("诉求登记"), N_("属地即时办"), N_("部门协同办"), N_("中枢分派办"), N_("领导提级办"),
+                N_("市区协调办"), N_("监督推动办"))
+
+
+class BulletinForm(FlaskForm):
+    week = StringField(_l("周次"), validators=[Optional(), Length(max=16)],
+                       render_kw={"placeholder": "2026-W47", "inputmode": "text"})
+
+
+@bp.context_processor
+def chart_assets():
+    return {"charts_ready": CHART_LIBRARY.exists()}
+
+
+def level_label(level: int) -> str:
+    name = LEVEL_NAMES.get(level, str(level))
+    return _(name) if level == 0 else _("第%(n)s级 %(name)s", n=level, name=_(name))
+
+
+def department_name(code: str) -> str:
+    return _(department_label(code))
+
+
+def _chart(kind: str, labels: list[str], series: list[tuple[str, str, list]], *, stacked: bool = False,
+           percent: bool = False, horizontal: bool = False) -> str:
+    """The JSON a chart element carries: its labels and series (key, label, values)."""
+    return json.dumps({"type": kind, "labels": labels, "stacked": stacked, "percent": percent,
+                       "horizontal": horizontal,
+                       "series": [{"key": k, "label": label, "data": data} for k, label, data in series]},
+                      ensure_ascii=False)
+
+
+def _urgency_chart(rows, label_of) -> str:
+    rows = [u for u in rows if u.attention]
+    return _chart("bar", [label_of(u.key) for u in rows],
+                  [("warning", _("预警"), [u.warning for u in rows]),
+                   ("overdue", _("超期"), [u.overdue for u in rows])], stacked=True, horizontal=True)
+
+
+@bp.get("/")
+@supervisors
+def dashboard():
+    try:
+        days = int(request.args.get("days", supervision.DEFAULT_PERIOD))
+    except ValueError:
+        days = supervision.DEFAULT_PERIOD
+    board = supervision.dashboard(services().engine, days)
+    names = board.scenario_names
+    scenario_name = lambda key: names.get(key, key)
+    rated = [o for o in board.on_time_by_department if o.total]
+    charts = {
+        "department": _urgency_chart(board.by_department, department_name),
+        "level": _chart("bar", [level_label(u.key) for u in board.by_level],
+                        [("warning", _("预警"), [u.warning for u in board.by_level]),
+                         ("overdue", _("超期"), [u.overdue for u in board.by_level]),
+                         ("open", _("在办"), [u.open - u.attention for u in board.by_level])], stacked=True),
+        "scenario": _urgency_chart(board.by_scenario, scenario_name),
+        "on_time": _chart("bar", [department_name(o.key) for o in rated],
+                          [("on_time", _("按时办结率"), [o.rate for o in rated])], percent=True, horizontal=True),
+        "escalations": _chart("bar", [level_label(e.level) for e in board.escalations],
+                              [("escalations", _("到达该级的诉求"), [e.cases for e in board.escalations])]),
+    }
+    return render_template("supervise/dashboard.html", board=board, charts=charts, periods=supervision.PERIODS,
+                           level_label=level_label, department_name=department_name, scenario_name=scenario_name)
+
+
+@bp.get("/scenarios")
+@supervisors
+def scenarios():
+    metrics = supervision.deployed_scenario_metrics(services().engine)
+    chart = _chart("bar", [m.name for m in metrics],
+                   [("before", _("分别办理（时限累加）"), [m.limits_sum for m in metrics]),
+                    ("after", _("一件事（关键路径）"), [m.critical_path for m in metrics])], horizontal=True)
+    totals = _totals(metrics)
+    return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals)
+
+
+def _totals(metrics) -> dict:
+    """The report's last row: sums over the scenarios, and the cut each sum makes."""
+    totals = {attr: sum(getattr(m, attr) for m in metrics) for attr in (
+        "fields_separate", "fields_merged", "materials_separate", "materials_merged", "visits_before",
+        "visits_after", "limits_sum", "critical_path")}
+    totals["items"] = sum(len(m.items) for m in metrics)
+    cut = lambda before, after: None if before == 0 else round(100.0 * (before - after) / before, 1)
+    totals.update(fields_cut=cut(totals["fields_separate"], totals["fields_merged"]),
+                  materials_cut=cut(totals["materials_separate"], totals["materials_merged"]),
+                  visits_cut=cut(totals["visits_before"], totals["visits_after"]),
+                  time_cut=cut(totals["limits_sum"], totals["critical_path"]))
+    return totals
+
+
+@bp.get("/bulletins")
+@supervisors
+def bulletins():
+    form = BulletinForm() if current_user.is_admin else None
+    return render_template("supervise/bulletins.html", bulletins=weekly_bulletin.listing(services().engine),
+                           form=form)
+
+
+@bp.post("/bulletins")
+@administrators
+def generate():
+    form = BulletinForm()
+    engine = services().engine
+    if not form.validate_on_submit():
+        flash(_("周次格式应为 YYYY-Www（例如 2026-W47）。"), "error")
+        return redirect(url_for("supervise.bulletins"))
+    week = form.week.data or weekly_bulletin.previous_week(engine.clock.now())
+    try:
+        made = weekly_bulletin.generate(engine, week, by=current_user.username)
+    except BulletinError as err:
+        flash(_("无法生成每周通报：%(reason)s", reason=str(err)), "error")
+        return redirect(url_for("supervise.bulletins"))
+    flash(_("已生成 %(week)s 每周通报。", week=made.week), "success")
+    return redirect(url_for("supervise.bulletin", week=made.week))
+
+
+@bp.get("/bulletins/<week>")
+@supervisors
+def bulletin(week: str):
+    try:
+        b = weekly_bulletin.get(services().engine, week)
+    except (BulletinError, NotFound):
+        abort(404)
+    if b.week != week:  # 2026-w5 → 2026-W05: one address per week
+        return redirect(url_for("supervise.bulletin", week=b.week))
+    f = b.figures
+    departments = f["open_by_department"]
+    charts = {
+        "department": _chart("bar", [department_name(d["key"]) for d in departments],
+                             [("warning", _("预警"), [d["warning"] for d in departments]),
+                              ("overdue", _("超期"), [d["overdue"] for d in departments])],
+                             stacked=True, horizontal=True),
+        "escalations": _chart("bar", [level_label(e["level"]) for e in f["escalations"]],
+                              [("escalations", _("到达该级的诉求"), [e["cases"] for e in f["escalations"]])]),
+        "on_time": _chart("doughnut", [_("按时办结"), _("逾期办结"), _("超期未办结")],
+                          [("on_time_split", _("办结情况"), [f["on_time"]["on_time"], f["on_time"]["late"],
+                                                              f["on_time"]["timed_out"]])]),
+    }
+    older, newer = weekly_bulletin.neighbours(services().engine, b.week)
+    return render_template("supervise/bulletin.html", b=b, f=f, charts=charts, newer=newer, older=older,
+                           level_label=level_label, department_name=department_name)
