@@ -216,3 +216,4 @@ class SchedulerLease(Base):
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 import storage.web_models  # noqa: E402,F401
+import storage.api_models  # noqa: E402,F401

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from flask import current_app
 
 from engine.accounts import AccountService
+from engine.api_clients import ApiClientService
+from engine.idempotent_start import IdempotentStarts
 from engine.materials import FileStore, MaterialService
 from engine.runtime import Engine
 from web.scenarios import ScenarioCatalogue
@@ -18,13 +20,16 @@ class Services:
     accounts: AccountService
     materials: MaterialService
     scenarios: ScenarioCatalogue
+    api_clients: ApiClientService
+    starts: IdempotentStarts
 
     @classmethod
     def build(cls, engine: Engine, config) -> Services:
         accounts = AccountService(engine.db, engine.clock, password_method=config["PASSWORD_HASH_METHOD"])
         materials = MaterialService(engine.db, FileStore(config["UPLOAD_FOLDER"]), engine.clock,
                                     max_bytes=config["MAX_UPLOAD_BYTES"], max_files=config["MAX_UPLOAD_FILES"])
-        return cls(engine, accounts, materials, ScenarioCatalogue(engine))
+        return cls(engine, accounts, materials, ScenarioCatalogue(engine), ApiClientService(engine.db, engine.clock),
+                   IdempotentStarts(engine.db, engine.cases))
 
 
 def services() -> Services:
