@@ -101,7 +101,7 @@ def _describe(err) -> list[dict]:
     if kind == "type":
         types = limit if isinstance(limit, list) else [limit]
         return [{"pointer": where, "detail": _("类型应为%(types)s。", types="、".join(_(_TYPE_WORDS.get(t, t)) for t in types))}]
-    if kind == "propertyNames":
+    if kind == "propertyNames" or "propertyNames" in err.absolute_schema_path:
         return [{"pointer": pointer([*err.absolute_path, instance]),
                  "detail": _("字段名“%(name)s”无效（须为字母开头的字母、数字、下划线）。", name=str(instance)[:80])}]
     messages = {
