@@ -357,9 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--db", default=None, help=f"数据库 URL（默认 {default_url()}，或环境变量 YIJIANSHI_DATABASE_URL）")
     ap.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
     sub = ap.add_subparsers(dest="command", required=True, metavar="命令")
+    from cli.api_clients import add_api_client_parser
     from cli.scenarios import add_scenarios_parser, validate_with_lint
 
     add_scenarios_parser(sub)
+    add_api_client_parser(sub)
 
     db = sub.add_parser("db", help="数据库结构").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="创建或升级数据库结构（Alembic）").set_defaults(func=cmd_db_upgrade)

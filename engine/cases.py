@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
@@ -21,6 +21,7 @@ from engine.case_state import CaseStateCodec
 from engine.clock import SHANGHAI, Clock, to_utc
 from engine.definitions import DefinitionCache, LoadedDefinition
 from engine.errors import (
+    AmbiguousCorrelation,
     ConcurrencyConflict,
     EngineError,
     FormErrors,
@@ -135,9 +136,20 @@ class CaseService:
     # -- commands ------------------------------------------------------------------------------
 
     def start_case(self, definition_key: str, data: Mapping[str, Any] | None, actor: Actor, *,
-                   business_key: str | None = None, title: str | None = None) -> CaseSummary:
-        """Start a case on the latest version of a definition."""
+                   business_key: str | None = None, title: str | None = None,
+                   start_form: Mapping[str, Any] | None = None, started_by: str | None = None,
+                   within: Callable[[Any, CaseSummary], None] | None = None) -> CaseSummary:
+        """Start a case on the latest version of a definition.
+
+        `start_form`: also submit the case's start form (the form of the one step with a form that
+        the start opens in the main process) in the same transaction, validated like any form; a
+        refusal leaves no case behind. The one who starts a case fills its start form, so the step's
+        departments are not checked (entry points check who may start what).
+        `started_by`: whose case it is (the applicant who owns its applicant steps) when someone
+        else, e.g. an integration client, starts it on their behalf; default the actor.
+        `within(conn, summary)` runs inside the transaction before it commits."""
         initial = _check_data(data or {})
+        owner = started_by or actor.id
         at = self.clock.now()
         with self.db.writer.begin() as conn:
             row = definition_store.latest(conn, definition_key)
@@ -152,53 +164,77 @@ class CaseService:
             case_id = store.insert_case(conn, dict(
                 definition_id=row.id, definition_key=row.key, business_key=business_key,
                 title=title or row.name, status="running", version=0, engine_state="",
-                started_by=actor.id, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
+                started_by=owner, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
             ))
-            head = store.CaseHead(case_id, row.id, row.key, business_key, "running", 0, 0, h.GENESIS, actor.id)
+            head = store.CaseHead(case_id, row.id, row.key, business_key, "running", 0, 0, h.GENESIS, owner)
             ctx = CommandContext(self, conn, head, definition, actor, at, _workflow=wf, before=before,
                                  state_changed=True)
-            ctx.event(h.CASE_STARTED, {
-                "definition_id": row.id, "definition_key": row.key, "definition_version": row.version,
-                "business_key": business_key, "data": initial,
-            })
+            started = {"definition_id": row.id, "definition_key": row.key, "definition_version": row.version,
+                       "business_key": business_key, "data": initial}
+            if owner != actor.id:
+                started["started_by"] = owner
+            ctx.event(h.CASE_STARTED, started)
             with command_time(at):
                 new_version = self._persist(ctx)
+                following = self._submit_start_form(ctx, start_form) if start_form is not None else None
+                if following is not None:
+                    ctx = following
+                    new_version = self._persist(ctx)
+            summary = self._summary(case_id, new_version, ctx)
+            if within is not None:
+                within(conn, summary)
         self._cache.put(case_id, new_version, wf, ctx.after)
-        return self._summary(case_id, new_version, ctx)
+        return summary
 
+    def _submit_start_form(self, started: CommandContext, submitted: Mapping[str, Any]) -> CommandContext | None:
+        """Complete the start form's step of a case just started, in the same transaction. A process
+        without a start form takes no data (None: nothing to do)."""
+        main = started.definition.spec.name
+        entries = [tid for tid, r in started.after.ready.items()
+                   if r.process_id == main and (meta := started.definition.meta_for(r.process_id, r.task_spec))
+                   is not None and meta.form is not None]
+        if len(entries) != 1:
+            if not submitted:
+                return None
+            raise FormErrors({"__all__": "该流程开始时没有唯一的开始表单，不能随立案提交表单数据。"})
+        item, head = store.work_item_and_case(started.conn, entries[0])
+        ctx = CommandContext(self, started.conn, head, started.definition, started.actor, started.at,
+                             _workflow=started._workflow, before=started.after, item=item)
+        self._complete(ctx, entries[0], dict(submitted), check_actor=False)
+        return ctx
     def complete_work_item(self, work_item_id: str, data: Mapping[str, Any] | None, actor: Actor) -> CaseSummary:
         """Complete a work item with form data validated against its form; nothing is saved on error."""
         submitted = dict(data or {})
+        return self._run_on_item(work_item_id, actor, lambda ctx: self._complete(ctx, work_item_id, submitted))
 
-        def body(ctx: CommandContext) -> None:
-            item = ctx.item
-            _require_ready(item)
-            self.check_can_act(item, actor, ctx.head)
-            meta = ctx.definition.meta_for(item.process_id, item.task_spec)
-            if meta is not None and meta.form is not None:
-                clean = validate_submission(meta.form, submitted)
-            elif submitted:
-                raise FormErrors({"__all__": "此事项没有表单，不能提交数据。"})
-            else:
-                clean = {}
-            wf = ctx.workflow
-            ready = ctx.before.ready.get(work_item_id)
-            if ready is None:
-                raise WorkItemUnavailable("该事项已不在待办状态。")
-            task = ready.task
-            ordinal = ready_ordinal(ctx.before, ready)
-            previous = {k: task.data[k] for k in clean if k in task.data and task.data[k] != clean[k]}
-            changed = {k: v for k, v in clean.items() if task.data.get(k, _MISSING) != v}
-            task.data.update(clean)
-            task.run()
-            run_engine(wf)
-            ctx.state_changed = True
-            ctx.event(h.WORK_ITEM_COMPLETED, {
-                "process_id": item.process_id, "ordinal": ordinal, "submitted": clean,
-                "changed": changed, "previous": previous,
-            }, work_item_id=work_item_id, task_spec=item.task_spec)
-
-        return self._run_on_item(work_item_id, actor, body)
+    def _complete(self, ctx: CommandContext, work_item_id: str, submitted: dict, *, check_actor: bool = True) -> None:
+        item = ctx.item
+        _require_ready(item)
+        if check_actor:
+            self.check_can_act(item, ctx.actor, ctx.head)
+        meta = ctx.definition.meta_for(item.process_id, item.task_spec)
+        if meta is not None and meta.form is not None:
+            clean = validate_submission(meta.form, submitted)
+        elif submitted:
+            raise FormErrors({"__all__": "此事项没有表单，不能提交数据。"})
+        else:
+            clean = {}
+        wf = ctx.workflow
+        ready = ctx.before.ready.get(work_item_id)
+        if ready is None:
+            raise WorkItemUnavailable("该事项已不在待办状态。")
+        task = ready.task
+        ordinal = ready_ordinal(ctx.before, ready)
+        previous = {k: task.data[k] for k in clean if k in task.data and task.data[k] != clean[k]}
+        changed = {k: v for k, v in clean.items() if task.data.get(k, _MISSING) != v}
+        task.data.update(clean)
+        task.run()
+        run_engine(wf)
+        ctx.state_changed = True
+        ctx.event(h.WORK_ITEM_COMPLETED, {
+            "process_id": item.process_id, "ordinal": ordinal, "submitted": clean,
+            "changed": changed, "previous": previous,
+        }, work_item_id=work_item_id, task_spec=item.task_spec)
 
     def claim(self, work_item_id: str, actor: Actor) -> CaseSummary:
         """Take a work item so colleagues see it is being handled (首问负责)."""
@@ -247,18 +283,24 @@ class CaseService:
         return self._run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
 
     def deliver_message(self, message_name: str, correlation: Mapping[str, Any],
-                        payload: Mapping[str, Any] | None, actor: Actor = SYSTEM) -> CaseSummary:
-        """Deliver a message (e.g. a department system's reply) to the one case waiting for it."""
+                        payload: Mapping[str, Any] | None, actor: Actor = SYSTEM, *,
+                        processes: Collection[str] | None = None) -> CaseSummary:
+        """Deliver a message (e.g. a department system's reply) to the one case waiting for it.
+        `processes`: the process keys the sender may reach (None: every process)."""
         keys = {str(k): str(v) for k, v in correlation.items()}
         if not keys:
             raise EngineError("投递消息必须给出关联键（例如 business_key 或流程定义的关联属性）。")
         body_payload = _check_data(payload or {})
         with self.db.reader.connect() as conn:
             candidates = store.cases_waiting_for(conn, message_name, keys)
+            if processes is not None and candidates:
+                candidates = [c for c in candidates if store.case_head(conn, c).definition_key in processes]
+                if not candidates:
+                    raise NotPermitted(f"等待消息“{message_name}”的案件不属于您可以投递消息的流程。")
         if not candidates:
             raise NotFound(f"没有案件在等待消息“{message_name}”（关联键 {keys}）。")
         if len(candidates) > 1:
-            raise EngineError(f"有 {len(candidates)} 个案件匹配消息“{message_name}”的关联键 {keys}，"
+            raise AmbiguousCorrelation(f"有 {len(candidates)} 个案件匹配消息“{message_name}”的关联键 {keys}，"
                               "请给出更精确的关联键。")
         case_id = candidates[0]
 

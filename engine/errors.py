@@ -43,6 +43,10 @@ class NotPermitted(EngineError):
     pass
 
 
+class AmbiguousCorrelation(EngineError):
+    """A message's correlation keys match more than one waiting case."""
+
+
 @dataclass
 class FormErrors(EngineError):
     """Submitted form data failed validation: field id -> message. Nothing was saved."""

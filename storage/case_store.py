@@ -134,6 +134,13 @@ def case_events(conn: Connection, case_id: int, types: Iterable[str] | None = No
     return list(conn.execute(q))
 
 
+def case_events_page(conn: Connection, case_id: int, after_seq: int, limit: int) -> list:
+    """Events of a case with seq > after_seq, oldest first (one range scan of uq_events_case_seq)."""
+    q = (select(events).where(events.c.case_id == case_id, events.c.seq > after_seq)
+         .order_by(events.c.seq).limit(limit))
+    return list(conn.execute(q))
+
+
 # -- work items ------------------------------------------------------------------------------
 
 def work_item(conn: Connection, work_item_id: str):
@@ -248,6 +255,18 @@ def cases_waiting_for(conn: Connection, message_name: str, correlation: dict[str
         q = q.where(waits.c.case_id.in_(
             select(correlations.c.case_id).where(and_(correlations.c.name == name, correlations.c.value == value))))
     return list(conn.execute(q.order_by(waits.c.case_id)).scalars())
+
+
+def waits_of(conn: Connection, case_id: int) -> list[str]:
+    """Names of the messages a case waits for now."""
+    return list(conn.execute(select(waits.c.message_name).where(waits.c.case_id == case_id)
+                             .order_by(waits.c.message_name)).scalars())
+
+
+def correlations_of(conn: Connection, case_id: int) -> dict[str, str]:
+    """The correlation values a reply to the case may carry (its business key included)."""
+    q = select(correlations.c.name, correlations.c.value).where(correlations.c.case_id == case_id)
+    return {name: value for name, value in conn.execute(q.order_by(correlations.c.name))}
 
 
 def delete_case_projections(conn: Connection, case_id: int) -> None:

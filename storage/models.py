@@ -218,3 +218,4 @@ def utcnow() -> datetime:
 import storage.web_models  # noqa: E402,F401
 import storage.audit_models  # noqa: E402,F401
 import storage.supervision_models  # noqa: E402,F401
+import storage.api_models  # noqa: E402,F401

@@ -15,6 +15,7 @@ from engine.materials import allowed_types_text
 from engine.runtime import Engine
 from storage.database import Database
 from web import apply, audit, auth, design, inbox, overview, resources, supervise
+from web.api import routes as api
 from web.bpmn_forms import field_hint
 from web.case_view import departments_of, status_label
 from web.errors import init_errors
@@ -44,11 +45,13 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     app.extensions["yijianshi"] = engine
     app.extensions["yijianshi.services"] = Services.build(engine, app.config)
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing to forge
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp):
+    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
+                      api.bp):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

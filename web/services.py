@@ -8,7 +8,9 @@ from pathlib import Path
 from flask import current_app
 
 from engine.accounts import AccountService
+from engine.api_clients import ApiClientService
 from engine.export_jobs import ExportJobs
+from engine.idempotent_start import IdempotentStarts
 from engine.materials import FileStore, MaterialService
 from engine.runtime import Engine
 from web.scenarios import ScenarioCatalogue
@@ -21,6 +23,8 @@ class Services:
     materials: MaterialService
     scenarios: ScenarioCatalogue
     exports: ExportJobs
+    api_clients: ApiClientService
+    starts: IdempotentStarts
 
     @classmethod
     def build(cls, engine: Engine, config) -> Services:
@@ -28,7 +32,8 @@ class Services:
         materials = MaterialService(engine.db, FileStore(config["UPLOAD_FOLDER"]), engine.clock,
                                     max_bytes=config["MAX_UPLOAD_BYTES"], max_files=config["MAX_UPLOAD_FILES"])
         exports = ExportJobs(engine, Path(config["UPLOAD_FOLDER"]) / "exports")
-        return cls(engine, accounts, materials, ScenarioCatalogue(engine), exports)
+        return cls(engine, accounts, materials, ScenarioCatalogue(engine), exports,
+                   ApiClientService(engine.db, engine.clock), IdempotentStarts(engine.db, engine.cases))
 
 
 def services() -> Services:
