@@ -83,6 +83,12 @@ DEPARTMENTS: dict[str, str] = {
     "gas_company": "燃气公司",
     "disease_control": "疾病预防控制中心",
     "bank": "商业银行",
+    # the 有需必应 escalation pathway (processes/enterprise_request)
+    "liaison": "部门为企服务联络员",
+    "district_leader": "包联区领导",
+    "grid_center": "区网格中心（12345）",
+    "city_office": "市政务服务办",
+    "discipline": "区纪委监委、区委组织部",
 }
 
 

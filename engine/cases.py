@@ -202,6 +202,7 @@ class CaseService:
                              _workflow=started._workflow, before=started.after, item=item)
         self._complete(ctx, entries[0], dict(submitted), check_actor=False)
         return ctx
+
     def complete_work_item(self, work_item_id: str, data: Mapping[str, Any] | None, actor: Actor) -> CaseSummary:
         """Complete a work item with form data validated against its form; nothing is saved on error."""
         submitted = dict(data or {})

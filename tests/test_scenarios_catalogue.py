@@ -94,3 +94,11 @@ def test_a_scenario_has_every_part_of_a_yijianshi(key):
         supervise = [t for t in item_root.iterfind(".//bpmn:userTask", NS) if t.get("id").startswith("supervise_")]
         assert supervise[0].get(f"{{{NS['camunda']}}}candidateGroups") == "supervision"
         assert all(registry.kind(d) == "department" for d in item.departments)
+
+
+def test_every_registered_department_and_role_has_a_display_name():
+    from engine.accounts import DEPARTMENTS
+
+    registry = load_registry(PROCESSES / "registry.json")
+    unnamed = [c for c in registry.codes("department") + registry.codes("role") if c not in DEPARTMENTS]
+    assert unnamed == []
