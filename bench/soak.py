@@ -98,8 +98,10 @@ class SoakResult:
     verify_failures: int
     server_errors: int
     throughput_per_s: float
+    deadlines_fired: int = 0
     faults: list[str] = field(default_factory=list)
     takeover_s: float | None = None
+    workers_replaced: int = 0
     report: list[str] = field(default_factory=list)
 
     @property
@@ -196,10 +198,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults: bool = False,
-             lease_ttl: float = 5.0, home: Path | None = None, say=print) -> SoakResult:
+             lease_ttl: float = 5.0, home: Path | None = None, url: str | None = None,
+             say=print) -> SoakResult:
+    """Start the stack (on `url`, or a throwaway PostgreSQL cluster), run the clients, audit."""
     home = home or Path(tempfile.mkdtemp(prefix="yjs-soak-"))
     (home / "clients").mkdir(parents=True, exist_ok=True)
-    stack = Stack(workers=workers, lease_ttl=lease_ttl, deploy=[PROCESS], home=home)
+    stack = Stack(workers=workers, lease_ttl=lease_ttl, deploy=[PROCESS], home=home, url=url)
     t_setup = time.perf_counter()
     stack.start()
     try:
@@ -233,6 +237,7 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
             t.start()
         fault_lines: list[str] = []
         takeover_s = None
+        replaced = 0
         plan = [(0.3, "worker"), (0.5, "scheduler"), (0.7, "worker")] if faults else []
         for at, what in plan:
             stop.wait(max(0.0, started + at * duration - time.time()))
@@ -240,12 +245,13 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
                 before = stack.worker_pids()
                 victim = stack.kill_worker()
                 t0 = time.monotonic()
-                while time.monotonic() - t0 < 30 and (len(stack.worker_pids()) < workers
-                                                      or victim in stack.worker_pids()):
-                    time.sleep(0.1)
+                after = stack.worker_pids()
+                while time.monotonic() - t0 < 30 and (victim in after or not set(after) - set(before)):
+                    time.sleep(0.05)
+                    after = stack.worker_pids()
+                replaced += victim not in after and bool(set(after) - set(before))
                 fault_lines.append(f"kill -9 gunicorn worker {victim} at {time.time() - started:.0f} s; "
-                                   f"workers {before} → {stack.worker_pids()} "
-                                   f"(replaced in {time.monotonic() - t0:.1f} s)")
+                                   f"workers {before} → {after} (replaced in {time.monotonic() - t0:.1f} s)")
             else:
                 t0 = time.monotonic()
                 victim = stack.kill_active_scheduler()
@@ -271,7 +277,9 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
                 break
             time.sleep(0.2)
         stack.stop_services()
-        return _audit(engine, logs, feeder.started_cases, ended - started, cut_off, fault_lines, takeover_s, say)
+        result = _audit(engine, logs, feeder.started_cases, ended - started, cut_off, fault_lines, takeover_s, say)
+        result.workers_replaced = replaced
+        return result
     finally:
         stack.stop()
 
@@ -331,7 +339,7 @@ def _audit(engine: Engine, logs: list[ClientLog], started_cases: int, run_s: flo
     for item in completions.lost[:20]:
         say(f"[soak] LOST {item}")
     return SoakResult(run_s, logs, started_cases, completed_cases, lost, duplicates, bad_cases,
-                      len(server_errors), throughput, fault_lines, takeover_s, report)
+                      len(server_errors), throughput, deadlines.fired, fault_lines, takeover_s, report)
 
 
 def main() -> int:
