@@ -330,7 +330,6 @@ def _audit(engine: Engine, logs: list[ClientLog], started_cases: int, run_s: flo
         f"lost completions {len(completions.lost)}, work items completed twice {len(completions.duplicates)}",
         f"audit of {len(case_ids)} cases (state, projections, chain, re-execution) in {audit_s:.1f} s: "
         f"{bad_cases} failed",
-        *fault_lines,
     ]
     for line in report:
         say(f"[soak] {line}")
