@@ -172,13 +172,14 @@ def client_run(number: int, session: Session, log: ClientLog, stop: threading.Ev
             if status == 302 and location.endswith(done):
                 log.acks.append(Ack(item, int(case_id), time.time()))
                 log.latencies.append(t1 - t0)
-                journal.write(json.dumps({"work_item": item, "case_id": int(case_id), "at": time.time()}) + "\n")
+                entry = {"work_item": item, "case_id": int(case_id), "at": time.time()}
+                journal.write(json.dumps(entry) + "\n")
                 journal.flush()
                 if rng.random() < 0.03:  # a double click: must not be acknowledged again
                     log.double_submits += 1
+                    form = {"csrf_token": session.token, "next": done, **SUBMISSION}
                     try:
-                        status, location, _ = session.request(
-                            "POST", f"/inbox/items/{item}", {"csrf_token": session.token, "next": done, **SUBMISSION})
+                        status, location, _ = session.request("POST", f"/inbox/items/{item}", form)
                     except OSError:
                         log.connection_errors += 1
                         continue
@@ -222,7 +223,8 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
         for n, s in enumerate(sessions):
             s.sign_in(f"soak{n:02d}", PASSWORD)
         say(f"[soak] stack up in {time.perf_counter() - t_setup:.1f} s: gunicorn {workers} workers "
-            f"{stack.worker_pids()}, schedulers {stack.scheduler_pids()} (active {stack.active_scheduler_pid()}), "
+            f"{stack.worker_pids()}, schedulers {stack.scheduler_pids()} "
+            f"(active {stack.active_scheduler_pid()}), "
             f"{clients} clients signed in; running {duration:.0f} s{' with faults' if faults else ''}")
 
         stop = threading.Event()
@@ -277,7 +279,8 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
                 break
             time.sleep(0.2)
         stack.stop_services()
-        result = _audit(engine, logs, feeder.started_cases, ended - started, cut_off, fault_lines, takeover_s, say)
+        result = _audit(engine, logs, feeder.started_cases, ended - started, cut_off, fault_lines,
+                        takeover_s, say)
         result.workers_replaced = replaced
         return result
     finally:
@@ -317,16 +320,19 @@ def _audit(engine: Engine, logs: list[ClientLog], started_cases: int, run_s: flo
     late = deadlines.lateness_s
     report = [
         f"run {run_s:.0f} s, {len(logs)} clients; cases started {started_cases}, completed {completed_cases}",
-        f"completions acknowledged {len(acked)} ({throughput:.2f}/s), in history {completions.completed_in_history}; "
+        f"completions acknowledged {len(acked)} ({throughput:.2f}/s), "
+        f"in history {completions.completed_in_history}; "
         f"POST latency p50={_pct(latencies, .5) * 1000:.0f} ms p95={_pct(latencies, .95) * 1000:.0f} ms "
         f"p99={_pct(latencies, .99) * 1000:.0f} ms",
         f"refused (already done / taken by a timer) {sum(c.refused for c in logs)}, connection errors "
         f"{sum(c.connection_errors for c in logs)}, server errors {len(server_errors)} {server_errors[:5]}, "
         f"double submits {sum(c.double_submits for c in logs)} (acknowledged twice: {double_acks})",
         f"deadlines: fell due {deadlines.fell_due}, fired {deadlines.fired}, missed {len(deadlines.missed)}, "
-        f"fired twice {len(deadlines.fired_twice)}, fired without event {len(deadlines.unrecorded)}, stray firing "
-        f"events {deadlines.stray_events}; overtaken by a completion after due {len(deadlines.overtaken)}",
-        f"deadline lateness p50={_pct(late, .5):.3f} s p99={_pct(late, .99):.3f} s max={max(late, default=0):.3f} s",
+        f"fired twice {len(deadlines.fired_twice)}, fired without event {len(deadlines.unrecorded)}, "
+        f"stray firing events {deadlines.stray_events}; "
+        f"overtaken by a completion after due {len(deadlines.overtaken)}",
+        f"deadline lateness p50={_pct(late, .5):.3f} s p99={_pct(late, .99):.3f} s "
+        f"max={max(late, default=0):.3f} s",
         f"lost completions {len(completions.lost)}, work items completed twice {len(completions.duplicates)}",
         f"audit of {len(case_ids)} cases (state, projections, chain, re-execution) in {audit_s:.1f} s: "
         f"{bad_cases} failed",
@@ -346,14 +352,17 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=300, help="seconds of load")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
-    parser.add_argument("--faults", action="store_true", help="kill -9 web workers and the active scheduler mid-run")
+    parser.add_argument("--faults", action="store_true",
+                        help="kill -9 web workers and the active scheduler mid-run")
     parser.add_argument("--lease-ttl", type=float, default=5.0)
-    parser.add_argument("--home", type=Path, help="folder for logs and client journals (default: a temporary one)")
+    parser.add_argument("--home", type=Path,
+                        help="folder for logs and client journals (default: a temporary one)")
     args = parser.parse_args()
     result = run_soak(args.duration, args.clients, args.workers, args.faults, args.lease_ttl, args.home,
                       say=lambda line: print(line, flush=True))
     print(result.final_line)
-    return 0 if not (result.lost or result.duplicates or result.verify_failures or result.server_errors) else 1
+    failed = result.lost or result.duplicates or result.verify_failures or result.server_errors
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

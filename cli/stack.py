@@ -52,8 +52,10 @@ def start_gunicorn(url: str, workers: int, home: Path, *, port: int = 0, host: s
     until /healthz answers. Returns the master process and the port."""
     port = port or free_port()
     env = dict(os.environ, YIJIANSHI_DATABASE_URL=url, YIJIANSHI_HOME=str(home),
-               YIJIANSHI_UPLOADS=str(home / "uploads"), YIJIANSHI_SECRET_KEY=secret_key or secrets.token_hex(32))
-    options = ["-w", str(workers), "-b", f"{host}:{port}", "--log-level", "warning", "--graceful-timeout", "10"]
+               YIJIANSHI_UPLOADS=str(home / "uploads"),
+               YIJIANSHI_SECRET_KEY=secret_key or secrets.token_hex(32))
+    options = ["-w", str(workers), "-b", f"{host}:{port}", "--log-level", "warning",
+               "--graceful-timeout", "10"]
     if threads > 1:
         options += ["-k", "gthread", "--threads", str(threads)]
     if config:

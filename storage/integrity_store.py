@@ -47,4 +47,5 @@ def open_deadlines_of_case(conn: Connection, case_id: int) -> list:
 
 
 def case_status_counts(conn: Connection) -> dict[str, int]:
-    return {row[0]: row[1] for row in conn.execute(select(cases.c.status, func.count()).group_by(cases.c.status))}
+    q = select(cases.c.status, func.count()).group_by(cases.c.status)
+    return {row[0]: row[1] for row in conn.execute(q)}

@@ -100,7 +100,8 @@ def test_kill_9_in_the_middle_of_completions(engine):
         case_ids = case_store.all_case_ids(conn)
         duplicates = [i for i, n in integrity_store.completion_counts(conn).items() if n > 1]
     failures = [p for cid in case_ids for p in check_case(engine, cid)]
-    print(f"\n[{engine.db.url.get_backend_name()}] {KILLS} kills in {elapsed:.1f} s: {in_flight} inside a command "
+    backend = engine.db.url.get_backend_name()
+    print(f"\n[{backend}] {KILLS} kills in {elapsed:.1f} s: {in_flight} inside a command "
           f"({committed} completions committed, {rolled_back} rolled back), {commands} commands finished; "
           f"{len(case_ids)} cases checked, {len(failures)} failures, {len(duplicates)} duplicate completions")
     assert failures == [] and duplicates == []
