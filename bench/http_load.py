@@ -23,25 +23,21 @@ latency for the paced phase). The last line is `complete_p50_ms=<float>`: the SQ
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
-import re
-import secrets
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.http_client import Session  # noqa: E402
+from cli.stack import start_gunicorn, stop_process  # noqa: E402
 from engine.accounts import AccountService  # noqa: E402
 from engine.actors import Actor  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
@@ -60,7 +56,6 @@ APPLICATION = {
     "contact_phone": "13812345678", "business_address": "成都市武侯区", "floor_area": "80", "seating": "40",
     "item_choice": "package",
 }
-_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @dataclass
@@ -110,44 +105,6 @@ def _ready(engine: Engine, case_id: int) -> list:
         return case_store.query_work_items(conn, case_id=case_id)
 
 
-class Session:
-    """One clerk's browser: a cookie and the latest CSRF token, one connection per request (gunicorn's
-    sync workers close it after each response)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.cookie = ""
-        self.token = ""
-
-    def request(self, method: str, path: str, form: dict | None = None, *,
-                keep_cookie: bool = True) -> tuple[int, str, str]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        text = response.read().decode("utf-8", "replace")
-        for header, value in response.getheaders():
-            if keep_cookie and header.lower() == "set-cookie" and value.startswith("session="):
-                self.cookie = value.split(";", 1)[0]
-        conn.close()
-        found = _TOKEN.search(text)
-        if found:
-            self.token = found.group(1)
-        return response.status, response.getheader("Location") or "", text
-
-    def sign_in(self, username: str) -> None:
-        self.request("GET", "/login")
-        status, _, _ = self.request("POST", "/login",
-                                           {"csrf_token": self.token, "username": username, "password": PASSWORD})
-        if status != 302:
-            raise RuntimeError(f"{username} could not sign in ({status})")
-        self.request("GET", "/inbox/")  # a fresh session after sign-in: take its CSRF token
-
-
 def clerk_run(session: Session, work: list[Work], think_s: float, fetch_page: bool, timings: Timings,
               lock: threading.Lock, seed: int) -> None:
     rng = random.Random(seed)
@@ -190,42 +147,6 @@ def run_phase(sessions: list[Session], plan: list[list[Work]], think_s: float, f
     return timings
 
 
-def start_gunicorn(url: str, workers: int, threads: int, home: Path,
-                   config: str | None = None) -> tuple[subprocess.Popen, int]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, YIJIANSHI_DATABASE_URL=url, YIJIANSHI_HOME=str(home),
-               YIJIANSHI_UPLOADS=str(home / "uploads"), YIJIANSHI_SECRET_KEY=secrets.token_hex(32))
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    options = ["-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
-    if threads > 1:
-        options += ["-k", "gthread", "--threads", str(threads)]
-    if config:
-        options += ["-c", config]
-    server = subprocess.Popen([str(gunicorn), *options, "web.wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if Session(port).request("GET", "/healthz")[0] == 200:
-                return server, port
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(server)
-    raise RuntimeError("gunicorn did not start within 60 s")
-
-
-def stop(server: subprocess.Popen) -> None:
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(server.pid, signal.SIGKILL)
-
-
 def _ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -248,17 +169,17 @@ def bench(backend: str, url: str, args, home: Path) -> dict[str, Timings]:
     plan = prepare(url, args.clerks, args.per_clerk + 1, 2)  # +1: one warm-up item per clerk
     print(f"[{backend}] prepared {args.clerks * (args.per_clerk + 1) * 2} work items and {args.clerks} "
           f"clerks in {time.perf_counter() - t0:.1f} s; gunicorn -w {args.workers}")
-    server, port = start_gunicorn(url, args.workers, args.threads, home, args.gunicorn_config)
+    server, port = start_gunicorn(url, args.workers, home, threads=args.threads, config=args.gunicorn_config)
     try:
         sessions = [Session(port) for _ in range(args.clerks)]
         for n, s in enumerate(sessions):
-            s.sign_in(f"clerk{n:02d}")
+            s.sign_in(f"clerk{n:02d}", PASSWORD)
         # Warm-up (not measured): every worker loads the definition and compiles its statements.
         run_phase(sessions, [w[:1] for w in plan[0]], 0, True)
         results = {"paced": run_phase(sessions, [w[1:] for w in plan[0]], args.think_ms / 1000, True),
                    "saturated": run_phase(sessions, [w[1:] for w in plan[1]], 0, False)}
     finally:
-        stop(server)
+        stop_process(server)
     for phase, timings in results.items():
         report(backend, phase, timings)
     return results

@@ -362,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scenarios_parser(sub)
     add_api_client_parser(sub)
+    from cli.stack import add_stack_parser
+
+    add_stack_parser(sub)
 
     db = sub.add_parser("db", help="数据库结构").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="创建或升级数据库结构（Alembic）").set_defaults(func=cmd_db_upgrade)

@@ -416,7 +416,7 @@ class CaseService:
             except Exception as err:
                 if case_id is not None:
                     self._cache.drop(case_id)
-                if _is_write_conflict(err):
+                if _is_write_conflict(err) or (_is_unique_violation(err) and self._moved_on(ctx)):
                     _backoff(attempt)
                     continue
                 raise
@@ -426,6 +426,15 @@ class CaseService:
                 self._cache.rebase(case_id, ctx.head.version, new_version)
             return self._summary(case_id, new_version, ctx)
         raise EngineError("案件正被频繁修改，请稍后再试。")
+
+    def _moved_on(self, ctx: CommandContext | None) -> bool:
+        """Whether another command committed on the case since this one read it (then a duplicate
+        projection row, e.g. the same next task made ready by both, means we lost the race)."""
+        if ctx is None:
+            return False
+        with self.db.reader.connect() as conn:
+            head = store.case_head(conn, ctx.head.id)
+        return head is not None and head.version != ctx.head.version
 
     def _checkout(self, conn, head, definition: LoadedDefinition) -> tuple[BpmnWorkflow, WorkItemProjection]:
         cached = self._cache.take(head.id, head.version)
@@ -538,6 +547,17 @@ def _is_write_conflict(err: Exception) -> bool:
         text = str(err.orig).lower()
         return "locked" in text or "deadlock" in text or "could not serialize" in text
     return False
+
+
+def _is_unique_violation(err: Exception) -> bool:
+    """A duplicate key, whether it came through SQLAlchemy or straight from the driver (prepared
+    statements run on the DBAPI cursor)."""
+    import sqlite3
+
+    orig = getattr(err, "orig", None) or err
+    if getattr(orig, "sqlstate", None) == "23505":
+        return True
+    return isinstance(orig, sqlite3.IntegrityError) and "UNIQUE" in str(orig)
 
 
 def _backoff(attempt: int) -> None:

@@ -24,6 +24,7 @@ ALL_GROUPS = frozenset({"front_desk", "market", "health", "fire", "tax", "applic
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tampers_history: the test alters history on purpose")
+    config.addinivalue_line("markers", "soak: load and fault test on the production shape (runs in ./test.sh)")
 
 
 @pytest.fixture(scope="session")
