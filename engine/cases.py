@@ -221,6 +221,7 @@ class CaseService:
         else:
             clean = {}
         wf = ctx.workflow
+        _timers_first(ctx)
         ready = ctx.before.ready.get(work_item_id)
         if ready is None:
             raise WorkItemUnavailable("该事项已不在待办状态。")
@@ -306,6 +307,8 @@ class CaseService:
         case_id = candidates[0]
 
         def body(ctx: CommandContext) -> None:
+            ctx.workflow
+            _timers_first(ctx)
             deliver(ctx.workflow, message_name, body_payload, keys)
             ctx.state_changed = True
             ctx.event(h.MESSAGE_DELIVERED, {"message": message_name, "correlation": keys, "payload": body_payload})
@@ -396,9 +399,12 @@ class CaseService:
         return self._run(locate, None, actor, body)
 
     def _run(self, locate, case_id: int | None, actor: Actor, body: Callable[[CommandContext], None]) -> CaseSummary:
+        caught_up = False
         for attempt in range(MAX_ATTEMPTS):
             ctx = None
             try:
+                if caught_up:
+                    _CATCHING_UP.on = True
                 with self.db.writer.begin() as conn:
                     head, item = locate(conn)
                     if head is None:
@@ -413,6 +419,13 @@ class CaseService:
                 self._cache.drop(case_id)
                 _backoff(attempt)
                 continue
+            except _TimersDue:
+                # A deadline of this case fell due and the scheduler has not fired it yet: fire it
+                # first, as its own command, so it fires exactly once and before this command.
+                self._cache.drop(case_id)
+                self._fire_due_deadlines(case_id)
+                caught_up = True
+                continue
             except Exception as err:
                 if case_id is not None:
                     self._cache.drop(case_id)
@@ -420,12 +433,21 @@ class CaseService:
                     _backoff(attempt)
                     continue
                 raise
+            finally:
+                _CATCHING_UP.on = False
             if ctx._workflow is not None:
                 self._cache.put(case_id, new_version, ctx._workflow, ctx.after or ctx.before)
             else:
                 self._cache.rebase(case_id, ctx.head.version, new_version)
             return self._summary(case_id, new_version, ctx)
         raise EngineError("案件正被频繁修改，请稍后再试。")
+
+    def _fire_due_deadlines(self, case_id: int) -> None:
+        now = to_utc(self.clock.now())
+        with self.db.reader.connect() as conn:
+            due = [d.id for d in deadline_store.of_case(conn, case_id, ("armed",)) if d.due_at < now]
+        for deadline_id in due:
+            self.fire_deadline(deadline_id)
 
     def _moved_on(self, ctx: CommandContext | None) -> bool:
         """Whether another command committed on the case since this one read it (then a duplicate
@@ -509,6 +531,27 @@ class _NothingToDo(Exception):
 
 
 STATUS_LABELS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "withdrawn": "已撤回"}
+
+
+class _TimersDue(Exception):
+    """Raised inside a command body when a waiting timer of the case is past due."""
+
+
+class _CatchingUp(threading.local):
+    on = False
+
+
+_CATCHING_UP = _CatchingUp()
+
+
+def _timers_first(ctx: CommandContext) -> None:
+    """Refuse to run a command on a case whose deadline is past due but not fired yet (the
+    scheduler runs late, or is being handed over); the caller fires it first and runs again."""
+    if _CATCHING_UP.on:
+        return  # fired what the deadline table had; whatever remains is not ours to force
+    at = to_utc(ctx.at)
+    if any(t.due < at for t in ctx.before.timers.values()):
+        raise _TimersDue()
 
 
 def _require_ready(item) -> None:

@@ -5,7 +5,9 @@ the model metrics of the deployed scenarios. Cases are driven on a controlled cl
 working-day limits, so every count is exact."""
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from engine import supervision
 from engine.actors import Actor
@@ -42,11 +44,24 @@ def limited_week(engine) -> dict[str, int]:
     """Five limited reviews (market, 3 working days) started Monday 2026-03-02 09:00: warned after
     Tuesday 03-03, due at the end of Thursday 03-05. a, b completed Wednesday (in time); d taken
     away by its overdue timer on Friday 00:00:05 (督办 goes to supervision); c completed Friday
-    10:00 (late); e left open. The clock ends on Friday 2026-03-06 12:00."""
+    10:00 (late: c runs on a version whose review carries the limit as its due date and whose
+    overdue timer does not interrupt it, so its 督办 opens beside it and is done at once); e left open. The clock ends on Friday 2026-03-06 12:00."""
     engine.clock.set(at(2026, 3, 2, 9, 0))
     engine.deploy([FIXTURES / "limits.bpmn"])
     ids = {name: engine.cases.start_case("limited_review", {"limit_days": 3}, MARKET, title=f"审查 {name}").id
-           for name in "abcde"}
+           for name in "ab"}
+    soft = Path(tempfile.mkdtemp(prefix="yjs-soft-")) / "limits.bpmn"
+    soft.write_text((FIXTURES / "limits.bpmn").read_text(encoding="utf-8").replace(
+        '<bpmn:boundaryEvent id="overdue" name="超期" attachedToRef="review">',
+        '<bpmn:boundaryEvent id="overdue" name="超期" cancelActivity="false" attachedToRef="review">').replace(
+        '<bpmn:userTask id="review" name="部门审查" camunda:candidateGroups="market">',
+        '<bpmn:userTask id="review" name="部门审查" camunda:candidateGroups="market" '
+        'camunda:dueDate="add_working_days(accepted_at, limit_days)">'), encoding="utf-8")
+    engine.deploy([soft])
+    ids["c"] = engine.cases.start_case("limited_review", {"limit_days": 3}, MARKET, title="审查 c").id
+    engine.deploy([FIXTURES / "limits.bpmn"])  # the interrupting version is the latest again
+    ids.update({name: engine.cases.start_case("limited_review", {"limit_days": 3}, MARKET, title=f"审查 {name}").id
+                for name in "de"})
     item = _review(engine, ids["a"])
     assert item.warning_at == at(2026, 3, 3, 23, 59, 59) and item.due_at == at(2026, 3, 5, 23, 59, 59)
     engine.clock.set(at(2026, 3, 4, 10, 0))
@@ -55,7 +70,11 @@ def limited_week(engine) -> dict[str, int]:
     engine.clock.set(at(2026, 3, 6, 0, 0, 5))
     _fire_overdue(engine, ids["d"])
     engine.clock.set(at(2026, 3, 6, 10, 0))
+    # the late completion fires c's past-due timer first (the scheduler had not), then completes
     engine.cases.complete_work_item(_review(engine, ids["c"]).id, {"approved": True}, MARKET)
+    with engine.db.reader.connect() as conn:
+        (escalated,) = [r for r in case_store.query_work_items(conn, case_id=ids["c"]) if r.task_spec == "supervise"]
+    engine.cases.complete_work_item(escalated.id, {}, SUPERVISION)
     engine.clock.set(at(2026, 3, 6, 12, 0))
     return ids
 
