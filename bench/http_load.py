@@ -198,7 +198,9 @@ def start_gunicorn(url: str, workers: int, threads: int, home: Path,
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, YIJIANSHI_DATABASE_URL=url, YIJIANSHI_HOME=str(home),
-               YIJIANSHI_UPLOADS=str(home / "uploads"), YIJIANSHI_SECRET_KEY=secrets.token_hex(32))
+               YIJIANSHI_UPLOADS=str(home / "uploads"), YIJIANSHI_SECRET_KEY=secrets.token_hex(32),
+               # No deadline scheduler runs here: /healthz should only wait for the database.
+               YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS="0", YIJIANSHI_LOG_LEVEL="WARNING")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     options = ["-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if threads > 1:

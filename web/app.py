@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from engine.clock import SHANGHAI
@@ -18,6 +18,7 @@ from web.bpmn_forms import field_hint
 from web.case_view import departments_of, status_label
 from web.errors import init_errors
 from web.i18n import init_babel, select_locale
+from web.operations import init_operations
 from web.services import Services
 from web.settings import defaults, max_request_bytes, secret_key
 from web.task_submit import UPLOAD_FIELD
@@ -50,11 +51,7 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp):
         app.register_blueprint(blueprint)
 
-    @app.get("/healthz")
-    def healthz():
-        with engine.db.reader.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return jsonify(status="ok", database="ok")
+    init_operations(app, engine)
 
     @app.after_request
     def security_headers(response):
