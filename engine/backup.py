@@ -101,7 +101,7 @@ def backup(db: Database, dest: Path, *, overwrite: bool = False) -> BackupReport
             files.pg_dump(db.url, temp)
             with db.reader.connect() as conn:
                 cases = len(case_store.all_case_ids(conn))
-                revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+                revision = files.schema_revision(conn)
             report = BackupReport(dest, "pg_dump", temp.stat().st_size, cases, revision)
         else:
             raise BackupError(f"不支持备份 {db.url.get_backend_name()} 数据库（只支持 SQLite 和 PostgreSQL）。")
@@ -114,19 +114,8 @@ def backup(db: Database, dest: Path, *, overwrite: bool = False) -> BackupReport
 
 
 def _sqlite_report(copy: Path, dest: Path) -> BackupReport:
-    probe = Database(f"sqlite:///{copy}")
-    try:
-        with probe.reader.connect() as conn:
-            cases = len(case_store.all_case_ids(conn))
-    finally:
-        probe.dispose()
-    # Opening it through Database switched it to WAL; a backup is one self-contained file.
-    import sqlite3
-
-    conn = sqlite3.connect(copy)
-    conn.execute("PRAGMA journal_mode=DELETE")
-    conn.close()
-    return BackupReport(dest, "sqlite", copy.stat().st_size, cases, files.schema_revision_sqlite(copy))
+    return BackupReport(dest, "sqlite", copy.stat().st_size, files.count_cases_sqlite(copy),
+                        files.schema_revision_sqlite(copy))
 
 
 # -- restore -------------------------------------------------------------------------------------
@@ -189,9 +178,11 @@ def _restore_sqlite(target: Database, src: Path, force: bool, reexecute: bool, c
         return report
     finally:
         temp.unlink(missing_ok=True)
+        files.remove_sidecars(temp)
 
 
-def _restore_postgres(target: Database, src: Path, force: bool, reexecute: bool, clock: Clock) -> RestoreReport:
+def _restore_postgres(target: Database, src: Path, force: bool, reexecute: bool,
+                      clock: Clock) -> RestoreReport:
     tables = files.pg_archive_tables(src)
     missing = {"alembic_version", "cases", "events"} - set(tables)
     if missing:
@@ -208,7 +199,7 @@ def _restore_postgres(target: Database, src: Path, force: bool, reexecute: bool,
     target.dispose()
     files.pg_restore(target.url, src)
     with target.reader.connect() as conn:
-        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        revision = files.schema_revision(conn)
     try:
         return _check_restored(target, target.url.render_as_string(hide_password=True), reexecute, clock,
                                revision, dispose=False)

@@ -384,8 +384,9 @@ class CaseService:
                 self._cache.put(case_id, new_version, ctx._workflow, ctx.after or ctx.before)
             else:
                 self._cache.rebase(case_id, ctx.head.version, new_version)
-            log.info("case command", extra={"case_id": case_id, "work_item_id": getattr(ctx.item, "id", None),
-                                            "actor": actor.id, "event": ctx.events[0].type if ctx.events else None})
+            log.info("case command", extra={"case_id": case_id, "actor": actor.id,
+                                            "work_item_id": getattr(ctx.item, "id", None),
+                                            "event": ctx.events[0].type if ctx.events else None})
             return self._summary(case_id, new_version, ctx)
         raise EngineError("案件正被频繁修改，请稍后再试。")
 

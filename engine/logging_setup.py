@@ -14,21 +14,22 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 # The fields a line may carry besides the basics, in the order they are written.
 CONTEXT_FIELDS = ("case_id", "work_item_id", "actor", "event", "deadline_id", "request_id", "method", "path",
                   "endpoint", "status", "duration_ms", "holder")
-_context: ContextVar[dict[str, Any]] = ContextVar("yijianshi_log_context", default={})
+_context: ContextVar[dict[str, Any] | None] = ContextVar("yijianshi_log_context", default=None)
 _HANDLER_NAME = "yijianshi"
 
 
 @contextlib.contextmanager
 def bound(**fields: Any) -> Iterator[None]:
     """Add fields to every log line written inside the block (in this thread or task)."""
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    token = _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
     try:
         yield
     finally:
@@ -38,7 +39,7 @@ def bound(**fields: Any) -> Iterator[None]:
 def bind(**fields: Any):
     """Like `bound`, for callers that cannot use a with-block (a request's start and end); returns a
     token for `unbind`."""
-    return _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    return _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v is not None}})
 
 
 def unbind(token) -> None:
@@ -53,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        context = _context.get()
+        context = _context.get() or {}
         for name in CONTEXT_FIELDS:
             value = record.__dict__.get(name, context.get(name))
             if value is not None:
@@ -71,7 +72,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        context = _context.get()
+        context = _context.get() or {}
         pairs = [f"{n}={record.__dict__.get(n, context.get(n))}" for n in CONTEXT_FIELDS
                  if record.__dict__.get(n, context.get(n)) is not None]
         return f"{text} {' '.join(pairs)}" if pairs else text

@@ -58,8 +58,10 @@ class ProjectionCollector:
         yield GaugeMetricFamily("yijianshi_work_items_open", "Ready (open) work items", open_)
         yield GaugeMetricFamily("yijianshi_work_items_warning",
                                 "Open work items past their warning time, not yet overdue", warning)
-        yield GaugeMetricFamily("yijianshi_work_items_overdue", "Open work items past their due time", overdue)
-        family = GaugeMetricFamily("yijianshi_deadlines", "Deadlines not yet fired, by state", labels=["state"])
+        yield GaugeMetricFamily("yijianshi_work_items_overdue", "Open work items past their due time",
+                                overdue)
+        family = GaugeMetricFamily("yijianshi_deadlines", "Deadlines not yet fired, by state",
+                                   labels=["state"])
         for state, n in armed.items():
             family.add_metric([state], n)
         yield family

@@ -83,6 +83,14 @@ def schema_revision_sqlite(path: Path) -> str | None:
     return row[0] if row else None
 
 
+def count_cases_sqlite(path: Path) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def sqlite_in_use(path: Path) -> bool:
     """True when another connection has the (WAL-mode) database open: leaving WAL mode needs the
     database to ourselves, so a refusal means someone else is there. Leaves the file in rollback
@@ -105,11 +113,14 @@ def sqlite_in_use(path: Path) -> bool:
 def replace_sqlite(new: Path, target: Path) -> None:
     """Move a checked copy into place; the old file's WAL and shared-memory files go first, or SQLite
     would apply the old log to the new file."""
-    for suffix in ("-wal", "-shm", "-journal"):
-        leftover = target.with_name(target.name + suffix)
-        if leftover.exists():
-            leftover.unlink()
+    remove_sidecars(target)
     os.replace(new, target)
+
+
+def remove_sidecars(path: Path) -> None:
+    """The WAL, shared-memory and rollback-journal files SQLite keeps beside a database file."""
+    for suffix in ("-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------
@@ -172,6 +183,10 @@ def pg_other_sessions(conn) -> int:
     return int(conn.exec_driver_sql(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
     ).scalar_one())
+
+
+def schema_revision(conn) -> str | None:
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def has_tables(conn) -> bool:

@@ -32,7 +32,7 @@ def open_work_item_counts(conn: Connection, now: datetime) -> tuple[int, int, in
 
 def deadline_counts(conn: Connection) -> dict[str, int]:
     """Deadlines waiting to fire (armed) and waiting for a holiday schedule (blocked)."""
-    rows = conn.execute(select(deadlines.c.state, func.count()).where(deadlines.c.state.in_(("armed", "blocked")))
-                        .group_by(deadlines.c.state))
+    rows = conn.execute(select(deadlines.c.state, func.count())
+                        .where(deadlines.c.state.in_(("armed", "blocked"))).group_by(deadlines.c.state))
     found = {state: int(n) for state, n in rows}
     return {"armed": found.get("armed", 0), "blocked": found.get("blocked", 0)}

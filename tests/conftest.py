@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-
 from engine.actors import Actor
 from engine.clock import ControlledClock
 from engine.runtime import Engine

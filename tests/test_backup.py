@@ -47,7 +47,8 @@ def _complete(engine: Engine, item) -> None:
 def _value(field):
     if field.type == "string":
         return "同" * max(1, field.minlength or 1)
-    return {"boolean": True, "long": 1, "date": "2025-10-01"}.get(field.type, field.options[0][0] if field.options else "")
+    fallback = field.options[0][0] if field.options else ""
+    return {"boolean": True, "long": 1, "date": "2025-10-01"}.get(field.type, fallback)
 
 
 def _snapshot(engine: Engine) -> dict[int, tuple[int, str]]:

@@ -44,14 +44,13 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     app.extensions["yijianshi"] = engine
     app.extensions["yijianshi.services"] = Services.build(engine, app.config)
 
+    init_operations(app, engine)  # first, so that its timing and request log see every request
     CSRFProtect(app)
     init_babel(app)
     init_login(app)
     init_errors(app)
     for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp):
         app.register_blueprint(blueprint)
-
-    init_operations(app, engine)
 
     @app.after_request
     def security_headers(response):

@@ -1,7 +1,7 @@
 """gunicorn settings for Prometheus multi-process mode: `gunicorn -c web/gunicorn_conf.py web.wsgi:app`
-with PROMETHEUS_MULTIPROC_DIR set to a folder the workers can write (emptied at start here, so
-counters of an earlier run do not linger: only the *.db files prometheus_client writes are removed). A worker that exits is marked dead so its live gauges
-(scheduler leadership) stop counting."""
+with PROMETHEUS_MULTIPROC_DIR set to a folder the workers can write. At start the *.db files that
+prometheus_client writes there are removed, so counters of an earlier run do not linger; a worker
+that exits is marked dead so its live gauges (scheduler leadership) stop counting."""
 from __future__ import annotations
 
 import os

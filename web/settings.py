@@ -42,7 +42,8 @@ def defaults() -> dict:
         INBOX_PAGE_SIZE=50,
         # /healthz answers 503 when no deadline scheduler has held its lease for this long (a few
         # lease periods); 0 leaves the scheduler out of the check.
-        HEALTH_SCHEDULER_STALE_SECONDS=float(os.environ.get("YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS", "15")),
+        HEALTH_SCHEDULER_STALE_SECONDS=float(
+            os.environ.get("YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS", "15")),
     )
 
 

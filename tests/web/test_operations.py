@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.request import urlopen
 
+import pytest
 from prometheus_client import REGISTRY
 
 from engine.actors import Actor
@@ -138,7 +139,7 @@ def test_metrics_observe_deadline_lateness_and_scheduler_leadership(client_for, 
     web_engine.deploy([FIXTURES / "limits.bpmn"])
     case = web_engine.cases.start_case("limited_review", {"limit_days": 3}, MARKET)
     with web_engine.db.reader.connect() as conn:
-        (warning, overdue) = deadline_store.of_case(conn, case.id)
+        (warning, _overdue) = deadline_store.of_case(conn, case.id)
     count = _sample("yijianshi_deadline_lateness_seconds_count")
     total = _sample("yijianshi_deadline_lateness_seconds_sum")
     web_engine.clock.set(warning.due_at + timedelta(seconds=30))  # the scheduler was down for 30 s
@@ -206,8 +207,6 @@ def test_metrics_under_gunicorn_sum_every_worker(tmp_path, sqlite_url):
 
 
 # -- structured logs -----------------------------------------------------------------------------
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
