@@ -234,13 +234,15 @@ def cmd_deliver(args) -> int:
 
 def cmd_scheduler(args) -> int:
     """Run the deadline scheduler until stopped (SIGTERM/SIGINT); one of several becomes active."""
-    import logging
     import signal
     import threading
 
     from engine.scheduler import DeadlineScheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
     engine = _engine(args)
     engine.db.upgrade()
     scheduler = DeadlineScheduler(engine, lease_ttl_s=args.lease_ttl, tick_s=args.tick)
@@ -281,6 +283,29 @@ def format_bulletin(f: dict) -> str:
     if f["escalations"]:
         lines.append("诉求到达各级：" + "，".join(f"第{e['level']}级 {e['cases']} 件" for e in f["escalations"]))
     return "\n".join(lines)
+def cmd_backup(args) -> int:
+    from engine.backup import backup
+    from storage.database import Database
+
+    db = Database(args.db)
+    try:
+        report = backup(db, Path(args.dest), overwrite=args.force)
+    finally:
+        db.dispose()
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from engine.backup import restore
+    from storage.database import default_url
+
+    url = args.db or default_url()
+    report = restore(url, Path(args.src), force=args.force, reexecute=args.reexecute)
+    for line in report.lines():
+        print(line)
+    return 0
 
 
 def cmd_calendar_load(args) -> int:
@@ -438,6 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scheduler", help="运行期限调度器（可启动多个：一个为主，其余备用）")
     p.add_argument("--lease-ttl", type=float, default=5.0, help="主调度器失联多少秒后由备用接管")
     p.add_argument("--tick", type=float, default=0.2, help="检查到期期限的间隔（秒）")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="在此端口提供 Prometheus 指标（期限延迟、主调度器）；默认不提供")
+    p.add_argument("--metrics-host", default="127.0.0.1")
     p.set_defaults(func=cmd_scheduler)
 
     bulletin = sub.add_parser("bulletin", help="每周通报").add_subparsers(dest="bulletin_command", required=True)
@@ -445,6 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--week", help="ISO 周次，例如 2026-W47")
     _actor_args(p)
     p.set_defaults(func=cmd_bulletin_generate)
+
+    p = sub.add_parser("backup", help="备份数据库（SQLite：在线备份，服务运行时也一致；PostgreSQL：pg_dump）")
+    p.add_argument("dest", help="备份文件路径；给出目录时在其中生成带时间的文件名")
+    p.add_argument("--force", action="store_true", help="覆盖已存在的备份文件")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="从备份恢复数据库（先核验备份；目标正在使用时拒绝）")
+    p.add_argument("src", help="yijianshi backup 生成的备份文件")
+    p.add_argument("--force", action="store_true", help="目标数据库已存在时用备份替换它")
+    p.add_argument("--reexecute", action="store_true", help="恢复前重新执行每个案件并比对存储状态（较慢）")
+    p.set_defaults(func=cmd_restore)
 
     cal = sub.add_parser("calendar", help="工作日日历（法定节假日安排）").add_subparsers(
         dest="calendar_command", required=True)
@@ -480,8 +519,15 @@ def _actor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--groups", help="该用户所属部门/角色，逗号分隔")
 
 
+# Commands that run for long and whose log lines an operator follows; the others log warnings only.
+_LONG_RUNNING = {"serve", "scheduler"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from engine.logging_setup import configure
+
     args = build_parser().parse_args(argv)
+    configure("INFO" if args.command in _LONG_RUNNING else "WARNING")
     try:
         return args.func(args)
     except DefinitionError as err:

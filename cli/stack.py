@@ -33,15 +33,24 @@ def free_port() -> int:
 
 
 def _healthy(port: int) -> bool:
+    """The web app answers and reaches its database (the scheduler's liveness, which /healthz also
+    reports, is not the web workers' business: schedulers may start after them, or not at all)."""
     import http.client
+    import json
 
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/healthz")
-        ok = conn.getresponse().status == 200
+        response = conn.getresponse()
+        body = response.read()
         conn.close()
-        return ok
     except OSError:
+        return False
+    if response.status == 200:
+        return True
+    try:
+        return response.status == 503 and json.loads(body).get("database") == "ok"
+    except ValueError:
         return False
 
 

@@ -7,6 +7,7 @@ see it; a command that fails leaves nothing behind."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from storage import case_store as store
 from storage import deadline_store, definition_store
 from storage.database import Database
 
+log = logging.getLogger("yijianshi.cases")
 MAX_ATTEMPTS = 20
 APPLICANT_ROLE = "applicant"
 MAX_INITIAL_DATA_BYTES = 256 * 1024
@@ -184,6 +186,7 @@ class CaseService:
             if within is not None:
                 within(conn, summary)
         self._cache.put(case_id, new_version, wf, ctx.after)
+        log.info("case started", extra={"case_id": case_id, "actor": actor.id, "event": h.CASE_STARTED})
         return summary
 
     def _submit_start_form(self, started: CommandContext, submitted: Mapping[str, Any]) -> CommandContext | None:
@@ -439,6 +442,9 @@ class CaseService:
                 self._cache.put(case_id, new_version, ctx._workflow, ctx.after or ctx.before)
             else:
                 self._cache.rebase(case_id, ctx.head.version, new_version)
+            log.info("case command", extra={"case_id": case_id, "actor": actor.id,
+                                            "work_item_id": getattr(ctx.item, "id", None),
+                                            "event": ctx.events[0].type if ctx.events else None})
             return self._summary(case_id, new_version, ctx)
         raise EngineError("案件正被频繁修改，请稍后再试。")
 

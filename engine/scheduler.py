@@ -22,7 +22,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from engine import weekly_bulletin
+from engine import metrics, weekly_bulletin
 from engine.clock import SHANGHAI, to_utc
 from storage import deadline_store
 
@@ -51,8 +51,11 @@ def fire_due(engine, now: datetime | None = None, limit: int = 500) -> list[Firi
         try:
             fired = engine.cases.fire_deadline(row.id) is not None
         except Exception:  # one broken case must not stop the others from firing
-            log.exception("deadline %s of case %s could not fire", row.id, row.case_id)
+            log.exception("deadline %s of case %s could not fire", row.id, row.case_id,
+                          extra={"case_id": row.case_id, "deadline_id": row.id})
             fired = False
+        if fired:
+            metrics.observe_firing((to_utc(engine.clock.now()) - row.due_at).total_seconds())
         results.append(Firing(row.id, row.case_id, row.due_at, fired))
     return results
 
@@ -94,12 +97,13 @@ class DeadlineScheduler:
             held = False
         was = self.is_leader
         self._lease_until = expires if held else None
+        metrics.SCHEDULER_LEADER.set(1 if held else 0)
         if held and not was:
-            log.info("scheduler %s is now active", self.holder)
+            log.info("scheduler %s is now active", self.holder, extra={"holder": self.holder})
             # Catch up in a job thread of its own, so the lease renewal never waits for it.
             self._scheduler.add_job(self.catch_up_bulletin, id="bulletin_catch_up", replace_existing=True)
         elif was and not held:
-            log.warning("scheduler %s lost leadership", self.holder)
+            log.warning("scheduler %s lost leadership", self.holder, extra={"holder": self.holder})
         return held
 
     # -- firing ----------------------------------------------------------------------------------
@@ -180,6 +184,7 @@ class DeadlineScheduler:
             with self.engine.db.writer.begin() as conn:
                 deadline_store.release(conn, LEASE_NAME, self.holder)
             self._lease_until = None
+        metrics.SCHEDULER_LEADER.set(0)
 
 
 def bulletin_trigger() -> CronTrigger:

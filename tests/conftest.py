@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from engine.actors import Actor
 from engine.clock import ControlledClock
@@ -19,6 +20,12 @@ from storage.database import Database
 from storage.throwaway_postgres import ThrowawayCluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Hypothesis: the CI profile is derandomized (the same examples every run) and small; tests that set
+# their own max_examples keep it. `pytest --hypothesis-profile=long` hunts much longer, randomly.
+settings.register_profile("ci", derandomize=True, max_examples=40, deadline=None, print_blob=True)
+settings.register_profile("long", max_examples=2000, deadline=None, print_blob=True)
+settings.load_profile("ci")
 ALL_GROUPS = frozenset({"front_desk", "market", "health", "fire", "tax", "applicant"})
 
 

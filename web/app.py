@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from engine.clock import SHANGHAI
@@ -20,6 +20,7 @@ from web.bpmn_forms import field_hint
 from web.case_view import departments_of, status_label
 from web.errors import init_errors
 from web.i18n import init_babel, select_locale
+from web.operations import init_operations
 from web.services import Services
 from web.settings import defaults, max_request_bytes, secret_key
 from web.task_submit import UPLOAD_FIELD
@@ -45,6 +46,7 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     app.extensions["yijianshi"] = engine
     app.extensions["yijianshi.services"] = Services.build(engine, app.config)
 
+    init_operations(app, engine)  # first, so that its timing and request log see every request
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing to forge
     init_babel(app)
@@ -53,12 +55,6 @@ def create_app(config: dict | None = None, engine: Engine | None = None) -> Flas
     for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
                       api.bp):
         app.register_blueprint(blueprint)
-
-    @app.get("/healthz")
-    def healthz():
-        with engine.db.reader.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return jsonify(status="ok", database="ok")
 
     @app.after_request
     def security_headers(response):

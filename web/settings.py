@@ -40,6 +40,10 @@ def defaults() -> dict:
         # A clerk keeps a task page open for a long time; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         INBOX_PAGE_SIZE=50,
+        # /healthz answers 503 when no deadline scheduler has held its lease for this long (a few
+        # lease periods); 0 leaves the scheduler out of the check.
+        HEALTH_SCHEDULER_STALE_SECONDS=float(
+            os.environ.get("YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS", "15")),
     )
 
 

@@ -4,9 +4,13 @@
 
 YIJIANSHI_DATABASE_URL (or YIJIANSHI_HOME for the default SQLite file), YIJIANSHI_SECRET_KEY (the
 same in every worker; otherwise it is kept in <YIJIANSHI_HOME>/secret_key), YIJIANSHI_UPLOADS. The
-schema must be upgraded first (`yijianshi db upgrade`)."""
+schema must be upgraded first (`yijianshi db upgrade`). Logs are JSON lines on stderr
+(YIJIANSHI_LOG_FORMAT, YIJIANSHI_LOG_LEVEL); for Prometheus with several workers see
+web/gunicorn_conf.py."""
 from __future__ import annotations
 
+from engine.logging_setup import configure
 from web.app import create_app
 
+configure("INFO")
 app = create_app()

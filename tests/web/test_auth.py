@@ -102,7 +102,7 @@ def test_security_headers_and_health(client_for):
     response = c.get("/login")
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
-    assert c.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+    assert c.get("/healthz").get_json()["database"] == "ok"
 
 
 def test_a_disabled_account_cannot_sign_in_or_keep_its_session(client_for, app):
