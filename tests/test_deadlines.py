@@ -199,3 +199,40 @@ def test_inbox_sorts_by_due_or_warning_time(engine):
     # 3-day limit from Wed 09-24: warned at the end of 09-25, due at the end of Sunday 09-28 (a make-up day)
     assert [r.case_id for r in warned] == [fast.id]
     assert _item(engine, fast.id).due_at.astimezone(SHANGHAI) == at(2025, 9, 28, 23, 59, 59)
+
+
+def _fired_events(engine, case_id) -> list:
+    with engine.db.reader.connect() as conn:
+        return [e for e in case_store.case_events(conn, case_id) if e.type == "deadline_fired"]
+
+
+def test_a_late_scheduler_is_never_overtaken_by_a_completion(engine):
+    """The scheduler has not fired a past-due overdue timer yet (it is late, or being handed over)
+    when the clerk submits: the timer fires first, exactly once, and the submission is refused
+    because the review was taken away, as the model says."""
+    from engine.errors import WorkItemUnavailable
+
+    case = _start(engine, at(2025, 9, 26, 9, 0))
+    review = _item(engine, case.id)
+    engine.clock.set(at(2025, 10, 14, 0, 0, 5))  # both the warning and the overdue time passed
+    with pytest.raises(WorkItemUnavailable):
+        engine.cases.complete_work_item(review.id, {"approved": True}, CLERK)
+    deadlines = _deadlines(engine, case.id)
+    assert {k: d.state for k, d in deadlines.items()} == {"warning": "fired", "overdue": "fired"}
+    assert len(_fired_events(engine, case.id)) == 2
+    assert fire_due(engine) == []  # nothing left for the scheduler: no second firing
+    with engine.db.reader.connect() as conn:
+        states = {r.task_spec: r.state for r in case_store.query_work_items(conn, case_id=case.id, state=None)}
+    assert states == {"review": "cancelled", "supervise": "ready"}
+
+
+def test_a_past_due_warning_fires_before_the_completion_it_does_not_stop(engine):
+    case = _start(engine, at(2025, 9, 26, 9, 0))
+    engine.clock.set(at(2025, 10, 11, 8, 0))  # past the warning, before the due time
+    done = engine.cases.complete_work_item(_item(engine, case.id).id, {"approved": True}, CLERK)
+    assert done.status == "completed"
+    deadlines = _deadlines(engine, case.id)
+    assert (deadlines["warning"].state, deadlines["overdue"].state) == ("fired", "cancelled")
+    with engine.db.reader.connect() as conn:
+        types = [e.type for e in case_store.case_events(conn, case.id)]
+    assert types.index("deadline_fired") < types.index("work_item_completed")
