@@ -10,7 +10,6 @@ server and scheduler, WARNING for the other commands)."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -18,6 +17,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
+
+import orjson
 
 # The fields a line may carry besides the basics, in the order they are written.
 CONTEXT_FIELDS = ("case_id", "work_item_id", "actor", "event", "deadline_id", "request_id", "method", "path",
@@ -61,7 +62,7 @@ class JsonFormatter(logging.Formatter):
                 line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return orjson.dumps(line, default=str).decode("utf-8")
 
 
 class TextFormatter(logging.Formatter):
@@ -101,6 +102,12 @@ def configure(default_level: str = "INFO", *, stream=None, fmt: str | None = Non
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
+    # What the formatters never write is not gathered either (the logging docs' "Optimization"):
+    # the caller's file and line (a walk up the stack on every line), thread and process names.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
