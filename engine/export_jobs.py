@@ -7,6 +7,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from engine.errors import EngineError, NotFound
@@ -16,6 +17,10 @@ from storage import audit_store
 from storage.audit_store import CaseSearch
 
 PROGRESS_EVERY = 20  # cases between progress updates
+# A queued or running job whose progress has not moved for this long lost the process that ran it
+# (a restart, a killed worker): it is shown as failed so the auditor starts it again.
+ABANDONED_AFTER = timedelta(minutes=10)
+ABANDONED = "导出中断（处理它的服务进程已停止），请重新导出。"
 
 
 @dataclass(frozen=True)
@@ -66,11 +71,13 @@ class ExportJobs:
             row = audit_store.job(conn, job_id)
         if row is None:
             raise NotFound(f"导出任务 {job_id} 不存在。")
-        return _view(row)
+        return _view(row, self.engine.clock.now())
 
     def recent(self, requested_by: str) -> list[ExportJobView]:
         with self.engine.db.reader.connect() as conn:
-            return [_view(r) for r in audit_store.jobs_of(conn, requested_by)]
+            rows = audit_store.jobs_of(conn, requested_by)
+        now = self.engine.clock.now()
+        return [_view(r, now) for r in rows]
 
     def path_of(self, job: ExportJobView) -> Path:
         return self.folder / job.filename
@@ -116,6 +123,9 @@ class ExportJobs:
             audit_store.update_job(conn, job_id, values)
 
 
-def _view(row) -> ExportJobView:
+def _view(row, now) -> ExportJobView:
+    state, error = row.state, row.error
+    if state in ("queued", "running") and now - row.updated_at > ABANDONED_AFTER:
+        state, error = "failed", ABANDONED
     return ExportJobView(row.id, row.requested_by, row.format, CaseSearch.from_dict(json.loads(row.filter_json)),
-                         row.state, row.total, row.done, row.events, row.error, row.created_at, row.finished_at)
+                         state, row.total, row.done, row.events, error, row.created_at, row.finished_at)

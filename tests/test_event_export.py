@@ -283,3 +283,16 @@ def test_search_round_trips_through_json():
     search = CaseSearch(started_by="zhangsan", started_from=at(2025, 9, 1, 0, 0),
                         started_before=at(2025, 9, 1, 0, 0) + timedelta(days=30), status="running")
     assert CaseSearch.from_dict(search.as_dict()) == search
+
+
+def test_a_job_whose_process_died_shows_as_failed(engine, cases, tmp_path):
+    from engine.export_jobs import ABANDONED
+
+    jobs = ExportJobs(engine, tmp_path / "exports")
+    job = jobs.create("shenji", "csv", CaseSearch())  # queued, and no thread ever runs it
+    engine.clock.advance(minutes=9)
+    assert jobs.get(job.id).state == "queued"
+    engine.clock.advance(minutes=2)
+    stale = jobs.get(job.id)
+    assert (stale.state, stale.error) == ("failed", ABANDONED)
+    assert [j.state for j in jobs.recent("shenji")] == ["failed"]
