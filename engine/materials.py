@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from engine.actors import Actor
-from engine.cases import APPLICANT_ROLE
+from engine.cases import APPLICANT_ROLE, CaseService
 from engine.clock import Clock, to_utc
-from engine.errors import EngineError, NotFound, NotPermitted, WorkItemUnavailable
+from engine.errors import EngineError, NotFound, WorkItemUnavailable
 from storage import case_store, material_store
 from storage.database import Database
 
@@ -258,19 +258,13 @@ class MaterialService:
 
 
 def _check_may_attach(item, head, actor: Actor) -> None:
+    """Whoever may complete the work item may attach materials to it (the one rule of who may act,
+    CaseService.check_can_act), and only while it is open."""
     if item is None:
         raise NotFound("待办事项不存在。")
     if item.state != "ready":
         raise WorkItemUnavailable("该事项已办结或已撤销，不能再上传材料。")
-    groups = tuple(g for g in item.groups.split(",") if g)
-    if APPLICANT_ROLE in groups and not actor.is_admin:
-        if actor.id != head.started_by:
-            raise NotPermitted("这是其他申请人的案件，您无权上传材料。")
-        return
-    if not actor.may_work_on(groups):
-        raise NotPermitted("您不属于办理该事项的部门，不能为其上传材料。")
-    if item.claimed_by and item.claimed_by != actor.id and not actor.is_admin:
-        raise WorkItemUnavailable(f"该事项已由 {item.claimed_by} 认领办理。")
+    CaseService.check_can_act(item, actor, head)
 
 
 def record_from_row(row) -> MaterialRecord:
