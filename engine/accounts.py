@@ -145,6 +145,14 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("shichang", "demo-shichang", "赵磊（市场监管局）", "dept_clerk", ("market",)),
     DemoAccount("chengguan", "demo-chengguan", "钱芳（城市管理局）", "dept_clerk", ("urban_mgmt",)),
     DemoAccount("xiaofang", "demo-xiaofang", "孙强（消防救援大队）", "dept_clerk", ("fire",)),
+    # So that every shipped scenario can be worked end to end from the demo accounts:
+    DemoAccount("bumen", "demo-bumen", "李娜（其他审批部门）", "dept_clerk", (
+        "health", "tax", "public_security", "civil_affairs", "human_resources", "medical_insurance", "housing",
+        "natural_resources", "ecology", "education", "agriculture", "hub", "street", "housing_fund",
+        "development_reform", "water_company", "telecom", "power_company", "pbc", "industry_regulator",
+        "gas_company", "disease_control", "bank")),
+    DemoAccount("lianluo", "demo-lianluo", "陈刚（有需必应 诉求协调与督办）", "dept_clerk", (
+        "liaison", "grid_center", "district_leader", "city_office", "discipline", "supervision")),
     DemoAccount("ducha", "demo-ducha", "周洁（督查室）", "supervisor"),
     DemoAccount("sheji", "demo-sheji", "吴涛（流程设计）", "designer"),
     DemoAccount("shenji", "demo-shenji", "郑红（审计）", "auditor"),

@@ -61,3 +61,18 @@ def test_bad_accounts_are_refused_with_reasons(accounts):
     with pytest.raises(AccountError, match="已被使用"):
         accounts.create("clerk3", "long-enough-1", "某人", "citizen")
     assert accounts.get("clerk3").actor.groups == {"market", "fire"}
+
+
+def test_the_demo_accounts_can_work_every_shipped_scenario():
+    """Every department or role a shipped process assigns work to has a demo account that works it
+    (the applicant's steps go to whoever applied, the front desk's to 综合窗口)."""
+    import re
+
+    from tests.web.conftest import ROOT
+
+    groups = set()
+    for path in (ROOT / "processes").rglob("*.bpmn"):
+        for found in re.findall(r'candidateGroups="([^"]+)"', path.read_text(encoding="utf-8")):
+            groups.update(g.strip() for g in found.split(","))
+    worked = {g for d in DEMO_ACCOUNTS for g in d.departments} | {"applicant", "front_desk"}
+    assert groups and groups <= worked, sorted(groups - worked)
