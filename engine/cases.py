@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Collection, Mapping
@@ -20,6 +19,7 @@ from engine import history as h
 from engine.actors import SYSTEM, Actor
 from engine.case_state import CaseStateCodec
 from engine.clock import SHANGHAI, Clock, to_utc
+from engine.command_retry import backoff, is_unique_violation, is_write_conflict
 from engine.definitions import DefinitionCache, LoadedDefinition
 from engine.errors import (
     AmbiguousCorrelation,
@@ -34,6 +34,7 @@ from engine.forms import validate_submission
 from engine.projection_writer import due_at_of, write_projection
 from engine.timers import UNRESOLVED, command_time, rearm
 from engine.work_items import WorkItemProjection, all_tasks, project_work_items
+from engine.workflow_cache import WorkflowCache
 from engine.workflow_steps import deliver, ready_ordinal, run_engine, timer_ordinal
 from storage import case_store as store
 from storage import deadline_store, definition_store
@@ -90,41 +91,6 @@ class CaseSummary:
     ready: list[ReadyItem]  # work items that this command opened
 
 
-class _WorkflowCache:
-    """Live workflows of recently touched cases, keyed by case and version. A command takes the
-    workflow out (so no two threads share one) and puts it back only after its commit."""
-
-    def __init__(self, size: int = 4096):
-        self._items: OrderedDict[int, tuple[int, BpmnWorkflow, WorkItemProjection]] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def take(self, case_id: int, version: int) -> tuple[BpmnWorkflow, WorkItemProjection] | None:
-        with self._lock:
-            entry = self._items.pop(case_id, None)
-        if entry is not None and entry[0] == version:
-            return entry[1], entry[2]
-        return None
-
-    def put(self, case_id: int, version: int, wf: BpmnWorkflow, projection: WorkItemProjection) -> None:
-        with self._lock:
-            self._items[case_id] = (version, wf, projection)
-            self._items.move_to_end(case_id)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def rebase(self, case_id: int, old: int, new: int) -> None:
-        """A command that left the engine state alone (a claim) moves the cached copy along."""
-        with self._lock:
-            entry = self._items.get(case_id)
-            if entry is not None and entry[0] == old:
-                self._items[case_id] = (new, entry[1], entry[2])
-
-    def drop(self, case_id: int) -> None:
-        with self._lock:
-            self._items.pop(case_id, None)
-
-
 class CaseService:
     def __init__(self, db: Database, definitions: DefinitionCache, script_engine, clock: Clock,
                  cache_size: int = 4096):
@@ -133,7 +99,7 @@ class CaseService:
         self.script_engine = script_engine
         self.clock = clock
         self.codec = CaseStateCodec()
-        self._cache = _WorkflowCache(cache_size)
+        self._cache = WorkflowCache(cache_size)
 
     # -- commands ------------------------------------------------------------------------------
 
@@ -420,7 +386,7 @@ class CaseService:
                         new_version = self._persist(ctx)
             except ConcurrencyConflict:
                 self._cache.drop(case_id)
-                _backoff(attempt)
+                backoff(attempt)
                 continue
             except _TimersDue:
                 # A deadline of this case fell due and the scheduler has not fired it yet: fire it
@@ -432,8 +398,8 @@ class CaseService:
             except Exception as err:
                 if case_id is not None:
                     self._cache.drop(case_id)
-                if _is_write_conflict(err) or (_is_unique_violation(err) and self._moved_on(ctx)):
-                    _backoff(attempt)
+                if is_write_conflict(err) or (is_unique_violation(err) and self._moved_on(ctx)):
+                    backoff(attempt)
                     continue
                 raise
             finally:
@@ -584,33 +550,3 @@ def _check_data(data: Mapping[str, Any]) -> dict:
     if len(text.encode("utf-8")) > MAX_INITIAL_DATA_BYTES:
         raise FormErrors({"__all__": f"数据超过 {MAX_INITIAL_DATA_BYTES // 1024} KB 上限。"})
     return json.loads(text)
-
-
-def _is_write_conflict(err: Exception) -> bool:
-    """Unique-key races on PostgreSQL and 'database is locked' on SQLite: retry the command."""
-    from sqlalchemy.exc import IntegrityError, OperationalError
-
-    if isinstance(err, IntegrityError):
-        return "uq_events_case_seq" in str(err.orig) or "events" in str(err.orig)
-    if isinstance(err, OperationalError):
-        text = str(err.orig).lower()
-        return "locked" in text or "deadlock" in text or "could not serialize" in text
-    return False
-
-
-def _is_unique_violation(err: Exception) -> bool:
-    """A duplicate key, whether it came through SQLAlchemy or straight from the driver (prepared
-    statements run on the DBAPI cursor)."""
-    import sqlite3
-
-    orig = getattr(err, "orig", None) or err
-    if getattr(orig, "sqlstate", None) == "23505":
-        return True
-    return isinstance(orig, sqlite3.IntegrityError) and "UNIQUE" in str(orig)
-
-
-def _backoff(attempt: int) -> None:
-    import random
-    import time
-
-    time.sleep(min(0.2, 0.002 * (2 ** min(attempt, 6))) * random.random())
