@@ -71,6 +71,7 @@ class DeadlineScheduler:
         self.batch = batch
         self._lease_until: datetime | None = None
         self._running = threading.Lock()
+        self._catching_up = threading.Lock()
         self._stopping = threading.Event()
         self.fired = 0
         self._scheduler = BackgroundScheduler(
@@ -100,8 +101,10 @@ class DeadlineScheduler:
         metrics.SCHEDULER_LEADER.set(1 if held else 0)
         if held and not was:
             log.info("scheduler %s is now active", self.holder, extra={"holder": self.holder})
-            # Catch up in a job thread of its own, so the lease renewal never waits for it.
-            self._scheduler.add_job(self.catch_up_bulletin, id="bulletin_catch_up", replace_existing=True)
+            # Catch up in a job thread of its own, so the lease renewal never waits for it. A one-off
+            # job under a fixed id races APScheduler's own removal of the finished job when leadership
+            # comes back quickly, so each gets a fresh id; catch_up_bulletin lets one run at a time.
+            self._scheduler.add_job(self.catch_up_bulletin)
         elif was and not held:
             log.warning("scheduler %s lost leadership", self.holder, extra={"holder": self.holder})
         return held
@@ -152,14 +155,17 @@ class DeadlineScheduler:
 
     def catch_up_bulletin(self) -> str | None:
         """On becoming active: the bulletin the last Monday 08:00 run was due to write, if missing."""
-        if not self.is_leader:
+        if not self.is_leader or not self._catching_up.acquire(blocking=False):
             return None
-        week = weekly_bulletin.previous_week(last_bulletin_run(self.engine.clock.now()))
         try:
-            made = weekly_bulletin.generate_if_missing(self.engine, week, by="scheduler")
-        except Exception:
-            log.exception("the weekly bulletin of %s could not be generated", week)
-            return None
+            week = weekly_bulletin.previous_week(last_bulletin_run(self.engine.clock.now()))
+            try:
+                made = weekly_bulletin.generate_if_missing(self.engine, week, by="scheduler")
+            except Exception:
+                log.exception("the weekly bulletin of %s could not be generated", week)
+                return None
+        finally:
+            self._catching_up.release()
         return week if made is not None else None
 
     # -- life cycle ------------------------------------------------------------------------------

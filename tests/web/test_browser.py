@@ -3,6 +3,7 @@ real HTTP server thread on 127.0.0.1 with a temporary SQLite database. Screensho
 to test-artifacts/screenshots/."""
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from pathlib import Path
@@ -26,14 +27,23 @@ def live(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     engine = make_engine(f"sqlite:///{folder}/yijianshi.sqlite3")
     app = build_app(engine, folder)
+    with serving(app) as base:
+        yield base, engine
+    check_every_case(engine)
+    engine.db.dispose()
+
+
+@contextlib.contextmanager
+def serving(app):
+    """The app on a real HTTP server thread on 127.0.0.1; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", engine
-    server.shutdown()
-    thread.join(timeout=10)
-    check_every_case(engine)
-    engine.db.dispose()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

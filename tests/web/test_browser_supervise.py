@@ -3,11 +3,8 @@ its figures and charts drawn by Chart.js, the scenarios' model metrics, and a we
 from the list. Screenshots go to test-artifacts/screenshots/."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from engine import weekly_bulletin
 from tests.conftest import check_every_case, make_engine
@@ -15,6 +12,7 @@ from tests.test_scenarios_driver import Scenario, deploy
 from tests.test_supervision import INTAKE, TRANSFER, _request, at, limited_week
 from tests.web import test_browser as journey
 from tests.web.conftest import build_app
+from tests.web.test_browser import serving
 
 # The browser journey's fixtures, reused: `person` signs in against this module's `live` server.
 browser, person, shot = journey.browser, journey.person, journey.shot
@@ -33,12 +31,8 @@ def live(tmp_path_factory):
     _request(engine, Scenario(engine, "enterprise_request"), INTAKE, TRANSFER)
     engine.clock.set(at(2026, 3, 9, 8, 0))
     weekly_bulletin.generate(engine, "2026-W10")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", engine
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, engine
     check_every_case(engine)
     engine.db.dispose()
 
