@@ -115,6 +115,9 @@ def configure(default_level: str = "INFO", *, stream=None, fmt: str | None = Non
     root.setLevel(level)
     # APScheduler reports every job run at INFO; only its warnings are worth a line.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    # SpiffWorkflow writes a line at INFO for every task state change ("State changed to READY");
+    # the history table records what happened, so only its warnings are kept.
+    logging.getLogger("spiff").setLevel(max(logging.WARNING, root.level))
     # The web app writes its own line per request (web/operations.py); the development server's
     # access log would repeat it as plain text.
     logging.getLogger("werkzeug").setLevel(max(logging.WARNING, root.level))
