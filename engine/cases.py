@@ -404,7 +404,9 @@ class CaseService:
                 raise
             finally:
                 _CATCHING_UP.on = False
-            if ctx._workflow is not None:
+            if ctx.status is not None:
+                self._cache.drop(case_id)  # an ended case takes no more engine steps: keep room for running ones
+            elif ctx._workflow is not None:
                 self._cache.put(case_id, new_version, ctx._workflow, ctx.after or ctx.before)
             else:
                 self._cache.rebase(case_id, ctx.head.version, new_version)

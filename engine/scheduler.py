@@ -72,6 +72,7 @@ class DeadlineScheduler:
         self._lease_until: datetime | None = None
         self._running = threading.Lock()
         self._catching_up = threading.Lock()
+        self._catch_up: threading.Thread | None = None
         self._stopping = threading.Event()
         self.fired = 0
         self._scheduler = BackgroundScheduler(
@@ -101,10 +102,11 @@ class DeadlineScheduler:
         metrics.SCHEDULER_LEADER.set(1 if held else 0)
         if held and not was:
             log.info("scheduler %s is now active", self.holder, extra={"holder": self.holder})
-            # Catch up in a job thread of its own, so the lease renewal never waits for it. A one-off
-            # job under a fixed id races APScheduler's own removal of the finished job when leadership
-            # comes back quickly, so each gets a fresh id; catch_up_bulletin lets one run at a time.
-            self._scheduler.add_job(self.catch_up_bulletin)
+            # Catch up in a thread of its own, so the lease renewal never waits for it. Not a one-off
+            # APScheduler job: its removal of a finished date job races a renewal that adds one while
+            # the scheduler starts (JobLookupError in its loop). catch_up_bulletin runs one at a time.
+            self._catch_up = threading.Thread(target=self.catch_up_bulletin, name="bulletin-catch-up", daemon=True)
+            self._catch_up.start()
         elif was and not held:
             log.warning("scheduler %s lost leadership", self.holder, extra={"holder": self.holder})
         return held
@@ -186,6 +188,8 @@ class DeadlineScheduler:
         self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self._catch_up is not None:
+            self._catch_up.join(timeout=30)
         if self._lease_until is not None:
             with self.engine.db.writer.begin() as conn:
                 deadline_store.release(conn, LEASE_NAME, self.holder)
