@@ -54,6 +54,22 @@ def test_happy_path_projects_work_items_and_completes(engine, clerk):
     assert data["amount"] == 80 and data["approved"] is False and data["remark"] == "欠税"
 
 
+def test_the_workflow_cache_keeps_running_cases_only(engine, clerk):
+    """A running case's live workflow stays cached for its next command; an ended case takes no more
+    engine steps, so it leaves the cache (room for running ones, less for the collector to walk)."""
+    case, items = _start_review(engine, clerk)
+    cached = engine.cases._cache._items
+    assert case.id in cached
+    for spec in ("dept_market", "dept_health", "dept_fire", "dept_tax"):
+        result = engine.cases.complete_work_item(items[spec], {"approved": "true"}, clerk)
+    assert cached[case.id][0] == result.version
+    assert engine.cases.complete_work_item(result.ready[0].id, {"delivered": "on"}, DESK).status == "completed"
+    assert case.id not in cached
+    other, _ = _start_review(engine, clerk)
+    engine.cases.cancel_case(other.id, clerk, "测试")
+    assert other.id not in cached
+
+
 def test_form_errors_are_per_field_and_nothing_is_saved(engine, clerk):
     deploy_fixtures(engine, "parallel_review.bpmn")
     case = engine.cases.start_case("parallel_review", {}, clerk)
