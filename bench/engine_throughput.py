@@ -20,9 +20,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser  # noqa: E402
 from SpiffWorkflow.task import TaskState  # noqa: E402
 
-from engine.actors import Actor  # noqa: E402
-from engine.runtime import Engine  # noqa: E402
-from storage.database import Database  # noqa: E402
+from yijianshi.engine.access.actors import Actor  # noqa: E402
+from yijianshi.engine.runtime import Engine  # noqa: E402
+from yijianshi.storage.database import Database  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "fixtures" / "parallel_review.bpmn"
 CLERK = Actor("bench", frozenset({"front_desk", "market", "health", "fire", "tax"}))
@@ -103,7 +103,7 @@ def main() -> None:
     print(f"engine_sqlite_cases_per_s={lite:.1f}")
     print(f"engine_sqlite_ms_per_case={1000 * sqlite_s / total:.2f}")
     if not args.skip_postgres:
-        from storage.throwaway_postgres import throwaway_postgres
+        from yijianshi.storage.throwaway_postgres import throwaway_postgres
 
         with throwaway_postgres(durable=True) as url:
             pg = EngineRun(url)

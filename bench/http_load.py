@@ -37,12 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.http_client import Session  # noqa: E402
-from cli.stack import start_gunicorn, stop_process  # noqa: E402
-from engine.accounts import AccountService  # noqa: E402
-from engine.actors import Actor  # noqa: E402
-from engine.runtime import Engine  # noqa: E402
-from storage import case_store  # noqa: E402
-from storage.database import Database  # noqa: E402
+from yijianshi.cli.stack import start_gunicorn, stop_process  # noqa: E402
+from yijianshi.engine.access.accounts import AccountService  # noqa: E402
+from yijianshi.engine.access.actors import Actor  # noqa: E402
+from yijianshi.engine.runtime import Engine  # noqa: E402
+from yijianshi.storage import case_store  # noqa: E402
+from yijianshi.storage.database import Database  # noqa: E402
 
 # The open-restaurant scenario as first shipped (kept as a test fixture, so the figures stay
 # comparable while processes/ evolves).
@@ -201,7 +201,7 @@ def main() -> int:
         home = Path(tmp)
         sqlite = bench("sqlite", f"sqlite:///{home}/bench.sqlite3", args, home)
         if not args.skip_postgres:
-            from storage.throwaway_postgres import throwaway_postgres
+            from yijianshi.storage.throwaway_postgres import throwaway_postgres
 
             with throwaway_postgres("bench_http") as pg_url:
                 bench("postgresql", pg_url, args, home)

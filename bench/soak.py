@@ -48,14 +48,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.http_client import Session  # noqa: E402
-from cli.stack import Stack  # noqa: E402
-from engine.accounts import AccountService  # noqa: E402
-from engine.actors import Actor  # noqa: E402
-from engine.case_integrity import audit_completions, audit_deadlines, check_case  # noqa: E402
-from engine.clock import SHANGHAI  # noqa: E402
-from engine.runtime import Engine  # noqa: E402
-from storage import case_store, integrity_store  # noqa: E402
-from storage.database import Database  # noqa: E402
+from yijianshi.cli.stack import Stack  # noqa: E402
+from yijianshi.engine.access.accounts import AccountService  # noqa: E402
+from yijianshi.engine.access.actors import Actor  # noqa: E402
+from yijianshi.engine.audit.integrity import audit_completions, audit_deadlines, check_case  # noqa: E402
+from yijianshi.engine.clock import SHANGHAI  # noqa: E402
+from yijianshi.engine.runtime import Engine  # noqa: E402
+from yijianshi.storage import case_store
+from yijianshi.storage import integrity_store  # noqa: E402
+from yijianshi.storage.database import Database  # noqa: E402
 
 PROCESS = ROOT / "bench" / "soak_case.bpmn"
 PASSWORD = "soak-password-1"
@@ -288,7 +289,7 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
 
 
 def _next_armed(conn):
-    from storage import deadline_store
+    from yijianshi.storage import deadline_store
 
     return deadline_store.next_due_at(conn)
 

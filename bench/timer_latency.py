@@ -23,13 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from engine.actors import SYSTEM  # noqa: E402
-from engine.clock import SHANGHAI, Clock, to_utc  # noqa: E402
-from engine.runtime import Engine  # noqa: E402
-from engine.scheduler import DeadlineScheduler  # noqa: E402
-from storage import deadline_store  # noqa: E402
-from storage.database import Database  # noqa: E402
-from storage.models import Deadline  # noqa: E402
+from yijianshi.engine.access.actors import SYSTEM  # noqa: E402
+from yijianshi.engine.clock import SHANGHAI, Clock, to_utc  # noqa: E402
+from yijianshi.engine.runtime import Engine  # noqa: E402
+from yijianshi.engine.deadlines.scheduler import DeadlineScheduler  # noqa: E402
+from yijianshi.storage import deadline_store  # noqa: E402
+from yijianshi.storage.database import Database  # noqa: E402
+from yijianshi.storage.models import Deadline  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import argparse
 
-from engine.api_clients import SCOPES
+from yijianshi.engine.access.api_clients import SCOPES
 
 
 def _service(args):
-    from engine.api_clients import ApiClientService
-    from storage.database import Database
+    from yijianshi.engine.access.api_clients import ApiClientService
+    from yijianshi.storage.database import Database
 
     return ApiClientService(Database(args.db))
 
 
 def _fmt_time(value) -> str:
-    from engine.clock import SHANGHAI
+    from yijianshi.engine.clock import SHANGHAI
 
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
 

@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.actors import Actor
-from engine.errors import DefinitionError, EngineError, FormErrors
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.errors import DefinitionError, EngineError, FormErrors
 
 OPERATOR = Actor(id="cli", name="命令行操作员", is_admin=True)
 
 
 def _engine(args):
-    from engine.runtime import Engine
-    from storage.database import Database
+    from yijianshi.engine.runtime import Engine
+    from yijianshi.storage.database import Database
 
     db = Database(args.db)
     return Engine(db)
@@ -52,7 +52,7 @@ def _print_problems(err: DefinitionError) -> None:
 
 
 def _fmt_time(value) -> str:
-    from engine.clock import SHANGHAI
+    from yijianshi.engine.clock import SHANGHAI
 
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
 
@@ -60,8 +60,8 @@ def _fmt_time(value) -> str:
 # -- sub-commands --------------------------------------------------------------------------------
 
 def cmd_db_upgrade(args) -> int:
-    from engine.runtime import Engine
-    from storage.database import Database
+    from yijianshi.engine.runtime import Engine
+    from yijianshi.storage.database import Database
 
     db = Database(args.db)
     db.upgrade()
@@ -76,9 +76,9 @@ def cmd_serve(args) -> int:
     """The main job: upgrade the schema, deploy the shipped processes, serve the web app."""
     from werkzeug.serving import run_simple
 
-    from engine.runtime import Engine
-    from storage.database import Database
-    from web.app import create_app
+    from yijianshi.engine.runtime import Engine
+    from yijianshi.storage.database import Database
+    from yijianshi.web.app import create_app
 
     db = Database(args.db)
     db.upgrade()
@@ -88,7 +88,7 @@ def cmd_serve(args) -> int:
         for result in engine.deploy([processes]):
             print(f"流程 {result}")
     app = create_app(engine=engine)
-    from engine.accounts import seeded_lines
+    from yijianshi.engine.access.accounts import seeded_lines
 
     print("演示账号（用户名 / 密码 / 角色 / 部门 / 名称）：")
     for line in seeded_lines(app.extensions["yijianshi.services"].accounts.seed_demo()):
@@ -96,7 +96,7 @@ def cmd_serve(args) -> int:
     engine.calendar.seed_bundled()
     scheduler = None
     if not args.no_scheduler:
-        from engine.scheduler import DeadlineScheduler
+        from yijianshi.engine.deadlines.scheduler import DeadlineScheduler
 
         scheduler = DeadlineScheduler(engine)
         scheduler.start()
@@ -113,7 +113,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from engine.definitions import parse_deployment, read_sources
+    from yijianshi.engine.modeling.definitions import parse_deployment, read_sources
 
     try:
         parsed = parse_deployment(read_sources(args.paths))
@@ -165,7 +165,7 @@ def _print_ready(result) -> None:
 
 
 def cmd_work_items(args) -> int:
-    from storage import case_store
+    from yijianshi.storage import case_store
 
     engine = _engine(args)
     with engine.db.reader.connect() as conn:
@@ -237,7 +237,7 @@ def cmd_scheduler(args) -> int:
     import signal
     import threading
 
-    from engine.scheduler import DeadlineScheduler
+    from yijianshi.engine.deadlines.scheduler import DeadlineScheduler
 
     if args.metrics_port:
         from prometheus_client import start_http_server
@@ -262,7 +262,7 @@ def cmd_scheduler(args) -> int:
 
 def cmd_bulletin_generate(args) -> int:
     """Generate (or regenerate) the weekly bulletin of a week; default: the last complete week."""
-    from engine import weekly_bulletin
+    from yijianshi.engine.supervision import weekly_bulletin
 
     engine = _engine(args)
     week = args.week or weekly_bulletin.previous_week(engine.clock.now())
@@ -284,8 +284,8 @@ def format_bulletin(f: dict) -> str:
         lines.append("诉求到达各级：" + "，".join(f"第{e['level']}级 {e['cases']} 件" for e in f["escalations"]))
     return "\n".join(lines)
 def cmd_backup(args) -> int:
-    from engine.backup import backup
-    from storage.database import Database
+    from yijianshi.engine.ops.backup import backup
+    from yijianshi.storage.database import Database
 
     db = Database(args.db)
     try:
@@ -298,8 +298,8 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from engine.backup import restore
-    from storage.database import default_url
+    from yijianshi.engine.ops.backup import restore
+    from yijianshi.storage.database import default_url
 
     url = args.db or default_url()
     report = restore(url, Path(args.src), force=args.force, reexecute=args.reexecute)
@@ -309,7 +309,7 @@ def cmd_restore(args) -> int:
 
 
 def cmd_calendar_load(args) -> int:
-    from engine.calendar_admin import load_calendar
+    from yijianshi.engine.deadlines.schedule_import import load_calendar
 
     engine = _engine(args)
     report = load_calendar(engine, Path(args.file).read_bytes(), Path(args.file).name, _actor(args))
@@ -321,7 +321,7 @@ def cmd_calendar_load(args) -> int:
 def cmd_calendar_close(args) -> int:
     from datetime import date
 
-    from engine.calendar_admin import add_closure
+    from yijianshi.engine.deadlines.schedule_import import add_closure
 
     engine = _engine(args)
     try:
@@ -335,7 +335,7 @@ def cmd_calendar_close(args) -> int:
 
 
 def cmd_calendar_show(args) -> int:
-    from engine.calendar_admin import describe_year
+    from yijianshi.engine.deadlines.schedule_import import describe_year
 
     engine = _engine(args)
     for line in describe_year(engine, args.year):
@@ -376,18 +376,18 @@ def cmd_verify(args) -> int:
 # -- argument parsing ----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from storage.database import default_url
+    from yijianshi.storage.database import default_url
 
     ap = argparse.ArgumentParser(prog="yijianshi", description="一件事流程编排：部署、办件与核验。")
     ap.add_argument("--db", default=None, help=f"数据库 URL（默认 {default_url()}，或环境变量 YIJIANSHI_DATABASE_URL）")
     ap.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
     sub = ap.add_subparsers(dest="command", required=True, metavar="命令")
-    from cli.api_clients import add_api_client_parser
-    from cli.scenarios import add_scenarios_parser, validate_with_lint
+    from yijianshi.cli.api_clients import add_api_client_parser
+    from yijianshi.cli.scenarios import add_scenarios_parser, validate_with_lint
 
     add_scenarios_parser(sub)
     add_api_client_parser(sub)
-    from cli.stack import add_stack_parser
+    from yijianshi.cli.stack import add_stack_parser
 
     add_stack_parser(sub)
 
@@ -524,7 +524,7 @@ _LONG_RUNNING = {"serve", "scheduler"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.logging_setup import configure
+    from yijianshi.engine.ops.structured_logs import configure
 
     args = build_parser().parse_args(argv)
     configure("INFO" if args.command in _LONG_RUNNING else "WARNING")

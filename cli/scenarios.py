@@ -7,21 +7,21 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from engine.errors import DefinitionError, Problem
+from yijianshi.engine.errors import DefinitionError, Problem
 
 DEFAULT_PROCESSES = "processes"
 
 
 def lint_problems(paths: list[str]) -> list[Problem]:
     """The designer lint problems of these files (empty when clean)."""
-    from engine.lint import lint_files
+    from yijianshi.engine.modeling.lint import lint_files
 
     return lint_files(paths)
 
 
 def validate_with_lint(args) -> int:
     """`yijianshi validate`: the deploy checks, then the lint rules; `file:line: message`, exit 1 on any."""
-    from engine.definitions import parse_deployment, read_sources
+    from yijianshi.engine.modeling.definitions import parse_deployment, read_sources
 
     try:
         parsed = parse_deployment(read_sources(args.paths))
@@ -51,7 +51,7 @@ def add_scenarios_parser(sub) -> None:
 
 
 def cmd_scenarios_report(args) -> int:
-    from engine.scenario_metrics import scenario_metrics
+    from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 
     paths = args.paths or [DEFAULT_PROCESSES]
     try:

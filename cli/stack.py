@@ -57,7 +57,7 @@ def _healthy(port: int) -> bool:
 def start_gunicorn(url: str, workers: int, home: Path, *, port: int = 0, host: str = "127.0.0.1",
                    threads: int = 1, config: str | None = None, secret_key: str | None = None,
                    log: Path | None = None) -> tuple[subprocess.Popen, int]:
-    """gunicorn serving web.wsgi:app, configured by the environment as in a deployment; waits
+    """gunicorn serving yijianshi.web.wsgi:app, configured by the environment as in a deployment; waits
     until /healthz answers. Returns the master process and the port."""
     port = port or free_port()
     env = dict(os.environ, YIJIANSHI_DATABASE_URL=url, YIJIANSHI_HOME=str(home),
@@ -70,7 +70,7 @@ def start_gunicorn(url: str, workers: int, home: Path, *, port: int = 0, host: s
     if config:
         options += ["-c", config]
     out = open(log, "ab") if log else None
-    server = subprocess.Popen([str(BIN / "gunicorn"), *options, "web.wsgi:app"], cwd=ROOT, env=env,
+    server = subprocess.Popen([str(BIN / "gunicorn"), *options, "yijianshi.web.wsgi:app"], cwd=ROOT, env=env,
                               start_new_session=True, stdout=out, stderr=out)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -139,14 +139,14 @@ class Stack:
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> "Stack":
-        from engine.accounts import AccountService
-        from engine.runtime import Engine
-        from storage.database import Database
+        from yijianshi.engine.access.accounts import AccountService
+        from yijianshi.engine.runtime import Engine
+        from yijianshi.storage.database import Database
 
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         try:
             if self.url is None:
-                from storage.throwaway_postgres import ThrowawayCluster
+                from yijianshi.storage.throwaway_postgres import ThrowawayCluster
 
                 self.cluster = ThrowawayCluster().start()
                 self.url = self.cluster.create_database("yijianshi")
@@ -210,9 +210,9 @@ class Stack:
 
     def lease(self) -> tuple[int | None, datetime | None]:
         """(PID of the scheduler holding the lease, when the lease expires)."""
-        from engine.scheduler import LEASE_NAME
-        from storage import deadline_store
-        from storage.database import Database
+        from yijianshi.engine.deadlines.scheduler import LEASE_NAME
+        from yijianshi.storage import deadline_store
+        from yijianshi.storage.database import Database
 
         db = Database(self.url, pool_size=1)
         try:
@@ -263,7 +263,7 @@ class Stack:
         return pid
 
     def describe(self) -> list[str]:
-        from engine.accounts import seeded_lines
+        from yijianshi.engine.access.accounts import seeded_lines
 
         lines = [f"网页服务：{self.base_url}（gunicorn 主进程 {self.gunicorn.pid}，"
                  f"{self.workers} 个工作进程 {self.worker_pids()}）",

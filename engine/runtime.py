@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import history as h
-from engine.actors import SYSTEM, Actor
-from engine.cases import CaseService
-from engine.clock import Clock
-from engine.definitions import (
+from yijianshi.engine.cases import history as h
+from yijianshi.engine.access.actors import SYSTEM, Actor
+from yijianshi.engine.cases.commands import CaseService
+from yijianshi.engine.clock import Clock
+from yijianshi.engine.modeling.definitions import (
     DefinitionCache,
     DeployedVersion,
     SourceFile,
@@ -16,13 +16,14 @@ from engine.definitions import (
     read_sources,
     store_deployment,
 )
-from engine.errors import DefinitionError, NotFound, Problem
-from engine.replay import ReplayReport, reexecute
-from engine.sandbox import SafeScriptEngine
-from engine.script_functions import script_functions
-from engine.working_days import CalendarHolder
-from storage import case_store, definition_store
-from storage.database import Database
+from yijianshi.engine.errors import DefinitionError, NotFound, Problem
+from yijianshi.engine.audit.replay import ReplayReport, reexecute
+from yijianshi.engine.scripting.sandbox import SafeScriptEngine
+from yijianshi.engine.scripting.functions import script_functions
+from yijianshi.engine.deadlines.calendar_holder import CalendarHolder
+from yijianshi.storage import case_store
+from yijianshi.storage import definition_store
+from yijianshi.storage.database import Database
 
 
 class Engine:

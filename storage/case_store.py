@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
-from storage.models import Case, CorrelationValue, Event, MessageWait, WorkItem, WorkItemGroup
-from storage.prepared import Prepared
+from yijianshi.storage.models import Case, CorrelationValue, Event, MessageWait, WorkItem, WorkItemGroup
+from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
 work_items = WorkItem.__table__

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, case, func, insert, select
 
-from storage.models import Case, Definition, DefinitionFile
+from yijianshi.storage.models import Case, Definition, DefinitionFile
 
 definitions = Definition.__table__
 files = DefinitionFile.__table__

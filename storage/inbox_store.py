@@ -10,8 +10,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 
-from storage.models import Case, Event, WorkItem, WorkItemGroup
-from storage.prepared import Prepared
+from yijianshi.storage.models import Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
 work_items = WorkItem.__table__

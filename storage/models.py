@@ -215,7 +215,7 @@ class SchedulerLease(Base):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-import storage.web_models  # noqa: E402,F401
-import storage.audit_models  # noqa: E402,F401
-import storage.supervision_models  # noqa: E402,F401
-import storage.api_models  # noqa: E402,F401
+import yijianshi.storage.web_models  # noqa: E402,F401
+import yijianshi.storage.audit_models  # noqa: E402,F401
+import yijianshi.storage.supervision_models  # noqa: E402,F401
+import yijianshi.storage.api_models  # noqa: E402,F401

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, UTCDateTime, WorkItem
+from yijianshi.storage.models import Base, UTCDateTime, WorkItem
 
 
 class WeeklyBulletin(Base):

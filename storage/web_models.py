@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models import Base, BigId, UTCDateTime
+from yijianshi.storage.models import Base, BigId, UTCDateTime
 
 
 class UserAccount(Base):

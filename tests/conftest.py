@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from engine.actors import Actor
-from engine.clock import ControlledClock
-from engine.runtime import Engine
-from storage import case_store
-from storage.database import Database
-from storage.throwaway_postgres import ThrowawayCluster
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import ControlledClock
+from yijianshi.engine.runtime import Engine
+from yijianshi.storage import case_store
+from yijianshi.storage.database import Database
+from yijianshi.storage.throwaway_postgres import ThrowawayCluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from engine.actors import Actor
-from engine.backup import BackupError, backup, restore
-from engine.clock import Clock
-from engine.errors import WorkItemUnavailable
-from engine.runtime import Engine
-from engine.scheduler import LEASE_NAME
-from storage import case_store, deadline_store
-from storage.database import Database
+from yijianshi.cli.main import main
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.ops.backup import BackupError, backup, restore
+from yijianshi.engine.clock import Clock
+from yijianshi.engine.errors import WorkItemUnavailable
+from yijianshi.engine.runtime import Engine
+from yijianshi.engine.deadlines.scheduler import LEASE_NAME
+from yijianshi.storage import case_store
+from yijianshi.storage import deadline_store
+from yijianshi.storage.database import Database
 from tests.conftest import FIXTURES, check_every_case, make_engine
 
 CLERK = Actor("clerk", frozenset({"front_desk", "market", "health", "fire", "tax"}))

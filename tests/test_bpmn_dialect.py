@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from engine.bpmn_dialect import UserTaskMeta, read_user_tasks
-from engine.errors import Problem
-from engine.forms import Form, FormField
-from engine.xml_loading import parse_xml, validate_bpmn_schema
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
+from yijianshi.engine.errors import Problem
+from yijianshi.engine.modeling.forms import Form, FormField
+from yijianshi.engine.modeling.xml_loading import parse_xml, validate_bpmn_schema
 
 HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:modeler="http://camunda.org/schema/modeler/1.0" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn" exporter="Camunda Modeler" exporterVersion="5.20.0" modeler:executionPlatform="Camunda Platform" modeler:executionPlatformVersion="7.20.0">

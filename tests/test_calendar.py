@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar import (
+from yijianshi.engine.deadlines.working_calendar import (
     CalendarError,
     ScheduleMissing,
     WorkingCalendar,
@@ -19,8 +19,8 @@ from engine.calendar import (
     bundled_schedules,
     parse_schedule,
 )
-from engine.clock import SHANGHAI
-from engine.errors import EngineError
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.errors import EngineError
 
 CAL = WorkingCalendar(bundled_schedules())
 SAMPLE = {"holidays": [["2025-10-01", "2025-10-08", "国庆节"]], "makeup_workdays": ["2025-09-28"]}

@@ -11,11 +11,11 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import TaskState
 
-from engine.case_state import CaseStateCodec
-from engine.clock import SHANGHAI
-from engine.replay import fingerprint
-from engine.sandbox import SafeScriptEngine
-from engine.timers import command_time
+from yijianshi.engine.cases.state_codec import CaseStateCodec
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.audit.replay import fingerprint
+from yijianshi.engine.scripting.sandbox import SafeScriptEngine
+from yijianshi.engine.deadlines.timers import command_time
 from tests.conftest import FIXTURES
 
 
@@ -70,8 +70,8 @@ def test_round_trip_keeps_waiting_timers():
 def test_unstorable_script_value_is_a_clear_error(sqlite_engine, tmp_path):
     import pytest
 
-    from engine.actors import Actor
-    from engine.errors import EngineError
+    from yijianshi.engine.access.actors import Actor
+    from yijianshi.engine.errors import EngineError
 
     text = (FIXTURES / "callflow" / "parent.bpmn").read_text(encoding="utf-8").replace(
         'outcome = "核准" if decision == "approve" and capital &gt;= 10 else "不予核准"',

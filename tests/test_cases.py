@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.actors import Actor
-from engine.case_state import CaseStateCodec
-from engine.errors import EngineError, FormErrors, NotFound, NotPermitted, ScriptError, WorkItemUnavailable
-from storage import case_store
-from storage.models import Case, Event, WorkItem
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.cases.state_codec import CaseStateCodec
+from yijianshi.engine.errors import EngineError, FormErrors, NotFound, NotPermitted, ScriptError, WorkItemUnavailable
+from yijianshi.storage import case_store
+from yijianshi.storage.models import Case, Event, WorkItem
 from tests.conftest import FIXTURES, deploy_fixtures
 
 MARKET = Actor("ma", frozenset({"market"}), name="市场监管局 马")
@@ -274,7 +274,7 @@ def test_only_the_applicant_withdraws(engine):
 
 
 def test_group_index_follows_work_item_state(engine, clerk):
-    from storage.models import WorkItemGroup
+    from yijianshi.storage.models import WorkItemGroup
 
     case, items = _start_review(engine, clerk)
     engine.cases.complete_work_item(items["dept_fire"], {"approved": True}, FIRE)

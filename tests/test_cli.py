@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from yijianshi.cli.main import main
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import sqlite3
 import psycopg.errors
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from engine.command_retry import is_unique_violation, is_write_conflict
+from yijianshi.engine.cases.retry import is_unique_violation, is_write_conflict
 
 
 def test_driver_errors_raised_directly():

@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 import time
 
-from engine.errors import WorkItemUnavailable
-from storage import case_store
+from yijianshi.engine.errors import WorkItemUnavailable
+from yijianshi.storage import case_store
 from tests.conftest import deploy_fixtures, make_engine
 
 

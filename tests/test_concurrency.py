@@ -13,11 +13,11 @@ import threading
 
 import pytest
 
-from engine.actors import Actor
-from engine.clock import ControlledClock
-from engine.errors import WorkItemUnavailable
-from engine.runtime import Engine
-from storage.database import Database
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import ControlledClock
+from yijianshi.engine.errors import WorkItemUnavailable
+from yijianshi.engine.runtime import Engine
+from yijianshi.storage.database import Database
 from tests.conftest import FIXTURES, check_every_case, deploy_fixtures
 
 WORKERS = 8

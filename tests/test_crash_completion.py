@@ -14,10 +14,11 @@ import random
 import signal
 import time
 
-from engine.actors import Actor
-from engine.case_integrity import check_case
-from engine.errors import WorkItemUnavailable
-from storage import case_store, integrity_store
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.audit.integrity import check_case
+from yijianshi.engine.errors import WorkItemUnavailable
+from yijianshi.storage import case_store
+from yijianshi.storage import integrity_store
 from tests.conftest import ALL_GROUPS, deploy_fixtures
 
 KILLS = 100

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-import engine as engine_package
-from engine.actors import Actor
-from engine.calendar_admin import load_calendar
-from engine.clock import SHANGHAI
-from engine.scheduler import fire_due
-from engine.timers import UNRESOLVED
-from storage import case_store, deadline_store
+import yijianshi.engine.deadlines as engine_package
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.deadlines.schedule_import import load_calendar
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.deadlines.scheduler import fire_due
+from yijianshi.engine.deadlines.timers import UNRESOLVED
+from yijianshi.storage import case_store
+from yijianshi.storage import deadline_store
 from tests.conftest import FIXTURES, deploy_fixtures
 
 CLERK = Actor("ma", frozenset({"market"}))
@@ -157,7 +158,7 @@ def test_a_changed_schedule_rearms_affected_deadlines(engine, tmp_path):
 
 
 def test_bad_schedule_file_changes_nothing(engine, tmp_path):
-    from engine.calendar import CalendarError
+    from yijianshi.engine.deadlines.working_calendar import CalendarError
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"2027": {"holidays": [["2027-02-30", "2027-02-01", "x"]]}}', encoding="utf-8")
@@ -170,7 +171,7 @@ def test_bad_schedule_file_changes_nothing(engine, tmp_path):
 def test_regional_closure_moves_only_that_regions_deadlines(engine, tmp_path):
     from datetime import date
 
-    from engine.calendar_admin import add_closure
+    from yijianshi.engine.deadlines.schedule_import import add_closure
 
     source = (FIXTURES / "limits.bpmn").read_text(encoding="utf-8")
     regional = source.replace("add_working_days(accepted_at, limit_days)", "add_working_days(accepted_at, limit_days, region)") \
@@ -210,7 +211,7 @@ def test_a_late_scheduler_is_never_overtaken_by_a_completion(engine):
     """The scheduler has not fired a past-due overdue timer yet (it is late, or being handed over)
     when the clerk submits: the timer fires first, exactly once, and the submission is refused
     because the review was taken away, as the model says."""
-    from engine.errors import WorkItemUnavailable
+    from yijianshi.engine.errors import WorkItemUnavailable
 
     case = _start(engine, at(2025, 9, 26, 9, 0))
     review = _item(engine, case.id)

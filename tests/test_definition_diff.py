@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.definition_diff import diff_definitions, elements_of, readable_aspect
-from engine.errors import DefinitionError
+from yijianshi.engine.modeling.version_diff import diff_definitions, elements_of, readable_aspect
+from yijianshi.engine.errors import DefinitionError
 
 DESIGN = Path(__file__).parent / "web" / "fixtures" / "design"
 V1 = (DESIGN / "stall_permit.bpmn").read_text(encoding="utf-8")

@@ -7,9 +7,10 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from engine.definitions import SourceFile
-from engine.errors import DefinitionError
-from storage.models import Definition, DefinitionFile
+from yijianshi.engine.modeling.definitions import SourceFile
+from yijianshi.engine.errors import DefinitionError
+from yijianshi.storage import models
+from yijianshi.storage.models import Definition, DefinitionFile
 from tests.conftest import FIXTURES, deploy_fixtures
 
 
@@ -39,8 +40,8 @@ def test_changed_file_makes_new_version_and_running_cases_stay(engine, clerk, tm
     new_case = engine.cases.start_case("parallel_review", {}, clerk)
 
     with engine.db.reader.connect() as conn:
-        rows = dict(conn.execute(select(__import__("storage.models").models.Case.id,
-                                        __import__("storage.models").models.Case.definition_id)).all())
+        rows = dict(conn.execute(select(models.Case.id,
+                                        models.Case.definition_id)).all())
     assert rows[old_case.id] == v1.id and rows[new_case.id] == v2.id
     # The old case still runs to completion on version 1.
     _finish_parallel_review(engine, old_case, clerk)
@@ -131,7 +132,7 @@ def test_forms_are_part_of_the_deployed_version(engine, clerk, tmp_path):
     engine.deploy([src])
     new_case = engine.cases.start_case("parallel_review", {}, clerk)
     engine.cases.complete_work_item(old_case.ready[0].id, {"applicant_name": "甲"}, clerk)
-    from engine.errors import FormErrors
+    from yijianshi.engine.errors import FormErrors
 
     with pytest.raises(FormErrors) as err:
         engine.cases.complete_work_item(new_case.ready[0].id, {"applicant_name": "乙"}, clerk)

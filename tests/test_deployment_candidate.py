@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.actors import Actor
-from engine.definitions import SourceFile
-from engine.deployment_candidate import INCLUDED_PREFIX, deploy_reviewed, review_upload
-from engine.deployment_staging import StagingArea
-from engine.errors import NotFound
-from engine.registry import load_registry
-from storage import definition_store
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.modeling.definitions import SourceFile
+from yijianshi.engine.modeling.upload_check import INCLUDED_PREFIX, deploy_reviewed, review_upload
+from yijianshi.engine.modeling.upload_staging import StagingArea
+from yijianshi.engine.errors import NotFound
+from yijianshi.engine.modeling.registry import load_registry
+from yijianshi.storage import definition_store
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,14 +9,14 @@ from datetime import datetime, timedelta
 import pytest
 from lxml import etree
 
-from engine import event_export
-from engine.actors import Actor
-from engine.case_audit import audit_case, data_changes
-from engine.clock import SHANGHAI
-from engine.event_export import CSV_COLUMNS, XES_NS, case_log, traces, write_xes
-from engine.export_jobs import ExportJobs
-from storage import audit_store
-from storage.audit_store import CaseSearch
+from yijianshi.engine.audit import event_logs as event_export
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.audit.case_record import audit_case, data_changes
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.audit.event_logs import CSV_COLUMNS, XES_NS, case_log, traces, write_xes
+from yijianshi.engine.audit.export_jobs import ExportJobs
+from yijianshi.storage import audit_store
+from yijianshi.storage.audit_store import CaseSearch
 from tests.web.conftest import SCENARIO
 from tests.web.helpers import APPLICATION, FRONT_DESK, accept, item_id, start
 
@@ -236,7 +236,7 @@ def test_what_each_step_changed(engine, cases):
 
 
 def test_export_job_progress_and_file(engine, cases, tmp_path, monkeypatch):
-    monkeypatch.setattr("engine.export_jobs.PROGRESS_EVERY", 1)
+    monkeypatch.setattr("yijianshi.engine.audit.export_jobs.PROGRESS_EVERY", 1)
     seen = []
     jobs = ExportJobs(engine, tmp_path / "exports")
     real_update = jobs._update
@@ -262,7 +262,7 @@ def test_a_failing_export_leaves_no_file(engine, cases, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("磁盘已满")
 
-    monkeypatch.setattr("engine.export_jobs.write_log", broken)
+    monkeypatch.setattr("yijianshi.engine.audit.export_jobs.write_log", broken)
     jobs = ExportJobs(engine, tmp_path / "exports")
     job = jobs.create("shenji", "xes", CaseSearch())
     failed = jobs.run(job.id)
@@ -271,7 +271,7 @@ def test_a_failing_export_leaves_no_file(engine, cases, tmp_path, monkeypatch):
 
 
 def test_unknown_format_is_refused(engine, tmp_path):
-    from engine.errors import EngineError
+    from yijianshi.engine.errors import EngineError
 
     with pytest.raises(EngineError, match="不支持的导出格式"):
         ExportJobs(engine, tmp_path).create("shenji", "pdf", CaseSearch())
@@ -286,7 +286,7 @@ def test_search_round_trips_through_json():
 
 
 def test_a_job_whose_process_died_shows_as_failed(engine, cases, tmp_path):
-    from engine.export_jobs import ABANDONED
+    from yijianshi.engine.audit.export_jobs import ABANDONED
 
     jobs = ExportJobs(engine, tmp_path / "exports")
     job = jobs.create("shenji", "csv", CaseSearch())  # queued, and no thread ever runs it

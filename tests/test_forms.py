@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import FormErrors
-from engine.forms import MAX_STRING_CHARS, Form, FormField, validate_submission
+from yijianshi.engine.errors import FormErrors
+from yijianshi.engine.modeling.forms import MAX_STRING_CHARS, Form, FormField, validate_submission
 
 NAME = FormField(id="name", label="姓名", type="string", required=True, minlength=2, maxlength=10)
 AGE = FormField(id="age", label="年龄", type="long", min=0, max=100)

@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from engine.definitions import SourceFile, parse_deployment
-from engine.errors import DefinitionError, FormErrors
-from engine.forms import ALL_KEY, LONG_MAX, LONG_MIN, MAX_STRING_CHARS, Form, FormField, validate_submission
-from engine.lint import lint_sources
+from yijianshi.engine.modeling.definitions import SourceFile, parse_deployment
+from yijianshi.engine.errors import DefinitionError, FormErrors
+from yijianshi.engine.modeling.forms import ALL_KEY, LONG_MAX, LONG_MIN, MAX_STRING_CHARS, Form, FormField, validate_submission
+from yijianshi.engine.modeling.lint import lint_sources
 from tests.conftest import FIXTURES, check_every_case, make_engine
 from tests.web.conftest import Client, build_app
 from tests.web.helpers import APPLICATION, accept, item_id, start
@@ -334,7 +334,7 @@ def _applicant(app) -> Client:
 
 
 def _open_food_reviews(engine) -> list[str]:
-    from storage import case_store
+    from yijianshi.storage import case_store
 
     with engine.db.reader.connect() as conn:
         rows = case_store.query_work_items(conn, groups=["market"], limit=50)

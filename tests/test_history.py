@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from engine.actors import Actor
+from yijianshi.engine.access.actors import Actor
 from tests.conftest import deploy_fixtures
 
 ADMIN = Actor("admin", frozenset(), is_admin=True)

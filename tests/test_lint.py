@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.scenarios import validate_with_lint
-from engine.errors import DefinitionError
-from engine.lint import lint_files
-from engine.registry import find_registry, load_registry, parse_registry
+from yijianshi.cli.scenarios import validate_with_lint
+from yijianshi.engine.errors import DefinitionError
+from yijianshi.engine.modeling.lint import lint_files
+from yijianshi.engine.modeling.registry import find_registry, load_registry, parse_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = {"entries": [

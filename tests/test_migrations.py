@@ -5,8 +5,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from storage.database import Database
-from storage.models import Base
+from yijianshi.storage.database import Database
+from yijianshi.storage.models import Base
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
 

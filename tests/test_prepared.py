@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
-from storage.models import Case, Definition, Event
-from storage.prepared import Prepared
+from yijianshi.storage.models import Case, Definition, Event
+from yijianshi.storage.prepared import Prepared
 from tests.conftest import make_engine
 
 cases = Case.__table__

@@ -5,12 +5,12 @@ from datetime import datetime
 
 import pytest
 
-from engine.actors import Actor
-from engine.clock import SHANGHAI
-from engine.errors import NotFound
-from engine.replay_steps import states_after_each_event
-from engine.scheduler import fire_due
-from storage import case_store
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.errors import NotFound
+from yijianshi.engine.audit.step_through import states_after_each_event
+from yijianshi.engine.deadlines.scheduler import fire_due
+from yijianshi.storage import case_store
 from tests.conftest import deploy_fixtures
 from tests.web.conftest import SCENARIO
 from tests.web.helpers import FRONT_DESK, item_id, start

@@ -12,9 +12,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.exceptions import WorkflowException
 
-from engine import sandbox
-from engine.errors import ScriptError
-from engine.sandbox import RestrictedEnvironment, SafeScriptEngine, check_script
+from yijianshi.engine.scripting import sandbox
+from yijianshi.engine.errors import ScriptError
+from yijianshi.engine.scripting.sandbox import RestrictedEnvironment, SafeScriptEngine, check_script
 
 
 def add_working_days(start: dt.date, days: int) -> dt.date:

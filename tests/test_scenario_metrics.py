@@ -6,9 +6,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from cli.scenarios import format_report
-from cli.scenarios import main as report_main
-from engine.scenario_metrics import critical_path, item_limit, scenario_metrics
+from yijianshi.cli.scenarios import format_report
+from yijianshi.cli.scenarios import main as report_main
+from yijianshi.engine.modeling.scenario_savings import critical_path, item_limit, scenario_metrics
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 B = "http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from cli.main import main
-from cli.scenarios import validate_with_lint
-from engine.registry import load_registry
-from engine.scenario_metrics import scenario_metrics
+from yijianshi.cli.main import main
+from yijianshi.cli.scenarios import validate_with_lint
+from yijianshi.engine.modeling.registry import load_registry
+from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
@@ -97,7 +97,7 @@ def test_a_scenario_has_every_part_of_a_yijianshi(key):
 
 
 def test_every_registered_department_and_role_has_a_display_name():
-    from engine.accounts import DEPARTMENTS
+    from yijianshi.engine.access.accounts import DEPARTMENTS
 
     registry = load_registry(PROCESSES / "registry.json")
     unnamed = [c for c in registry.codes("department") + registry.codes("role") if c not in DEPARTMENTS]

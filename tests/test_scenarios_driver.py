@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from engine.actors import Actor
-from engine.clock import SHANGHAI
-from engine.forms import Form, FormField, validate_submission
-from engine.scheduler import fire_due
-from storage import case_store
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.modeling.forms import Form, FormField, validate_submission
+from yijianshi.engine.deadlines.scheduler import fire_due
+from yijianshi.storage import case_store
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 APPLICANT = Actor("applicant1", frozenset({"applicant"}), name="申请人")

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine.actors import Actor
-from engine.errors import NotFound
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.errors import NotFound
 from tests.test_scenarios_driver import Scenario, at, deploy
 
 START = at(2025, 9, 26, 9, 0)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.scenario_metrics import scenario_metrics
+from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
 
 SCENARIOS = ["open_restaurant", "newborn", "enterprise_change", "retirement", "utility_connection", "credit_repair",

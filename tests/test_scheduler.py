@@ -11,12 +11,13 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from engine.actors import Actor
-from engine.clock import SHANGHAI, Clock, ControlledClock
-from engine.runtime import Engine
-from engine.scheduler import LEASE_NAME, DeadlineScheduler
-from storage import case_store, deadline_store
-from storage.database import Database
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import SHANGHAI, Clock, ControlledClock
+from yijianshi.engine.runtime import Engine
+from yijianshi.engine.deadlines.scheduler import LEASE_NAME, DeadlineScheduler
+from yijianshi.storage import case_store
+from yijianshi.storage import deadline_store
+from yijianshi.storage.database import Database
 from tests.conftest import FIXTURES, check_every_case
 
 DESK = Actor("desk", frozenset({"front_desk"}))

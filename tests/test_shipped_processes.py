@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli.main import main
-from engine.actors import Actor
+from yijianshi.cli.main import main
+from yijianshi.engine.access.actors import Actor
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 APPLICANT = Actor("applicant1", frozenset({"applicant"}), name="申请人")
@@ -59,7 +59,7 @@ def test_open_restaurant_package_runs_to_the_end(engine):
 
 def _enum_ids(engine, item):
     with engine.db.reader.connect() as conn:
-        from storage import case_store
+        from yijianshi.storage import case_store
 
         row = case_store.work_item(conn, item.id)
         definition = engine.definitions.by_id(conn, row.definition_id)

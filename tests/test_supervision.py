@@ -9,12 +9,13 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from engine import supervision
-from engine.actors import Actor
-from engine.clock import SHANGHAI
-from engine.escalation_levels import level_map, level_of_task
-from engine.scenario_metrics import scenario_metrics
-from storage import case_store, deadline_store
+from yijianshi.engine.supervision import figures as supervision
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.supervision.escalation_levels import level_map, level_of_task
+from yijianshi.engine.modeling.scenario_savings import scenario_metrics
+from yijianshi.storage import case_store
+from yijianshi.storage import deadline_store
 from tests.conftest import FIXTURES
 from tests.test_scenarios_driver import PROCESSES, Scenario, deploy
 

@@ -10,12 +10,12 @@ from datetime import datetime
 
 import pytest
 
-from cli.main import main as cli_main
-from engine import weekly_bulletin
-from engine.clock import SHANGHAI, ControlledClock
-from engine.errors import NotFound
-from engine.scheduler import BULLETIN_JOB, DeadlineScheduler, last_bulletin_run
-from engine.weekly_bulletin import BulletinError
+from yijianshi.cli.main import main as cli_main
+from yijianshi.engine.supervision import weekly_bulletin
+from yijianshi.engine.clock import SHANGHAI, ControlledClock
+from yijianshi.engine.errors import NotFound
+from yijianshi.engine.deadlines.scheduler import BULLETIN_JOB, DeadlineScheduler, last_bulletin_run
+from yijianshi.engine.supervision.weekly_bulletin import BulletinError
 from tests.conftest import FIXTURES, make_engine
 from tests.test_supervision import MARKET, _fire_overdue, _review, at, limited_week
 

@@ -6,9 +6,9 @@ import time
 import pytest
 from lxml import etree
 
-from engine import xml_loading
-from engine.errors import DefinitionError, Problem
-from engine.xml_loading import (
+from yijianshi.engine.modeling import xml_loading
+from yijianshi.engine.errors import DefinitionError, Problem
+from yijianshi.engine.modeling.xml_loading import (
     MAX_FILE_BYTES,
     kind_of,
     parse_xml,

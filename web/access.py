@@ -7,9 +7,9 @@ from functools import wraps
 from flask import abort, current_app
 from flask_login import current_user, login_required
 
-from engine.cases import APPLICANT_ROLE
-from storage import inbox_store
-from web.masking import Masker, personal_kind
+from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.storage import inbox_store
+from yijianshi.web.masking import Masker, personal_kind
 
 
 def audience(check):

@@ -10,21 +10,28 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from engine.clock import SHANGHAI
-from engine.materials import allowed_types_text
-from engine.runtime import Engine
-from storage.database import Database
-from web import apply, audit, auth, design, inbox, overview, resources, supervise
-from web.api import routes as api
-from web.bpmn_forms import field_hint
-from web.case_view import departments_of, status_label
-from web.errors import init_errors
-from web.i18n import init_babel, select_locale
-from web.operations import init_operations
-from web.services import Services
-from web.settings import defaults, max_request_bytes, secret_key
-from web.task_submit import UPLOAD_FIELD
-from web.users import init_login
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.cases.materials import allowed_types_text
+from yijianshi.engine.runtime import Engine
+from yijianshi.storage.database import Database
+from yijianshi.web import apply
+from yijianshi.web import audit
+from yijianshi.web import auth
+from yijianshi.web import design
+from yijianshi.web import inbox
+from yijianshi.web import overview
+from yijianshi.web import resources
+from yijianshi.web import supervise
+from yijianshi.web.api import routes as api
+from yijianshi.web.bpmn_forms import field_hint
+from yijianshi.web.case_view import departments_of, status_label
+from yijianshi.web.errors import init_errors
+from yijianshi.web.i18n import init_babel, select_locale
+from yijianshi.web.operations import init_operations
+from yijianshi.web.services import Services
+from yijianshi.web.settings import defaults, max_request_bytes, secret_key
+from yijianshi.web.task_submit import UPLOAD_FIELD
+from yijianshi.web.users import init_login
 
 VENDOR = Path(__file__).parent / "static" / "vendor"
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine.errors import EngineError, FormErrors, WorkItemUnavailable
-from engine.forms import validate_submission
-from storage import inbox_store
-from web import case_view
-from web.access import applicants, can_view_item, masker_for, may_act, require
-from web.bpmn_forms import TaskForm
-from web.i18n import gettext as _
-from web.masking import personal_kind
-from web.services import services
-from web.task_submit import Outcome, stage_uploads, submit
+from yijianshi.engine.errors import EngineError, FormErrors, WorkItemUnavailable
+from yijianshi.engine.modeling.forms import validate_submission
+from yijianshi.storage import inbox_store
+from yijianshi.web import case_view
+from yijianshi.web.access import applicants, can_view_item, masker_for, may_act, require
+from yijianshi.web.bpmn_forms import TaskForm
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.masking import personal_kind
+from yijianshi.web.services import services
+from yijianshi.web.task_submit import Outcome, stage_uploads, submit
 
 bp = Blueprint("apply", __name__, url_prefix="/apply")
 

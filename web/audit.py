@@ -7,15 +7,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from engine.case_audit import audit_case, reexecution
-from engine.errors import NotFound
-from engine.event_export import FORMATS, case_log
-from engine.replay_steps import states_after_each_event
-from storage import account_store, audit_store, inbox_store
-from web.access import audience, masker_for, require
-from web.audit_view import SearchForm, processes_in, replay_json, timeline, validated
-from web.i18n import gettext as _
-from web.services import services
+from yijianshi.engine.audit.case_record import audit_case, reexecution
+from yijianshi.engine.errors import NotFound
+from yijianshi.engine.audit.event_logs import FORMATS, case_log
+from yijianshi.engine.audit.step_through import states_after_each_event
+from yijianshi.storage import account_store
+from yijianshi.storage import audit_store
+from yijianshi.storage import inbox_store
+from yijianshi.web.access import audience, masker_for, require
+from yijianshi.web.audit_view import SearchForm, processes_in, replay_json, timeline, validated
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -11,16 +11,16 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, Form, SelectField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
-from engine import history as h
-from engine.accounts import DEPARTMENTS
-from engine.case_audit import AuditedEvent, FieldChange
-from engine.clock import SHANGHAI
-from engine.replay_steps import ReplaySteps, step_payload
-from storage.audit_store import CaseSearch
-from web.case_view import STATUS, display_value
-from web.i18n import gettext as _
-from web.masking import Masker
-from web.scenarios import DefinitionView
+from yijianshi.engine.cases import history as h
+from yijianshi.engine.access.accounts import DEPARTMENTS
+from yijianshi.engine.audit.case_record import AuditedEvent, FieldChange
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.audit.step_through import ReplaySteps, step_payload
+from yijianshi.storage.audit_store import CaseSearch
+from yijianshi.web.case_view import STATUS, display_value
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.masking import Masker
+from yijianshi.web.scenarios import DefinitionView
 
 EVENT_LABELS = {
     h.CASE_STARTED: _l("创建办件"),

@@ -10,11 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from engine.accounts import AccountError, SignInRefused
-from web.i18n import LANG_COOKIE
-from web.i18n import gettext as _
-from web.services import services
-from web.users import SignedInUser
+from yijianshi.engine.access.accounts import AccountError, SignInRefused
+from yijianshi.web.i18n import LANG_COOKIE
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
+from yijianshi.web.users import SignedInUser
 
 bp = Blueprint("auth", __name__)
 

@@ -15,8 +15,8 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.form import BaseForm
 
-from engine.forms import ALL_KEY, Form, FormField
-from web.i18n import gettext as _
+from yijianshi.engine.modeling.forms import ALL_KEY, Form, FormField
+from yijianshi.web.i18n import gettext as _
 
 TEXTAREA_FROM = 300  # a string field allowed this many characters or more gets a text area
 RADIO_UP_TO = 4  # enums with at most this many options are radio buttons, else a drop-down

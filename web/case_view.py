@@ -10,17 +10,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine import history as h
-from engine.accounts import department_label
-from engine.cases import APPLICANT_ROLE
-from engine.forms import FormField
-from engine.materials import MaterialRecord, record_from_row
-from storage import case_store, inbox_store, material_store
-from web.deadlines import Remaining, remaining
-from web.i18n import gettext as _
-from web.masking import Masker
-from web.scenarios import DefinitionView
-from web.services import services
+from yijianshi.engine.cases import history as h
+from yijianshi.engine.access.accounts import department_label
+from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.modeling.forms import FormField
+from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
+from yijianshi.storage import case_store
+from yijianshi.storage import inbox_store
+from yijianshi.storage import material_store
+from yijianshi.web.deadlines import Remaining, remaining
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.masking import Masker
+from yijianshi.web.scenarios import DefinitionView
+from yijianshi.web.services import services
 
 STATUS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "withdrawn": "已撤回"}
 
@@ -230,8 +232,8 @@ def visible_case(conn, case_id: int, user, *, applicant_view: bool = False) -> C
     """The view of a case `user` may see: 404 if there is no such case, 403 if it is not theirs."""
     from flask import abort
 
-    from storage import account_store
-    from web.access import can_view_case, masker_for, require
+    from yijianshi.storage import account_store
+    from yijianshi.web.access import can_view_case, masker_for, require
 
     row = inbox_store.case_row(conn, case_id)
     if row is None:

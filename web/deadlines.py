@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.errors import EngineError
-from web.i18n import gettext as _
+from yijianshi.engine.errors import EngineError
+from yijianshi.web.i18n import gettext as _
 
 OVERDUE, WARNING = "overdue", "warning"
 

@@ -13,18 +13,18 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField
 from wtforms.validators import ValidationError
 
-from engine.bpmn_dialect import UserTaskMeta
-from engine.definition_diff import diff_definitions
-from engine.definitions import SourceFile
-from engine.deployment_candidate import deploy_reviewed, review_upload
-from engine.deployment_staging import StagingArea
-from engine.errors import DefinitionError
-from engine.registry import REGISTRY_FILENAME, load_registry
-from engine.xml_loading import MAX_FILE_BYTES
-from storage import definition_store
-from web.access import audience
-from web.i18n import gettext as _
-from web.services import services
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
+from yijianshi.engine.modeling.version_diff import diff_definitions
+from yijianshi.engine.modeling.definitions import SourceFile
+from yijianshi.engine.modeling.upload_check import deploy_reviewed, review_upload
+from yijianshi.engine.modeling.upload_staging import StagingArea
+from yijianshi.engine.errors import DefinitionError
+from yijianshi.engine.modeling.registry import REGISTRY_FILENAME, load_registry
+from yijianshi.engine.modeling.xml_loading import MAX_FILE_BYTES
+from yijianshi.storage import definition_store
+from yijianshi.web.access import audience
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
 
 bp = Blueprint("design", __name__, url_prefix="/design")
 

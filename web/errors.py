@@ -9,8 +9,8 @@ from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import NotFound, NotPermitted
-from web.i18n import gettext as _
+from yijianshi.engine.errors import NotFound, NotPermitted
+from yijianshi.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,8 @@ def _or_problem(handler):
     """Under /api the same errors are answered as problem documents (JSON), not pages."""
     @wraps(handler)
     def wrapped(err):
-        from web.api.errors import problem_for
-        from web.api.problems import is_api_request
+        from yijianshi.web.api.errors import problem_for
+        from yijianshi.web.api.problems import is_api_request
 
         if is_api_request():
             return problem_for(err)

@@ -1,4 +1,4 @@
-"""gunicorn settings for Prometheus multi-process mode: `gunicorn -c web/gunicorn_conf.py web.wsgi:app`
+"""gunicorn settings for Prometheus multi-process mode: `gunicorn -c web/gunicorn_conf.py yijianshi.web.wsgi:app`
 with PROMETHEUS_MULTIPROC_DIR set to a folder the workers can write. At start the *.db files that
 prometheus_client writes there are removed, so counters of an earlier run do not linger; a worker
 that exits is marked dead so its live gauges (scheduler leadership) stop counting."""

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from engine.cases import APPLICANT_ROLE
-from engine.errors import NotPermitted, WorkItemUnavailable
-from storage import account_store, inbox_store
-from storage.inbox_store import InboxFilter
-from web import case_view
-from web.access import (
+from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
+from yijianshi.storage import account_store
+from yijianshi.storage import inbox_store
+from yijianshi.storage.inbox_store import InboxFilter
+from yijianshi.web import case_view
+from yijianshi.web.access import (
     can_view_item,
     inbox_users,
     masker_for,
@@ -20,12 +21,12 @@ from web.access import (
     require,
     withheld_fields,
 )
-from web.auth import safe_next
-from web.bpmn_forms import TaskForm
-from web.deadlines import remaining
-from web.i18n import gettext as _
-from web.services import services
-from web.task_submit import Outcome, submit
+from yijianshi.web.auth import safe_next
+from yijianshi.web.bpmn_forms import TaskForm
+from yijianshi.web.deadlines import remaining
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
+from yijianshi.web.task_submit import Outcome, submit
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 

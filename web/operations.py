@@ -21,9 +21,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from engine import health
-from engine.logging_setup import bind, unbind
-from engine.metrics import ProjectionCollector
+from yijianshi.engine.ops import health
+from yijianshi.engine.ops.structured_logs import bind, unbind
+from yijianshi.engine.ops.prometheus import ProjectionCollector
 
 log = logging.getLogger("yijianshi.web")
 bp = Blueprint("operations", __name__)

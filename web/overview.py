@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from storage import case_store
-from web.access import audience
-from web.services import services
+from yijianshi.storage import case_store
+from yijianshi.web.access import audience
+from yijianshi.web.services import services
 
 bp = Blueprint("overview", __name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, send_file
 from flask_login import current_user, login_required
 
-from storage import inbox_store
-from web.access import can_view_case, require
-from web.services import services
+from yijianshi.storage import inbox_store
+from yijianshi.web.access import can_view_case, require
+from yijianshi.web.services import services
 
 bp = Blueprint("resources", __name__)
 

@@ -11,15 +11,15 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 
-from engine.accounts import department_label
-from engine.bpmn_dialect import UserTaskMeta
-from engine.cases import APPLICANT_ROLE
-from engine.definitions import LoadedDefinition
-from engine.forms import FormField
-from engine.runtime import Engine
-from engine.xml_loading import parse_xml
-from storage import definition_store
-from web.i18n import gettext as _
+from yijianshi.engine.access.accounts import department_label
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
+from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.modeling.definitions import LoadedDefinition
+from yijianshi.engine.modeling.forms import FormField
+from yijianshi.engine.runtime import Engine
+from yijianshi.engine.modeling.xml_loading import parse_xml
+from yijianshi.storage import definition_store
+from yijianshi.web.i18n import gettext as _
 
 BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _LIMIT_PATTERNS = (

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from flask import current_app
 
-from engine.accounts import AccountService
-from engine.api_clients import ApiClientService
-from engine.export_jobs import ExportJobs
-from engine.idempotent_start import IdempotentStarts
-from engine.materials import FileStore, MaterialService
-from engine.runtime import Engine
-from web.scenarios import ScenarioCatalogue
+from yijianshi.engine.access.accounts import AccountService
+from yijianshi.engine.access.api_clients import ApiClientService
+from yijianshi.engine.audit.export_jobs import ExportJobs
+from yijianshi.engine.cases.idempotent_start import IdempotentStarts
+from yijianshi.engine.cases.materials import FileStore, MaterialService
+from yijianshi.engine.runtime import Engine
+from yijianshi.web.scenarios import ScenarioCatalogue
 
 
 @dataclass

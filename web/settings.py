@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from engine.materials import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
+from yijianshi.engine.cases.materials import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 
 
 def home() -> Path:

@@ -17,15 +17,16 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
-from engine import supervision, weekly_bulletin
-from engine.accounts import department_label
-from engine.errors import NotFound
-from engine.escalation_levels import LEVEL_NAMES
-from engine.weekly_bulletin import BulletinError
-from web.access import audience
-from web.i18n import gettext as _
-from web.services import services
-from web.vocabulary import N_
+from yijianshi.engine.supervision import figures as supervision
+from yijianshi.engine.supervision import weekly_bulletin
+from yijianshi.engine.access.accounts import department_label
+from yijianshi.engine.errors import NotFound
+from yijianshi.engine.supervision.escalation_levels import LEVEL_NAMES
+from yijianshi.engine.supervision.weekly_bulletin import BulletinError
+from yijianshi.web.access import audience
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
+from yijianshi.web.vocabulary import N_
 
 bp = Blueprint("supervise", __name__, url_prefix="/supervise")
 CHART_LIBRARY = Path(__file__).parent / "static" / "vendor" / "chart.js" / "chart.umd.min.js"

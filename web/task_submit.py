@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 from flask import request
 
-from engine.cases import CaseSummary
-from engine.errors import FormErrors
-from engine.forms import Form, validate_submission
-from engine.materials import MaterialRefused, Upload
-from web.bpmn_forms import TaskForm
-from web.services import services
+from yijianshi.engine.cases.commands import CaseSummary
+from yijianshi.engine.errors import FormErrors
+from yijianshi.engine.modeling.forms import Form, validate_submission
+from yijianshi.engine.cases.materials import MaterialRefused, Upload
+from yijianshi.web.bpmn_forms import TaskForm
+from yijianshi.web.services import services
 
 UPLOAD_FIELD = "materials"
 

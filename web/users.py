@@ -12,8 +12,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin
 
-from engine.accounts import Account
-from web.services import services
+from yijianshi.engine.access.accounts import Account
+from yijianshi.web.services import services
 
 
 class SignedInUser(UserMixin):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _check_unless_tampered, check_every_case, make_engine
-from web.app import create_app
-from web.services import services
+from yijianshi.web.app import create_app
+from yijianshi.web.services import services
 
 ROOT = Path(__file__).resolve().parents[2]
 # The open-restaurant scenario as first shipped, frozen here so that these tests keep their meaning

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from engine.actors import Actor
+from yijianshi.engine.access.actors import Actor
 
 APPLICATION = {
     "enterprise_name": "蓉城川味小馆", "credit_code": "", "legal_rep_name": "张三",
@@ -28,7 +28,7 @@ def apply(client, **changes) -> int:
 
 
 def ready(engine, case_id: int, task_spec: str | None = None) -> list:
-    from storage import case_store
+    from yijianshi.storage import case_store
 
     with engine.db.reader.connect() as conn:
         rows = case_store.query_work_items(conn, case_id=case_id)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.accounts import DEMO_ACCOUNTS, ROLES, AccountError, AccountService, SignInRefused
-from storage import account_store
+from yijianshi.engine.access.accounts import DEMO_ACCOUNTS, ROLES, AccountError, AccountService, SignInRefused
+from yijianshi.storage import account_store
 from tests.web.conftest import FAST_HASH
 
 

@@ -10,13 +10,13 @@ import threading
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
-from cli.main import main
-from engine.actors import Actor
-from storage import case_store
+from yijianshi.cli.main import main
+from yijianshi.engine.access.actors import Actor
+from yijianshi.storage import case_store
 from tests.conftest import FIXTURES
 from tests.web.conftest import ROOT, build_app
 from tests.web.helpers import APPLICATION
-from web.services import services
+from yijianshi.web.services import services
 
 ESCALATION = ROOT / "processes" / "enterprise_request"
 ORDER_NO = "12345-20250926-0001"
@@ -240,7 +240,7 @@ def test_concurrent_retries_start_one_case(backend, request, tmp_path):
 def test_a_retry_that_loses_the_insert_race_replays_the_winner(api_for, web_engine, monkeypatch):
     """The retry looked the key up before the first request committed: its own case is rolled back
     when recording the key fails, and it answers with the first outcome."""
-    from engine.idempotent_start import IdempotentStarts
+    from yijianshi.engine.cases.idempotent_start import IdempotentStarts
 
     api = api_for()
     first = api.start(WORK_ORDER, key="raced")
@@ -469,7 +469,7 @@ def test_unexpected_errors_are_500_problems_without_details(api_for, monkeypatch
     def explode(*_args, **_kwargs):
         raise RuntimeError("connection string postgres://secret@db")
 
-    monkeypatch.setattr("web.api.routes.case_document", explode)
+    monkeypatch.setattr("yijianshi.web.api.routes.case_document", explode)
     response = api.get(f"/api/v1/cases/{cid}")
     body = problem(response, 500, "internal-error")
     assert "secret" not in response.get_data(as_text=True) and "RuntimeError" not in body["detail"]

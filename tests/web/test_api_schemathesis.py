@@ -19,7 +19,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.web.test_api import ALL_SCOPES, WORK_ORDER, make_api_app
-from web.services import services
+from yijianshi.web.services import services
 
 OPERATIONS = ["startCase", "getCase", "getCaseHistory", "deliverMessage"]
 REPLY = {"message": "dept_reply", "correlation": {"order_id": "F-1"}, "payload": {"status": "已办结"}}

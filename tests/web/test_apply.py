@@ -135,7 +135,7 @@ def test_withdrawing_an_application(client_for, web_engine):
 
 
 def test_a_failed_first_submission_leaves_a_draft_the_applicant_can_finish(client_for, web_engine, monkeypatch):
-    from engine.errors import EngineError
+    from yijianshi.engine.errors import EngineError
 
     c = client_for("zhangsan")
     c.get("/apply/scenarios/open_restaurant")

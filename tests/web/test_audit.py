@@ -13,9 +13,9 @@ import pytest
 from lxml import etree
 from sqlalchemy import text
 
-from engine.actors import Actor
-from engine.clock import SHANGHAI
-from engine.event_export import XES_NS
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.audit.event_logs import XES_NS
 from tests.web.helpers import APPLICATION, FRONT_DESK, MARKET, accept, item_id, start
 
 X = f"{{{XES_NS}}}"
@@ -77,7 +77,7 @@ def test_bad_search_input_says_what_is_wrong(client_for, cases):
 
 
 def test_search_pages(client_for, cases, monkeypatch):
-    monkeypatch.setattr("web.audit.PAGE_SIZE", 2)
+    monkeypatch.setattr("yijianshi.web.audit.PAGE_SIZE", 2)
     c = client_for("shenji")
     first = c.page("/audit/?applicant=&scenario=open_restaurant")
     assert _listed(first) == [cases["corrected"], cases["fresh"]]  # newest first

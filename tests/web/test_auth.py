@@ -1,7 +1,7 @@
 """Signing in and out, CSRF on every form, role homes, refusals as pages, the language switch."""
 from __future__ import annotations
 
-from engine.accounts import MAX_FAILED_LOGINS
+from yijianshi.engine.access.accounts import MAX_FAILED_LOGINS
 
 
 def test_sign_in_with_a_demo_account_lands_on_the_role_home(client_for):
@@ -106,7 +106,7 @@ def test_security_headers_and_health(client_for):
 
 
 def test_a_disabled_account_cannot_sign_in_or_keep_its_session(client_for, app):
-    from storage import account_store
+    from yijianshi.storage import account_store
 
     c = client_for("xiaofang")
     assert c.get("/inbox/").status_code == 200

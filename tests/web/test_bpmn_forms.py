@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from engine.errors import FormErrors
-from engine.forms import Form, FormField, validate_submission
-from web.bpmn_forms import TaskForm, field_hint
-from web.masking import Masker, mask_id, mask_phone, mask_text
+from yijianshi.engine.errors import FormErrors
+from yijianshi.engine.modeling.forms import Form, FormField, validate_submission
+from yijianshi.web.bpmn_forms import TaskForm, field_hint
+from yijianshi.web.masking import Masker, mask_id, mask_phone, mask_text
 
 FORM = Form((
     FormField("name", "名称", "string", required=True, maxlength=20),
@@ -82,7 +82,7 @@ def test_masking_rules():
 
 
 def test_promised_limits_are_read_from_due_date_expressions(app):
-    from web.scenarios import Limit, limit_of
+    from yijianshi.web.scenarios import Limit, limit_of
 
     assert limit_of("now() + days(3)") == Limit(3, "days")
     assert limit_of("working_days(7)") == limit_of("working_days(7, 'hedong')") == Limit(7, "working_days")

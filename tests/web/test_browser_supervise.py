@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from engine import weekly_bulletin
+from yijianshi.engine.supervision import weekly_bulletin
 from tests.conftest import check_every_case, make_engine
 from tests.test_scenarios_driver import Scenario, deploy
 from tests.test_supervision import INTAKE, TRANSFER, _request, at, limited_week

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.actors import Actor
-from storage import definition_store
+from yijianshi.engine.access.actors import Actor
+from yijianshi.storage import definition_store
 from tests.conftest import FIXTURES
 from tests.web.helpers import start
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from engine.accounts import DEPARTMENTS, ROLES
+from yijianshi.engine.access.accounts import DEPARTMENTS, ROLES
 from tests.web.conftest import ROOT
-from web.case_view import STATUS
-from web.i18n import TRANSLATIONS
-from web.vocabulary import DEPARTMENT_LABELS, ROLE_LABELS, STATUS_LABELS
+from yijianshi.web.case_view import STATUS
+from yijianshi.web.i18n import TRANSLATIONS
+from yijianshi.web.vocabulary import DEPARTMENT_LABELS, ROLE_LABELS, STATUS_LABELS
 
 KEYWORDS = {"_": None, "gettext": None, "_l": None, "N_": None}
 

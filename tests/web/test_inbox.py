@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from storage.models import WorkItem
+from yijianshi.storage.models import WorkItem
 from tests.web.conftest import Client, build_app
 from tests.web.helpers import MARKET, accept, item_id, ready, start
-from web.services import services
+from yijianshi.web.services import services
 
 work_items = WorkItem.__table__
 

@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from engine.errors import NotPermitted
-from engine.materials import FileStore, MaterialRefused, MaterialService, Upload, clean_filename
-from storage import material_store
+from yijianshi.engine.errors import NotPermitted
+from yijianshi.engine.cases.materials import FileStore, MaterialRefused, MaterialService, Upload, clean_filename
+from yijianshi.storage import material_store
 from tests.web.helpers import APPLICATION, FRONT_DESK, MARKET, PDF, PNG, apply, item_id
 
 

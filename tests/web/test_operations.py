@@ -20,16 +20,16 @@ from urllib.request import urlopen
 import pytest
 from prometheus_client import REGISTRY
 
-from engine.actors import Actor
-from engine.logging_setup import JsonFormatter, configure
-from engine.runtime import Engine
-from engine.scheduler import LEASE_NAME, DeadlineScheduler, fire_due
-from storage import deadline_store
-from storage.database import Database
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.ops.structured_logs import JsonFormatter, configure
+from yijianshi.engine.runtime import Engine
+from yijianshi.engine.deadlines.scheduler import LEASE_NAME, DeadlineScheduler, fire_due
+from yijianshi.storage import deadline_store
+from yijianshi.storage.database import Database
 from tests.conftest import FIXTURES
 from tests.web.conftest import ROOT, web_config
 from tests.web.helpers import MARKET, accept, item_id, start
-from web.app import create_app
+from yijianshi.web.app import create_app
 
 work_item_url = "/inbox/items/<work_item_id>"
 
@@ -183,7 +183,7 @@ def test_metrics_under_gunicorn_sum_every_worker(tmp_path, sqlite_url):
                YIJIANSHI_SECRET_KEY="k" * 32, PROMETHEUS_MULTIPROC_DIR=str(folder), YIJIANSHI_LOG_LEVEL="WARNING")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen([str(gunicorn), "-w", "3", "-b", f"127.0.0.1:{port}", "-c", "web/gunicorn_conf.py",
-                               "--log-level", "warning", "web.wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
+                               "--log-level", "warning", "yijianshi.web.wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -275,7 +275,7 @@ def test_log_lines_are_json_with_case_work_item_and_actor(client_for, web_engine
 
 
 def test_the_command_line_logs_json_with_the_case_id(sqlite_url, monkeypatch, capsys):
-    from cli.main import main
+    from yijianshi.cli.main import main
 
     engine = Engine(Database(sqlite_url))
     engine.db.upgrade()

@@ -3,7 +3,7 @@ step form renders: the web app is generic over the BPMN it is given."""
 from __future__ import annotations
 
 from tests.web.conftest import ROOT, Client, build_app
-from web.services import services
+from yijianshi.web.services import services
 
 
 def test_every_shipped_scenario_renders_its_application_form(web_engine, tmp_path):

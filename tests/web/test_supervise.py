@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from engine import weekly_bulletin
-from engine.scenario_metrics import scenario_metrics
+from yijianshi.engine.supervision import weekly_bulletin
+from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import Scenario, deploy
 from tests.test_supervision import INTAKE, TRANSFER, _request, limited_week
 from tests.web.conftest import SCENARIO, build_app
@@ -180,14 +180,14 @@ def test_pages_in_english(client_for):
 
 
 def test_the_level_names_are_translated():
-    from engine.escalation_levels import LEVEL_NAMES
-    from web.supervise import LEVEL_LABELS
+    from yijianshi.engine.supervision.escalation_levels import LEVEL_NAMES
+    from yijianshi.web.supervise import LEVEL_LABELS
 
     assert set(LEVEL_LABELS) == set(LEVEL_NAMES.values())
 
 
 def test_the_pages_read_without_the_chart_library(client_for, monkeypatch, tmp_path):
-    from web import supervise
+    from yijianshi.web import supervise
 
     monkeypatch.setattr(supervise, "CHART_LIBRARY", tmp_path / "missing.js")
     page = client_for("ducha").page("/supervise/")

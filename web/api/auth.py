@@ -5,10 +5,10 @@ from functools import wraps
 
 from flask import g, request
 
-from engine.api_clients import ApiClient
-from web.api.problems import ApiProblem
-from web.i18n import gettext as _
-from web.services import services
+from yijianshi.engine.access.api_clients import ApiClient
+from yijianshi.web.api.problems import ApiProblem
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
 
 
 def current_client() -> ApiClient:

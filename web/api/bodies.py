@@ -9,9 +9,9 @@ from typing import Any
 from flask import current_app, request
 from jsonschema import Draft202012Validator
 
-from web.api.openapi import validation_schema
-from web.api.problems import ApiProblem
-from web.i18n import gettext as _
+from yijianshi.web.api.openapi import validation_schema
+from yijianshi.web.api.problems import ApiProblem
+from yijianshi.web.i18n import gettext as _
 
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 MAX_REPORTED_ERRORS = 20

@@ -6,11 +6,13 @@ import json
 
 from flask import url_for
 
-from engine import history as h
-from engine.accounts import department_label
-from engine.timers import UNRESOLVED
-from storage import case_store, definition_store, inbox_store
-from web.case_view import fold_data
+from yijianshi.engine.cases import history as h
+from yijianshi.engine.access.accounts import department_label
+from yijianshi.engine.deadlines.timers import UNRESOLVED
+from yijianshi.storage import case_store
+from yijianshi.storage import definition_store
+from yijianshi.storage import inbox_store
+from yijianshi.web.case_view import fold_data
 
 
 def links(case_id: int) -> dict:

@@ -7,10 +7,10 @@ import logging
 from flask import request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import NotFound, NotPermitted
-from web.api.bodies import max_body_bytes
-from web.api.problems import ApiProblem, from_problem, problem_response, slug_for_status
-from web.i18n import gettext as _
+from yijianshi.engine.errors import NotFound, NotPermitted
+from yijianshi.web.api.bodies import max_body_bytes
+from yijianshi.web.api.problems import ApiProblem, from_problem, problem_response, slug_for_status
+from yijianshi.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from engine.api_clients import SCOPES
-from web.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, type_uri
+from yijianshi.engine.access.api_clients import SCOPES
+from yijianshi.web.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, type_uri
 
 API_VERSION = "1.0.0"
 MAX_HISTORY_PAGE = 200

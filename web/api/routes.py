@@ -9,17 +9,18 @@ import re
 
 from flask import Blueprint, Response, json, render_template, request, url_for
 
-from engine.errors import AmbiguousCorrelation, EngineError, FormErrors, NotFound, NotPermitted
-from engine.forms import ALL_KEY
-from engine.idempotent_start import IdempotencyKeyReused
-from storage import case_store, inbox_store
-from web.api.auth import current_client, require_process, requires
-from web.api.bodies import json_body, max_body_bytes
-from web.api.case_document import case_document, command_result, event_document
-from web.api.openapi import IDEMPOTENCY_KEY, MAX_HISTORY_PAGE, MAX_ID, build_document
-from web.api.problems import PROBLEM_TYPES, ApiProblem, from_problem
-from web.i18n import gettext as _
-from web.services import services
+from yijianshi.engine.errors import AmbiguousCorrelation, EngineError, FormErrors, NotFound, NotPermitted
+from yijianshi.engine.modeling.forms import ALL_KEY
+from yijianshi.engine.cases.idempotent_start import IdempotencyKeyReused
+from yijianshi.storage import case_store
+from yijianshi.storage import inbox_store
+from yijianshi.web.api.auth import current_client, require_process, requires
+from yijianshi.web.api.bodies import json_body, max_body_bytes
+from yijianshi.web.api.case_document import case_document, command_result, event_document
+from yijianshi.web.api.openapi import IDEMPOTENCY_KEY, MAX_HISTORY_PAGE, MAX_ID, build_document
+from yijianshi.web.api.problems import PROBLEM_TYPES, ApiProblem, from_problem
+from yijianshi.web.i18n import gettext as _
+from yijianshi.web.services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 bp.register_error_handler(ApiProblem, from_problem)

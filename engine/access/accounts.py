@@ -1,0 +1,313 @@
+"""Who may sign in, with which role, and what that role lets a person see and do.
+
+A role says what kind of user someone is (applicant, front-desk clerk, department clerk, supervisor,
+designer, auditor, administrator); the departments of an account are the work-item groups it works
+for. `Account.actor` turns an account into the engine's `Actor`. Passwords are stored only as salted
+hashes (werkzeug.security)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.clock import Clock, to_utc
+from yijianshi.engine.errors import EngineError, NotFound
+from yijianshi.storage import account_store
+from yijianshi.storage.database import Database
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=5)
+MIN_PASSWORD_LENGTH = 8
+_USERNAME_RE = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
+_GROUP_RE = re.compile(r"[a-z][a-z0-9_]{0,127}")
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    label: str
+    applicant: bool = False  # applies for services; sees only his own cases
+    clerk: bool = False  # works an inbox for his departments
+    oversees: bool = False  # reads every case and inbox (supervision, audit, administration)
+    sees_personal_data: bool = False  # ID and phone numbers unmasked (数据脱敏 otherwise)
+    needs_departments: bool = False
+
+
+ROLES: dict[str, Role] = {r.code: r for r in (
+    Role("citizen", "申请人（个人）", applicant=True),
+    Role("enterprise", "申请人（企业）", applicant=True),
+    # The front desk checks identity documents at acceptance, so it sees them in full.
+    Role("front_desk", "综合窗口工作人员", clerk=True, sees_personal_data=True),
+    Role("dept_clerk", "部门审批人员", clerk=True, needs_departments=True),
+    Role("supervisor", "督查人员", oversees=True),
+    Role("designer", "流程设计人员"),
+    Role("auditor", "审计人员", oversees=True),
+    Role("admin", "系统管理员", oversees=True, sees_personal_data=True),
+)}
+
+FRONT_DESK = "front_desk"
+
+# Display names of the department and role codes used in candidate groups and lanes.
+DEPARTMENTS: dict[str, str] = {
+    APPLICANT_ROLE: "申请人",
+    FRONT_DESK: "综合窗口",
+    "market": "市场监管局",
+    "urban_mgmt": "城市管理局",
+    "fire": "消防救援大队",
+    "health": "卫生健康委",
+    "tax": "税务局",
+    "public_security": "公安局",
+    "civil_affairs": "民政局",
+    "human_resources": "人力资源和社会保障局",
+    "medical_insurance": "医疗保障局",
+    "housing": "住房和城乡建设局",
+    "natural_resources": "规划和自然资源局",
+    "ecology": "生态环境局",
+    "education": "教育局",
+    "agriculture": "农业农村局",
+    "hub": "区政务服务办",
+    "street": "街道（乡镇）",
+    "supervision": "督查室",
+    "housing_fund": "住房公积金管理中心",
+    "development_reform": "发展和改革局",
+    "water_company": "供水公司",
+    "telecom": "通信运营商",
+    "power_company": "供电公司",
+    "pbc": "中国人民银行",
+    "industry_regulator": "行业主管部门",
+    "gas_company": "燃气公司",
+    "disease_control": "疾病预防控制中心",
+    "bank": "商业银行",
+    # the 有需必应 escalation pathway (processes/enterprise_request)
+    "liaison": "部门为企服务联络员",
+    "district_leader": "包联区领导",
+    "grid_center": "区网格中心（12345）",
+    "city_office": "市政务服务办",
+    "discipline": "区纪委监委、区委组织部",
+}
+
+
+def department_label(code: str) -> str:
+    return DEPARTMENTS.get(code, code)
+
+
+class AccountError(EngineError):
+    """An account cannot be created or changed as asked; the message says why."""
+
+
+class SignInRefused(EngineError):
+    """Wrong user name or password, a disabled account, or one locked after repeated failures."""
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    display_name: str
+    role: Role
+    departments: tuple[str, ...]
+    active: bool
+    password_hash: str
+
+    @property
+    def actor(self) -> Actor:
+        """The engine identity: applicants act in the applicant role, clerks for their departments."""
+        groups = set(self.departments)
+        if self.role.applicant:
+            groups.add(APPLICANT_ROLE)
+        if self.role.code == FRONT_DESK:
+            groups.add(FRONT_DESK)
+        return Actor(self.username, frozenset(groups), self.display_name, is_admin=self.role.code == "admin")
+
+    @property
+    def session_stamp(self) -> str:
+        """Changes with the password, so a password change ends every other session."""
+        return self.password_hash[-12:]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    display_name: str
+    role: str
+    departments: tuple[str, ...] = ()
+
+
+DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
+    DemoAccount("zhangsan", "demo-zhangsan", "张三", "citizen"),
+    DemoAccount("canyin", "demo-canyin", "蓉城川味餐饮有限公司", "enterprise"),
+    DemoAccount("chuangkou", "demo-chuangkou", "王敏（综合窗口）", "front_desk"),
+    DemoAccount("shichang", "demo-shichang", "赵磊（市场监管局）", "dept_clerk", ("market",)),
+    DemoAccount("chengguan", "demo-chengguan", "钱芳（城市管理局）", "dept_clerk", ("urban_mgmt",)),
+    DemoAccount("xiaofang", "demo-xiaofang", "孙强（消防救援大队）", "dept_clerk", ("fire",)),
+    # So that every shipped scenario can be worked end to end from the demo accounts:
+    DemoAccount("bumen", "demo-bumen", "李娜（其他审批部门）", "dept_clerk", (
+        "health", "tax", "public_security", "civil_affairs", "human_resources", "medical_insurance", "housing",
+        "natural_resources", "ecology", "education", "agriculture", "hub", "street", "housing_fund",
+        "development_reform", "water_company", "telecom", "power_company", "pbc", "industry_regulator",
+        "gas_company", "disease_control", "bank")),
+    DemoAccount("lianluo", "demo-lianluo", "陈刚（有需必应 诉求协调与督办）", "dept_clerk", (
+        "liaison", "grid_center", "district_leader", "city_office", "discipline", "supervision")),
+    DemoAccount("ducha", "demo-ducha", "周洁（督查室）", "supervisor"),
+    DemoAccount("sheji", "demo-sheji", "吴涛（流程设计）", "designer"),
+    DemoAccount("shenji", "demo-shenji", "郑红（审计）", "auditor"),
+    DemoAccount("admin", "demo-admin", "系统管理员", "admin"),
+)
+
+
+@dataclass(frozen=True)
+class SeededAccount:
+    demo: DemoAccount
+    created: bool
+    password_valid: bool  # False when someone changed the demo password since
+
+
+class AccountService:
+    """Creating accounts, signing in (with a lock after repeated failures), changing passwords."""
+
+    def __init__(self, db: Database, clock: Clock | None = None, *, password_method: str = "scrypt"):
+        self.db = db
+        self.clock = clock or Clock()
+        self.password_method = password_method
+        # Compared against when the user name is unknown, so both cases take the same time.
+        self._dummy_hash = generate_password_hash("dummy-password", method=password_method)
+
+    def create(self, username: str, password: str, display_name: str, role: str,
+               departments: tuple[str, ...] | list[str] = ()) -> Account:
+        """Create an account; AccountError with a sentence if anything is unacceptable."""
+        username = username.strip().lower()
+        departments = tuple(dict.fromkeys(d.strip() for d in departments if d.strip()))
+        problems = []
+        if not _USERNAME_RE.fullmatch(username):
+            problems.append("用户名须以小写字母开头，只含小写字母、数字、下划线、点或连字符（2–64 个字符）。")
+        if role not in ROLES:
+            problems.append(f"角色“{role}”不存在，可选：{'、'.join(ROLES)}。")
+        elif ROLES[role].needs_departments and not departments:
+            problems.append("部门审批人员必须至少属于一个部门。")
+        bad = [d for d in departments if not _GROUP_RE.fullmatch(d)]
+        if bad:
+            problems.append(f"部门代码无效：{'、'.join(bad)}。")
+        if not display_name.strip():
+            problems.append("请填写姓名或单位名称。")
+        problems.extend(password_problems(password))
+        if problems:
+            raise AccountError("".join(problems))
+        values = dict(username=username, display_name=display_name.strip()[:100], role=role,
+                      departments=",".join(departments), password_hash=self._hash(password), active=True,
+                      created_at=to_utc(self.clock.now()), last_login_at=None, failed_logins=0,
+                      locked_until=None)
+        try:
+            with self.db.writer.begin() as conn:
+                if account_store.get(conn, username) is not None:
+                    raise AccountError(f"用户名“{username}”已被使用。")
+                account_store.add(conn, values)
+        except IntegrityError as err:  # created at the same moment by another process
+            raise AccountError(f"用户名“{username}”已被使用。") from err
+        return _account(values)
+
+    def get(self, username: str) -> Account | None:
+        with self.db.reader.connect() as conn:
+            row = account_store.get(conn, username)
+        return _account(row._mapping) if row is not None else None
+
+    def authenticate(self, username: str, password: str) -> Account:
+        """The account if the password is right; SignInRefused otherwise (the same message whether
+        the user name or the password was wrong)."""
+        username = (username or "").strip().lower()
+        now = to_utc(self.clock.now())
+        with self.db.reader.connect() as conn:
+            row = account_store.get(conn, username)
+        if row is None:
+            check_password_hash(self._dummy_hash, password or "")
+            raise SignInRefused("用户名或密码不正确。")
+        if row.locked_until is not None and row.locked_until > now:
+            minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
+            raise SignInRefused(f"连续登录失败次数过多，账号已临时锁定，请 {minutes} 分钟后再试。")
+        if not check_password_hash(row.password_hash, password or ""):
+            # The failure is counted in its own committed transaction before the refusal is raised.
+            with self.db.writer.begin() as conn:
+                failures = account_store.record_failure(conn, username)
+                if failures >= MAX_FAILED_LOGINS:
+                    account_store.change(conn, username, failed_logins=0, locked_until=now + LOCKOUT)
+            if failures >= MAX_FAILED_LOGINS:
+                raise SignInRefused(f"连续登录失败次数过多，账号已临时锁定 {LOCKOUT.seconds // 60} 分钟。")
+            raise SignInRefused("用户名或密码不正确。")
+        if not row.active:
+            raise SignInRefused("该账号已停用，请联系系统管理员。")
+        with self.db.writer.begin() as conn:
+            account_store.change(conn, username, failed_logins=0, locked_until=None, last_login_at=now)
+        return _account(row._mapping)
+
+    def change_password(self, username: str, old_password: str, new_password: str) -> Account:
+        with self.db.reader.connect() as conn:
+            row = account_store.get(conn, username)
+        if row is None:
+            raise NotFound("账号不存在。")
+        if not check_password_hash(row.password_hash, old_password or ""):
+            raise AccountError("原密码不正确。")
+        problems = password_problems(new_password)
+        if new_password == old_password:
+            problems.append("新密码不能与原密码相同。")
+        if problems:
+            raise AccountError("".join(problems))
+        new_hash = self._hash(new_password)
+        with self.db.writer.begin() as conn:
+            account_store.change(conn, username, password_hash=new_hash)
+        return _account({**row._mapping, "password_hash": new_hash})
+
+    def seed_demo(self, accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS) -> list[SeededAccount]:
+        """Create the demo accounts that do not exist yet; never overwrite an existing one."""
+        seeded = []
+        for demo in accounts:
+            existing = self.get(demo.username)
+            if existing is None:
+                try:
+                    self.create(demo.username, demo.password, demo.display_name, demo.role, demo.departments)
+                    seeded.append(SeededAccount(demo, True, True))
+                    continue
+                except AccountError:
+                    existing = self.get(demo.username)  # created concurrently by another process
+                    if existing is None:
+                        raise
+            seeded.append(SeededAccount(demo, False, check_password_hash(existing.password_hash, demo.password)))
+        return seeded
+
+    def _hash(self, password: str) -> str:
+        return generate_password_hash(password, method=self.password_method)
+
+
+def seeded_lines(seeded: list[SeededAccount]) -> list[str]:
+    """One printable line per demo account: user name, password, role, departments, name."""
+    lines = []
+    for s in seeded:
+        d = s.demo
+        departments = "、".join(department_label(code) for code in d.departments) or "-"
+        note = "（新建）" if s.created else "" if s.password_valid else "（密码已被修改，上面的密码无效）"
+        lines.append(f"  {d.username:<10} {d.password:<16} {ROLES[d.role].label:<10} {departments:<8} "
+                     f"{d.display_name}{note}")
+    return lines
+
+
+def password_problems(password: str) -> list[str]:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        return [f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。"]
+    if len(password) > 128:
+        return ["密码不能超过 128 个字符。"]
+    return []
+
+
+def _account(values) -> Account:
+    return Account(username=values["username"], display_name=values["display_name"],
+                   role=ROLES.get(values["role"], ROLES["citizen"]),
+                   departments=tuple(d for d in (values["departments"] or "").split(",") if d),
+                   active=bool(values["active"]), password_hash=values["password_hash"])
+
+
+def account_from_row(row) -> Account:
+    """An account from a user_accounts row (for callers that read the row themselves)."""
+    return _account(row._mapping)

@@ -1,0 +1,281 @@
+"""Materials (申请材料 and 办理结果): uploaded files attached to a case at one of its work items.
+
+Upload rules: only PDF, JPEG, PNG and OFD (the national e-document format), recognised by their
+content, not by the name a browser sends; a size limit per file and a count limit per upload. Files
+are stored once per content (SHA-256) under an upload folder; the database says which case holds
+which file under which name. An upload is all-or-nothing: if any file is refused, none is kept."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import unicodedata
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.cases.commands import APPLICANT_ROLE, CaseService
+from yijianshi.engine.clock import Clock, to_utc
+from yijianshi.engine.errors import EngineError, NotFound, WorkItemUnavailable
+from yijianshi.storage import case_store
+from yijianshi.storage import material_store
+from yijianshi.storage.database import Database
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_FILES = 10
+APPLICATION, RESULT = "application", "result"
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileType:
+    extensions: tuple[str, ...]
+    content_type: str
+    label: str
+
+
+PDF = FileType((".pdf",), "application/pdf", "PDF")
+JPEG = FileType((".jpg", ".jpeg"), "image/jpeg", "JPG")
+PNG = FileType((".png",), "image/png", "PNG")
+OFD = FileType((".ofd",), "application/ofd", "OFD")
+ALLOWED_TYPES = (PDF, JPEG, PNG, OFD)
+ALLOWED_EXTENSIONS = tuple(ext for t in ALLOWED_TYPES for ext in t.extensions)
+
+
+class MaterialRefused(EngineError):
+    """An upload broke a rule (type, size, count, empty file); nothing of it was kept."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file as received: the name the browser sent and a readable binary stream."""
+
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass
+class StagedFile:
+    """A checked upload written to a temporary file in the store, not yet published."""
+
+    filename: str
+    file_type: FileType
+    sha256: str
+    size: int
+    temp_path: Path
+
+
+@dataclass(frozen=True)
+class MaterialRecord:
+    id: int
+    case_id: int
+    work_item_id: str | None
+    task_name: str
+    kind: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: object
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+def clean_filename(name: str) -> str:
+    """The display name of an upload: no folders, no control characters, at most 120 characters."""
+    name = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    stem = stem[:100] or "材料"
+    return f"{stem}.{ext[:10]}" if ext else stem
+
+
+def sniff(head: bytes, path: Path) -> FileType | None:
+    """The file type its content shows, whatever its name claims."""
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                if "OFD.xml" in archive.namelist():
+                    return OFD
+        except (zipfile.BadZipFile, OSError):
+            return None
+    return None
+
+
+class FileStore:
+    """Files by content hash under one folder: <root>/ab/cd/<sha256>. Writes are atomic."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise NotFound("材料文件不存在。")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def stage(self, upload: Upload, max_bytes: int) -> StagedFile:
+        """Copy an upload to a temporary file while hashing it; refuse it if too big or of a wrong type."""
+        name = clean_filename(upload.filename)
+        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=self.root / "tmp", prefix="upload-")
+        temp_path = Path(temp)
+        digest, size, head = hashlib.sha256(), 0, b""
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := upload.stream.read(_CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MaterialRefused(f"文件“{name}”超过 {_megabytes(max_bytes)} 的大小上限，请压缩或拆分后再上传。")
+                    if len(head) < 16:
+                        head += chunk[:16]
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size == 0:
+                raise MaterialRefused(f"文件“{name}”是空文件，请重新选择。")
+            file_type = sniff(head, temp_path)
+            if file_type is None:
+                raise MaterialRefused(f"文件“{name}”不是允许的类型。只接受 {allowed_types_text()} 文件。")
+            ext = os.path.splitext(name)[1].lower()
+            if ext not in file_type.extensions:
+                raise MaterialRefused(f"文件“{name}”的扩展名与内容不符（内容是 {file_type.label}），请改正后再上传。")
+        except BaseException:
+            temp_path.unlink(missing_ok=True)
+            raise
+        return StagedFile(name, file_type, digest.hexdigest(), size, temp_path)
+
+    def publish(self, staged: StagedFile) -> bool:
+        """Move a staged file to its content address; False if that content was already stored."""
+        final = self.path_for(staged.sha256)
+        if final.exists():
+            staged.temp_path.unlink(missing_ok=True)
+            return False
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged.temp_path, final)
+        return True
+
+    def discard(self, staged: Iterable[StagedFile]) -> None:
+        for s in staged:
+            s.temp_path.unlink(missing_ok=True)
+
+    def remove(self, sha256: str) -> None:
+        self.path_for(sha256).unlink(missing_ok=True)
+
+
+class MaterialService:
+    """Attaching uploads to a case at a ready work item, and listing a case's materials."""
+
+    def __init__(self, db: Database, store: FileStore, clock: Clock | None = None, *,
+                 max_bytes: int = DEFAULT_MAX_BYTES, max_files: int = DEFAULT_MAX_FILES):
+        self.db = db
+        self.store = store
+        self.clock = clock or Clock()
+        self.max_bytes = max_bytes
+        self.max_files = max_files
+
+    def stage(self, uploads: list[Upload]) -> list[StagedFile]:
+        """Check and stage every upload; if any is refused, none is kept (MaterialRefused)."""
+        uploads = [u for u in uploads if u.filename]
+        if len(uploads) > self.max_files:
+            raise MaterialRefused(f"一次最多上传 {self.max_files} 个文件，本次选择了 {len(uploads)} 个。")
+        staged: list[StagedFile] = []
+        try:
+            for upload in uploads:
+                staged.append(self.store.stage(upload, self.max_bytes))
+        except BaseException:
+            self.store.discard(staged)
+            raise
+        return staged
+
+    def attach(self, work_item_id: str, staged: list[StagedFile], actor: Actor) -> list[MaterialRecord]:
+        """Keep staged files as materials of the work item's case. The actor must be able to act on
+        the work item now (the applicant on his own steps, a clerk on his departments' steps)."""
+        if not staged:
+            return []
+        published: list[str] = []
+        try:
+            with self.db.reader.connect() as conn:
+                item, head = case_store.work_item_and_case(conn, work_item_id)
+            _check_may_attach(item, head, actor)  # before any file is published
+            for s in staged:
+                if self.store.publish(s):
+                    published.append(s.sha256)
+            groups = [g for g in item.groups.split(",") if g]
+            kind = APPLICATION if APPLICANT_ROLE in groups else RESULT
+            at = to_utc(self.clock.now())
+            rows = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
+                         filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
+                         sha256=s.sha256, uploaded_by=actor.id, uploaded_at=at) for s in staged]
+            with self.db.writer.begin() as conn:
+                # Checked again where the rows are written: the step may have ended meanwhile.
+                item, head = case_store.work_item_and_case(conn, work_item_id)
+                _check_may_attach(item, head, actor)
+                ids = material_store.add(conn, rows)
+        except BaseException:
+            self.store.discard(staged)
+            self._forget_unreferenced(published)
+            raise
+        return [MaterialRecord(id=i, **r) for i, r in zip(ids, rows)]
+
+    def for_case(self, case_id: int) -> list[MaterialRecord]:
+        with self.db.reader.connect() as conn:
+            return [record_from_row(r) for r in material_store.for_case(conn, case_id)]
+
+    def get(self, material_id: int) -> MaterialRecord:
+        with self.db.reader.connect() as conn:
+            row = material_store.get(conn, material_id)
+        if row is None:
+            raise NotFound("材料不存在。")
+        return record_from_row(row)
+
+    def path_of(self, record: MaterialRecord) -> Path:
+        path = self.store.path_for(record.sha256)
+        if not path.exists():
+            raise NotFound(f"材料“{record.filename}”的文件已不在存储目录中，请联系系统管理员。")
+        return path
+
+    def _forget_unreferenced(self, hashes: list[str]) -> None:
+        """Remove files this attempt published that no stored material refers to."""
+        if not hashes:
+            return
+        with self.db.reader.connect() as conn:
+            referenced = material_store.referenced(conn, hashes)
+        for sha in hashes:
+            if sha not in referenced:
+                self.store.remove(sha)
+
+
+def _check_may_attach(item, head, actor: Actor) -> None:
+    """Whoever may complete the work item may attach materials to it (the one rule of who may act,
+    CaseService.check_can_act), and only while it is open."""
+    if item is None:
+        raise NotFound("待办事项不存在。")
+    if item.state != "ready":
+        raise WorkItemUnavailable("该事项已办结或已撤销，不能再上传材料。")
+    CaseService.check_can_act(item, actor, head)
+
+
+def record_from_row(row) -> MaterialRecord:
+    m = row._mapping
+    return MaterialRecord(**{k: m[k] for k in MaterialRecord.__dataclass_fields__})
+
+
+def allowed_types_text() -> str:
+    return "、".join(t.label for t in ALLOWED_TYPES)
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB"

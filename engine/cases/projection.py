@@ -1,0 +1,134 @@
+"""Writing a case's projections after each command: the difference between the workflow's view
+before and after the step becomes work-item rows, deadline rows, message routing rows and events."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from SpiffWorkflow.task import TaskState
+
+from yijianshi.engine.cases import history as h
+from yijianshi.engine.access.actors import SYSTEM
+from yijianshi.engine.clock import SHANGHAI, to_utc
+from yijianshi.engine.errors import ScriptError
+from yijianshi.engine.deadlines.timers import UNRESOLVED
+from yijianshi.engine.cases.work_items import WorkItemProjection, all_tasks, drain_outbox
+from yijianshi.storage import case_store as store
+from yijianshi.storage import deadline_store
+
+
+def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
+    """Write what changed between two projections of a case: work items (with due and warning
+    times), deadlines, message waits, correlation values, outbox events. Returns the case's
+    attention note (None when nothing needs an administrator)."""
+    conn, at, case_id = ctx.conn, ctx.at, ctx.head.id
+    completed = {e.work_item_id for e in ctx.events if e.type == h.WORK_ITEM_COMPLETED}
+    gone = [tid for tid in before.ready if tid not in after.ready]
+    done = [tid for tid in gone if tid in completed]
+    cancelled = [tid for tid in gone if tid not in completed]
+    store.end_work_items(conn, done, "completed", to_utc(at), ctx.actor.id)
+    store.end_work_items(conn, cancelled, "cancelled", to_utc(at), ctx.actor.id)
+    for tid in cancelled:
+        ctx.event(h.WORK_ITEM_CANCELLED, {}, work_item_id=tid, task_spec=before.ready[tid].task_spec,
+                  actor=SYSTEM)
+    sync_deadlines(ctx, before, after)
+    unresolved = [t.task_spec for t in after.timers.values() if t.due == UNRESOLVED]
+    new_rows = []
+    for tid, task in after.ready.items():
+        if tid in before.ready:
+            if ctx.superseding:  # timers re-armed after a calendar change
+                old_due, old_warning = before.limits_of(tid)
+                due, warning = after.limits_of(tid)
+                if (due, warning) != (old_due, old_warning) and (due or warning):
+                    store.set_limits(conn, tid, due or old_due, warning or old_warning)
+            continue
+        meta = ctx.definition.meta_for(task.process_id, task.task_spec)
+        groups = meta.groups if meta is not None else ((task.lane,) if task.lane else ())
+        due_at, warning_at = after.limits_of(tid)
+        if due_at is None:
+            due_at = due_at_of(task, meta, script_engine)
+        if UNRESOLVED in (due_at, warning_at):
+            unresolved.append(task.name)
+        new_rows.append(dict(
+            id=tid, case_id=case_id, definition_id=ctx.definition.id, process_id=task.process_id,
+            task_spec=task.task_spec, name=task.name, groups=",".join(groups), state="ready",
+            claimed_by=None, claimed_at=None, due_at=due_at, warning_at=warning_at, created_at=to_utc(at),
+            ended_at=None, ended_by=None,
+        ))
+        ctx.event(h.WORK_ITEM_READY, {"name": task.name, "groups": list(groups),
+                                      "due_at": _iso_or_none(due_at), "warning_at": _iso_or_none(warning_at)},
+                  work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
+    if ctx.head.attention:
+        # Work items created earlier with a due date that could not be computed still count.
+        gone = set(done) | set(cancelled)
+        unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in gone]
+    store.insert_work_items(conn, new_rows)
+    if after.waits != before.waits:
+        store.replace_waits(conn, case_id, after.waits)
+    new_case = ctx.head.version == 0
+    if after.correlations != before.correlations or (new_case and ctx.head.business_key):
+        corr = dict(after.correlations)
+        if ctx.head.business_key:
+            corr["business_key"] = ctx.head.business_key
+        store.replace_correlations(conn, case_id, corr, new_case=new_case)
+    for message in drain_outbox(ctx._workflow):
+        ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
+    if not unresolved:
+        return None
+    return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
+            + "、".join(sorted(set(unresolved))))[:500]
+
+def sync_deadlines(ctx, before: WorkItemProjection, after: WorkItemProjection) -> None:
+    """Arm deadlines for timers that started waiting; close those that fired or were cancelled."""
+    keyed_before = {(t.task_id, t.due): t for t in before.timers.values()}
+    keyed_after = {(t.task_id, t.due): t for t in after.timers.values()}
+    at = to_utc(ctx.at)
+    ended = []
+    if keyed_before.keys() - keyed_after.keys():
+        states = {str(t.id): t.state for t in all_tasks(ctx._workflow)}
+        for key in keyed_before.keys() - keyed_after.keys():
+            state = states.get(key[0])
+            if ctx.superseding and state == TaskState.WAITING:
+                ended.append((key[0], key[1], "superseded"))
+                continue
+            # still WAITING with another due time: a cycle timer that fired and re-armed
+            fired = state in (TaskState.READY, TaskState.COMPLETED, TaskState.WAITING)
+            ended.append((key[0], key[1], "fired" if fired else "cancelled"))
+    deadline_store.end(ctx.conn, ctx.head.id, ended, at)
+    for tid, due, state in ended:
+        if state == "fired":
+            t = keyed_before[(tid, due)]
+            ctx.event(h.DEADLINE_FIRED, {"due_at": due.isoformat(), "kind": t.kind,
+                                         "late_s": round((at - due).total_seconds(), 3)},
+                      task_spec=t.task_spec, actor=SYSTEM)
+    rows = []
+    for key in keyed_after.keys() - keyed_before.keys():
+        t = keyed_after[key]
+        blocked = t.due == UNRESOLVED
+        rows.append(dict(case_id=ctx.head.id, task_id=t.task_id, task_spec=t.task_spec, kind=t.kind,
+                         due_at=t.due, state="blocked" if blocked else "armed", armed_at=at, fired_at=None))
+    deadline_store.arm(ctx.conn, rows)
+
+
+def due_at_of(task, meta, script_engine) -> datetime | None:
+    """The due time from a user task's camunda:dueDate expression, evaluated on its data."""
+    if meta is None or not meta.due_date:
+        return None
+    value = script_engine.environment.evaluate(meta.due_date, dict(task.data))
+    return _as_datetime(value, meta)
+
+
+def _iso_or_none(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None and when != UNRESOLVED else None
+
+
+def _as_datetime(value, meta) -> datetime:
+    if isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(str(value))
+        except ValueError as err:
+            raise ScriptError(f"任务 {meta.task_id} 的办理期限 “{meta.due_date}” 没有得到有效的日期时间：{value!r}") from err
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=SHANGHAI)
+    return to_utc(when)

@@ -1,0 +1,247 @@
+"""A case's engine state as one JSON document, stored without the spec (the spec is stored once per
+definition version and shared by every case on it)."""
+from __future__ import annotations
+
+import json
+from copy import copy
+from types import ModuleType
+from uuid import UUID
+
+import orjson
+
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    TaskConverter,
+)
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.task import Task, TaskState
+
+from yijianshi.engine.errors import EngineError
+
+STATE_FORMAT = "yjs-case/1"
+
+
+class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
+    """The stock converter embeds the whole spec in every case (about 40% of its size)."""
+
+    task_converter: "_TaskConverter"
+
+    def to_dict(self, workflow):
+        dct = _workflow_fields(self, workflow)
+        dct["subprocesses"] = {str(k): self.registry.convert(v) for k, v in workflow.subprocesses.items()}
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = _tasks_from_dict(self.task_converter, dct["tasks"], workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class _SubWorkflowConverter(BpmnSubWorkflowConverter):
+    """Called processes: the stock converter with the task mapping done directly, as above."""
+
+    task_converter: "_TaskConverter"
+
+    def to_dict(self, workflow):
+        dct = _workflow_fields(self, workflow)
+        dct["parent_task_id"] = str(workflow.parent_task_id)
+        dct["spec"] = workflow.spec.name
+        return dct
+
+    def from_dict(self, dct, task, top_workflow):
+        spec = top_workflow.subprocess_specs.get(task.task_spec.spec)
+        subprocess = self.target_class(spec, task.id, top_workflow, deserializing=True)
+        subprocess.tasks = _tasks_from_dict(self.task_converter, dct["tasks"], subprocess)
+        subprocess.task_tree = subprocess.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(subprocess, dct)
+        return subprocess
+
+
+def _tasks_from_dict(task_converter, records: dict, workflow) -> dict:
+    """The task mapping, parents first as written (a task's data is its parent's plus its delta)."""
+    from_dict = task_converter.from_dict
+    uuids = _UuidTable()  # each id is written up to three times (itself, its parent's, as a child)
+    tasks = {}
+    for record in records.values():
+        task = from_dict(record, workflow, uuids)
+        tasks[task.id] = task
+    return tasks
+
+
+class _UuidTable(dict):
+    def __missing__(self, text: str) -> UUID:
+        self[text] = value = UUID(text)
+        return value
+
+
+def _workflow_fields(converter, workflow) -> dict:
+    """WorkflowConverter.to_dict with the task mapping done directly (it dominates the cost)."""
+    to_dict = converter.task_converter.to_dict
+    return {
+        "data": converter.registry.convert(converter.registry.clean(workflow.data)),
+        "correlations": workflow.correlations,
+        "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+        "success": workflow.success,
+        "completed": workflow.completed,
+        "tasks": {_sid(t): to_dict(t) for t in workflow.tasks.values()},
+        "root": str(workflow.task_tree.id),
+    }
+
+
+class _TaskConverter(TaskConverter):
+    """The stock task converter, rewritten for speed: it runs for every task of every case on
+    every command. Output is identical (stock from_dict reads it); ids are stringified once per task."""
+
+    def to_dict(self, task):
+        sid = _sid(task)
+        pid = task._parent
+        tasks = task.workflow.tasks
+        if pid is None:
+            parent_sid, data, delta = None, task.data, {}
+        else:
+            parent = tasks[pid]
+            parent_sid, pdata, own = _sid(parent), parent.data, task.data
+            data = {}
+            delta = {
+                "updates": {k: v for k, v in own.items() if k not in pdata or v != pdata[k]},
+                "deletions": [k for k in pdata if k not in own],
+            }
+        return {
+            "id": sid,
+            "parent": parent_sid,
+            "children": [_sid(tasks[c]) if c in tasks else str(c) for c in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(task.internal_data) if task.internal_data else {},
+            "data": data,
+            "delta": delta,
+            "typename": self.typename,
+        }
+
+
+    def from_dict(self, dct, workflow, uuids: dict | None = None):
+        """TaskConverter.from_dict without the registry's per-value walk where there is nothing to
+        restore (most tasks carry no internal data and an empty delta)."""
+        if uuids is None:
+            uuids = _UuidTable()
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=uuids[dct["id"]])
+        task._yjs_sid = dct["id"]
+        parent_id = dct["parent"]
+        task._parent = uuids[parent_id] if parent_id is not None else None
+        task._children = [uuids[child] for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        internal = dct["internal_data"]
+        task.internal_data = self.registry.restore(internal) if internal else {}
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = workflow.tasks.get(task._parent) if delta else None
+        if parent is not None:
+            # DeepMerge.merge({}, parent.data): a copy of each mutable value, the rest shared
+            data = {k: copy(v) if isinstance(v, (dict, list, set)) else v for k, v in parent.data.items()}
+            updates = delta.get("updates")
+            if updates:
+                data.update(self.registry.restore(updates))
+            for key in delta.get("deletions", ()):
+                data.pop(key, None)
+        else:
+            data = self.registry.restore(dct["data"])
+        task.data = data
+        return task
+
+
+def _sid(task) -> str:
+    try:
+        return task._yjs_sid
+    except AttributeError:
+        task._yjs_sid = sid = str(task.id)
+        return sid
+
+
+class SpecCodec:
+    """Serializes definition specs (process spec + called subprocess specs) once per version."""
+
+    def __init__(self) -> None:
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+
+    def dumps(self, spec, subprocess_specs: dict) -> str:
+        registry = self.serializer.registry
+        return json.dumps(
+            {
+                "spec": registry.convert(spec),
+                "subprocess_specs": {k: registry.convert(v) for k, v in subprocess_specs.items()},
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+
+    def loads(self, text: str):
+        dct = json.loads(text)
+        registry = self.serializer.registry
+        spec = registry.restore(dct["spec"])
+        subs = {k: registry.restore(v) for k, v in dct["subprocess_specs"].items()}
+        return spec, subs
+
+
+class CaseStateCodec:
+    """Turns a running workflow into a JSON string and back, given the version's spec objects."""
+
+    def __init__(self) -> None:
+        registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+        self._converter = _SpeclessWorkflowConverter(BpmnWorkflow, registry)
+        task_converter = _TaskConverter(Task, registry)
+        self._converter.task_converter = task_converter
+        _SubWorkflowConverter(BpmnSubWorkflow, registry).task_converter = task_converter
+        self._registry = registry
+        self.serializer = BpmnWorkflowSerializer(registry)
+
+        def default(obj):
+            # What SpiffWorkflow's JSON encoder does: registered types (datetime, timedelta, UUID,
+            # events...) become their typed dicts, sets become lists, callables are dropped.
+            typename = registry.typenames.get(type(obj))
+            if typename is not None:
+                return registry.convert_to_dict[typename](obj)
+            if isinstance(obj, set):
+                return list(obj)
+            if callable(obj) or isinstance(obj, ModuleType):
+                return None
+            raise TypeError(f"cannot store a value of type {type(obj).__name__} in case data")
+
+        self._default = default
+
+    def dumps(self, workflow: BpmnWorkflow) -> str:
+        # orjson: the state is written on every command, and the stdlib encoder was a third of that cost.
+        self._registry._encoder_mode = True
+        try:
+            dct = self._converter.to_dict(workflow)
+            dct["format"] = STATE_FORMAT
+            return orjson.dumps(dct, default=self._default, option=_ORJSON_OPTIONS).decode("utf-8")
+        except (TypeError, orjson.JSONEncodeError) as err:
+            raise EngineError(f"流程数据中有无法保存的值（{err}），请检查脚本写入的变量。") from err
+        finally:
+            self._registry._encoder_mode = False
+
+    def loads(self, text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
+        dct = orjson.loads(text)
+        if dct.pop("format", None) != STATE_FORMAT:
+            raise ValueError("unknown case state format")
+        return self._converter.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+
+
+# Datetimes must go through SpiffWorkflow's registry (typed dicts), not orjson's ISO strings, or they
+# would come back as strings; keys may be non-strings in task data written by scripts.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS

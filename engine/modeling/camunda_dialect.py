@@ -1,0 +1,229 @@
+"""What the application reads from Camunda-flavoured BPMN itself: user-task assignment, due dates, forms."""
+from __future__ import annotations
+
+import keyword
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from yijianshi.engine.errors import Problem
+from yijianshi.engine.modeling.forms import FIELD_TYPES, Form, FormField, coerce_value, parse_iso_date
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+_B = f"{{{BPMN_NS}}}"
+_C = f"{{{CAMUNDA_NS}}}"
+_CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
+# Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
+_SUBPROCESS_TAGS = {f"{_B}subProcess", f"{_B}transaction", f"{_B}adHocSubProcess"}
+
+
+@dataclass(frozen=True)
+class UserTaskMeta:
+    """Assignment, due date and form of one bpmn:userTask."""
+
+    process_id: str
+    task_id: str
+    name: str
+    line: int | None
+    candidate_groups: tuple[str, ...] = ()
+    lane: str | None = None
+    due_date: str | None = None
+    form: Form | None = None
+    formless: bool = False
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Groups allowed to work on the task: explicit candidate groups, else the lane."""
+        if self.candidate_groups:
+            return self.candidate_groups
+        return (self.lane,) if self.lane else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-compatible dict."""
+        return {"process_id": self.process_id, "task_id": self.task_id, "name": self.name, "line": self.line,
+                "candidate_groups": list(self.candidate_groups), "lane": self.lane, "due_date": self.due_date,
+                "form": self.form.to_dict() if self.form is not None else None, "formless": self.formless}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UserTaskMeta:
+        """Rebuild from to_dict() output."""
+        form = data.get("form")
+        return cls(process_id=data["process_id"], task_id=data["task_id"], name=data.get("name") or "",
+                   line=data.get("line"), candidate_groups=tuple(data.get("candidate_groups", ())),
+                   lane=data.get("lane"), due_date=data.get("due_date"),
+                   form=Form.from_dict(form) if form is not None else None,
+                   formless=bool(data.get("formless", False)))
+
+
+class _Reporter:
+    """Collects problems for one task so each message carries the file, line and task id."""
+
+    def __init__(self, filename: str, task_id: str, problems: list[Problem]):
+        self.filename, self.task_id, self.problems = filename, task_id, problems
+
+    def __call__(self, el: etree._Element, message: str) -> None:
+        self.problems.append(Problem(self.filename, el.sourceline, message, self.task_id))
+
+
+def _lane_names(container: etree._Element) -> dict[str, str]:
+    """Map flow node id -> name of the innermost lane of this container that references it."""
+    names: dict[str, str] = {}
+    for lane_set in container.findall(f"{_B}laneSet"):
+        # Child lanes follow their parent in document order, so later (inner) lanes win.
+        for lane in lane_set.iter(f"{_B}lane"):
+            name = (lane.get("name") or "").strip()
+            if not name:
+                continue
+            for ref in lane.findall(f"{_B}flowNodeRef"):
+                if ref.text and ref.text.strip():
+                    names[ref.text.strip()] = name
+    return names
+
+
+def _lane_of(task: etree._Element, lanes: dict[etree._Element, dict[str, str]]) -> str | None:
+    """Lane of the task, else of its nearest enclosing (sub)process that lies in a lane."""
+    node_id = task.get("id")
+    # Keyed by element (not id()): the dict keeps each lxml proxy alive, so keys cannot be recycled.
+    for ancestor in task.iterancestors():
+        if ancestor.tag in _SUBPROCESS_TAGS or ancestor.tag == f"{_B}process":
+            if ancestor not in lanes:
+                lanes[ancestor] = _lane_names(ancestor)
+            table = lanes[ancestor]
+            if node_id in table:
+                return table[node_id]
+            node_id = ancestor.get("id")
+    return None
+
+
+def _split_groups(raw: str | None) -> tuple[str, ...]:
+    return tuple(g.strip() for g in (raw or "").split(",") if g.strip())
+
+
+def _is_formless(ext: etree._Element | None) -> bool:
+    if ext is None:
+        return False
+    return any((prop.get("name") or "").strip() == "formless"
+               and (prop.get("value") or "").strip().lower() == "true"
+               for prop in ext.iterfind(f"{_C}properties/{_C}property"))
+
+
+def _int_config(text: str | None) -> int | None:
+    try:
+        value = int((text or "").strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+def _float_config(text: str | None) -> float | None:
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | None:
+    """Build one FormField, reporting each designer mistake; None when the field is unusable."""
+    field_id = (xml_field.get("id") or "").strip()
+    field_type = (xml_field.get("type") or "").strip()
+    usable = True
+    if not field_id.isidentifier() or keyword.iskeyword(field_id):
+        report(xml_field, f"表单字段 id “{field_id}” 不是合法的变量名（字段 id 会成为流程变量）。"
+                          "请只用字母、数字、下划线，且不要以数字开头。")
+        usable = False
+    elif field_id.startswith("_"):
+        # The restricted script environment refuses names starting with "_", so scripts could never read it.
+        report(xml_field, f"表单字段 id “{field_id}” 不能以下划线开头，否则脚本无法读取。请改名。")
+        usable = False
+    if not field_type:
+        report(xml_field, f"表单字段 “{field_id}” 缺少 type 属性。请选择 {' / '.join(FIELD_TYPES)} 之一。")
+        usable = False
+    elif field_type not in FIELD_TYPES:
+        report(xml_field, f"表单字段 “{field_id}” 的类型 “{field_type}” 不受支持。"
+                          f"请使用 {' / '.join(FIELD_TYPES)} 之一。")
+        usable = False
+    options = []
+    for value in xml_field.iterfind(f"{_C}value"):
+        if not (value.get("id") or "").strip():
+            report(value, f"枚举字段 “{field_id}” 有一个选项缺少 id。请为每个选项设置 id。")
+            continue
+        options.append((value.get("id").strip(), value.get("name") or value.get("id").strip()))
+    if field_type == "enum" and not options:
+        report(xml_field, f"枚举字段 “{field_id}” 没有任何选项。请添加至少一个 camunda:value。")
+        usable = False
+    attrs: dict[str, Any] = {"required": False, "readonly": False}
+    for constraint in xml_field.iterfind(f"{_C}validation/{_C}constraint"):
+        name, config = (constraint.get("name") or "").strip(), constraint.get("config")
+        if name in ("required", "readonly"):
+            attrs[name] = (config or "true").strip().lower() != "false"
+        elif name in ("minlength", "maxlength"):
+            attrs[name] = _int_config(config)
+            if attrs[name] is None:
+                report(constraint, f"字段 “{field_id}” 的 {name} 约束值 “{config}” 不是非负整数。请填写整数。")
+        elif name in ("min", "max"):
+            if field_type == "date":
+                try:
+                    attrs[name] = parse_iso_date(config).isoformat()
+                except ValueError:
+                    report(constraint, f"字段 “{field_id}” 的 {name} 约束值 “{config}” 不是有效日期。"
+                                       "请使用 YYYY-MM-DD 格式。")
+            else:
+                attrs[name] = _float_config(config)
+                if attrs[name] is None:
+                    report(constraint, f"字段 “{field_id}” 的 {name} 约束值 “{config}” 不是数字。请填写数字。")
+        else:
+            # Silently skipping a custom validator would let invalid data through unnoticed.
+            report(constraint, f"字段 “{field_id}” 使用了不支持的校验约束 “{name}”。"
+                               f"只支持 {' / '.join(_CONSTRAINTS)}。")
+    for low, high in (("min", "max"), ("minlength", "maxlength")):
+        if attrs.get(low) is not None and attrs.get(high) is not None and attrs[low] > attrs[high]:
+            report(xml_field, f"字段 “{field_id}” 的 {low}（{attrs[low]}）大于 {high}（{attrs[high]}），"
+                              "任何输入都无法通过。请修正约束。")
+    if not usable:
+        return None
+    field = FormField(id=field_id, label=xml_field.get("label") or field_id, type=field_type,
+                      default=xml_field.get("defaultValue"), options=tuple(options), **attrs)
+    if field.default is not None and field.default.strip():
+        try:
+            coerce_value(field, field.default)
+        except ValueError as exc:
+            report(xml_field, f"字段 “{field_id}” 的默认值 “{field.default}” 无效：{exc}。请修正默认值。")
+    return field
+
+
+def _read_form(task: etree._Element, report: _Reporter) -> Form | None:
+    fields: list[FormField] = []
+    seen: set[str] = set()
+    for xml_field in task.iterfind(f"{_B}extensionElements/{_C}formData/{_C}formField"):
+        field = _read_field(xml_field, report)
+        if field is None:
+            continue
+        if field.id in seen:
+            report(xml_field, f"表单字段 id “{field.id}” 重复。同一表单内字段 id 必须唯一。")
+            continue
+        seen.add(field.id)
+        fields.append(field)
+    return Form(tuple(fields)) if fields else None
+
+
+def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, UserTaskMeta], list[Problem]]:
+    """Read every user task's assignment, due date and form; also return the designer mistakes found."""
+    tasks: dict[str, UserTaskMeta] = {}
+    problems: list[Problem] = []
+    lanes: dict[etree._Element, dict[str, str]] = {}
+    for process in tree.getroot().iterfind(f"{_B}process"):
+        process_id = process.get("id") or ""
+        for task in process.iter(f"{_B}userTask"):
+            task_id = task.get("id") or ""
+            report = _Reporter(filename, task_id, problems)
+            ext = task.find(f"{_B}extensionElements")
+            tasks[task_id] = UserTaskMeta(
+                process_id=process_id, task_id=task_id, name=(task.get("name") or "").strip(),
+                line=task.sourceline, candidate_groups=_split_groups(task.get(f"{_C}candidateGroups")),
+                lane=_lane_of(task, lanes), due_date=task.get(f"{_C}dueDate"),
+                form=_read_form(task, report), formless=_is_formless(ext))
+    return tasks, problems

@@ -1,0 +1,210 @@
+"""Form model of the Camunda 7 formData dialect and server-side validation of submissions."""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from yijianshi.engine.errors import FormErrors
+
+FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+# Applies even without a maxlength constraint so one submission cannot bloat the stored case data.
+MAX_STRING_CHARS = 10_000
+# Camunda's "long" is a Java long; values outside it would not round-trip to other systems.
+LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
+ALL_KEY = "__all__"
+
+_TRUE = {"true", "on", "1"}
+_FALSE = {"false", "off", "0"}
+_INT_RE = re.compile(r"[+-]?[0-9]{1,19}")  # ASCII only: int() would also accept "١٢" and "1_000"
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One camunda:formField, reduced to what the server validates."""
+
+    id: str
+    label: str
+    type: str
+    default: str | None = None
+    required: bool = False
+    readonly: bool = False
+    minlength: int | None = None
+    maxlength: int | None = None
+    # Numbers for "long"; ISO date strings for "date".
+    min: float | str | None = None
+    max: float | str | None = None
+    options: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-compatible dict."""
+        return {"id": self.id, "label": self.label, "type": self.type, "default": self.default,
+                "required": self.required, "readonly": self.readonly, "minlength": self.minlength,
+                "maxlength": self.maxlength, "min": self.min, "max": self.max,
+                "options": [[value, label] for value, label in self.options]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FormField:
+        """Rebuild a field from to_dict() output."""
+        return cls(id=data["id"], label=data.get("label") or data["id"], type=data["type"],
+                   default=data.get("default"), required=bool(data.get("required", False)),
+                   readonly=bool(data.get("readonly", False)), minlength=data.get("minlength"),
+                   maxlength=data.get("maxlength"), min=data.get("min"), max=data.get("max"),
+                   options=tuple((str(v), str(lbl)) for v, lbl in data.get("options", ())))
+
+
+@dataclass(frozen=True)
+class Form:
+    """The ordered fields of one user task's form."""
+
+    fields: tuple[FormField, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-compatible dict."""
+        return {"fields": [f.to_dict() for f in self.fields]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Form:
+        """Rebuild a form from to_dict() output."""
+        return cls(tuple(FormField.from_dict(f) for f in data.get("fields", ())))
+
+    def field(self, field_id: str) -> FormField | None:
+        """Return the field with this id, or None."""
+        return next((f for f in self.fields if f.id == field_id), None)
+
+
+def _number(value: float | str) -> str:
+    """Format a bound the way a person would write it (100, not 100.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _to_long(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("请输入整数")
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise ValueError("请输入整数")
+    if not LONG_MIN <= value <= LONG_MAX:
+        raise ValueError("数值超出允许范围")
+    return value
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("请选择“是”或“否”")
+
+
+def parse_iso_date(value: Any) -> _dt.date:
+    """Parse a strict YYYY-MM-DD string (or a date) into a real calendar date."""
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, str) and _DATE_RE.fullmatch(value.strip()):
+        try:
+            return _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("请输入有效日期（YYYY-MM-DD）")
+
+
+def coerce_value(field: FormField, value: Any) -> Any:
+    """Convert a non-blank raw value to the field's type and check constraints; ValueError(中文) if not."""
+    if field.type == "long":
+        number = _to_long(value)
+        if isinstance(field.min, (int, float)) and number < field.min:
+            raise ValueError(f"不能小于 {_number(field.min)}")
+        if isinstance(field.max, (int, float)) and number > field.max:
+            raise ValueError(f"不能大于 {_number(field.max)}")
+        return number
+    if field.type == "boolean":
+        return _to_bool(value)
+    if field.type == "date":
+        day = parse_iso_date(value)
+        # ISO dates compare correctly as strings, so bounds need no parsing here.
+        if isinstance(field.min, str) and day.isoformat() < field.min:
+            raise ValueError(f"不能早于 {field.min}")
+        if isinstance(field.max, str) and day.isoformat() > field.max:
+            raise ValueError(f"不能晚于 {field.max}")
+        return day.isoformat()
+    if field.type == "enum":
+        if not isinstance(value, str) or value.strip() not in {opt for opt, _ in field.options}:
+            raise ValueError("请选择列表中的一项")
+        return value.strip()
+    if field.type == "string":
+        if not isinstance(value, str):
+            raise ValueError("请输入文本")
+        text = value.strip()
+        if len(text) > MAX_STRING_CHARS:
+            raise ValueError(f"长度不能超过 {MAX_STRING_CHARS} 个字符")
+        if field.minlength is not None and len(text) < field.minlength:
+            raise ValueError(f"长度不能少于 {field.minlength} 个字符")
+        if field.maxlength is not None and len(text) > field.maxlength:
+            raise ValueError(f"长度不能超过 {field.maxlength} 个字符")
+        return text
+    raise ValueError(f"不支持的字段类型 {field.type}")
+
+
+def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the cleaned, typed values of a submission, or raise FormErrors listing every problem."""
+    errors: dict[str, str] = {}
+    known = {f.id for f in form.fields}
+    # A hostile client must not be able to write arbitrary variables into the case data.
+    unknown = sorted(str(key) for key in submitted if key not in known)
+    if unknown:
+        errors[ALL_KEY] = f"提交了表单中不存在的字段：{'、'.join(unknown)[:200]}"
+    cleaned: dict[str, Any] = {}
+    for field in form.fields:
+        if field.readonly:
+            # Read-only values come from the process, never from the person submitting.
+            continue
+        raw = submitted.get(field.id)
+        if field.type == "boolean":
+            # An unchecked HTML checkbox is simply absent, so absence means False,
+            # and "required" can only mean "must be ticked".
+            try:
+                value = False if _is_blank(raw) else _to_bool(raw)
+            except ValueError as exc:
+                errors[field.id] = str(exc)
+                continue
+            if field.required and not value:
+                errors[field.id] = "请勾选此项"
+            else:
+                cleaned[field.id] = value
+            continue
+        if _is_blank(raw):
+            if field.required:
+                errors[field.id] = "此项为必填项"
+            elif field.default is not None:
+                try:
+                    cleaned[field.id] = coerce_value(field, field.default)
+                except ValueError:
+                    pass  # the deploy-time lint reports bad defaults; a person cannot fix them here
+            elif field.id in submitted:
+                # A field sent blank clears what an earlier round put there (e.g. a resubmitted
+                # 一次告知 list); a field not sent at all leaves the case data alone.
+                cleaned[field.id] = "" if field.type == "string" else None
+            continue
+        try:
+            cleaned[field.id] = coerce_value(field, raw)
+        except ValueError as exc:
+            errors[field.id] = str(exc)
+    if errors:
+        raise FormErrors(errors)
+    return cleaned

@@ -1,0 +1,269 @@
+"""Model metrics of each 一件事 scenario, computed from its BPMN files alone: what integration saves
+the applicant compared with applying for each item (事项) separately.
+
+What the models carry (camunda:properties):
+- on each item process (the process a scenario's call activity calls):
+  `materials` — the materials that item needs when applied for separately, separated by "；";
+  `form_fields` — the ids of the merged-form fields that item's own application form asks, by ",";
+  `visits_before` — window visits that item takes when applied for separately;
+  the item's promised limit is read from its first user task with an interrupting boundary timer
+  `add_working_days(<start>, N)` (else its `camunda:dueDate` of that shape): N working days.
+- on the scenario process: `materials` — the one set of materials the integrated service asks for
+  (after 电子证照 and data sharing), by "；" (default: the union of the items' materials);
+  `visits` — window visits of the integrated service (default 1).
+
+Measures:
+- form fields: the sum of the items' form_fields vs the merged form's fields (the applicant's first
+  form without the item selection fields item_choice / want_*);
+- materials: the sum over items vs the scenario's one set;
+- visits: the sum of visits_before vs visits;
+- limits: the sum of the item limits (one after another) vs the critical path: the longest path of
+  limits from the scenario's start to its end through the sequence flows (exceptional paths from
+  boundary events and loops back are ignored), so parallel items count once and staged items add up."""
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+
+from yijianshi.engine.modeling.camunda_dialect import read_user_tasks
+from yijianshi.engine.modeling.definitions import SourceFile, read_sources
+from yijianshi.engine.modeling.lint import SELECTION_FIELDS
+from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
+
+B = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+C = "{http://camunda.org/schema/1.0/bpmn}"
+_LIMIT_FUNCTIONS = ("add_working_days", "working_days")
+
+
+@dataclass(frozen=True)
+class ItemMetrics:
+    element_id: str
+    name: str
+    process_id: str
+    departments: tuple[str, ...]
+    limit_days: int | None
+    materials: tuple[str, ...]
+    form_fields: tuple[str, ...]
+    visits_before: int
+
+
+@dataclass(frozen=True)
+class ScenarioMetrics:
+    key: str
+    name: str
+    file: str
+    items: tuple[ItemMetrics, ...]
+    fields_separate: int
+    fields_merged: int
+    materials_separate: int
+    materials_merged: int
+    visits_before: int
+    visits_after: int
+    limits_sum: int
+    critical_path: int
+
+    @staticmethod
+    def _cut(before: int, after: int) -> float | None:
+        return None if before == 0 else round(100.0 * (before - after) / before, 1)
+
+    @property
+    def fields_cut(self) -> float | None:
+        return self._cut(self.fields_separate, self.fields_merged)
+
+    @property
+    def materials_cut(self) -> float | None:
+        return self._cut(self.materials_separate, self.materials_merged)
+
+    @property
+    def visits_cut(self) -> float | None:
+        return self._cut(self.visits_before, self.visits_after)
+
+    @property
+    def time_cut(self) -> float | None:
+        return self._cut(self.limits_sum, self.critical_path)
+
+    def to_dict(self) -> dict:
+        """JSON-compatible, for the web dashboard."""
+        return {"key": self.key, "name": self.name, "items": len(self.items),
+                "fields": [self.fields_separate, self.fields_merged], "materials": [self.materials_separate,
+                                                                                    self.materials_merged],
+                "visits": [self.visits_before, self.visits_after], "limits": [self.limits_sum, self.critical_path]}
+
+
+def scenario_metrics(paths: Iterable[str | Path]) -> list[ScenarioMetrics]:
+    """The metrics of every scenario in these BPMN files (folders searched recursively), by name."""
+    return metrics_of_sources(read_sources(list(paths)))
+
+
+def metrics_of_sources(sources: Iterable[SourceFile]) -> list[ScenarioMetrics]:
+    """The metrics of every scenario in these files (as read from disk or as stored when deployed)."""
+    processes: dict[str, tuple[str, etree._Element, dict]] = {}
+    for src in sources:
+        tree = parse_xml(src.data, src.filename)
+        if kind_of(tree) != "bpmn":
+            continue
+        metas, _ = read_user_tasks(tree, src.filename)
+        for process in tree.getroot().iter(f"{B}process"):
+            own = {m.task_id: m for m in metas.values() if m.process_id == process.get("id")}
+            processes[process.get("id")] = (src.filename, process, own)
+    called = {ca.get("calledElement") for _, p, _ in processes.values() for ca in p.iter(f"{B}callActivity")}
+    out = []
+    for pid, (filename, process, metas) in processes.items():
+        entry = _entry_form(process, metas)
+        if pid in called or entry is None:
+            continue
+        out.append(_measure(pid, filename, process, entry, processes))
+    return sorted(out, key=lambda m: m.name)
+
+
+def _measure(pid, filename, process, entry_fields, processes) -> ScenarioMetrics:
+    items = []
+    for ca in process.iter(f"{B}callActivity"):
+        target = processes.get(ca.get("calledElement"))
+        if target is None:
+            continue
+        _, tprocess, tmetas = target
+        props = _properties(tprocess)
+        items.append(ItemMetrics(
+            element_id=ca.get("id"), name=ca.get("name") or ca.get("id"), process_id=ca.get("calledElement"),
+            departments=_handling_groups(tprocess, tmetas),
+            limit_days=item_limit(tprocess), materials=tuple(_split(props.get("materials", ""), "；")),
+            form_fields=tuple(_split(props.get("form_fields", ""), ",")),
+            visits_before=_int(props.get("visits_before"), 0)))
+    props = _properties(process)
+    merged_materials = _split(props.get("materials", ""), "；") or sorted({m for i in items for m in i.materials})
+    limits = {i.element_id: i.limit_days or 0 for i in items}
+    return ScenarioMetrics(
+        key=pid, name=process.get("name") or pid, file=filename, items=tuple(items),
+        fields_separate=sum(len(i.form_fields) for i in items),
+        fields_merged=len([f for f in entry_fields if not SELECTION_FIELDS.fullmatch(f)]),
+        materials_separate=sum(len(i.materials) for i in items), materials_merged=len(merged_materials),
+        visits_before=sum(i.visits_before for i in items), visits_after=_int(props.get("visits"), 1),
+        limits_sum=sum(limits.values()), critical_path=critical_path(process, limits))
+
+
+def _handling_groups(process, metas) -> tuple[str, ...]:
+    """The departments of an item: the groups of its first user task (督办 and the like come later)."""
+    for node in _in_flow_order(process):
+        meta = metas.get(node.get("id"))
+        if node.tag == f"{B}userTask" and meta is not None:
+            return meta.groups
+    return ()
+
+
+def _entry_form(process, metas) -> list[str] | None:
+    """The editable fields of the first applicant form reached from the start event."""
+    for node in _in_flow_order(process):
+        meta = metas.get(node.get("id"))
+        if node.tag == f"{B}userTask" and meta is not None:
+            if "applicant" in meta.groups and meta.form is not None:
+                return [f.id for f in meta.form.fields if not f.readonly]
+            return None
+    return None
+
+
+def _in_flow_order(process):
+    nodes = {el.get("id"): el for el in process if el.get("id")}
+    succ = _successors(process, skip_boundaries=True)
+    queue = [el.get("id") for el in process.iter(f"{B}startEvent") if el.getparent() is process]
+    seen = set()
+    while queue:
+        nid = queue.pop(0)
+        if nid in seen or nid not in nodes:
+            continue
+        seen.add(nid)
+        yield nodes[nid]
+        queue.extend(succ.get(nid, ()))
+
+
+def _successors(process, skip_boundaries: bool) -> dict[str, list[str]]:
+    boundaries = {el.get("id") for el in process.iter(f"{B}boundaryEvent")}
+    succ: dict[str, list[str]] = {}
+    for fl in process.iter(f"{B}sequenceFlow"):
+        if skip_boundaries and fl.get("sourceRef") in boundaries:
+            continue
+        succ.setdefault(fl.get("sourceRef"), []).append(fl.get("targetRef"))
+    return succ
+
+
+def critical_path(process, weights: dict[str, int]) -> int:
+    """The largest sum of node weights along a path from a start event through the sequence flows,
+    ignoring flows from boundary events (exceptions) and flows back into a loop."""
+    succ = _successors(process, skip_boundaries=True)
+    starts = [el.get("id") for el in process.iter(f"{B}startEvent") if el.getparent() is process]
+    # Drop back edges found by a depth-first walk, so what remains is a DAG.
+    order, state, dag = [], {}, {}
+
+    def visit(n):
+        state[n] = 1
+        for m in succ.get(n, ()):
+            if state.get(m) == 1:
+                continue  # back edge: a loop (一次告知补正, 重新整改 …)
+            dag.setdefault(n, []).append(m)
+            if m not in state:
+                visit(m)
+        state[n] = 2
+        order.append(n)
+
+    for s in starts:
+        if s not in state:
+            visit(s)
+    best: dict[str, int] = {}
+    for n in order:  # reverse topological order: successors first
+        best[n] = weights.get(n, 0) + max((best[m] for m in dag.get(n, ())), default=0)
+    return max((best[s] for s in starts), default=0)
+
+
+def item_limit(process) -> int | None:
+    """The promised limit (working days) of an item process: N of the interrupting boundary timer
+    `add_working_days(start, N)` on its first user task that has one, else of its due date."""
+    tasks = [el for el in process.iter(f"{B}userTask")]
+    for task in tasks:
+        for b in process.iter(f"{B}boundaryEvent"):
+            if b.get("attachedToRef") != task.get("id") or b.get("cancelActivity", "true") == "false":
+                continue
+            for t in b.iter(f"{B}timeDate"):
+                n = _literal_days(t.text or "")
+                if n is not None:
+                    return n
+    for task in tasks:
+        n = _literal_days(task.get(f"{C}dueDate") or "")
+        if n is not None:
+            return n
+    return None
+
+
+def _literal_days(expression: str) -> int | None:
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    call = tree.body
+    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _LIMIT_FUNCTIONS:
+        position = 1 if call.func.id == "add_working_days" else 0
+        if len(call.args) > position and isinstance(call.args[position], ast.Constant) \
+                and isinstance(call.args[position].value, int):
+            return call.args[position].value
+    return None
+
+
+def _properties(el) -> dict[str, str]:
+    ext = el.find(f"{B}extensionElements")
+    if ext is None:
+        return {}
+    return {p.get("name"): p.get("value") or "" for p in ext.iterfind(f"{C}properties/{C}property")}
+
+
+def _split(text: str, sep: str) -> list[str]:
+    return [x.strip() for x in text.split(sep) if x.strip()]
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return default
