@@ -15,6 +15,7 @@ from yijianshi.web.i18n import gettext as _
 from yijianshi.web.masking import personal_kind
 from yijianshi.web.services import services
 from yijianshi.web.task_submit import Outcome, stage_uploads, submit
+from yijianshi.web.paging import page_number
 
 bp = Blueprint("apply", __name__, url_prefix="/apply")
 
@@ -109,7 +110,7 @@ def _title(view, submission: dict) -> str:
 @applicants
 def cases():
     svc = services()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     with svc.engine.db.reader.connect() as conn:
         rows = inbox_store.cases_started_by(conn, current_user.username, limit=21, offset=(page - 1) * 20)
         open_items = inbox_store.ready_items_of(conn, [c.id for c in rows[:20]])

@@ -18,6 +18,7 @@ from yijianshi.web.access import audience, masker_for, require
 from yijianshi.web.audit_view import SearchForm, processes_in, replay_json, timeline, validated
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.services import services
+from yijianshi.web.paging import page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -35,7 +36,7 @@ def search():
     svc = services()
     scenarios = _scenarios()
     form = SearchForm(request.args, scenarios)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     rows, total = [], 0
     if validated(form):
         with svc.engine.db.reader.connect() as conn:

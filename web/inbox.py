@@ -27,6 +27,7 @@ from yijianshi.web.deadlines import remaining
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.services import services
 from yijianshi.web.task_submit import Outcome, submit
+from yijianshi.web.paging import page_number
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
@@ -50,7 +51,7 @@ class InboxQuery:
             scope = "mine"
         show = request.args.get("show", "")
         return cls(scope, show if show in QUICK_FILTERS else "", request.args.get("scenario", "")[:255],
-                   max(1, request.args.get("page", 1, type=int)))
+                   page_number())
 
     def filter(self, user, *, show: str | None = None) -> InboxFilter:
         show = self.show if show is None else show

@@ -174,3 +174,12 @@ def test_inbox_queries_on_postgresql(pg_web_engine, tmp_path):
     assert _rows(c.page("/inbox/?show=claimed")) == ["食品经营许可审查"]
     assert c.post(f"/inbox/items/{food}", {"food_permit_approved": "y"}).status_code == 302
     assert MARKET.id == "shichang"
+
+
+def test_any_page_number_gives_a_page(client_for, web_engine):
+    """A typed or crafted ?page= (huge, negative, not a number) is clamped, never a server error."""
+    start(web_engine, item_choice="package")
+    for user, url in (("shichang", "/inbox/"), ("shenji", "/audit/"), ("zhangsan", "/apply/cases")):
+        c = client_for(user)
+        for page in ("99999999999999999999", "-5", "abc", "1e3"):
+            c.page(f"{url}?page={page}")

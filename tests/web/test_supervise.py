@@ -108,6 +108,10 @@ def test_model_metrics_of_the_deployed_scenarios(client_for):
     assert cells[4].startswith(f"{m.visits_before} → {m.visits_after}")
     assert cells[5].startswith(f"{m.limits_sum} → {m.critical_path}")
     assert cells[6] == str(m.limits_sum - m.critical_path)
+    total = re.search(r"<tfoot>(.*?)</tfoot>", page, re.DOTALL).group(1)
+    totals = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", total, re.DOTALL)]
+    assert totals[1] == str(len(m.items)), totals  # the count, never a Python method's repr
+    assert totals[5].startswith(f"{m.limits_sum} → {m.critical_path}")
     (chart,) = charts(page)
     assert chart["labels"] == [m.name]
     assert {s["key"]: s["data"] for s in chart["series"]} == {"before": [m.limits_sum], "after": [m.critical_path]}
