@@ -7,6 +7,7 @@ from datetime import datetime
 
 from yijianshi.engine.errors import EngineError
 from yijianshi.web.i18n import gettext as _
+from yijianshi.web.i18n import ngettext
 
 OVERDUE, WARNING = "overdue", "warning"
 
@@ -47,7 +48,7 @@ def remaining(engine, due_at: datetime | None, warning_at: datetime | None, now:
         return Remaining(_("已超期 %(span)s", span=_span(now - due_at)), state)
     days = working_days_between(engine, now, due_at)
     if days is not None and days >= 1:
-        return Remaining(_("剩余 %(n)s 个工作日", n=days), state)
+        return Remaining(ngettext("剩余 %(n)s 个工作日", "剩余 %(n)s 个工作日", days), state)
     return Remaining(_("剩余 %(span)s", span=_span(due_at - now)), state)
 
 
@@ -56,7 +57,7 @@ def _span(delta) -> str:
     days, rest = divmod(seconds, 86400)
     hours = rest // 3600
     if days:
-        return _("%(d)s 天 %(h)s 小时", d=days, h=hours) if hours else _("%(d)s 天", d=days)
+        return _("%(d)s 天 %(h)s 小时", d=days, h=hours) if hours else ngettext("%(n)s 天", "%(n)s 天", days)
     if hours:
-        return _("%(h)s 小时", h=hours)
-    return _("%(m)s 分钟", m=max(1, rest // 60))
+        return ngettext("%(n)s 小时", "%(n)s 小时", hours)
+    return ngettext("%(n)s 分钟", "%(n)s 分钟", max(1, rest // 60))

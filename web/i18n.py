@@ -70,6 +70,12 @@ def gettext(string: str, **variables) -> str:
     return text % variables if variables else text
 
 
+def ngettext(singular: str, plural: str, n: int, **variables) -> str:
+    """A text with a count: English chooses "1 day" or "2 days"; Chinese has one form for both."""
+    text = translations().ngettext(singular, plural, n)
+    return text % {"n": n, **variables}
+
+
 def init_babel(app) -> None:
     folder = compile_catalogs()
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(folder)
