@@ -21,8 +21,8 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser  # noqa: E4
 from SpiffWorkflow.task import TaskState  # noqa: E402
 
 from yijianshi.engine.access.actors import Actor  # noqa: E402
-from yijianshi.engine.runtime import Engine  # noqa: E402
-from yijianshi.storage.database import Database  # noqa: E402
+from yijianshi.engine.composition import System  # noqa: E402
+from yijianshi.engine.settings import Settings  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "fixtures" / "parallel_review.bpmn"
 CLERK = Actor("bench", frozenset({"front_desk", "market", "health", "fire", "tax"}))
@@ -52,10 +52,10 @@ def run_raw(spec, subs, n: int) -> float:
 
 
 class EngineRun:
-    def __init__(self, url: str):
-        self.db = Database(url)
-        self.db.upgrade()
-        self.engine = Engine(self.db)
+    def __init__(self, url: str, home: str):
+        self.system = System.build(Settings.at(home, url))
+        self.system.db.upgrade()
+        self.engine = self.system.engine
         self.engine.deploy([DIAGRAM])
 
     def run(self, n: int) -> float:
@@ -74,7 +74,7 @@ class EngineRun:
         return time.perf_counter() - t0
 
     def close(self) -> None:
-        self.db.dispose()
+        self.system.close()
 
 
 def main() -> None:
@@ -91,7 +91,7 @@ def main() -> None:
     run_raw(spec, subs, 20)  # warm-up
     raw_s = sqlite_s = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = EngineRun(f"sqlite:///{tmp}/bench.sqlite3")
+        sqlite = EngineRun(f"sqlite:///{tmp}/bench.sqlite3", tmp)
         sqlite.run(5)
         for _ in range(rounds):
             raw_s += run_raw(spec, subs, per_round)
@@ -105,8 +105,8 @@ def main() -> None:
     if not args.skip_postgres:
         from yijianshi.storage.throwaway_postgres import throwaway_postgres
 
-        with throwaway_postgres(durable=True) as url:
-            pg = EngineRun(url)
+        with throwaway_postgres(durable=True) as url, tempfile.TemporaryDirectory() as tmp:
+            pg = EngineRun(url, tmp)
             pg.run(5)
             pg_s = pg.run(total)
             pg.close()

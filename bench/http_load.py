@@ -38,11 +38,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http_client import Session  # noqa: E402
 from yijianshi.cli.stack import start_gunicorn, stop_process  # noqa: E402
-from yijianshi.engine.access.accounts import AccountService  # noqa: E402
 from yijianshi.engine.access.actors import Actor  # noqa: E402
+from yijianshi.engine.composition import System  # noqa: E402
 from yijianshi.engine.runtime import Engine  # noqa: E402
+from yijianshi.engine.settings import Settings  # noqa: E402
 from yijianshi.storage import case_store  # noqa: E402
-from yijianshi.storage.database import Database  # noqa: E402
 
 # The open-restaurant scenario as first shipped (kept as a test fixture, so the figures stay
 # comparable while processes/ evolves).
@@ -73,13 +73,12 @@ class Timings:
     last: float = 0.0
 
 
-def prepare(url: str, clerks: int, per_clerk: int, phases: int) -> list[list[list[Work]]]:
+def prepare(settings: Settings, clerks: int, per_clerk: int, phases: int) -> list[list[list[Work]]]:
     """Work items per phase per clerk, and the clerk accounts; returns plan[phase][clerk]."""
-    db = Database(url)
+    system = System.build(settings)
+    db, engine, accounts = system.db, system.engine, system.accounts
     db.upgrade()
-    engine = Engine(db)
     engine.deploy([SCENARIO])
-    accounts = AccountService(db)
     for n in range(clerks):
         accounts.create(f"clerk{n:02d}", PASSWORD, f"压测办事员{n:02d}", "dept_clerk", DEPARTMENTS)
     needed = clerks * per_clerk * phases
@@ -90,7 +89,7 @@ def prepare(url: str, clerks: int, per_clerk: int, phases: int) -> list[list[lis
         engine.cases.complete_work_item(accept.id, {"materials_complete": "true"}, FRONT_DESK)
     with db.reader.connect() as conn:
         rows = case_store.query_work_items(conn, groups=DEPARTMENTS, limit=needed)
-    db.dispose()
+    system.close()
     work = [Work(r.id, {f"{r.task_spec.removeprefix('review_')}_approved": "y"}) for r in rows]
     random.Random(7).shuffle(work)
     plan = []
@@ -166,7 +165,8 @@ def report(backend: str, phase: str, t: Timings) -> None:
 
 def bench(backend: str, url: str, args, home: Path) -> dict[str, Timings]:
     t0 = time.perf_counter()
-    plan = prepare(url, args.clerks, args.per_clerk + 1, 2)  # +1: one warm-up item per clerk
+    # The settings gunicorn's workers get too (start_gunicorn passes them as environment variables).
+    plan = prepare(Settings.at(home, url), args.clerks, args.per_clerk + 1, 2)  # +1: one warm-up item per clerk
     print(f"[{backend}] prepared {args.clerks * (args.per_clerk + 1) * 2} work items and {args.clerks} "
           f"clerks in {time.perf_counter() - t0:.1f} s; gunicorn -w {args.workers}")
     server, port = start_gunicorn(url, args.workers, home, threads=args.threads, config=args.gunicorn_config)

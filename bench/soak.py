@@ -49,14 +49,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http_client import Session  # noqa: E402
 from yijianshi.cli.stack import Stack  # noqa: E402
-from yijianshi.engine.access.accounts import AccountService  # noqa: E402
 from yijianshi.engine.access.actors import Actor  # noqa: E402
 from yijianshi.engine.audit.integrity import audit_completions, audit_deadlines, check_case  # noqa: E402
 from yijianshi.engine.clock import SHANGHAI  # noqa: E402
+from yijianshi.engine.composition import System  # noqa: E402
 from yijianshi.engine.runtime import Engine  # noqa: E402
-from yijianshi.storage import case_store
+from yijianshi.storage import case_store  # noqa: E402
 from yijianshi.storage import integrity_store  # noqa: E402
-from yijianshi.storage.database import Database  # noqa: E402
 
 PROCESS = ROOT / "bench" / "soak_case.bpmn"
 PASSWORD = "soak-password-1"
@@ -209,9 +208,9 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
     t_setup = time.perf_counter()
     stack.start()
     try:
-        db = Database(stack.url)
-        engine = Engine(db)
-        accounts = AccountService(db, password_method="pbkdf2:sha256:1000")
+        # The stack's settings, with a cheap password hash for the many clients' accounts.
+        system = System.build(stack.settings.replace(password_hash_method="pbkdf2:sha256:1000"))
+        db, engine, accounts = system.db, system.engine, system.accounts
         for n in range(clients):
             desk = DESKS[n % len(DESKS)]
             accounts.create(f"soak{n:02d}", PASSWORD, f"压测办事员{n:02d}",

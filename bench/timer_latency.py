@@ -24,11 +24,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select  # noqa: E402
 
 from yijianshi.engine.access.actors import SYSTEM  # noqa: E402
-from yijianshi.engine.clock import SHANGHAI, Clock, to_utc  # noqa: E402
-from yijianshi.engine.runtime import Engine  # noqa: E402
-from yijianshi.engine.deadlines.scheduler import DeadlineScheduler  # noqa: E402
+from yijianshi.engine.clock import SHANGHAI, to_utc  # noqa: E402
+from yijianshi.engine.composition import System  # noqa: E402
+from yijianshi.engine.settings import Settings  # noqa: E402
 from yijianshi.storage import deadline_store  # noqa: E402
-from yijianshi.storage.database import Database  # noqa: E402
 from yijianshi.storage.models import Deadline  # noqa: E402
 
 
@@ -37,10 +36,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def lateness_run(url: str, n: int, window: float) -> list[float]:
-    db = Database(url)
+def lateness_run(settings: Settings, n: int, window: float) -> list[float]:
+    system = System.build(settings)
+    db = system.db
     db.upgrade()
-    creator = Engine(db, Clock())
+    creator = system.engine
     creator.deploy([ROOT / "bench" / "timer_case.bpmn"])
     lead = max(10.0, n * 0.004)  # time to create the cases before the first one falls due
     t0 = datetime.now(SHANGHAI) + timedelta(seconds=lead)
@@ -53,7 +53,8 @@ def lateness_run(url: str, n: int, window: float) -> list[float]:
     if datetime.now(SHANGHAI) > t0:
         raise SystemExit(f"creating {n} cases took {created:.1f}s, longer than the lead time {lead:.1f}s")
     print(f"created {n} cases in {created:.1f}s; deadlines fall due over {window:.0f}s from {t0:%H:%M:%S}")
-    scheduler = DeadlineScheduler(Engine(Database(url), Clock()), tick_s=0.2)
+    scheduler_system = System.build(settings)
+    scheduler = scheduler_system.scheduler(tick_s=0.2)
     scheduler.start()
     try:
         end = t0 + timedelta(seconds=window)
@@ -65,6 +66,7 @@ def lateness_run(url: str, n: int, window: float) -> list[float]:
                 break
     finally:
         scheduler.stop()
+        scheduler_system.close()
     table = Deadline.__table__
     with db.reader.connect() as conn:
         rows = list(conn.execute(select(table.c.due_at, table.c.fired_at, table.c.state)))
@@ -75,10 +77,11 @@ def lateness_run(url: str, n: int, window: float) -> list[float]:
     return [(r.fired_at - r.due_at).total_seconds() for r in rows]
 
 
-def lookup_run(url: str, armed: int) -> list[float]:
-    db = Database(url)
+def lookup_run(settings: Settings, armed: int) -> list[float]:
+    system = System.build(settings)
+    db = system.db
     db.upgrade()
-    engine = Engine(db, Clock())
+    engine = system.engine
     engine.deploy([ROOT / "bench" / "timer_case.bpmn"])
     far = (datetime.now(SHANGHAI) + timedelta(days=400)).isoformat()
     case_id = engine.cases.start_case("timer_bench", {"due": far}, SYSTEM).id
@@ -117,13 +120,13 @@ def main() -> None:
     ap.add_argument("--armed", type=int, default=1_000_000)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        late = lateness_run(f"sqlite:///{tmp}/timers.sqlite3", args.cases, args.window)
+        late = lateness_run(Settings.at(tmp, f"sqlite:///{tmp}/timers.sqlite3"), args.cases, args.window)
         print(f"deadlines_fired={len(late)}")
         print(f"lateness_p50_s={percentile(late, 50):.3f}")
         print(f"lateness_p99_s={percentile(late, 99):.3f}")
         print(f"lateness_max_s={max(late):.3f}")
         print(f"lateness_min_s={min(late):.3f}")
-        lookups = lookup_run(f"sqlite:///{tmp}/lookup.sqlite3", args.armed)
+        lookups = lookup_run(Settings.at(tmp, f"sqlite:///{tmp}/lookup.sqlite3"), args.armed)
         print(f"due_lookup_among_{args.armed}_median_ms={statistics.median(lookups):.3f}")
         print(f"due_lookup_among_{args.armed}_max_ms={max(lookups):.3f}")
     print(f"timer_p99_lateness_s={percentile(late, 99):.3f}")

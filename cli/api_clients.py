@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from yijianshi.cli.common import fmt_time, open_system
 from yijianshi.engine.access.api_clients import SCOPES
 
 
 def _service(args):
-    from yijianshi.engine.access.api_clients import ApiClientService
-    from yijianshi.storage.database import Database
-
-    return ApiClientService(Database(args.db))
-
-
-def _fmt_time(value) -> str:
-    from yijianshi.engine.clock import SHANGHAI
-
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if value else "-"
+    return open_system(args).api_clients
 
 
 def cmd_create(args) -> int:
@@ -35,9 +27,9 @@ def cmd_list(args) -> int:
     if not clients:
         print("还没有接口客户端。用 yijianshi api-client create 创建。")
     for c in clients:
-        state = "有效" if c.active else f"已吊销 {_fmt_time(c.revoked_at)}"
+        state = "有效" if c.active else f"已吊销 {fmt_time(c.revoked_at)}"
         print(f"{c.name:<24} {state:<22} 权限：{' '.join(sorted(c.scopes)):<40} "
-              f"流程：{'、'.join(sorted(c.processes)) or '全部流程'}  创建于 {_fmt_time(c.created_at)}")
+              f"流程：{'、'.join(sorted(c.processes)) or '全部流程'}  创建于 {fmt_time(c.created_at)}")
     return 0
 
 

@@ -138,10 +138,15 @@ class Stack:
 
     # -- life cycle ------------------------------------------------------------------------------
 
+    @property
+    def settings(self):
+        """The settings every process of the stack runs with (they get them as environment variables)."""
+        from yijianshi.engine.settings import Settings
+
+        return Settings.at(self.home, self.url, secret_key=self.secret_key)
+
     def start(self) -> "Stack":
-        from yijianshi.engine.access.accounts import AccountService
-        from yijianshi.engine.runtime import Engine
-        from yijianshi.storage.database import Database
+        from yijianshi.engine.composition import System
 
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         try:
@@ -150,13 +155,12 @@ class Stack:
 
                 self.cluster = ThrowawayCluster().start()
                 self.url = self.cluster.create_database("yijianshi")
-            db = Database(self.url)
-            db.upgrade()  # yijianshi db upgrade
-            engine = Engine(db)
-            engine.calendar.seed_bundled()
-            self.deployed = engine.deploy(self.deploy_paths)  # yijianshi deploy processes/
-            self.seeded = AccountService(db).seed_demo()
-            db.dispose()
+            system = System.build(self.settings)
+            system.db.upgrade()  # yijianshi db upgrade
+            system.engine.calendar.seed_bundled()
+            self.deployed = system.engine.deploy(self.deploy_paths)  # yijianshi deploy processes/
+            self.seeded = system.accounts.seed_demo()
+            system.close()
             self.gunicorn, self.port = start_gunicorn(
                 self.url, self.workers, self.home, port=self.port, host=self.host, secret_key=self.secret_key,
                 log=self.home / "logs" / "gunicorn.log")

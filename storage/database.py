@@ -1,7 +1,6 @@
 """Connecting to the database: SQLite (WAL, the default) or PostgreSQL, and upgrading its schema."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -9,24 +8,16 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-DEFAULT_URL_ENV = "YIJIANSHI_DATABASE_URL"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-
-
-def default_url() -> str:
-    url = os.environ.get(DEFAULT_URL_ENV)
-    if url:
-        return url
-    path = Path(os.environ.get("YIJIANSHI_HOME", "var")) / "yijianshi.sqlite3"
-    return f"sqlite:///{path}"
 
 
 class Database:
     """Owns the SQLAlchemy engine. `writer` begins SQLite transactions IMMEDIATE so that two
-    commands never both read a case and then fail to upgrade their lock; `reader` stays deferred."""
+    commands never both read a case and then fail to upgrade their lock; `reader` stays deferred.
+    The URL comes from the settings (engine/settings.py: YIJIANSHI_DATABASE_URL or the default file)."""
 
-    def __init__(self, url: str | None = None, *, echo: bool = False, pool_size: int = 10):
-        self.url = make_url(url or default_url())
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10):
+        self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             memory = not self.url.database or self.url.database == ":memory:"

@@ -1,4 +1,5 @@
-"""The Flask application factory: configuration, the shared engine services, sign-in, CSRF,
+"""The Flask application factory: configuration, the process's System (engine/composition.py: every
+engine service, built from the settings), sign-in, CSRF,
 languages, error pages, and one blueprint per audience (apply: applicants; inbox: clerks and those
 who oversee them; auth: signing in; resources: materials and diagrams; overview: staff; supervise:
 supervisors and administrators)."""
@@ -10,10 +11,9 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.cases.materials import allowed_types_text
-from yijianshi.engine.runtime import Engine
-from yijianshi.storage.database import Database
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.composition import System
 from yijianshi.web import apply
 from yijianshi.web import audit
 from yijianshi.web import auth
@@ -28,8 +28,8 @@ from yijianshi.web.case_view import departments_of, status_label
 from yijianshi.web.errors import init_errors
 from yijianshi.web.i18n import init_babel, select_locale
 from yijianshi.web.operations import init_operations
-from yijianshi.web.services import Services
-from yijianshi.web.settings import defaults, max_request_bytes, secret_key
+from yijianshi.web.services import install
+from yijianshi.web.settings import FROM_SETTINGS_ONLY, flask_config, max_request_bytes, secret_key
 from yijianshi.web.task_submit import UPLOAD_FIELD
 from yijianshi.web.users import init_login
 
@@ -40,20 +40,23 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 
                            "frame-ancestors 'none'; form-action 'self'")
 
 
-def create_app(config: dict | None = None, engine: Engine | None = None) -> Flask:
+def create_app(system: System, config: dict | None = None) -> Flask:
+    """The web app on `system`; `config` overrides Flask configuration (tests), but not what the
+    services were built with: that comes from system.settings alone."""
+    clash = sorted(set(config or {}) & set(FROM_SETTINGS_ONLY))
+    if clash:
+        raise ValueError(f"set {', '.join(clash)} in the Settings the System is built from, "
+                         "not in the Flask config")
     app = Flask(__name__)
-    app.config.from_mapping(defaults())
+    app.config.from_mapping(flask_config(system.settings))
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secret_key()
+        app.config["SECRET_KEY"] = secret_key(system.settings)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(app.config)
-    if engine is None:
-        engine = Engine(Database(app.config["DATABASE_URL"]))
-    app.extensions["yijianshi"] = engine
-    app.extensions["yijianshi.services"] = Services.build(engine, app.config)
+    install(app, system)
 
-    init_operations(app, engine)  # first, so that its timing and request log see every request
+    init_operations(app, system)  # first, so that its timing and request log see every request
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing to forge
     init_babel(app)

@@ -13,7 +13,7 @@ from yijianshi.web.access import applicants, can_view_item, masker_for, may_act,
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.masking import personal_kind
-from yijianshi.web.services import services
+from yijianshi.web.services import scenario_catalogue, services
 from yijianshi.web.task_submit import Outcome, stage_uploads, submit
 from yijianshi.web.paging import page_number
 
@@ -24,7 +24,7 @@ bp = Blueprint("apply", __name__, url_prefix="/apply")
 @applicants
 def catalogue():
     svc = services()
-    scenarios = svc.scenarios.scenarios()
+    scenarios = scenario_catalogue().scenarios()
     with svc.engine.db.reader.connect() as conn:
         mine = inbox_store.cases_started_by(conn, current_user.username, limit=5)
         todo = inbox_store.applicant_steps(conn, current_user.username)
@@ -34,8 +34,7 @@ def catalogue():
 @bp.route("/scenarios/<key>", methods=["GET", "POST"])
 @applicants
 def scenario(key: str):
-    svc = services()
-    view = svc.scenarios.latest(key)
+    view = scenario_catalogue().latest(key)
     if view is None or not view.is_scenario:
         abort(404)
     entry = view.entry

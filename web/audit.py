@@ -17,8 +17,8 @@ from yijianshi.storage import inbox_store
 from yijianshi.web.access import audience, masker_for, require
 from yijianshi.web.audit_view import SearchForm, processes_in, replay_json, timeline, validated
 from yijianshi.web.i18n import gettext as _
-from yijianshi.web.services import services
 from yijianshi.web.paging import page_number
+from yijianshi.web.services import scenario_catalogue, services
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -27,7 +27,7 @@ auditors = audience(lambda u: u.oversees or u.is_admin)
 
 
 def _scenarios() -> list[tuple[str, str]]:
-    return sorted(((v.key, v.name) for v in services().scenarios.latest_views()), key=lambda kv: kv[1])
+    return sorted(((v.key, v.name) for v in scenario_catalogue().latest_views()), key=lambda kv: kv[1])
 
 
 @bp.get("/")
@@ -54,7 +54,7 @@ def _audited(case_id: int):
     except NotFound:
         abort(404)
     with svc.engine.db.reader.connect() as conn:
-        definition = svc.scenarios.view(conn, audited.case.definition_id)
+        definition = scenario_catalogue().view(conn, audited.case.definition_id)
         names = account_store.display_names(conn, {e.row.actor for e in audited.events})
     lines = timeline(audited.events, definition, masker_for(current_user, audited.case), names)
     return audited, definition, lines

@@ -22,7 +22,7 @@ from yijianshi.web.deadlines import Remaining, remaining
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.masking import Masker
 from yijianshi.web.scenarios import DefinitionView
-from yijianshi.web.services import services
+from yijianshi.web.services import scenario_catalogue, services
 
 STATUS = {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "withdrawn": "已撤回"}
 
@@ -156,7 +156,7 @@ def build(conn, case_row, viewer_masker: Masker, *, names: dict[str, str] | None
     """Read a case for display (one connection, a handful of indexed queries)."""
     svc = services()
     now = svc.engine.clock.now()
-    definition = svc.scenarios.view(conn, case_row.definition_id)
+    definition = scenario_catalogue().view(conn, case_row.definition_id)
     events = case_store.case_events(conn, case_row.id)
     # History order, not clock order: steps opened by one command share a timestamp.
     opened = {e.work_item_id: e.seq for e in events if e.type == h.WORK_ITEM_READY}

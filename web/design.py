@@ -24,7 +24,7 @@ from yijianshi.engine.modeling.xml_loading import MAX_FILE_BYTES
 from yijianshi.storage import definition_store
 from yijianshi.web.access import audience
 from yijianshi.web.i18n import gettext as _
-from yijianshi.web.services import services
+from yijianshi.web.services import SYSTEM, scenario_catalogue, services
 
 bp = Blueprint("design", __name__, url_prefix="/design")
 
@@ -41,7 +41,7 @@ def _setup(state) -> None:
     app = state.app
     app.config.setdefault("DESIGN_MAX_FILES", MAX_FILES)
     app.config.setdefault("PROCESS_REGISTRY", str(DEFAULT_REGISTRY) if DEFAULT_REGISTRY.exists() else None)
-    app.extensions[STAGING] = StagingArea(Path(app.config["UPLOAD_FOLDER"]) / "design-staging")
+    app.extensions[STAGING] = StagingArea(app.extensions[SYSTEM].settings.uploads / "design-staging")
 
 
 ELEMENT_TYPES = {
@@ -88,7 +88,7 @@ def version(definition_id: int):
         row = definition_store.by_id(conn, definition_id)
         if row is None:
             abort(404)
-        view = svc.scenarios.view(conn, definition_id)
+        view = scenario_catalogue().view(conn, definition_id)
         versions = definition_store.versions_of(conn, row.key)
     files = json.loads(row.files_json)
     tasks = sorted((UserTaskMeta.from_dict(m) for m in json.loads(row.task_meta_json).values()),
@@ -215,8 +215,8 @@ def diff(key: str):
             abort(404)
         shas = [f["sha256"] for v in (old, new) for f in json.loads(v.files_json)]
         contents = definition_store.file_contents(conn, shas)
-        old_view = svc.scenarios.view(conn, old.id)
-        new_view = svc.scenarios.view(conn, new.id)
+        old_view = scenario_catalogue().view(conn, old.id)
+        new_view = scenario_catalogue().view(conn, new.id)
 
     def sources(v):
         return [(f["filename"], contents[f["sha256"]].content) for f in json.loads(v.files_json)

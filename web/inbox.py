@@ -25,7 +25,7 @@ from yijianshi.web.auth import safe_next
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.deadlines import remaining
 from yijianshi.web.i18n import gettext as _
-from yijianshi.web.services import services
+from yijianshi.web.services import scenario_catalogue, services
 from yijianshi.web.task_submit import Outcome, submit
 from yijianshi.web.paging import page_number
 
@@ -77,7 +77,7 @@ def index():
         rows = inbox_store.inbox(conn, q.filter(current_user), now, limit=size + 1, offset=(q.page - 1) * size)
         counts = inbox_store.inbox_counts(conn, q.filter(current_user, show=""), now)
     items = [(r, remaining(svc.engine, r.due_at, r.warning_at, now)) for r in rows[:size]]
-    scenarios = [(v.key, v.name) for v in svc.scenarios.scenarios()]
+    scenarios = [(v.key, v.name) for v in scenario_catalogue().scenarios()]
     return render_template("inbox/index.html", q=q, items=items, counts=counts, more=len(rows) > size,
                            scenarios=scenarios)
 
@@ -130,7 +130,7 @@ def task(work_item_id: str):
     svc = services()
     with svc.engine.db.reader.connect() as conn:
         item = _item_or_404(conn, work_item_id)
-        definition = svc.scenarios.view(conn, item.definition_id)
+        definition = scenario_catalogue().view(conn, item.definition_id)
         if request.method == "GET":  # the whole page from one connection
             return _task_page(conn, item, definition)
     meta = definition.meta(item.process_id, item.task_spec)

@@ -2,12 +2,11 @@
 `/metrics` (Prometheus), and one structured log line per request.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (an empty folder, before the
-server starts) and start gunicorn with `-c web/gunicorn_conf.py`: each worker then writes its
+server starts; read into the settings, engine/settings.py) and start gunicorn with `-c web/gunicorn_conf.py`: each worker then writes its
 counters there and whichever worker answers a scrape sums them all."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 
@@ -62,9 +61,9 @@ class _Forward:
         yield from self.source.collect()
 
 
-def scrape_registry(engine) -> CollectorRegistry:
+def scrape_registry(engine, multiprocess_mode: bool) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if multiprocess_mode:
         from prometheus_client import multiprocess
 
         source = CollectorRegistry()
@@ -76,8 +75,9 @@ def scrape_registry(engine) -> CollectorRegistry:
     return registry
 
 
-def init_operations(app: Flask, engine) -> None:
-    app.extensions["yijianshi.metrics"] = scrape_registry(engine)
+def init_operations(app: Flask, system) -> None:
+    multiprocess_mode = system.settings.prometheus_multiproc_dir is not None
+    app.extensions["yijianshi.metrics"] = scrape_registry(system.engine, multiprocess_mode)
     app.register_blueprint(bp)
 
     @app.before_request

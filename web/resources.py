@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from yijianshi.storage import inbox_store
 from yijianshi.web.access import can_view_case, require
-from yijianshi.web.services import services
+from yijianshi.web.services import scenario_catalogue, services
 
 bp = Blueprint("resources", __name__)
 
@@ -34,7 +34,7 @@ def material(material_id: int):
 def diagram(definition_id: int, process_id: str):
     svc = services()
     with svc.engine.db.reader.connect() as conn:
-        xml = svc.scenarios.diagram_xml(conn, definition_id, process_id)
+        xml = scenario_catalogue().diagram_xml(conn, definition_id, process_id)
     if xml is None:
         abort(404)
     return Response(xml, mimetype="application/xml",

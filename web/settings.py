@@ -1,29 +1,22 @@
-"""Configuration defaults of the web app, read from environment variables where a deployment
-sets them. The secret key that signs sessions must be the same in every worker process, so without
-YIJIANSHI_SECRET_KEY it is generated once and kept in a file beside the database."""
+"""The Flask configuration of the web app, made from the process's settings (engine/settings.py).
+The secret key that signs sessions must be the same in every worker process, so without
+YIJIANSHI_SECRET_KEY it is generated once and kept in a file in the home folder."""
 from __future__ import annotations
 
 import os
 import secrets
 from datetime import timedelta
-from pathlib import Path
 
-from yijianshi.engine.cases.materials import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
-
-
-def home() -> Path:
-    return Path(os.environ.get("YIJIANSHI_HOME", "var"))
+from yijianshi.engine.settings import Settings
 
 
-def defaults() -> dict:
+def flask_config(settings: Settings) -> dict:
     return dict(
-        DATABASE_URL=None,
         JSON_AS_ASCII=False,
-        UPLOAD_FOLDER=os.environ.get("YIJIANSHI_UPLOADS") or str(home() / "uploads"),
-        MAX_UPLOAD_BYTES=DEFAULT_MAX_BYTES,
-        MAX_UPLOAD_FILES=DEFAULT_MAX_FILES,
-        # werkzeug.security method; tests use a cheaper one, production keeps scrypt.
-        PASSWORD_HASH_METHOD="scrypt",
+        # Read-only copies for templates and messages; the services use the settings themselves.
+        UPLOAD_FOLDER=str(settings.uploads),
+        MAX_UPLOAD_BYTES=settings.max_upload_bytes,
+        MAX_UPLOAD_FILES=settings.max_upload_files,
         # How long a worker may reuse an account it loaded for a session (a disabled account or a
         # changed password takes effect at most this late).
         ACCOUNT_CACHE_SECONDS=5.0,
@@ -35,24 +28,28 @@ def defaults() -> dict:
         LANGUAGES={"zh_Hans_CN": "中文", "en": "English"},
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("YIJIANSHI_SECURE_COOKIES") == "1",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         # A clerk keeps a task page open for a long time; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         INBOX_PAGE_SIZE=50,
         # /healthz answers 503 when no deadline scheduler has held its lease for this long (a few
         # lease periods); 0 leaves the scheduler out of the check.
-        HEALTH_SCHEDULER_STALE_SECONDS=float(
-            os.environ.get("YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS", "15")),
+        HEALTH_SCHEDULER_STALE_SECONDS=settings.health_scheduler_stale_seconds,
     )
 
 
-def secret_key() -> str:
-    """YIJIANSHI_SECRET_KEY, else a key generated once into <YIJIANSHI_HOME>/secret_key (mode 600)."""
-    from_env = os.environ.get("YIJIANSHI_SECRET_KEY")
-    if from_env:
-        return from_env
-    path = home() / "secret_key"
+# Configuration that the services were built with: changing it in the Flask config alone would make
+# the app and its services disagree, so create_app refuses it (change the Settings instead).
+FROM_SETTINGS_ONLY = ("UPLOAD_FOLDER", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "PASSWORD_HASH_METHOD",
+                      "DATABASE_URL")
+
+
+def secret_key(settings: Settings) -> str:
+    """YIJIANSHI_SECRET_KEY, else a key generated once into <home>/secret_key (mode 600)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.secret_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Written aside and linked into place: workers starting together all read the same key.

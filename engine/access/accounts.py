@@ -6,6 +6,7 @@ for. `Account.actor` turns an account into the engine's `Actor`. Passwords are s
 hashes (werkzeug.security)."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -174,8 +175,12 @@ class AccountService:
         self.db = db
         self.clock = clock or Clock()
         self.password_method = password_method
-        # Compared against when the user name is unknown, so both cases take the same time.
-        self._dummy_hash = generate_password_hash("dummy-password", method=password_method)
+
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        """Compared against when the user name is unknown, so both cases take the same time. Made
+        when first needed: a command that signs nobody in does not pay for a scrypt hash."""
+        return generate_password_hash("dummy-password", method=self.password_method)
 
     def create(self, username: str, password: str, display_name: str, role: str,
                departments: tuple[str, ...] | list[str] = ()) -> Account:

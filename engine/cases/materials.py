@@ -20,12 +20,11 @@ from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.commands import APPLICANT_ROLE, CaseService
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.errors import EngineError, NotFound, WorkItemUnavailable
+from yijianshi.engine.settings import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from yijianshi.storage import case_store
 from yijianshi.storage import material_store
 from yijianshi.storage.database import Database
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_FILES = 10
 APPLICATION, RESULT = "application", "result"
 _CHUNK = 1024 * 1024
 

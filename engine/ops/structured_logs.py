@@ -5,13 +5,12 @@ Who and what a line is about comes from two places: `extra={"case_id": ...}` on 
 context bound around a piece of work (`bound(actor=..., request_id=...)`, set by the web app per
 request), so that library code deep down need not pass them along.
 
-Settings: YIJIANSHI_LOG_FORMAT=json|text (default json), YIJIANSHI_LOG_LEVEL (default INFO for the
-server and scheduler, WARNING for the other commands)."""
+Settings (engine/settings.py, passed in by the entry point): YIJIANSHI_LOG_FORMAT=json|text (default
+json), YIJIANSHI_LOG_LEVEL (default INFO for the server and scheduler, WARNING for the other commands)."""
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -94,11 +93,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure(default_level: str = "INFO", *, stream=None, fmt: str | None = None) -> logging.Handler:
+def configure(default_level: str = "INFO", *, stream=None, fmt: str | None = None,
+              level: str | None = None) -> logging.Handler:
     """Send every log line of the process to one handler (stderr by default). Idempotent: calling it
-    again replaces the handler it installed before, leaving other handlers alone."""
-    fmt = (fmt or os.environ.get("YIJIANSHI_LOG_FORMAT") or "json").lower()
-    level = (os.environ.get("YIJIANSHI_LOG_LEVEL") or default_level).upper()
+    again replaces the handler it installed before, leaving other handlers alone. `fmt` and `level`
+    are the settings' log_format and log_level; without a level, `default_level`."""
+    fmt = (fmt or "json").lower()
+    level = (level or default_level).upper()
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
@@ -122,3 +123,8 @@ def configure(default_level: str = "INFO", *, stream=None, fmt: str | None = Non
     # access log would repeat it as plain text.
     logging.getLogger("werkzeug").setLevel(max(logging.WARNING, root.level))
     return handler
+
+
+def configure_from(settings, default_level: str = "INFO", *, stream=None) -> logging.Handler:
+    """`configure` with the format and level of the settings (engine/settings.py)."""
+    return configure(default_level, stream=stream, fmt=settings.log_format, level=settings.log_level)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _check_unless_tampered, check_every_case, make_engine
+from yijianshi.engine.composition import System
+from yijianshi.engine.settings import Settings
 from yijianshi.web.app import create_app
-from yijianshi.web.services import services
 
 ROOT = Path(__file__).resolve().parents[2]
 # The open-restaurant scenario as first shipped, frozen here so that these tests keep their meaning
@@ -20,16 +21,27 @@ FAST_HASH = "pbkdf2:sha256:1000"
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
-def web_config(tmp_path: Path, **extra) -> dict:
-    return {"SECRET_KEY": "test-secret", "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-            "PASSWORD_HASH_METHOD": FAST_HASH, "ACCOUNT_CACHE_SECONDS": 0, **extra}
+def web_settings(tmp_path: Path, **fields) -> Settings:
+    """The settings of a test app: its files in tmp_path, the fast password hash."""
+    return Settings.at(tmp_path, uploads=tmp_path / "uploads", password_hash_method=FAST_HASH, **fields)
 
 
-def build_app(engine, tmp_path: Path, *, processes: Path = SCENARIO, **extra):
+def web_config(**extra) -> dict:
+    return {"SECRET_KEY": "test-secret", "ACCOUNT_CACHE_SECONDS": 0, **extra}
+
+
+def web_system(engine, tmp_path: Path, **fields) -> System:
+    """The composition root around the test's engine (the test drives that engine directly too)."""
+    return System.around(engine, web_settings(tmp_path, **fields))
+
+
+def build_app(engine, tmp_path: Path, *, processes: Path = SCENARIO, settings: dict | None = None, **extra):
+    """The app on `engine` with `processes` deployed and the demo accounts seeded; `settings`:
+    Settings fields to change, `extra`: Flask configuration."""
     engine.deploy([processes])
-    app = create_app(web_config(tmp_path, **extra), engine=engine)
-    with app.app_context():
-        services().accounts.seed_demo()
+    system = web_system(engine, tmp_path, **(settings or {}))
+    app = create_app(system, web_config(**extra))
+    system.accounts.seed_demo()
     return app
 
 

@@ -126,7 +126,7 @@ def test_a_refused_upload_starts_no_case_and_keeps_the_typed_values(client_for, 
 def test_an_oversized_request_gets_a_page_not_a_traceback(web_engine, tmp_path):
     from tests.web.conftest import Client, build_app
 
-    app = build_app(web_engine, tmp_path, MAX_UPLOAD_BYTES=1024, MAX_UPLOAD_FILES=1)
+    app = build_app(web_engine, tmp_path, settings={"max_upload_bytes": 1024, "max_upload_files": 1})
     c = Client(app)
     c.login("zhangsan")
     c.get("/apply/scenarios/open_restaurant")

@@ -21,13 +21,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.ops.structured_logs import JsonFormatter, configure
+from yijianshi.engine.ops.structured_logs import JsonFormatter, configure_from
+from yijianshi.engine.settings import Settings
 from yijianshi.engine.runtime import Engine
 from yijianshi.engine.deadlines.scheduler import LEASE_NAME, DeadlineScheduler, fire_due
 from yijianshi.storage import deadline_store
 from yijianshi.storage.database import Database
 from tests.conftest import FIXTURES
-from tests.web.conftest import ROOT, web_config
+from tests.web.conftest import ROOT, web_config, web_system
 from tests.web.helpers import MARKET, accept, item_id, start
 from yijianshi.web.app import create_app
 
@@ -91,7 +92,7 @@ def test_healthz_tolerates_a_lapse_of_a_few_lease_periods_then_fails(client_for,
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
     dead = Engine(Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2"))
-    app = create_app(web_config(tmp_path), engine=dead)
+    app = create_app(web_system(dead, tmp_path), web_config())
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unavailable: OperationalError"
@@ -299,7 +300,7 @@ def test_the_command_line_logs_json_with_the_case_id(sqlite_url, monkeypatch, ca
 
 def test_text_format_for_a_person_at_a_terminal(monkeypatch):
     stream = io.StringIO()
-    monkeypatch.setenv("YIJIANSHI_LOG_FORMAT", "text")
-    configure("INFO", stream=stream)
+    settings = Settings.from_environ({"YIJIANSHI_LOG_FORMAT": "text"})
+    configure_from(settings, "INFO", stream=stream)
     logging.getLogger("yijianshi.test").info("你好", extra={"case_id": 7})
     assert stream.getvalue().rstrip().endswith("INFO yijianshi.test 你好 case_id=7")

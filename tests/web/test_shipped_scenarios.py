@@ -3,13 +3,13 @@ step form renders: the web app is generic over the BPMN it is given."""
 from __future__ import annotations
 
 from tests.web.conftest import ROOT, Client, build_app
-from yijianshi.web.services import services
+from yijianshi.web.services import scenario_catalogue
 
 
 def test_every_shipped_scenario_renders_its_application_form(web_engine, tmp_path):
     app = build_app(web_engine, tmp_path, processes=ROOT / "processes")
     with app.app_context():
-        scenarios = services().scenarios.scenarios()
+        scenarios = scenario_catalogue().scenarios()
     assert scenarios, "processes/ ships no scenario an applicant can start"
     c = Client(app)
     c.login("zhangsan")

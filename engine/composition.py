@@ -1,0 +1,69 @@
+"""The composition root: every long-lived object of a process, built once from its settings. The web
+app, each `yijianshi` command, the deadline scheduler and the benchmarks all start here, so that a
+service is wired the same way wherever it runs.
+
+    system = System.build(Settings.from_environ(os.environ))   # at the edge only
+    system.engine.cases.start_case(...)
+    scheduler = system.scheduler(lease_ttl_s=5.0)
+    system.close()"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from yijianshi.engine.access.accounts import AccountService
+from yijianshi.engine.access.api_clients import ApiClientService
+from yijianshi.engine.audit.export_jobs import ExportJobs
+from yijianshi.engine.cases.idempotent_start import IdempotentStarts
+from yijianshi.engine.cases.materials import FileStore, MaterialService
+from yijianshi.engine.clock import Clock
+from yijianshi.engine.runtime import Engine
+from yijianshi.engine.settings import Settings
+from yijianshi.storage.database import Database
+
+if TYPE_CHECKING:  # imported when a scheduler is made: APScheduler is not every command's business
+    from yijianshi.engine.deadlines.scheduler import DeadlineScheduler
+
+
+@dataclass
+class System:
+    settings: Settings
+    db: Database
+    engine: Engine
+    accounts: AccountService
+    materials: MaterialService
+    exports: ExportJobs
+    api_clients: ApiClientService
+    starts: IdempotentStarts
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None, *, pool_size: int = 10) -> System:
+        """Connect to the settings' database and build every service on it (`clock`: tests)."""
+        return cls.around(Engine(Database(settings.database_url, pool_size=pool_size), clock), settings)
+
+    @classmethod
+    def around(cls, engine: Engine, settings: Settings) -> System:
+        """The services on an engine that already exists (a test's, which it also drives directly).
+        The engine's database, not settings.database_url, is the one used."""
+        db, clock = engine.db, engine.clock
+        return cls(
+            settings=settings,
+            db=db,
+            engine=engine,
+            accounts=AccountService(db, clock, password_method=settings.password_hash_method),
+            materials=MaterialService(db, FileStore(settings.uploads), clock, max_bytes=settings.max_upload_bytes,
+                                      max_files=settings.max_upload_files),
+            exports=ExportJobs(engine, settings.exports),
+            api_clients=ApiClientService(db, clock),
+            starts=IdempotentStarts(db, engine.cases),
+        )
+
+    def scheduler(self, **options) -> DeadlineScheduler:
+        """A new deadline scheduler on this system's engine (not started); options as
+        DeadlineScheduler takes them (lease_ttl_s, tick_s, ...)."""
+        from yijianshi.engine.deadlines.scheduler import DeadlineScheduler
+
+        return DeadlineScheduler(self.engine, **options)
+
+    def close(self) -> None:
+        self.db.dispose()
