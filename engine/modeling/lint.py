@@ -33,14 +33,12 @@ from yijianshi.engine.deadlines.working_calendar import WorkingCalendar, bundled
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.modeling.definitions import SourceFile, read_sources
 from yijianshi.engine.errors import DefinitionError, Problem, ScriptError
+from yijianshi.engine.modeling.namespaces import BPMN, BPMNDI, CAMUNDA, DC, DI
 from yijianshi.engine.modeling.registry import Registry, find_registry, load_registry
 from yijianshi.engine.scripting.sandbox import RestrictedEnvironment, check_script
 from yijianshi.engine.deadlines.timers import UNRESOLVED
 from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
 
-B = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-C = "{http://camunda.org/schema/1.0/bpmn}"
-XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 SAMPLE_START = datetime(2025, 9, 26, 9, 0, tzinfo=SHANGHAI)  # a Friday before a holiday: a demanding sample
 _FIELD_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -125,14 +123,14 @@ def _index(files: list[_File]) -> _Model:
             model.decisions.update(d.get("id") for d in root.iter("{*}decision"))
             continue
         f.metas, _ = read_user_tasks(f.tree, f.path)
-        for process in root.iter(f"{B}process"):
+        for process in root.iter(f"{BPMN}process"):
             model.processes.setdefault(process.get("id"), (f, process))
-        for ff in root.iter(f"{C}formField"):
+        for ff in root.iter(f"{CAMUNDA}formField"):
             model.field_types.setdefault(ff.get("id"), (ff.get("type"), ff.get("defaultValue"), _min_of(ff)))
-        for s in root.iter(f"{B}script"):
+        for s in root.iter(f"{BPMN}script"):
             model.time_vars.update(_time_assignments(s.text or ""))
-        for ev in root.iter(f"{B}intermediateThrowEvent", f"{B}endEvent"):
-            for sd in ev.iter(f"{B}signalEventDefinition"):
+        for ev in root.iter(f"{BPMN}intermediateThrowEvent", f"{BPMN}endEvent"):
+            for sd in ev.iter(f"{BPMN}signalEventDefinition"):
                 name = _signal_name(root, sd.get("signalRef"))
                 if name:
                     model.thrown_signals.add(name)
@@ -140,7 +138,7 @@ def _index(files: list[_File]) -> _Model:
 
 
 def _min_of(ff) -> str | None:
-    for c in ff.iter(f"{C}constraint"):
+    for c in ff.iter(f"{CAMUNDA}constraint"):
         if c.get("name") == "min":
             return c.get("config")
     return None
@@ -161,7 +159,7 @@ def _time_assignments(script: str) -> set[str]:
 
 
 def _signal_name(root, ref: str | None) -> str | None:
-    for s in root.iter(f"{B}signal"):
+    for s in root.iter(f"{BPMN}signal"):
         if s.get("id") == ref:
             return s.get("name") or ref
     return None
@@ -180,7 +178,7 @@ def _owner_id(el) -> str | None:
 def _user_tasks(f: _File, registry: Registry | None) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
-    elements = {el.get("id"): el for el in root.iter(f"{B}userTask")}
+    elements = {el.get("id"): el for el in root.iter(f"{BPMN}userTask")}
     for meta in f.metas.values():
         def p(msg: str, line: int | None = None, meta: UserTaskMeta = meta) -> None:
             problems.append(Problem(f.path, line or meta.line, msg, meta.task_id))
@@ -201,7 +199,7 @@ def _user_tasks(f: _File, registry: Registry | None) -> list[Problem]:
             p(f"用户任务名称“{meta.name}”应使用简体中文，办事人员和申请人在待办中看到的就是它。")
         if meta.form is not None:
             el = elements.get(meta.task_id)
-            lines = {ff.get("id"): ff.sourceline for ff in el.iter(f"{C}formField")} if el is not None else {}
+            lines = {ff.get("id"): ff.sourceline for ff in el.iter(f"{CAMUNDA}formField")} if el is not None else {}
             for fld in meta.form.fields:
                 line = lines.get(fld.id, meta.line)
                 if not _FIELD_ID_RE.fullmatch(fld.id):
@@ -216,15 +214,15 @@ def _user_tasks(f: _File, registry: Registry | None) -> list[Problem]:
 def _call_targets(f: _File, model: _Model) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
-    for ca in root.iter(f"{B}callActivity"):
+    for ca in root.iter(f"{BPMN}callActivity"):
         target = (ca.get("calledElement") or "").strip()
         if not target:
             problems.append(Problem(f.path, ca.sourceline, "调用活动没有设置被调用的流程（calledElement）。", ca.get("id")))
         elif target not in model.processes:
             problems.append(Problem(f.path, ca.sourceline, f"调用活动引用的流程“{target}”不在这些文件中。"
                                     "请检查流程 ID，或把被调用流程的文件一起校验、部署。", ca.get("id")))
-    for brt in root.iter(f"{B}businessRuleTask"):
-        ref = brt.get(f"{C}decisionRef")
+    for brt in root.iter(f"{BPMN}businessRuleTask"):
+        ref = brt.get(f"{CAMUNDA}decisionRef")
         if ref and ref not in model.decisions:
             problems.append(Problem(f.path, brt.sourceline, f"业务规则任务引用的决策“{ref}”不在这些 DMN 文件中。",
                                     brt.get("id")))
@@ -233,8 +231,8 @@ def _call_targets(f: _File, model: _Model) -> list[Problem]:
 
 # -- expressions ---------------------------------------------------------------------------------------
 
-_MODES = {f"{B}script": "exec", f"{B}conditionExpression": "eval", f"{B}timeDate": "eval",
-          f"{B}timeDuration": "eval", f"{B}timeCycle": "eval"}
+_MODES = {f"{BPMN}script": "exec", f"{BPMN}conditionExpression": "eval", f"{BPMN}timeDate": "eval",
+          f"{BPMN}timeDuration": "eval", f"{BPMN}timeCycle": "eval"}
 
 
 def _expressions(f: _File) -> list[Problem]:
@@ -244,8 +242,8 @@ def _expressions(f: _File) -> list[Problem]:
         if (el.text or "").strip():
             for message in check_script(el.text, _MODES[el.tag]):
                 problems.append(Problem(f.path, el.sourceline, f"表达式或脚本使用了不允许的写法：{message}", _owner_id(el)))
-    for ut in root.iter(f"{B}userTask"):
-        due = ut.get(f"{C}dueDate")
+    for ut in root.iter(f"{BPMN}userTask"):
+        due = ut.get(f"{CAMUNDA}dueDate")
         if due:
             for message in check_script(due, "eval"):
                 problems.append(Problem(f.path, ut.sourceline, f"办理期限表达式使用了不允许的写法：{message}", ut.get("id")))
@@ -336,12 +334,12 @@ def _timers(f: _File, model: _Model, registry: Registry | None) -> list[Problem]
     root = f.tree.getroot()
     env = _sample_environment()
     checks = []
-    for el in root.iter(f"{B}timeDate", f"{B}timeDuration", f"{B}timeCycle"):
+    for el in root.iter(f"{BPMN}timeDate", f"{BPMN}timeDuration", f"{BPMN}timeCycle"):
         if (el.text or "").strip():
             checks.append((el.text.strip(), etree.QName(el).localname, el.sourceline, _owner_id(el)))
-    for ut in root.iter(f"{B}userTask"):
-        if ut.get(f"{C}dueDate"):
-            checks.append((ut.get(f"{C}dueDate").strip(), "dueDate", ut.sourceline, ut.get("id")))
+    for ut in root.iter(f"{BPMN}userTask"):
+        if ut.get(f"{CAMUNDA}dueDate"):
+            checks.append((ut.get(f"{CAMUNDA}dueDate").strip(), "dueDate", ut.sourceline, ut.get("id")))
     for expression, kind, line, owner in checks:
         if check_script(expression, "eval"):
             continue  # reported by the expression rule
@@ -416,22 +414,22 @@ def _region_arguments(path, expression, line, owner, registry) -> list[Problem]:
 def _gateways(f: _File) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
-    for process in root.iter(f"{B}process"):
-        flows = {fl.get("id"): fl for fl in process.iter(f"{B}sequenceFlow")}
+    for process in root.iter(f"{BPMN}process"):
+        flows = {fl.get("id"): fl for fl in process.iter(f"{BPMN}sequenceFlow")}
         outgoing: dict[str, list] = {}
         for fl in flows.values():
             outgoing.setdefault(fl.get("sourceRef"), []).append(fl)
-        for gw in process.iter(f"{B}exclusiveGateway", f"{B}inclusiveGateway"):
+        for gw in process.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):
             outs = outgoing.get(gw.get("id"), [])
             if len(outs) < 2:
                 continue
             default = gw.get("default")
-            kind = "排他网关" if gw.tag == f"{B}exclusiveGateway" else "包容网关"
+            kind = "排他网关" if gw.tag == f"{BPMN}exclusiveGateway" else "包容网关"
             if not default:
                 problems.append(Problem(f.path, gw.sourceline, f"{kind}有 {len(outs)} 条出口但没有默认流向：所有条件都不成立时"
                                         "案件会出错停住。请把其中一条设为默认流（default）。", gw.get("id")))
             for fl in outs:
-                if fl.get("id") != default and fl.find(f"{B}conditionExpression") is None:
+                if fl.get("id") != default and fl.find(f"{BPMN}conditionExpression") is None:
                     problems.append(Problem(f.path, fl.sourceline, f"{kind}“{gw.get('name') or gw.get('id')}”的出口"
                                             f"“{fl.get('name') or fl.get('id')}”既不是默认流，也没有条件。", fl.get("id")))
     return problems
@@ -439,29 +437,29 @@ def _gateways(f: _File) -> list[Problem]:
 
 # -- messages and signals ------------------------------------------------------------------------------
 
-_CATCHERS = (f"{B}intermediateCatchEvent", f"{B}boundaryEvent", f"{B}startEvent")
-_THROWERS = (f"{B}intermediateThrowEvent", f"{B}endEvent")
+_CATCHERS = (f"{BPMN}intermediateCatchEvent", f"{BPMN}boundaryEvent", f"{BPMN}startEvent")
+_THROWERS = (f"{BPMN}intermediateThrowEvent", f"{BPMN}endEvent")
 
 
 def _messages(f: _File) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
-    messages = {m.get("id"): m for m in root.iter(f"{B}message")}
-    correlated = {e.get("messageRef") for e in root.iter(f"{B}correlationPropertyRetrievalExpression")}
-    for ev in root.iter(*_CATCHERS, *_THROWERS, f"{B}receiveTask", f"{B}sendTask"):
-        for md in ([ev] if ev.tag in (f"{B}receiveTask", f"{B}sendTask") else ev.iter(f"{B}messageEventDefinition")):
+    messages = {m.get("id"): m for m in root.iter(f"{BPMN}message")}
+    correlated = {e.get("messageRef") for e in root.iter(f"{BPMN}correlationPropertyRetrievalExpression")}
+    for ev in root.iter(*_CATCHERS, *_THROWERS, f"{BPMN}receiveTask", f"{BPMN}sendTask"):
+        for md in ([ev] if ev.tag in (f"{BPMN}receiveTask", f"{BPMN}sendTask") else ev.iter(f"{BPMN}messageEventDefinition")):
             ref = md.get("messageRef")
             if ref not in messages:
                 problems.append(Problem(f.path, md.sourceline, f"消息事件引用的消息“{ref}”没有定义（bpmn:message）。",
                                         ev.get("id")))
                 continue
             name = messages[ref].get("name") or ref
-            catching = ev.tag in _CATCHERS or ev.tag == f"{B}receiveTask"
+            catching = ev.tag in _CATCHERS or ev.tag == f"{BPMN}receiveTask"
             if catching and ref not in correlated:
                 problems.append(Problem(f.path, messages[ref].sourceline, f"消息“{name}”没有关联属性：案件等待它时，"
                                         "回复只能按业务编号投递。请添加 bpmn:correlationProperty 及其对该消息的取值表达式"
                                         "（例如办件编号、12345 工单号）。", ref))
-            if not catching and not md.get(f"{C}expression"):
+            if not catching and not md.get(f"{CAMUNDA}expression"):
                 problems.append(Problem(f.path, md.sourceline, f"发出的消息“{name}”没有内容表达式（camunda:expression），"
                                         "接收方无法知道它属于哪个案件。请在内容中带上关联值。", ev.get("id")))
     return problems
@@ -471,7 +469,7 @@ def _signals(f: _File, model: _Model) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
     for ev in root.iter(*_CATCHERS):
-        for sd in ev.iter(f"{B}signalEventDefinition"):
+        for sd in ev.iter(f"{BPMN}signalEventDefinition"):
             name = _signal_name(root, sd.get("signalRef"))
             if name is None:
                 problems.append(Problem(f.path, sd.sourceline, f"信号事件引用的信号“{sd.get('signalRef')}”没有定义（bpmn:signal）。",
@@ -485,16 +483,16 @@ def _signals(f: _File, model: _Model) -> list[Problem]:
 # -- scenario metadata (the model metrics) --------------------------------------------------------------
 
 def _properties(el) -> dict[str, str]:
-    ext = el.find(f"{B}extensionElements")
+    ext = el.find(f"{BPMN}extensionElements")
     if ext is None:
         return {}
-    return {p.get("name"): p.get("value") or "" for p in ext.iterfind(f"{C}properties/{C}property")}
+    return {p.get("name"): p.get("value") or "" for p in ext.iterfind(f"{CAMUNDA}properties/{CAMUNDA}property")}
 
 
 def _scenario_metadata(f: _File, model: _Model) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
-    for process in root.iter(f"{B}process"):
+    for process in root.iter(f"{BPMN}process"):
         props = _properties(process)
         for key in ("visits_before", "visits"):
             if key in props and not props[key].strip().isdigit():
@@ -503,7 +501,7 @@ def _scenario_metadata(f: _File, model: _Model) -> list[Problem]:
         entry_fields = _entry_form_fields(f, process)
         if entry_fields is None:
             continue  # not a scenario: no applicant form
-        for ca in process.iter(f"{B}callActivity"):
+        for ca in process.iter(f"{BPMN}callActivity"):
             target = model.processes.get(ca.get("calledElement"))
             if target is None:
                 continue
@@ -536,7 +534,6 @@ def _split(text: str, sep: str) -> list[str]:
 
 # -- diagram interchange ---------------------------------------------------------------------------
 
-DI = "{http://www.omg.org/spec/BPMN/20100524/DI}"
 _DRAWN = ("task", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "callActivity", "subProcess",
           "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
           "exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "sequenceFlow",
@@ -546,19 +543,19 @@ _DRAWN = ("task", "userTask", "scriptTask", "serviceTask", "businessRuleTask", "
 def _diagram(f: _File) -> list[Problem]:
     """Elements without diagram interchange in a file that has a diagram."""
     root = f.tree.getroot()
-    if root.find(f"{DI}BPMNDiagram") is None:
+    if root.find(f"{BPMNDI}BPMNDiagram") is None:
         return []
-    shapes = {el.get("bpmnElement"): el for el in root.iter(f"{DI}BPMNShape")}
-    edges = {el.get("bpmnElement"): el for el in root.iter(f"{DI}BPMNEdge")}
+    shapes = {el.get("bpmnElement"): el for el in root.iter(f"{BPMNDI}BPMNShape")}
+    edges = {el.get("bpmnElement"): el for el in root.iter(f"{BPMNDI}BPMNEdge")}
     problems = []
-    for el in root.iter(*(f"{B}{t}" for t in _DRAWN)):
+    for el in root.iter(*(f"{BPMN}{t}" for t in _DRAWN)):
         eid = el.get("id")
-        if el.tag == f"{B}sequenceFlow":
+        if el.tag == f"{BPMN}sequenceFlow":
             edge = edges.get(eid)
-            if edge is None or len(edge.findall("{http://www.omg.org/spec/DD/20100524/DI}waypoint")) < 2:
+            if edge is None or len(edge.findall(f"{DI}waypoint")) < 2:
                 problems.append(Problem(f.path, el.sourceline, "顺序流在图中没有连线（BPMNEdge 及至少两个拐点），"
                                         "建模工具无法显示。请在建模工具中重新连线后保存。", eid))
-        elif eid not in shapes or shapes[eid].find("{http://www.omg.org/spec/DD/20100524/DC}Bounds") is None:
+        elif eid not in shapes or shapes[eid].find(f"{DC}Bounds") is None:
             problems.append(Problem(f.path, el.sourceline, "元素在图中没有位置（BPMNShape），建模工具会把它画在左上角。"
                                     "请在建模工具中摆放后保存。", eid))
     return problems
