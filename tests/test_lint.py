@@ -1,4 +1,4 @@
-"""Designer lint (engine/lint.py): each rule finds its mistake at the right file and line, the shipped
+"""Designer lint (engine/modeling/lint/): each rule finds its mistake at the right file and line, the shipped
 processes and the test fixtures are clean, and `validate` prints lint problems like schema problems."""
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Integrity audits that must hold after any load or fault (a killed web worker, a killed
-scheduler, a process killed in the middle of a command):
+scheduler, a process killed in the middle of a command).
+
+They check that:
 
 - one case is sound: its stored state loads, the projections (ready work items, open deadlines,
   status) say what the state says, its history chain verifies, and re-executing its recorded

@@ -16,7 +16,8 @@ from typing import Any, Callable, Collection, Mapping
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from yijianshi.engine.cases import history as h
-from yijianshi.engine.access.actors import SYSTEM, Actor
+from yijianshi.engine.access.actors import APPLICANT_ROLE, SYSTEM, Actor  # noqa: F401 (APPLICANT_ROLE re-exported)
+from yijianshi.engine.access.work_item_access import check_may_act, may_give_back
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.clock import SHANGHAI, Clock, to_utc
 from yijianshi.engine.cases.retry import backoff, is_unique_violation, is_write_conflict
@@ -43,7 +44,6 @@ from yijianshi.storage.database import Database
 
 log = logging.getLogger("yijianshi.cases")
 MAX_ATTEMPTS = 20
-APPLICANT_ROLE = "applicant"
 MAX_INITIAL_DATA_BYTES = 256 * 1024
 
 
@@ -230,7 +230,7 @@ class CaseService:
             _require_ready(item)
             if item.claimed_by is None:
                 return
-            if item.claimed_by != actor.id and not actor.is_admin:
+            if not may_give_back(item, actor):
                 raise NotPermitted(f"该事项由 {item.claimed_by} 认领，只有本人或管理员可以退回。")
             store.set_claim(ctx.conn, work_item_id, None, None)
             ctx.event(h.WORK_ITEM_UNCLAIMED, {"was_claimed_by": item.claimed_by},
@@ -477,19 +477,9 @@ class CaseService:
 
     @staticmethod
     def check_can_act(item, actor: Actor, head) -> None:
-        """Raise unless `actor` may act on the work item `item` of the case `head` (the rule every
-        entry point shares: departments/roles, the applicant's own steps, claims)."""
-        groups = tuple(g for g in item.groups.split(",") if g)
-        if APPLICANT_ROLE in groups and not actor.is_admin:
-            # The applicant's own steps (一表申请, 补正, 评价) belong to the person who applied, not
-            # to everyone who holds the applicant role.
-            if actor.id != head.started_by:
-                raise NotPermitted("这是其他申请人的案件，您无权办理。")
-            return
-        if not actor.may_work_on(groups):
-            raise NotPermitted(f"您不属于办理该事项的部门或角色（{'、'.join(groups) or '无'}）。")
-        if item.claimed_by and item.claimed_by != actor.id and not actor.is_admin:
-            raise WorkItemUnavailable(f"该事项已由 {item.claimed_by} 认领办理。")
+        """Raise unless `actor` may act on the work item `item` of the case `head` (the one rule,
+        engine/access/work_item_access.py)."""
+        check_may_act(item, actor, head.started_by)
 
     @staticmethod
     def _summary(case_id: int, version: int, ctx: CommandContext) -> CaseSummary:

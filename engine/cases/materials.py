@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.cases.commands import APPLICANT_ROLE, CaseService
+from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
+from yijianshi.engine.access.work_item_access import check_may_act, item_groups
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.errors import EngineError, NotFound, WorkItemUnavailable
 from yijianshi.engine.settings import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
@@ -212,8 +212,7 @@ class MaterialService:
             for s in staged:
                 if self.store.publish(s):
                     published.append(s.sha256)
-            groups = [g for g in item.groups.split(",") if g]
-            kind = APPLICATION if APPLICANT_ROLE in groups else RESULT
+            kind = APPLICATION if APPLICANT_ROLE in item_groups(item.groups) else RESULT
             at = to_utc(self.clock.now())
             rows = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
                          filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
@@ -259,12 +258,12 @@ class MaterialService:
 
 def _check_may_attach(item, head, actor: Actor) -> None:
     """Whoever may complete the work item may attach materials to it (the one rule of who may act,
-    CaseService.check_can_act), and only while it is open."""
+    engine/access/work_item_access.py), and only while it is open."""
     if item is None:
         raise NotFound("待办事项不存在。")
     if item.state != "ready":
         raise WorkItemUnavailable("该事项已办结或已撤销，不能再上传材料。")
-    CaseService.check_can_act(item, actor, head)
+    check_may_act(item, actor, head.started_by)
 
 
 def record_from_row(row) -> MaterialRecord:

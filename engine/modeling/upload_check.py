@@ -13,11 +13,10 @@ from pathlib import Path
 
 from yijianshi.engine.modeling.definitions import SourceFile, parse_deployment, store_deployment
 from yijianshi.engine.errors import DefinitionError, Problem
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
 from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 INCLUDED_PREFIX = "已部署/"  # how an included file is named in problems and on the page
 
 

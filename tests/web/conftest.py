@@ -113,3 +113,17 @@ def client_for(app):
             c.login(username)
         return c
     return make
+
+
+@pytest.fixture
+def api_app(web_engine, tmp_path):
+    """An app with the integration API's example processes deployed (tests/web/api_support.py)."""
+    from tests.web.api_support import make_api_app
+    return make_api_app(web_engine, tmp_path)
+
+
+@pytest.fixture
+def api_for(api_app):
+    """api_for(name, scopes, processes): a new API client and an HTTP client holding its token."""
+    from tests.web.api_support import client_maker
+    return client_maker(api_app)
