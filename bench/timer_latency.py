@@ -29,7 +29,7 @@ from yijianshi.engine.runtime import Engine  # noqa: E402
 from yijianshi.engine.deadlines.scheduler import DeadlineScheduler  # noqa: E402
 from yijianshi.storage import deadline_store  # noqa: E402
 from yijianshi.storage.database import Database  # noqa: E402
-from yijianshi.storage.models import Deadline  # noqa: E402
+from yijianshi.storage.tables import Deadline  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

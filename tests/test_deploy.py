@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from yijianshi.engine.modeling.definitions import SourceFile
 from yijianshi.engine.errors import DefinitionError
 from yijianshi.storage import models
-from yijianshi.storage.models import Definition, DefinitionFile
+from yijianshi.storage.tables import Definition, DefinitionFile
 from tests.conftest import FIXTURES, deploy_fixtures
 
 

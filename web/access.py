@@ -7,7 +7,7 @@ from functools import wraps
 from flask import abort, current_app
 from flask_login import current_user, login_required
 
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.cases.context import APPLICANT_ROLE
 from yijianshi.storage import inbox_store
 from yijianshi.web.masking import Masker, personal_kind
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.accounts import department_label
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.cases.context import APPLICANT_ROLE
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
 from yijianshi.storage import case_store

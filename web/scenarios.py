@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.cases.context import APPLICANT_ROLE
 from yijianshi.engine.modeling.definitions import LoadedDefinition
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.runtime import Engine

@@ -14,14 +14,15 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.cases.commands import APPLICANT_ROLE, CaseService
+from yijianshi.engine.cases.context import APPLICANT_ROLE, check_can_act
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.errors import EngineError, NotFound, WorkItemUnavailable
 from yijianshi.storage import case_store
 from yijianshi.storage import material_store
+from yijianshi.storage.case_store import CaseHead, WorkItemRow
 from yijianshi.storage.database import Database
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -208,21 +209,20 @@ class MaterialService:
         published: list[str] = []
         try:
             with self.db.reader.connect() as conn:
-                item, head = case_store.work_item_and_case(conn, work_item_id)
-            _check_may_attach(item, head, actor)  # before any file is published
+                found = case_store.work_item_and_case(conn, work_item_id)
+            item, head = _check_may_attach(found, actor)  # before any file is published
             for s in staged:
                 if self.store.publish(s):
                     published.append(s.sha256)
             groups = [g for g in item.groups.split(",") if g]
             kind = APPLICATION if APPLICANT_ROLE in groups else RESULT
             at = to_utc(self.clock.now())
-            rows = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
+            rows: list[dict[str, Any]] = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
                          filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
                          sha256=s.sha256, uploaded_by=actor.id, uploaded_at=at) for s in staged]
             with self.db.writer.begin() as conn:
                 # Checked again where the rows are written: the step may have ended meanwhile.
-                item, head = case_store.work_item_and_case(conn, work_item_id)
-                _check_may_attach(item, head, actor)
+                _check_may_attach(case_store.work_item_and_case(conn, work_item_id), actor)
                 ids = material_store.add(conn, rows)
         except BaseException:
             self.store.discard(staged)
@@ -258,14 +258,16 @@ class MaterialService:
                 self.store.remove(sha)
 
 
-def _check_may_attach(item, head, actor: Actor) -> None:
+def _check_may_attach(found: tuple[WorkItemRow, CaseHead] | None, actor: Actor) -> tuple[WorkItemRow, CaseHead]:
     """Whoever may complete the work item may attach materials to it (the one rule of who may act,
-    CaseService.check_can_act), and only while it is open."""
-    if item is None:
+    check_can_act), and only while it is open. Returns the work item and its case."""
+    if found is None:
         raise NotFound("待办事项不存在。")
+    item, head = found
     if item.state != "ready":
         raise WorkItemUnavailable("该事项已办结或已撤销，不能再上传材料。")
-    CaseService.check_can_act(item, actor, head)
+    check_can_act(item, actor, head)
+    return item, head
 
 
 def record_from_row(row) -> MaterialRecord:

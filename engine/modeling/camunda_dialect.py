@@ -148,10 +148,11 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
         usable = False
     options = []
     for value in xml_field.iterfind(f"{_C}value"):
-        if not (value.get("id") or "").strip():
+        option_id = (value.get("id") or "").strip()
+        if not option_id:
             report(value, f"枚举字段 “{field_id}” 有一个选项缺少 id。请为每个选项设置 id。")
             continue
-        options.append((value.get("id").strip(), value.get("name") or value.get("id").strip()))
+        options.append((option_id, value.get("name") or option_id))
     if field_type == "enum" and not options:
         report(xml_field, f"枚举字段 “{field_id}” 没有任何选项。请添加至少一个 camunda:value。")
         usable = False

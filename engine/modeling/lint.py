@@ -61,9 +61,10 @@ class _Model:
     """What the rules need across all files: processes, decisions, variables, signals."""
 
     files: list[_File]
-    processes: dict[str, tuple[_File, etree._Element]] = field(default_factory=dict)
-    decisions: set[str] = field(default_factory=set)
-    field_types: dict[str, tuple[str, str | None, object]] = field(default_factory=dict)  # id -> (type, default, min)
+    # Keyed by the id attributes as written; a missing id (None) is the lint rules' to report.
+    processes: dict[str | None, tuple[_File, etree._Element]] = field(default_factory=dict)
+    decisions: set[str | None] = field(default_factory=set)
+    field_types: dict[str | None, tuple[str | None, str | None, str | None]] = field(default_factory=dict)  # id -> (type, default, min)
     time_vars: set[str] = field(default_factory=set)  # variables scripts set from now()/now_iso()
     thrown_signals: set[str] = field(default_factory=set)
 
@@ -152,7 +153,7 @@ def _time_assignments(script: str) -> set[str]:
         tree = ast.parse(textwrap.dedent(script).strip())
     except SyntaxError:
         return set()
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
                 and isinstance(node.value.func, ast.Name) and node.value.func.id in ("now", "now_iso"):
@@ -241,8 +242,8 @@ def _expressions(f: _File) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
     for el in root.iter(*_MODES):
-        if (el.text or "").strip():
-            for message in check_script(el.text, _MODES[el.tag]):
+        if (source := el.text or "").strip():
+            for message in check_script(source, _MODES[str(el.tag)]):
                 problems.append(Problem(f.path, el.sourceline, f"表达式或脚本使用了不允许的写法：{message}", _owner_id(el)))
     for ut in root.iter(f"{B}userTask"):
         due = ut.get(f"{C}dueDate")
@@ -257,14 +258,14 @@ def _dmn_expressions(f: _File) -> list[Problem]:
     root = f.tree.getroot()
     for el in root.iter("{*}inputExpression", "{*}outputEntry"):
         text = el.find("{*}text")
-        if text is not None and (text.text or "").strip():
-            for message in check_script(text.text, "eval"):
+        if text is not None and (source := text.text or "").strip():
+            for message in check_script(source, "eval"):
                 problems.append(Problem(f.path, text.sourceline, f"决策表单元格使用了不允许的写法：{message}",
                                         el.get("id")))
     for el in root.iter("{*}inputEntry"):
         text = el.find("{*}text")
         value = (text.text or "").strip() if text is not None else ""
-        if value in ("", "-"):
+        if text is None or value in ("", "-"):
             continue
         value = value.replace("?", "dmninputexpr")
         # The DMN engine compares with == when the entry is an expression, else prefixes the input.
@@ -307,6 +308,8 @@ def _placeholder(name: str, model: _Model):
     ftype, default, low = model.field_types.get(name, (None, None, None))
     if ftype == "long":
         for candidate in (default, low):
+            if candidate is None:
+                continue
             try:
                 return int(candidate)
             except (TypeError, ValueError):
@@ -337,11 +340,11 @@ def _timers(f: _File, model: _Model, registry: Registry | None) -> list[Problem]
     env = _sample_environment()
     checks = []
     for el in root.iter(f"{B}timeDate", f"{B}timeDuration", f"{B}timeCycle"):
-        if (el.text or "").strip():
-            checks.append((el.text.strip(), etree.QName(el).localname, el.sourceline, _owner_id(el)))
+        if expression := (el.text or "").strip():
+            checks.append((expression, etree.QName(el).localname, el.sourceline, _owner_id(el)))
     for ut in root.iter(f"{B}userTask"):
-        if ut.get(f"{C}dueDate"):
-            checks.append((ut.get(f"{C}dueDate").strip(), "dueDate", ut.sourceline, ut.get("id")))
+        if due := ut.get(f"{C}dueDate"):
+            checks.append((due.strip(), "dueDate", ut.sourceline, ut.get("id")))
     for expression, kind, line, owner in checks:
         if check_script(expression, "eval"):
             continue  # reported by the expression rule
@@ -418,7 +421,7 @@ def _gateways(f: _File) -> list[Problem]:
     root = f.tree.getroot()
     for process in root.iter(f"{B}process"):
         flows = {fl.get("id"): fl for fl in process.iter(f"{B}sequenceFlow")}
-        outgoing: dict[str, list] = {}
+        outgoing: dict[str | None, list] = {}
         for fl in flows.values():
             outgoing.setdefault(fl.get("sourceRef"), []).append(fl)
         for gw in process.iter(f"{B}exclusiveGateway", f"{B}inclusiveGateway"):
@@ -527,6 +530,7 @@ def _entry_form_fields(f: _File, process) -> set[str] | None:
     if not metas:
         return None
     first = min(metas, key=lambda m: m.line or 0)
+    assert first.form is not None  # only metas with a form were kept
     return {fld.id for fld in first.form.fields}
 
 

@@ -101,7 +101,7 @@ def scenario_metrics(paths: Iterable[str | Path]) -> list[ScenarioMetrics]:
 
 def metrics_of_sources(sources: Iterable[SourceFile]) -> list[ScenarioMetrics]:
     """The metrics of every scenario in these files (as read from disk or as stored when deployed)."""
-    processes: dict[str, tuple[str, etree._Element, dict]] = {}
+    processes: dict[str | None, tuple[str, etree._Element, dict]] = {}  # by id as written
     for src in sources:
         tree = parse_xml(src.data, src.filename)
         if kind_of(tree) != "bpmn":
@@ -196,7 +196,9 @@ def critical_path(process, weights: dict[str, int]) -> int:
     succ = _successors(process, skip_boundaries=True)
     starts = [el.get("id") for el in process.iter(f"{B}startEvent") if el.getparent() is process]
     # Drop back edges found by a depth-first walk, so what remains is a DAG.
-    order, state, dag = [], {}, {}
+    order: list[str] = []
+    state: dict[str, int] = {}
+    dag: dict[str, list[str]] = {}
 
     def visit(n):
         state[n] = 1
@@ -245,9 +247,9 @@ def _literal_days(expression: str) -> int | None:
     call = tree.body
     if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _LIMIT_FUNCTIONS:
         position = 1 if call.func.id == "add_working_days" else 0
-        if len(call.args) > position and isinstance(call.args[position], ast.Constant) \
-                and isinstance(call.args[position].value, int):
-            return call.args[position].value
+        argument = call.args[position] if len(call.args) > position else None
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, int):
+            return argument.value
     return None
 
 
