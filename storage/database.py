@@ -20,9 +20,10 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            memory = not self.url.database or self.url.database == ":memory:"
-            if not memory:
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            database = self.url.database
+            memory = not database or database == ":memory:"
+            if database and not memory:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             pool_args = {} if memory else {"pool_size": pool_size, "max_overflow": 20}
             self.engine = create_engine(
                 self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args

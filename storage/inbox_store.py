@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
 
-from yijianshi.storage.models import Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import Case, Event, WorkItem, WorkItemGroup
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__

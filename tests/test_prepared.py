@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
-from yijianshi.storage.models import Case, Definition, Event
+from yijianshi.storage.tables import Case, Definition, Event
 from yijianshi.storage.prepared import Prepared
 from tests.conftest import make_engine
 

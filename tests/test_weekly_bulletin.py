@@ -127,7 +127,7 @@ def test_the_job_is_scheduled_for_monday_0800_shanghai_and_catches_up_when_start
     scheduler = DeadlineScheduler(engine, holder="solo")
     scheduler.start()
     try:
-        job = scheduler._scheduler.get_job(BULLETIN_JOB)
+        job = scheduler.job(BULLETIN_JOB)
         assert job.func == scheduler.weekly_bulletin
         assert job.trigger.get_next_fire_time(None, at(2026, 3, 11, 15, 0)) == at(2026, 3, 16, 8, 0)
         assert job.trigger.get_next_fire_time(None, at(2026, 3, 16, 8, 0, 1)) == at(2026, 3, 23, 8, 0)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask import request
 
-from yijianshi.engine.cases.commands import CaseSummary
+from yijianshi.engine.cases.context import CaseSummary
 from yijianshi.engine.errors import FormErrors
 from yijianshi.engine.modeling.forms import Form, validate_submission
 from yijianshi.engine.cases.materials import MaterialRefused, Upload

@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
 from yijianshi.engine.access.work_item_access import check_may_act, item_groups
@@ -23,6 +23,7 @@ from yijianshi.engine.errors import EngineError, NotFound, WorkItemUnavailable
 from yijianshi.engine.settings import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from yijianshi.storage import case_store
 from yijianshi.storage import material_store
+from yijianshi.storage.case_store import CaseHead, WorkItemRow
 from yijianshi.storage.database import Database
 
 APPLICATION, RESULT = "application", "result"
@@ -207,20 +208,19 @@ class MaterialService:
         published: list[str] = []
         try:
             with self.db.reader.connect() as conn:
-                item, head = case_store.work_item_and_case(conn, work_item_id)
-            _check_may_attach(item, head, actor)  # before any file is published
+                found = case_store.work_item_and_case(conn, work_item_id)
+            item, head = _check_may_attach(found, actor)  # before any file is published
             for s in staged:
                 if self.store.publish(s):
                     published.append(s.sha256)
             kind = APPLICATION if APPLICANT_ROLE in item_groups(item.groups) else RESULT
             at = to_utc(self.clock.now())
-            rows = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
+            rows: list[dict[str, Any]] = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
                          filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
                          sha256=s.sha256, uploaded_by=actor.id, uploaded_at=at) for s in staged]
             with self.db.writer.begin() as conn:
                 # Checked again where the rows are written: the step may have ended meanwhile.
-                item, head = case_store.work_item_and_case(conn, work_item_id)
-                _check_may_attach(item, head, actor)
+                _check_may_attach(case_store.work_item_and_case(conn, work_item_id), actor)
                 ids = material_store.add(conn, rows)
         except BaseException:
             self.store.discard(staged)
@@ -256,14 +256,16 @@ class MaterialService:
                 self.store.remove(sha)
 
 
-def _check_may_attach(item, head, actor: Actor) -> None:
+def _check_may_attach(found: tuple[WorkItemRow, CaseHead] | None, actor: Actor) -> tuple[WorkItemRow, CaseHead]:
     """Whoever may complete the work item may attach materials to it (the one rule of who may act,
-    engine/access/work_item_access.py), and only while it is open."""
-    if item is None:
+    engine/access/work_item_access.py), and only while it is open. Returns the work item and its case."""
+    if found is None:
         raise NotFound("待办事项不存在。")
+    item, head = found
     if item.state != "ready":
         raise WorkItemUnavailable("该事项已办结或已撤销，不能再上传材料。")
     check_may_act(item, actor, head.started_by)
+    return item, head
 
 
 def record_from_row(row) -> MaterialRecord:

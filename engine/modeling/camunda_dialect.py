@@ -105,7 +105,8 @@ def extension_properties(el: etree._Element) -> dict[str, str]:
     ext = el.find(f"{BPMN}extensionElements")
     if ext is None:
         return {}
-    return {p.get("name"): p.get("value") or "" for p in ext.iterfind(f"{CAMUNDA}properties/{CAMUNDA}property")}
+    return {p.get("name") or "": p.get("value") or ""
+            for p in ext.iterfind(f"{CAMUNDA}properties/{CAMUNDA}property")}
 
 
 def _is_formless(ext: etree._Element | None) -> bool:
@@ -154,10 +155,11 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
         usable = False
     options = []
     for value in xml_field.iterfind(f"{CAMUNDA}value"):
-        if not (value.get("id") or "").strip():
+        option_id = (value.get("id") or "").strip()
+        if not option_id:
             report(value, f"枚举字段 “{field_id}” 有一个选项缺少 id。请为每个选项设置 id。")
             continue
-        options.append((value.get("id").strip(), value.get("name") or value.get("id").strip()))
+        options.append((option_id, value.get("name") or option_id))
     if field_type == "enum" and not options:
         report(xml_field, f"枚举字段 “{field_id}” 没有任何选项。请添加至少一个 camunda:value。")
         usable = False

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -69,8 +70,8 @@ class LoadedDefinition:
     key: str
     version: int
     name: str
-    spec: object
-    subprocess_specs: dict
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
     task_meta: dict[str, UserTaskMeta]
 
     def meta_for(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
@@ -118,8 +119,8 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
 
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
-    process_files: dict[str, SourceFile] = {}
-    decision_files: dict[str, SourceFile] = {}
+    process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
+    decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
         try:
             if kind == "dmn":

@@ -87,7 +87,7 @@ def scenario_metrics(paths: Iterable[str | Path]) -> list[ScenarioMetrics]:
 
 def metrics_of_sources(sources: Iterable[SourceFile]) -> list[ScenarioMetrics]:
     """The metrics of every scenario in these files (as read from disk or as stored when deployed)."""
-    processes: dict[str, tuple[str, etree._Element, dict]] = {}
+    processes: dict[str | None, tuple[str, etree._Element, dict]] = {}  # by id as written
     for src in sources:
         tree = parse_xml(src.data, src.filename)
         if kind_of(tree) != "bpmn":
@@ -183,7 +183,9 @@ def critical_path(process, weights: dict[str, int]) -> int:
     succ = _successors(process, skip_boundaries=True)
     starts = [el.get("id") for el in process.iter(f"{BPMN}startEvent") if el.getparent() is process]
     # Drop back edges found by a depth-first walk, so what remains is a DAG.
-    order, state, dag = [], {}, {}
+    order: list[str] = []
+    state: dict[str, int] = {}
+    dag: dict[str, list[str]] = {}
 
     def visit(n):
         state[n] = 1

@@ -47,9 +47,9 @@ class Review:
 
 @dataclass
 class _Refs:
-    processes: set[str] = field(default_factory=set)  # defined
+    processes: set[str | None] = field(default_factory=set)  # defined (None: a process without an id)
     decisions: set[str] = field(default_factory=set)  # defined
-    executable: set[str] = field(default_factory=set)
+    executable: set[str | None] = field(default_factory=set)
     called: set[str] = field(default_factory=set)
     decision_refs: set[str] = field(default_factory=set)
 
@@ -61,16 +61,16 @@ class _Refs:
             return  # the deploy check reports unreadable files
         root = tree.getroot()
         if kind == "dmn":
-            self.decisions.update(d.get("id") for d in root.iter("{*}decision") if d.get("id"))
+            self.decisions.update(i for d in root.iter("{*}decision") if (i := d.get("id")))
             return
         for process in root.iter(f"{BPMN}process"):
             self.processes.add(process.get("id"))
             if (process.get("isExecutable") or "").lower() == "true":
                 self.executable.add(process.get("id"))
-        self.called.update(c.get("calledElement").strip() for c in root.iter(f"{BPMN}callActivity")
-                           if (c.get("calledElement") or "").strip())
-        self.decision_refs.update(b.get(f"{CAMUNDA}decisionRef") for b in root.iter(f"{BPMN}businessRuleTask")
-                                  if b.get(f"{CAMUNDA}decisionRef"))
+        self.called.update(called for c in root.iter(f"{BPMN}callActivity")
+                           if (called := (c.get("calledElement") or "").strip()))
+        self.decision_refs.update(ref for b in root.iter(f"{BPMN}businessRuleTask")
+                                  if (ref := b.get(f"{CAMUNDA}decisionRef")))
 
     @property
     def missing_processes(self) -> set[str]:

@@ -130,9 +130,9 @@ def _collect(container: etree._Element, scope: str, found: dict) -> None:
         if not isinstance(child.tag, str) or etree.QName(child).namespace not in _MODEL_NAMESPACES:
             continue  # diagram interchange, comments, foreign extensions at the top level
         local = etree.QName(child).localname
-        if child.get("id") and local not in _NOT_ELEMENTS:
-            own_scope = child.get("id") if local in ("process", "decision") else scope
-            el = Element(own_scope, child.get("id"), local, (child.get("name") or "").strip(),
+        if (element_id := child.get("id")) and local not in _NOT_ELEMENTS:
+            own_scope = element_id if local in ("process", "decision") else scope
+            el = Element(own_scope, element_id, local, (child.get("name") or "").strip(),
                          tuple(sorted(_aspects(child).items())))
             found.setdefault(el.key, el)
             if local in _CONTAINERS:

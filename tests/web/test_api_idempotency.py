@@ -63,14 +63,14 @@ def test_a_retry_that_loses_the_insert_race_replays_the_winner(api_for, web_engi
 
     api = api_for()
     first = api.start(WORK_ORDER, key="raced")
-    real = IdempotentStarts._recorded
+    real = IdempotentStarts.recorded
     calls = []
 
     def late_lookup(self, client, key, print_):
         calls.append(key)
         return None if len(calls) == 1 else real(self, client, key, print_)
 
-    monkeypatch.setattr(IdempotentStarts, "_recorded", late_lookup)
+    monkeypatch.setattr(IdempotentStarts, "recorded", late_lookup)
     again = api.start(WORK_ORDER, key="raced")
     assert len(calls) == 2  # looked up, started, failed to record, looked up again
     assert again.status_code == 201 and again.get_json() == first.get_json()

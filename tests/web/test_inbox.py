@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from yijianshi.storage.models import WorkItem
+from yijianshi.storage.tables import WorkItem
 from tests.web.conftest import Client, build_app
 from tests.web.helpers import MARKET, accept, item_id, ready, start
 from yijianshi.web.services import services

@@ -15,8 +15,8 @@ def check_expressions(f: LintFile) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
     for el in root.iter(*_MODES):
-        if (el.text or "").strip():
-            for message in check_script(el.text, _MODES[el.tag]):
+        if (source := el.text or "").strip():
+            for message in check_script(source, _MODES[str(el.tag)]):
                 problems.append(Problem(f.path, el.sourceline, f"表达式或脚本使用了不允许的写法：{message}", owner_id(el)))
     for ut in root.iter(f"{BPMN}userTask"):
         due = ut.get(f"{CAMUNDA}dueDate")
@@ -31,14 +31,14 @@ def check_dmn_expressions(f: LintFile) -> list[Problem]:
     root = f.tree.getroot()
     for el in root.iter("{*}inputExpression", "{*}outputEntry"):
         text = el.find("{*}text")
-        if text is not None and (text.text or "").strip():
-            for message in check_script(text.text, "eval"):
+        if text is not None and (source := text.text or "").strip():
+            for message in check_script(source, "eval"):
                 problems.append(Problem(f.path, text.sourceline, f"决策表单元格使用了不允许的写法：{message}",
                                         el.get("id")))
     for el in root.iter("{*}inputEntry"):
         text = el.find("{*}text")
         value = (text.text or "").strip() if text is not None else ""
-        if value in ("", "-"):
+        if text is None or value in ("", "-"):
             continue
         value = value.replace("?", "dmninputexpr")
         # The DMN engine compares with == when the entry is an expression, else prefixes the input.

@@ -12,7 +12,7 @@ def check_gateways(f: LintFile) -> list[Problem]:
     root = f.tree.getroot()
     for process in root.iter(f"{BPMN}process"):
         flows = {fl.get("id"): fl for fl in process.iter(f"{BPMN}sequenceFlow")}
-        outgoing: dict[str, list] = {}
+        outgoing: dict[str | None, list] = {}
         for fl in flows.values():
             outgoing.setdefault(fl.get("sourceRef"), []).append(fl)
         for gw in process.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):

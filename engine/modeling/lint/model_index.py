@@ -25,9 +25,11 @@ class ModelIndex:
     """What the rules need across all files: processes, decisions, variables, signals."""
 
     files: list[LintFile]
-    processes: dict[str, tuple[LintFile, etree._Element]] = field(default_factory=dict)
-    decisions: set[str] = field(default_factory=set)
-    field_types: dict[str, tuple[str, str | None, object]] = field(default_factory=dict)  # id -> (type, default, min)
+    # Keyed by the id attributes as written; a missing id (None) is the lint rules' to report.
+    processes: dict[str | None, tuple[LintFile, etree._Element]] = field(default_factory=dict)
+    decisions: set[str | None] = field(default_factory=set)
+    # id -> (type, default, min)
+    field_types: dict[str | None, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
     time_vars: set[str] = field(default_factory=set)  # variables scripts set from now()/now_iso()
     thrown_signals: set[str] = field(default_factory=set)
 
@@ -67,7 +69,7 @@ def time_assignments(script: str) -> set[str]:
         tree = ast.parse(textwrap.dedent(script).strip())
     except SyntaxError:
         return set()
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
                 and isinstance(node.value.func, ast.Name) and node.value.func.id in ("now", "now_iso"):

@@ -45,4 +45,4 @@ def _entry_form_fields(f: LintFile, process) -> set[str] | None:
     if not metas:
         return None
     first = min(metas, key=lambda m: m.line or 0)
-    return {fld.id for fld in first.form.fields}
+    return {fld.id for fld in first.form.fields} if first.form else None

@@ -50,6 +50,8 @@ def _placeholder(name: str, model: ModelIndex):
     ftype, default, low = model.field_types.get(name, (None, None, None))
     if ftype == "long":
         for candidate in (default, low):
+            if candidate is None:
+                continue
             try:
                 return int(candidate)
             except (TypeError, ValueError):
@@ -80,11 +82,11 @@ def check_timers(f: LintFile, model: ModelIndex, registry: Registry | None) -> l
     env = _sample_environment()
     checks = []
     for el in root.iter(f"{BPMN}timeDate", f"{BPMN}timeDuration", f"{BPMN}timeCycle"):
-        if (el.text or "").strip():
-            checks.append((el.text.strip(), etree.QName(el).localname, el.sourceline, owner_id(el)))
+        if expression := (el.text or "").strip():
+            checks.append((expression, etree.QName(el).localname, el.sourceline, owner_id(el)))
     for ut in root.iter(f"{BPMN}userTask"):
-        if ut.get(f"{CAMUNDA}dueDate"):
-            checks.append((ut.get(f"{CAMUNDA}dueDate").strip(), "dueDate", ut.sourceline, ut.get("id")))
+        if due := ut.get(f"{CAMUNDA}dueDate"):
+            checks.append((due.strip(), "dueDate", ut.sourceline, ut.get("id")))
     for expression, kind, line, owner in checks:
         if check_script(expression, "eval"):
             continue  # reported by the expression rule
