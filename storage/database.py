@@ -9,7 +9,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from yijianshi.storage.prepared import PREPARED_OPTION
+
 DEFAULT_URL_ENV = "YIJIANSHI_DATABASE_URL"
+PREPARED_ENV = "YIJIANSHI_PREPARED"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -23,10 +26,17 @@ def default_url() -> str:
 
 class Database:
     """Owns the SQLAlchemy engine. `writer` begins SQLite transactions IMMEDIATE so that two
-    commands never both read a case and then fail to upgrade their lock; `reader` stays deferred."""
+    commands never both read a case and then fail to upgrade their lock; `reader` stays deferred.
+    `prepared=False` runs the hot-path statements of storage/prepared.py through plain
+    `Connection.execute` instead of the driver's cursor; unset, YIJIANSHI_PREPARED=0 does."""
 
-    def __init__(self, url: str | None = None, *, echo: bool = False, pool_size: int = 10):
+    def __init__(self, url: str | None = None, *, echo: bool = False, pool_size: int = 10,
+                 prepared: bool | None = None):
         self.url = make_url(url or default_url())
+        if prepared is None:
+            prepared = os.environ.get(PREPARED_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+        self.prepared = prepared
+        options = {"execution_options": {PREPARED_OPTION: prepared}}
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             memory = not self.url.database or self.url.database == ":memory:"
@@ -34,12 +44,13 @@ class Database:
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             pool_args = {} if memory else {"pool_size": pool_size, "max_overflow": 20}
             self.engine = create_engine(
-                self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args
+                self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args,
+                **options,
             )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+                self.url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, **options
             )
         self.writer: Engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
