@@ -5,7 +5,11 @@ SQLAlchemy's per-execution machinery (execution context, parameter construction,
 cost about a quarter of a command's time; a command runs five or six of these statements. Here
 SQLAlchemy still writes the SQL and supplies the type conversions (`bind_processor`,
 `result_processor`); only the per-call bookkeeping is skipped. Everything else keeps using
-`Connection.execute`."""
+`Connection.execute`.
+
+A database opened with `Database(url, prepared=False)` runs these same statements through plain
+`Connection.execute` (the engine carries the choice as the execution option `PREPARED_OPTION`):
+bench/engine_throughput.py measures one against the other."""
 from __future__ import annotations
 
 from collections import namedtuple
@@ -15,6 +19,14 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.sql import Executable
+
+# Execution option on the SQLAlchemy engine (set by Database): False runs every statement here
+# through plain Connection.execute.
+PREPARED_OPTION = "yijianshi_prepared"
+
+
+def _plain(conn: Connection) -> bool:
+    return conn.get_execution_options().get(PREPARED_OPTION, True) is False
 
 
 class _Form:
@@ -93,6 +105,8 @@ class Prepared:
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
         """Run once; returns the number of rows affected."""
+        if _plain(conn):
+            return conn.execute(self.statement, dict(values)).rowcount
         form = self._form(conn, values.keys() if self._is_insert else None)
         cur = self._cursor(conn)
         try:
@@ -103,6 +117,9 @@ class Prepared:
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
+            return
+        if _plain(conn):
+            conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
             return
         form = self._form(conn, rows[0].keys() if self._is_insert else None)
         cur = self._cursor(conn)
@@ -116,6 +133,8 @@ class Prepared:
 
     def first(self, conn: Connection, values: Mapping[str, Any]):
         """The first row (a named tuple with SQLAlchemy's type conversions applied) or None."""
+        if _plain(conn):
+            return conn.execute(self.statement, dict(values)).first()
         form = self._form(conn, values.keys() if self._is_insert else None)
         cur = self._cursor(conn)
         try:
@@ -126,6 +145,8 @@ class Prepared:
 
     def all(self, conn: Connection, values: Mapping[str, Any]) -> list:
         """Every row, as `first` gives one."""
+        if _plain(conn):
+            return conn.execute(self.statement, dict(values)).all()
         form = self._form(conn)
         cur = self._cursor(conn)
         try:

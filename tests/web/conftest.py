@@ -46,16 +46,16 @@ def build_app(engine, tmp_path: Path, *, processes: Path = SCENARIO, settings: d
 
 
 @pytest.fixture
-def web_engine(sqlite_url, request):
-    engine = make_engine(sqlite_url)
+def web_engine(migrated_sqlite_url, request):
+    engine = make_engine(migrated_sqlite_url)
     yield engine
     _check_unless_tampered(engine, request)
     engine.db.dispose()
 
 
 @pytest.fixture
-def pg_web_engine(pg_url):
-    engine = make_engine(pg_url)
+def pg_web_engine(migrated_pg_url):
+    engine = make_engine(migrated_pg_url)
     yield engine
     check_every_case(engine)
     engine.db.dispose()
