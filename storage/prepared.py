@@ -146,7 +146,7 @@ class Prepared:
     def all(self, conn: Connection, values: Mapping[str, Any]) -> list:
         """Every row, as `first` gives one."""
         if _plain(conn):
-            return conn.execute(self.statement, dict(values)).all()
+            return list(conn.execute(self.statement, dict(values)).all())
         form = self._form(conn)
         cur = self._cursor(conn)
         try:
