@@ -4,7 +4,7 @@ re-runs it from the start, so users never see it; a command that fails leaves no
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Collection, Mapping
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import Connection
@@ -24,6 +24,7 @@ from yijianshi.engine.cases.context import (
     summary_of,
     timers_first,
 )
+from yijianshi.engine.cases.materials import NewMaterial, material_rows
 from yijianshi.engine.cases.engine_steps import deliver, ready_ordinal, run_engine, timer_ordinal
 from yijianshi.engine.cases.projection import due_at_of
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
@@ -36,6 +37,7 @@ from yijianshi.engine.modeling.forms import validate_submission
 from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage import definition_store
+from yijianshi.storage import material_store
 from yijianshi.storage.database import Database
 
 log = logging.getLogger("yijianshi.cases")
@@ -128,12 +130,17 @@ class CaseService:
         self._complete(ctx, entries[0], dict(submitted), check_actor=False)
         return ctx
 
-    def complete_work_item(self, work_item_id: str, data: Mapping[str, Any] | None, actor: Actor) -> CaseSummary:
-        """Complete a work item with form data validated against its form; nothing is saved on error."""
+    def complete_work_item(self, work_item_id: str, data: Mapping[str, Any] | None, actor: Actor, *,
+                           materials: Sequence[NewMaterial] = ()) -> CaseSummary:
+        """Complete a work item with form data validated against its form, attaching `materials`
+        (files already stored, see MaterialService.publish) in the same transaction and history
+        event; nothing is saved on error."""
         submitted = dict(data or {})
-        return self.runner.run_on_item(work_item_id, actor, lambda ctx: self._complete(ctx, work_item_id, submitted))
+        return self.runner.run_on_item(
+            work_item_id, actor, lambda ctx: self._complete(ctx, work_item_id, submitted, materials=materials))
 
-    def _complete(self, ctx: CommandContext, work_item_id: str, submitted: dict, *, check_actor: bool = True) -> None:
+    def _complete(self, ctx: CommandContext, work_item_id: str, submitted: dict, *, check_actor: bool = True,
+                  materials: Sequence[NewMaterial] = ()) -> None:
         item = require_ready(ctx.item)
         if check_actor:
             check_can_act(item, ctx.actor, ctx.head)
@@ -157,10 +164,16 @@ class CaseService:
         task.run()
         run_engine(wf)
         ctx.state_changed = True
-        ctx.event(h.WORK_ITEM_COMPLETED, {
+        completed: dict[str, Any] = {
             "process_id": item.process_id, "ordinal": ordinal, "submitted": clean,
             "changed": changed, "previous": previous,
-        }, work_item_id=work_item_id, task_spec=item.task_spec)
+        }
+        if materials:
+            rows = material_rows(materials, case_id=ctx.head.id, item=item, actor=ctx.actor, at=ctx.at)
+            material_store.add(ctx.conn, rows)
+            completed["materials"] = [{k: r[k] for k in ("filename", "content_type", "size_bytes", "sha256", "kind")}
+                                      for r in rows]
+        ctx.event(h.WORK_ITEM_COMPLETED, completed, work_item_id=work_item_id, task_spec=item.task_spec)
 
     def claim(self, work_item_id: str, actor: Actor) -> CaseSummary:
         """Take a work item so colleagues see it is being handled (首问负责)."""
