@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from yijianshi.cli.scenarios import validate_with_lint
+from yijianshi.cli.definitions_cmds import cmd_validate as validate_with_lint
 from yijianshi.engine.errors import DefinitionError
 from yijianshi.engine.modeling.lint import lint_files
 from yijianshi.engine.modeling.registry import find_registry, load_registry, parse_registry
