@@ -212,13 +212,6 @@ def test_a_bad_value_shows_the_error_and_keeps_the_input(person, live):
     expect(applicant.locator(".flash-success")).to_contain_text("申请已提交")
 
 
-def test_screenshots_exist():
-    """The journey left its pictures for people to look at (CI keeps test-artifacts/)."""
-    names = {p.stem for p in Path(SHOTS).glob("*.png")}
-    assert {"02-applicant-one-form", "04-front-desk-task", "07-applicant-rated", "10-bad-value-kept",
-            "11-front-desk-material", "14-auditor-export-ready"} <= names
-
-
 def test_a_clerk_downloads_a_material_and_an_auditor_exports_a_search(person, live, tmp_path):
     """Files written by the app are served back to the browser: the uploaded material to the front
     desk, the export of an audit search to the auditor."""
@@ -275,3 +268,11 @@ def test_a_clerk_downloads_a_material_and_an_auditor_exports_a_search(person, li
     assert export.value.suggested_filename.endswith(".csv")
     rows = Path(export.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert rows[0].startswith("case_id,") and any(r.startswith(f"{case_id},") for r in rows[1:])
+
+
+# Last in the file: the tests above take the pictures.
+def test_screenshots_exist():
+    """The journey left its pictures for people to look at (CI keeps test-artifacts/)."""
+    names = {p.stem for p in Path(SHOTS).glob("*.png")}
+    assert {"02-applicant-one-form", "04-front-desk-task", "07-applicant-rated", "10-bad-value-kept",
+            "11-front-desk-material", "14-auditor-export-ready"} <= names
