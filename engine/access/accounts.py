@@ -18,6 +18,7 @@ from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.commands import APPLICANT_ROLE
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.errors import EngineError, NotFound
+from yijianshi.engine.modeling.registry import shipped_registry
 from yijianshi.storage import account_store
 from yijianshi.storage.database import Database
 
@@ -53,44 +54,10 @@ ROLES: dict[str, Role] = {r.code: r for r in (
 
 FRONT_DESK = "front_desk"
 
-# Display names of the department and role codes used in candidate groups and lanes.
-DEPARTMENTS: dict[str, str] = {
-    APPLICANT_ROLE: "申请人",
-    FRONT_DESK: "综合窗口",
-    "market": "市场监管局",
-    "urban_mgmt": "城市管理局",
-    "fire": "消防救援大队",
-    "health": "卫生健康委",
-    "tax": "税务局",
-    "public_security": "公安局",
-    "civil_affairs": "民政局",
-    "human_resources": "人力资源和社会保障局",
-    "medical_insurance": "医疗保障局",
-    "housing": "住房和城乡建设局",
-    "natural_resources": "规划和自然资源局",
-    "ecology": "生态环境局",
-    "education": "教育局",
-    "agriculture": "农业农村局",
-    "hub": "区政务服务办",
-    "street": "街道（乡镇）",
-    "supervision": "督查室",
-    "housing_fund": "住房公积金管理中心",
-    "development_reform": "发展和改革局",
-    "water_company": "供水公司",
-    "telecom": "通信运营商",
-    "power_company": "供电公司",
-    "pbc": "中国人民银行",
-    "industry_regulator": "行业主管部门",
-    "gas_company": "燃气公司",
-    "disease_control": "疾病预防控制中心",
-    "bank": "商业银行",
-    # the 有需必应 escalation pathway (processes/enterprise_request)
-    "liaison": "部门为企服务联络员",
-    "district_leader": "包联区领导",
-    "grid_center": "区网格中心（12345）",
-    "city_office": "市政务服务办",
-    "discipline": "区纪委监委、区委组织部",
-}
+# Display names of the department and role codes used in candidate groups and lanes: the registry of
+# the shipped processes (processes/registry.json) is their one source.
+DEPARTMENTS: dict[str, str] = {code: shipped_registry().name(code)
+                               for code in shipped_registry().codes("department") + shipped_registry().codes("role")}
 
 
 def department_label(code: str) -> str:

@@ -3,6 +3,7 @@ lane names and working-day regions, with their Chinese names. One JSON file (pro
 that designers edit like the diagrams; `yijianshi validate` checks every process against it."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -12,6 +13,8 @@ from pathlib import Path
 from yijianshi.engine.errors import DefinitionError, Problem
 
 REGISTRY_FILENAME = "registry.json"
+# The registry of the shipped processes: the one source of department and role names.
+SHIPPED_REGISTRY = Path(__file__).resolve().parents[2] / "processes" / REGISTRY_FILENAME
 KINDS = {"department": "部门", "role": "角色", "region": "地区"}
 _CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -85,6 +88,12 @@ def load_registry(path: str | Path) -> Registry:
     except (OSError, UnicodeDecodeError) as err:
         raise DefinitionError([Problem(str(path), None, f"无法读取登记表：{err}")]) from None
     return parse_registry(text, str(path))
+
+
+@functools.cache
+def shipped_registry() -> Registry:
+    """The registry of the project's processes/ (read once)."""
+    return load_registry(SHIPPED_REGISTRY)
 
 
 def find_registry(paths: Iterable[str | Path]) -> Path | None:

@@ -120,7 +120,7 @@ def test_a_12345_work_order_escalates_and_the_platform_returns_its_visit(api_for
     assert case["process"]["key"] == "enterprise_request" and case["business_key"] == ORDER_NO
     assert case["started_by"] == "api:hotline12345" and case["status"] == "running"
     (level1,) = case["work_items"]
-    assert level1["departments"] == [{"code": "street", "name": "街道（乡镇）"}]
+    assert level1["departments"] == [{"code": "street", "name": "街镇园区为企服务人员"}]
     assert level1["due_at"] and level1["warning_at"] and level1["due_unresolved"] is False
     assert case["data"]["request_summary"] == INTAKE["request_summary"]
     assert case["waiting_messages"] == []
