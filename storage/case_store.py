@@ -44,6 +44,10 @@ def insert_case(conn: Connection, values: dict) -> int:
     return _INSERT_CASE.first(conn, values)[0]
 
 
+def set_title(conn: Connection, case_id: int, title: str) -> None:
+    conn.execute(update(cases).where(cases.c.id == case_id).values(title=title))
+
+
 def case_head(conn: Connection, case_id: int) -> CaseHead | None:
     """The case row without its engine state (cheap; enough for claims and cache checks)."""
     row = _CASE_HEAD.first(conn, {"cid": case_id})

@@ -16,6 +16,7 @@ from typing import Any, Callable, Collection, Mapping
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.clock import SHANGHAI, Clock, to_utc
@@ -149,6 +150,9 @@ class CaseService:
                 if following is not None:
                     ctx = following
                     new_version = self._persist(ctx)
+                    if title is None:  # listed by whom it is for, as a start from the web names it
+                        meta = definition.meta_for(ctx.item.process_id, ctx.item.task_spec)
+                        store.set_title(conn, case_id, case_title(row.name, meta.form, start_form))
             summary = self._summary(case_id, new_version, ctx)
             if within is not None:
                 within(conn, summary)

@@ -540,3 +540,17 @@ def test_api_client_commands(web_engine, api_app, capsys):
     assert "不存在" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--db", url, "api-client", "create", "x", "--scope", "cases:everything"])
+
+
+def test_a_case_started_without_a_title_is_named_after_whom_it_is_for(api_for, web_engine):
+    """Like a start from the web: the process name and the enterprise's name, not the bare process name."""
+    hotline = api_for("hotline12345", processes=["enterprise_request"])
+    untitled = {k: v for k, v in WORK_ORDER.items() if k != "title"}
+    cid = hotline.start(untitled, key="untitled-1").get_json()["case_id"]
+    titled = hotline.start(WORK_ORDER, key="titled-1").get_json()["case_id"]
+    with web_engine.db.reader.connect() as conn:
+        titles = {c: case_store.case_row(conn, c).title for c in (cid, titled)}
+        inbox = {r.case_id: r.title for r in case_store.query_work_items(conn)}
+    assert titles[cid].endswith("：宁河区某食品有限公司") and titles[cid] != "宁河区某食品有限公司"
+    assert inbox[cid] == titles[cid]
+    assert titles[titled] == f"12345 工单 {ORDER_NO}"  # a given title is kept
