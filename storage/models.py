@@ -219,3 +219,4 @@ import yijianshi.storage.web_models  # noqa: E402,F401
 import yijianshi.storage.audit_models  # noqa: E402,F401
 import yijianshi.storage.supervision_models  # noqa: E402,F401
 import yijianshi.storage.api_models  # noqa: E402,F401
+import yijianshi.storage.failure_models  # noqa: E402,F401

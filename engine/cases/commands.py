@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.cases.case_title import case_title
+from yijianshi.engine.cases.failures import command_name, record_failure
 from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.clock import SHANGHAI, Clock, to_utc
@@ -406,6 +407,9 @@ class CaseService:
                 if is_write_conflict(err) or (is_unique_violation(err) and self._moved_on(ctx)):
                     backoff(attempt)
                     continue
+                if case_id is not None and not isinstance(err, _NothingToDo):  # see engine/cases/failures.py
+                    record_failure(self.db, self.clock, case_id, command_name(body), actor, err,
+                                   getattr(ctx.item if ctx else None, "id", None))
                 raise
             finally:
                 _CATCHING_UP.on = False
