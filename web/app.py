@@ -2,7 +2,7 @@
 engine service, built from the settings), sign-in, CSRF,
 languages, error pages, and one blueprint per audience (apply: applicants; inbox: clerks and those
 who oversee them; auth: signing in; resources: materials and diagrams; overview: staff; supervise:
-supervisors and administrators)."""
+supervisors and administrators; admin: 系统管理, administrators)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from yijianshi.engine.cases.materials import allowed_types_text
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.composition import System
+from yijianshi.web import admin
 from yijianshi.web import apply
 from yijianshi.web import audit
 from yijianshi.web import auth
@@ -62,7 +63,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
+    for blueprint in (auth.bp, admin.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
                       api.bp):
         app.register_blueprint(blueprint)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -26,7 +26,6 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 8
 _USERNAME_RE = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
-_GROUP_RE = re.compile(r"[a-z][a-z0-9_]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,12 @@ def department_label(code: str) -> str:
     return DEPARTMENTS.get(code, code)
 
 
+def assignable_departments() -> dict[str, str]:
+    """The departments and roles an account may work for (every registered one but the applicant's,
+    which an applicant account has by its role), code -> name."""
+    return {code: name for code, name in DEPARTMENTS.items() if code != APPLICANT_ROLE}
+
+
 class AccountError(EngineError):
     """An account cannot be created or changed as asked; the message says why."""
 
@@ -95,6 +100,15 @@ class Account:
     def session_stamp(self) -> str:
         """Changes with the password, so a password change ends every other session."""
         return self.password_hash[-12:]
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """An account as administrators list it."""
+
+    account: Account
+    last_login_at: datetime | None
+    locked_until: datetime | None  # None unless locked now
 
 
 @dataclass(frozen=True)
@@ -161,9 +175,7 @@ class AccountService:
             problems.append(f"角色“{role}”不存在，可选：{'、'.join(ROLES)}。")
         elif ROLES[role].needs_departments and not departments:
             problems.append("部门审批人员必须至少属于一个部门。")
-        bad = [d for d in departments if not _GROUP_RE.fullmatch(d)]
-        if bad:
-            problems.append(f"部门代码无效：{'、'.join(bad)}。")
+        problems.extend(_department_problems(departments))
         if not display_name.strip():
             problems.append("请填写姓名或单位名称。")
         problems.extend(password_problems(password))
@@ -232,6 +244,48 @@ class AccountService:
             account_store.change(conn, username, password_hash=new_hash)
         return _account({**row._mapping, "password_hash": new_hash})
 
+    # -- administration ----------------------------------------------------------------------
+
+    def listing(self) -> list[AccountStatus]:
+        """Every account, by role and user name, with whether it is locked now."""
+        now = to_utc(self.clock.now())
+        with self.db.reader.connect() as conn:
+            rows = account_store.all_accounts(conn)
+        return [AccountStatus(_account(r._mapping), r.last_login_at,
+                              r.locked_until if r.locked_until is not None and r.locked_until > now else None)
+                for r in rows]
+
+    def set_active(self, username: str, active: bool, *, by: str) -> Account:
+        """Disable (or enable again) an account; a disabled account cannot sign in and its sessions end.
+        Nobody disables his own account (there would be no administrator left to undo it)."""
+        if not active and username == by:
+            raise AccountError("不能停用自己正在使用的账号。")
+        return self._change(username, active=active)
+
+    def set_role(self, username: str, role: str, departments: tuple[str, ...] | list[str]) -> Account:
+        """Give an account another role and departments, checked like a new account's."""
+        departments = tuple(dict.fromkeys(d.strip() for d in departments if d.strip()))
+        problems = []
+        if role not in ROLES:
+            problems.append(f"角色“{role}”不存在，可选：{'、'.join(ROLES)}。")
+        elif ROLES[role].needs_departments and not departments:
+            problems.append("部门审批人员必须至少属于一个部门。")
+        problems.extend(_department_problems(departments))
+        if problems:
+            raise AccountError("".join(problems))
+        return self._change(username, role=role, departments=",".join(departments))
+
+    def unlock(self, username: str) -> Account:
+        """Lift a lock after repeated failed sign-ins (before its minutes are up)."""
+        return self._change(username, failed_logins=0, locked_until=None)
+
+    def _change(self, username: str, **values) -> Account:
+        with self.db.writer.begin() as conn:
+            if account_store.get(conn, username) is None:
+                raise NotFound(f"账号“{username}”不存在。")
+            account_store.change(conn, username, **values)
+            return _account(account_store.get(conn, username)._mapping)
+
     def seed_demo(self, accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS) -> list[SeededAccount]:
         """Create the demo accounts that do not exist yet; never overwrite an existing one."""
         seeded = []
@@ -263,6 +317,11 @@ def seeded_lines(seeded: list[SeededAccount]) -> list[str]:
         lines.append(f"  {d.username:<10} {d.password:<16} {ROLES[d.role].label:<10} {departments:<8} "
                      f"{d.display_name}{note}")
     return lines
+
+
+def _department_problems(departments: tuple[str, ...]) -> list[str]:
+    unknown = [d for d in departments if d not in assignable_departments()]
+    return [f"部门代码未在登记表（processes/registry.json）中登记：{'、'.join(unknown)}。"] if unknown else []
 
 
 def password_problems(password: str) -> list[str]:
