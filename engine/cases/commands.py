@@ -109,6 +109,7 @@ class CaseService:
     def start_case(self, definition_key: str, data: Mapping[str, Any] | None, actor: Actor, *,
                    business_key: str | None = None, title: str | None = None,
                    start_form: Mapping[str, Any] | None = None, started_by: str | None = None,
+                   on_behalf_of: str | None = None,
                    within: Callable[[Any, CaseSummary], None] | None = None) -> CaseSummary:
         """Start a case on the latest version of a definition.
 
@@ -118,6 +119,8 @@ class CaseService:
         departments are not checked (entry points check who may start what).
         `started_by`: whose case it is (the applicant who owns its applicant steps) when someone
         else, e.g. an integration client, starts it on their behalf; default the actor.
+        `on_behalf_of`: the name of the person or enterprise a member of staff starts it for (a
+        counter application, a request received in person), recorded in the start event.
         `within(conn, summary)` runs inside the transaction before it commits."""
         initial = _check_data(data or {})
         owner = started_by or actor.id
@@ -144,6 +147,8 @@ class CaseService:
                        "business_key": business_key, "data": initial}
             if owner != actor.id:
                 started["started_by"] = owner
+            if on_behalf_of:
+                started["on_behalf_of"] = on_behalf_of[:100]
             ctx.event(h.CASE_STARTED, started)
             with command_time(at):
                 new_version = self._persist(ctx)
