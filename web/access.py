@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 
 from yijianshi.engine.cases.commands import APPLICANT_ROLE
 from yijianshi.storage import inbox_store
-from yijianshi.web.masking import Masker, personal_kind
+from yijianshi.engine.modeling.personal_fields import personal_kind
+from yijianshi.web.masking import Masker
 
 
 def audience(check):
