@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from yijianshi.storage.models import Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
+from yijianshi.storage.models import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
 from yijianshi.storage.supervision_models import WeeklyBulletin
 
 cases = Case.__table__
@@ -57,7 +57,7 @@ def urgency_by_department(conn: Connection, as_of: datetime, *, current: bool = 
     several departments counts for each."""
     q = (select(groups_t.c.group_code.label("key"), *_urgency_columns(as_of))
          .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-         .where(_open_at(as_of, current)))
+         .where(_open_at(as_of, current), groups_t.c.group_code != EVERY_GROUP))
     if current:
         q = q.where(groups_t.c.state == "ready")
     return list(conn.execute(q.group_by(groups_t.c.group_code).order_by(groups_t.c.group_code)))
@@ -138,7 +138,8 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
     elif by == "department":
         q = (select(groups_t.c.group_code.label("key"), *columns)
              .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-             .where(*where).group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
+             .where(*where, groups_t.c.group_code != EVERY_GROUP)
+             .group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
     elif by == "scenario":
         q = (select(cases.c.definition_key.label("key"), *columns)
              .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id))
