@@ -4,6 +4,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import select
+
+from yijianshi.storage import case_store
 from yijianshi.storage.models import WorkItem
 from tests.web.conftest import Client, build_app
 from tests.web.helpers import MARKET, accept, item_id, ready, start
@@ -19,7 +22,8 @@ def _rows(page: str) -> list[str]:
 
 def _set_warning(engine, work_item_id: str, at) -> None:
     with engine.db.writer.begin() as conn:
-        conn.execute(work_items.update().where(work_items.c.id == work_item_id).values(warning_at=at))
+        due_at = conn.execute(select(work_items.c.due_at).where(work_items.c.id == work_item_id)).scalar_one()
+        case_store.set_limits(conn, work_item_id, due_at, at)
 
 
 def _two_accepted_cases(engine) -> tuple[int, int]:
