@@ -145,16 +145,23 @@ def inbox(conn: Connection, f: InboxFilter, now: datetime, *, limit: int = 50, o
 
 
 def _capped_count(conn: Connection, f: InboxFilter, now: datetime, condition=None) -> int:
-    """How many items the filter's scope has (with `condition`), counted up to COUNT_CAP + 1."""
+    """How many items the filter's scope has (with `condition`), counted up to COUNT_CAP + 1. With
+    several departments, each counts the items not already counted under the ones before it."""
     groups = f.scopes()
-    where = [groups_t.c.group_code.in_(groups) if len(groups) > 1 else groups_t.c.group_code == groups[0],
-             *_where(f, now, quick=False)]
-    if condition is not None:
-        where.append(condition)
-    ids = select(groups_t.c.work_item_id).where(*where)
-    if len(groups) > 1:
-        ids = ids.distinct()
-    return conn.execute(select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())).scalar_one()
+    total = 0
+    for i, group in enumerate(groups):
+        where = [groups_t.c.group_code == group, *_where(f, now, quick=False)]
+        if condition is not None:
+            where.append(condition)
+        if i:
+            earlier = groups_t.alias("earlier")
+            where.append(~select(earlier.c.work_item_id).where(
+                earlier.c.work_item_id == groups_t.c.work_item_id, earlier.c.group_code.in_(groups[:i])).exists())
+        ids = select(groups_t.c.work_item_id).where(*where).limit(COUNT_CAP + 1 - total)
+        total += conn.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
+        if total > COUNT_CAP:
+            break
+    return total
 
 
 def inbox_counts(conn: Connection, f: InboxFilter, now: datetime) -> dict[str, int]:

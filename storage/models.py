@@ -126,7 +126,11 @@ class WorkItemGroup(Base):
 
     __tablename__ = "work_item_groups"
     __table_args__ = (
-        Index("ix_work_item_groups_due", "group_code", "state", "due_key", "created_at", "work_item_id"),
+        # The default order, covering the quick filters (unclaimed, warning) that read it.
+        Index("ix_work_item_groups_due", "group_code", "state", "due_key", "created_at", "work_item_id",
+              "warning_at", "claimed_by"),
+        # Warning: past the warning time (a short range: warnings and overdue ones), not yet due.
+        Index("ix_work_item_groups_warning", "group_code", "state", "warning_at", "due_key", "work_item_id"),
         Index("ix_work_item_groups_received", "group_code", "state", "created_at", "work_item_id"),
         Index("ix_work_item_groups_case", "group_code", "state", "case_id", "created_at", "work_item_id"),
         Index("ix_work_item_groups_scenario", "group_code", "state", "definition_key", "due_key", "created_at",

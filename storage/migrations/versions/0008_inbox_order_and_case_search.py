@@ -23,7 +23,9 @@ depends_on = None
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC = yijianshi.storage.models.UTCDateTime
 SORT_INDEXES = {
-    "ix_work_item_groups_due": ["group_code", "state", "due_key", "created_at", "work_item_id"],
+    "ix_work_item_groups_due": ["group_code", "state", "due_key", "created_at", "work_item_id", "warning_at",
+                                "claimed_by"],
+    "ix_work_item_groups_warning": ["group_code", "state", "warning_at", "due_key", "work_item_id"],
     "ix_work_item_groups_received": ["group_code", "state", "created_at", "work_item_id"],
     "ix_work_item_groups_case": ["group_code", "state", "case_id", "created_at", "work_item_id"],
     "ix_work_item_groups_scenario": ["group_code", "state", "definition_key", "due_key", "created_at",
