@@ -263,3 +263,21 @@ def test_titles_in_the_inbox_are_masked_for_departments_without_personal_data(cl
     assert "申请人 110101********1234" in table and "110101199001011234" not in table
     app.config["PERSONAL_DATA_GROUPS"] = ("front_desk", "market")
     assert "申请人 110101199001011234" in client_for("shichang").page("/inbox/")
+
+
+def test_a_deadline_waiting_for_an_unpublished_year_says_so_instead_of_9999(client_for, web_engine):
+    from yijianshi.engine.deadlines.timers import UNRESOLVED
+
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    with web_engine.db.writer.begin() as conn:
+        case_store.set_limits(conn, food, UNRESOLVED, None)
+    loaded = set(web_engine.calendar.calendar.years)
+    year = web_engine.clock.now().year
+    while year in loaded:
+        year += 1
+    market = client_for("shichang")
+    for page in (market.page("/inbox/"), market.page(f"/inbox/items/{food}"), market.page(f"/inbox/cases/{case_id}")):
+        assert f"期限待定（待导入 {year} 年节假日安排）" in page
+        assert "9999" not in page and "2912" not in page
