@@ -27,7 +27,7 @@ from sqlalchemy import insert  # noqa: E402
 from yijianshi.storage import case_search, case_store  # noqa: E402
 from yijianshi.storage.database import Database  # noqa: E402
 from yijianshi.storage.inbox_store import InboxFilter, inbox, inbox_counts  # noqa: E402
-from yijianshi.storage.models import CaseSearchTerm, Definition, utcnow  # noqa: E402
+from yijianshi.storage.tables import CaseSearchTerm, Definition  # noqa: E402
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=timezone.utc)
 # Departments and how much of the open work each holds: a few large ones, a long tail.
@@ -175,7 +175,7 @@ def main() -> None:
     ap.add_argument("--skip-postgres", action="store_true")
     args = ap.parse_args()
     print(f"inbox_scale: {args.items} open work items over {len(DEPARTMENTS)} departments, "
-          f"{len(SCENARIOS)} scenarios; {args.repeat} runs per query set (started {utcnow():%H:%M})")
+          f"{len(SCENARIOS)} scenarios; {args.repeat} runs per query set (started {datetime.now(timezone.utc):%H:%M})")
     worst = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         worst = max(worst, run(f"sqlite:///{tmp}/inbox.sqlite3", args.items, args.repeat, "sqlite"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from yijianshi.storage.models import CaseSearchTerm
+from yijianshi.storage.tables import CaseSearchTerm
 
 terms_t = CaseSearchTerm.__table__
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
-from yijianshi.storage.models import (
+from yijianshi.storage.tables import (
     EVERY_GROUP,
     NO_DEADLINE,
     Case,
@@ -49,6 +50,22 @@ class CaseHead:
     attention: str | None = None
 
 
+class WorkItemRow(NamedTuple):
+    """The columns of a work item a command on it reads (`_ITEM_COLUMNS`, in that order)."""
+
+    id: str
+    case_id: int
+    process_id: str
+    task_spec: str
+    name: str
+    groups: str  # comma-separated department and role codes
+    state: str  # ready, completed, cancelled
+    claimed_by: str | None
+    ended_at: datetime | None
+    ended_by: str | None
+    definition_id: int
+
+
 def insert_case(conn: Connection, values: dict) -> int:
     return _INSERT_CASE.first(conn, values)[0]
 
@@ -82,13 +99,14 @@ _INSERT_ITEMS = Prepared(insert(work_items))
 _INSERT_GROUPS = Prepared(insert(groups_t))
 
 
-def work_item_and_case(conn: Connection, work_item_id: str):
-    """A work item and its case head in one round trip: (item, head) or (None, None)."""
+def work_item_and_case(conn: Connection, work_item_id: str) -> tuple[WorkItemRow, CaseHead] | None:
+    """A work item and its case head in one round trip: (item, head), or None when there is no
+    such work item."""
     row = _ITEM_AND_CASE.first(conn, {"wid": work_item_id})
     if row is None:
-        return None, None
+        return None
     n = len(_ITEM_COLUMNS)
-    return row, CaseHead(*row[n:])
+    return WorkItemRow(*row[:n]), CaseHead(*row[n:])
 
 
 def case_state(conn: Connection, case_id: int) -> tuple[int, str]:

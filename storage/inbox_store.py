@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, union
 
 from yijianshi.storage import case_search
-from yijianshi.storage.models import EVERY_GROUP, Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import EVERY_GROUP, Case, Event, WorkItem, WorkItemGroup
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from yijianshi.storage.models import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
-from yijianshi.storage.supervision_models import WeeklyBulletin
+from yijianshi.storage.tables import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import WeeklyBulletin
 
 cases = Case.__table__
 work_items = WorkItem.__table__

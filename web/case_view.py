@@ -12,7 +12,8 @@ from typing import Any
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.accounts import department_label
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
+from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
 from yijianshi.storage import account_store, case_store
@@ -32,7 +33,7 @@ def status_label(status: str) -> str:
 
 
 def departments_of(groups: str | tuple[str, ...]) -> str:
-    codes = groups.split(",") if isinstance(groups, str) else groups
+    codes = item_groups(groups) if isinstance(groups, str) else groups
     return "、".join(_(department_label(g)) for g in codes if g)
 
 
@@ -45,7 +46,7 @@ class Step:
 
     @property
     def is_applicant_step(self) -> bool:
-        return APPLICANT_ROLE in self.item.groups.split(",")
+        return APPLICANT_ROLE in item_groups(self.item.groups)
 
 
 @dataclass
@@ -178,7 +179,7 @@ def build(conn, case_row, viewer_masker: Masker, *, names: dict[str, str] | None
                         entries_for(definition, {k: v for k, v in submitted_by_item.get(i.id, {}).items()
                                                  if v not in (None, "")}, viewer_masker))
                 for i in sorted(items, key=lambda i: ended.get(i.id, 0))
-                if i.state == "completed" and APPLICANT_ROLE not in i.groups.split(",")]
+                if i.state == "completed" and APPLICANT_ROLE not in item_groups(i.groups)]
     history = [_history_line(e, definition, viewer_masker, names or {}, applicant_view) for e in events]
     materials = [record_from_row(r) for r in material_store.for_case(conn, case_row.id)]
     shown = {e.field_id: e.text for e in entries_for(definition, data, viewer_masker)}

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
 from yijianshi.storage import account_store
 from yijianshi.storage import inbox_store

@@ -1,5 +1,5 @@
 """Words the engine supplies that pages translate at display time: role names, department names,
-case states. Listed here as literals so that message extraction finds them (tests check that the
+case states, promised limits. Listed here as literals so that message extraction finds them (tests check that the
 lists cover the engine's)."""
 from __future__ import annotations
 
@@ -22,3 +22,4 @@ DEPARTMENT_LABELS = (
     N_("部门为企服务联络员"), N_("包联区领导"), N_("区网格中心（12345）"), N_("市政务服务办"), N_("区纪委监委、区委组织部"),
 )
 STATUS_LABELS = (N_("办理中"), N_("已办结"), N_("已撤销"), N_("已撤回"))
+LIMIT_WORDS = (N_("%(n)s 个工作日"), N_("%(n)s 日"), N_("%(n)s 小时"))  # engine/modeling/time_limits.py

@@ -8,6 +8,7 @@ from SpiffWorkflow.task import TaskState
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.actors import SYSTEM
+from yijianshi.engine.cases.context import CommandContext
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import ScriptError
 from yijianshi.engine.deadlines.timers import UNRESOLVED
@@ -16,7 +17,7 @@ from yijianshi.storage import case_store as store
 from yijianshi.storage import case_search, deadline_store
 
 
-def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
+def write_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
     """Write what changed between two projections of a case: work items (with due and warning
     times), deadlines, message waits, correlation values, outbox events. Returns the case's
     attention note (None when nothing needs an administrator)."""
@@ -59,8 +60,8 @@ def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection,
                   work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
     if ctx.head.attention:
         # Work items created earlier with a due date that could not be computed still count.
-        gone = set(done) | set(cancelled)
-        unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in gone]
+        ended = set(done) | set(cancelled)
+        unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in ended]
     store.insert_work_items(conn, new_rows, ctx.head.definition_key)
     if after.waits != before.waits:
         store.replace_waits(conn, case_id, after.waits)
@@ -71,7 +72,7 @@ def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection,
             corr["business_key"] = ctx.head.business_key
         store.replace_correlations(conn, case_id, corr, new_case=new_case)
     case_search.add_terms(conn, case_id, _search_terms(ctx.events))
-    for message in drain_outbox(ctx._workflow):
+    for message in drain_outbox(ctx.workflow):
         ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
     if not unresolved:
         return None
@@ -89,14 +90,14 @@ def _search_terms(events) -> set[tuple[str, str]]:
     return terms
 
 
-def sync_deadlines(ctx, before: WorkItemProjection, after: WorkItemProjection) -> None:
+def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
     """Arm deadlines for timers that started waiting; close those that fired or were cancelled."""
     keyed_before = {(t.task_id, t.due): t for t in before.timers.values()}
     keyed_after = {(t.task_id, t.due): t for t in after.timers.values()}
     at = to_utc(ctx.at)
     ended = []
     if keyed_before.keys() - keyed_after.keys():
-        states = {str(t.id): t.state for t in all_tasks(ctx._workflow)}
+        states = {str(t.id): t.state for t in all_tasks(ctx.workflow)}
         for key in keyed_before.keys() - keyed_after.keys():
             state = states.get(key[0])
             if ctx.superseding and state == TaskState.WAITING:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from yijianshi.storage import case_store
-from yijianshi.storage.models import WorkItem
+from yijianshi.storage.tables import WorkItem
 from tests.web.conftest import Client, build_app
 from tests.web.helpers import APPLICATION, MARKET, accept, item_id, ready, start
 from yijianshi.engine.access.actors import Actor
@@ -229,7 +229,7 @@ def test_the_inbox_finds_a_case_by_its_business_key(client_for, web_engine):
 
 def test_the_search_index_holds_no_id_number(web_engine, app):
     """ID numbers are matched by a hash: the search terms never hold the number itself."""
-    from yijianshi.storage.models import CaseSearchTerm
+    from yijianshi.storage.tables import CaseSearchTerm
 
     start(web_engine)
     with web_engine.db.reader.connect() as conn:

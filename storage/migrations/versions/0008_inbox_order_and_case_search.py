@@ -11,9 +11,9 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 from yijianshi.storage import case_search
-from yijianshi.storage.models import EVERY_GROUP, NO_DEADLINE
+from yijianshi.storage.tables import EVERY_GROUP, NO_DEADLINE
 
 revision = "0008_inbox_order_and_case_search"
 down_revision = "0007_api_clients"
@@ -21,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UTC = yijianshi.storage.models.UTCDateTime
+UTC = yijianshi.storage.tables.base.UTCDateTime
 SORT_INDEXES = {
     "ix_work_item_groups_due": ["group_code", "state", "due_key", "created_at", "work_item_id", "warning_at",
                                 "claimed_by"],

@@ -1,76 +1,14 @@
-"""SQLAlchemy 2.0 models: definitions by version, cases with their engine state, and the small
-indexed projections (work items, message waits, correlation values) that queries read instead of
-deserializing cases; plus the append-only, hash-chained event log."""
+"""Tables of cases: the case row with its engine state, the small indexed projections (work items
+and their groups, message waits, correlation values) that queries read instead of deserializing
+cases, and the append-only, hash-chained event log."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (
-    BigInteger,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-class UTCDateTime(TypeDecorator):
-    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL would shift it."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc)
-
-
-# BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class DefinitionFile(Base):
-    """A BPMN or DMN source file, stored once by content hash."""
-
-    __tablename__ = "definition_files"
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    filename: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(8))
-    content: Mapped[str] = mapped_column(Text)
-
-
-class Definition(Base):
-    """One deployed version of a process definition (its key is the BPMN process id)."""
-
-    __tablename__ = "definitions"
-    __table_args__ = (UniqueConstraint("key", "version", name="uq_definitions_key_version"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(255), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(255))
-    content_hash: Mapped[str] = mapped_column(String(64))
-    spec_json: Mapped[str] = mapped_column(Text)
-    task_meta_json: Mapped[str] = mapped_column(Text)
-    files_json: Mapped[str] = mapped_column(Text)  # [{"filename", "sha256", "kind"}]
-    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    deployed_by: Mapped[str] = mapped_column(String(255))
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
 
 
 class Case(Base):
@@ -202,58 +140,3 @@ class Event(Base):
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class CalendarYear(Base):
-    """The published holiday schedule of one year (国务院办公厅 notice), as loaded by an administrator."""
-
-    __tablename__ = "calendar_years"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    schedule_json: Mapped[str] = mapped_column(Text)  # {"holidays": [[start, end, name]], "makeup_workdays": [...]}
-    source: Mapped[str] = mapped_column(String(1024))
-    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    loaded_by: Mapped[str] = mapped_column(String(255))
-
-
-class CalendarClosure(Base):
-    """An extra non-working day for one region (e.g. a district office closed by local notice)."""
-
-    __tablename__ = "calendar_closures"
-    region: Mapped[str] = mapped_column(String(64), primary_key=True)
-    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date
-    reason: Mapped[str] = mapped_column(String(255))
-
-
-class Deadline(Base):
-    """An armed point in time a case waits for (a BPMN timer). The scheduler finds due rows by the
-    (state, due_at) index and fires each exactly once."""
-
-    __tablename__ = "deadlines"
-    __table_args__ = (Index("ix_deadlines_state_due", "state", "due_at"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    task_id: Mapped[str] = mapped_column(String(36))  # the waiting timer task
-    task_spec: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(16))  # timer, warning, overdue
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    state: Mapped[str] = mapped_column(String(16))  # armed, fired, cancelled
-    armed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class SchedulerLease(Base):
-    """Leadership of the deadline scheduler: one row per role, held by the process that renewed it last."""
-
-    __tablename__ = "scheduler_leases"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(255))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-import yijianshi.storage.web_models  # noqa: E402,F401
-import yijianshi.storage.audit_models  # noqa: E402,F401
-import yijianshi.storage.supervision_models  # noqa: E402,F401
-import yijianshi.storage.api_models  # noqa: E402,F401
