@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from yijianshi.storage.failure_models import CommandFailure
-from yijianshi.storage.models import Case
+from yijianshi.storage.tables import CommandFailure
+from yijianshi.storage.tables import Case
 
 failures = CommandFailure.__table__
 cases = Case.__table__

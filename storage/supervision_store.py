@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from yijianshi.storage.models import Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
-from yijianshi.storage.supervision_models import WeeklyBulletin
+from yijianshi.storage.tables import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import WeeklyBulletin
 
 cases = Case.__table__
 work_items = WorkItem.__table__
@@ -81,7 +81,7 @@ def urgency_by_department(conn: Connection, as_of: datetime, *, current: bool = 
     several departments counts for each."""
     q = (select(groups_t.c.group_code.label("key"), *_urgency_columns(as_of))
          .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-         .where(_open_at(as_of, current), *_only(staff)))
+         .where(_open_at(as_of, current), groups_t.c.group_code != EVERY_GROUP, *_only(staff)))
     if current:
         q = q.where(groups_t.c.state == "ready")
     return list(conn.execute(q.group_by(groups_t.c.group_code).order_by(groups_t.c.group_code)))
@@ -164,7 +164,8 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
     elif by == "department":
         q = (select(groups_t.c.group_code.label("key"), *columns)
              .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-             .where(*where).group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
+             .where(*where, groups_t.c.group_code != EVERY_GROUP)
+             .group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
     elif by == "scenario":
         q = (select(cases.c.definition_key.label("key"), *columns)
              .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id))

@@ -70,8 +70,7 @@ def _fail_inside(engine, case_id: int) -> None:
     def body(ctx):
         raise RuntimeError("database went away")
 
-    from yijianshi.storage import case_store
-    service._run(lambda conn: (case_store.case_head(conn, case_id), None), case_id, FRONT, body)
+    service.runner.run_on_case(case_id, FRONT, body)
 
 
 def test_refusals_are_not_failures(engine):

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from yijianshi.cli.main import main
-from yijianshi.cli.scenarios import validate_with_lint
+from yijianshi.cli.definitions_cmds import cmd_validate as validate_with_lint
 from yijianshi.engine.modeling.registry import load_registry
 from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 

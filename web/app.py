@@ -27,6 +27,7 @@ from yijianshi.web import supervise
 from yijianshi.web.api import routes as api
 from yijianshi.web.bpmn_forms import field_hint
 from yijianshi.web.case_view import departments_of, status_label
+from yijianshi.web.scenarios import limit_text
 from yijianshi.web.errors import init_errors
 from yijianshi.web.i18n import init_babel, select_locale
 from yijianshi.web.operations import init_operations
@@ -82,7 +83,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
 
 def _template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
-        field_hint=field_hint, status_label=status_label, departments_of=departments_of,
+        field_hint=field_hint, status_label=status_label, departments_of=departments_of, limit_text=limit_text,
         starts_for_others=counter.startable,
         vendor_ready=(VENDOR / "bpmn-js" / "bpmn-navigated-viewer.production.min.js").exists(),
         upload_rules={"types": allowed_types_text(), "field": UPLOAD_FIELD, "files": app.config["MAX_UPLOAD_FILES"],

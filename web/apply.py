@@ -87,10 +87,13 @@ def _start(view, form: TaskForm | None) -> Outcome:
         svc.materials.store.discard(staged)
         flash(_("申请已创建，但流程没有停在申请表环节，请在办件详情中查看。"), "warning")
         return Outcome(summary=started, draft=True)
+    published = svc.materials.publish(staged)
     try:
-        svc.materials.attach(item.id, staged, actor)
-        summary = svc.engine.cases.complete_work_item(item.id, submission, actor)
-    except EngineError as err:
+        summary = svc.engine.cases.complete_work_item(item.id, submission, actor, materials=published.materials)
+    except BaseException as err:
+        svc.materials.forget(published)  # the files are attached by the completion or not at all
+        if not isinstance(err, EngineError):
+            raise
         flash(_("申请已保存为草稿（办件编号 %(id)s），但提交未完成：%(why)s", id=started.id, why=str(err)), "warning")
         return Outcome(summary=started, draft=True)
     return Outcome(summary=summary)

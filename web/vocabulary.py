@@ -1,5 +1,5 @@
 """Words the engine supplies that pages translate at display time: role names, department names,
-case states. Listed here as literals so that message extraction finds them (tests check that the
+case states, promised limits. Listed here as literals so that message extraction finds them (tests check that the
 lists cover the engine's)."""
 from __future__ import annotations
 
@@ -22,3 +22,4 @@ DEPARTMENT_LABELS = (
     N_("民政局"), N_("农业农村局"), N_("供水企业"), N_("供电公司"), N_("燃气公司"), N_("通信运营商"),
 )
 STATUS_LABELS = (N_("办理中"), N_("已办结"), N_("已撤销"), N_("已撤回"))
+LIMIT_WORDS = (N_("%(n)s 个工作日"), N_("%(n)s 日"), N_("%(n)s 小时"))  # engine/modeling/time_limits.py

@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.errors import EngineError, NotFound
 from yijianshi.engine.modeling.registry import shipped_registry

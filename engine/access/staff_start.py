@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 from yijianshi.engine.access.accounts import FRONT_DESK
 from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
 
 
 def is_counter_application(entry_groups: Collection[str]) -> bool:

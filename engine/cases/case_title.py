@@ -16,5 +16,5 @@ def case_title(process_name: str, form, submission: Mapping[str, Any]) -> str:
              if f.type == "string" and isinstance(value := submission.get(f.id), str) and value.strip()
              and personal_kind(f.id) is None]
     named = [text for field_id, text in texts if field_id.endswith("name")]
-    chosen = (named or [text for _id, text in texts] or [None])[0]
-    return f"{process_name}：{chosen[:60]}" if chosen else process_name
+    candidates = named or [text for _id, text in texts]
+    return f"{process_name}：{candidates[0][:60]}" if candidates else process_name

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from yijianshi.engine.access.api_clients import ACTOR_PREFIX
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.modeling.definitions import SourceFile
 from yijianshi.engine.supervision.escalation_levels import INTAKE, LEVELS, PATHWAY, deployed_level_map

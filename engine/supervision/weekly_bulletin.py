@@ -102,7 +102,7 @@ def compute(engine, week: str) -> dict:
         "on_time": (overall[0] if overall else supervision.OnTime(None, 0, 0, 0)).to_dict(),
         "on_time_by_department": [o.to_dict() for o in by_department],
         "open_by_department": [u.to_dict() for u in work["department"] if u.attention],
-        "open_by_scenario": [{**u.to_dict(), "name": names.get(u.key, u.key)} for u in work["scenario"]
+        "open_by_scenario": [{**u.to_dict(), "name": names.get(str(u.key), u.key)} for u in work["scenario"]
                              if u.attention],
         "open_by_level": [u.to_dict() for u in work["level"]],
         "warning": sum(u.warning for u in work["scenario"]),

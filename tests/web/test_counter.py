@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.web.test_api import INTAKE
+from tests.web.api_support import INTAKE
 from tests.web.conftest import ROOT
 from tests.web.helpers import APPLICATION, ready
 from yijianshi.engine.access.actors import Actor

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from yijianshi.engine.access.accounts import AccountError
 from yijianshi.engine.errors import NotFound
-from yijianshi.web.admin import administrators, bp
+from yijianshi.web.admin.blueprint import administrators, bp
 from yijianshi.web.admin.forms import NewAccountForm, RoleForm
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.services import services

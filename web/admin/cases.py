@@ -8,7 +8,7 @@ from flask_login import current_user
 from yijianshi.engine.cases import failures
 from yijianshi.engine.errors import EngineError
 from yijianshi.storage import inbox_store
-from yijianshi.web.admin import administrators, bp
+from yijianshi.web.admin.blueprint import administrators, bp
 from yijianshi.web.admin.forms import CancelForm
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.services import services

@@ -1,15 +1,15 @@
 """Failed case commands (for the administrators' list of stuck cases).
 
-Revision ID: 0008_command_failures
-Revises: 0007_api_clients
+Revision ID: 0009_command_failures
+Revises: 0008_inbox_order_and_case_search
 """
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
-revision = "0008_command_failures"
-down_revision = "0007_api_clients"
+revision = "0009_command_failures"
+down_revision = "0008_inbox_order_and_case_search"
 branch_labels = None
 depends_on = None
 
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("work_item_id", sa.String(length=36), nullable=True),
         sa.Column("actor", sa.String(length=255), nullable=False),
         sa.Column("error", sa.String(length=2000), nullable=False),
-        sa.Column("failed_at", yijianshi.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("failed_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
         sa.PrimaryKeyConstraint("id"),

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.models import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
 
 
 class CommandFailure(Base):
