@@ -11,7 +11,8 @@ from yijianshi.engine.access import work_item_access
 from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.storage import inbox_store
-from yijianshi.web.masking import Masker, personal_kind
+from yijianshi.engine.modeling.personal_fields import personal_kind
+from yijianshi.web.masking import Masker
 
 
 def audience(check):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.errors import EngineError, FormErrors, WorkItemUnavailable
 from yijianshi.engine.modeling.forms import validate_submission
 from yijianshi.storage import inbox_store
@@ -12,7 +13,6 @@ from yijianshi.web import case_view
 from yijianshi.web.access import applicants, can_view_item, masker_for, may_act, require
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.i18n import gettext as _
-from yijianshi.web.masking import personal_kind
 from yijianshi.web.services import scenario_catalogue, services
 from yijianshi.web.task_submit import Outcome, stage_uploads, submit
 from yijianshi.web.paging import page_number
@@ -78,7 +78,7 @@ def _start(view, form: TaskForm | None) -> Outcome:
         return failed
     actor = current_user.actor
     try:
-        started = svc.engine.cases.start_case(view.key, {}, actor, title=_title(view, submission))
+        started = svc.engine.cases.start_case(view.key, {}, actor, title=case_title(view.name, entry.form, submission))
     except BaseException:
         svc.materials.store.discard(staged)
         raise
@@ -97,15 +97,6 @@ def _start(view, form: TaskForm | None) -> Outcome:
         flash(_("申请已保存为草稿（办件编号 %(id)s），但提交未完成：%(why)s", id=started.id, why=str(err)), "warning")
         return Outcome(summary=started, draft=True)
     return Outcome(summary=summary)
-
-
-def _title(view, submission: dict) -> str:
-    """The scenario's name plus the first plain text the applicant typed (an enterprise or person)."""
-    for f in view.entry.form.fields if view.entry.form else ():
-        value = submission.get(f.id)
-        if f.type == "string" and isinstance(value, str) and value.strip() and personal_kind(f.id) is None:
-            return f"{view.name}：{value.strip()[:60]}"
-    return view.name
 
 
 @bp.get("/cases")

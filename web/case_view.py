@@ -16,7 +16,7 @@ from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
-from yijianshi.storage import case_store
+from yijianshi.storage import account_store, case_store
 from yijianshi.storage import inbox_store
 from yijianshi.storage import material_store
 from yijianshi.web.deadlines import Remaining, remaining
@@ -87,6 +87,10 @@ class CaseView:
     history: list[HistoryLine]
     materials: list[MaterialRecord]
     shown_values: dict[str, str]
+    names: dict[str, str] = field(default_factory=dict)  # display names by login name
+
+    def name_of(self, username: str) -> str:
+        return self.names.get(username, username)
 
     @property
     def current_steps(self) -> list[Step]:
@@ -179,8 +183,12 @@ def build(conn, case_row, viewer_masker: Masker, *, names: dict[str, str] | None
     history = [_history_line(e, definition, viewer_masker, names or {}, applicant_view) for e in events]
     materials = [record_from_row(r) for r in material_store.for_case(conn, case_row.id)]
     shown = {e.field_id: e.text for e in entries_for(definition, data, viewer_masker)}
+    names = dict(names or {})
+    unnamed = {m.uploaded_by for m in materials} - names.keys()
+    if unnamed:
+        names.update(account_store.display_names(conn, unnamed))
     return CaseView(case_row, definition, steps, data, entries, outcomes,
-                    [line for line in history if line is not None], materials, shown)
+                    [line for line in history if line is not None], materials, shown, names)
 
 
 def _state(item) -> str:

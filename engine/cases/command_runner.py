@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 
 from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.cases import history as h
-from yijianshi.engine.cases.context import CaseSummary, CommandContext, TimersDue, summary_of
+from yijianshi.engine.cases.failures import command_name, record_failure
+from yijianshi.engine.cases.context import CaseSummary, CommandContext, NothingToDo, TimersDue, summary_of
 from yijianshi.engine.cases.projection import write_projection
 from yijianshi.engine.cases.retry import backoff, is_unique_violation, is_write_conflict
 from yijianshi.engine.cases.state_codec import CaseStateCodec
@@ -103,6 +104,9 @@ class CommandRunner:
                 if is_write_conflict(err) or (is_unique_violation(err) and self._moved_on(ctx)):
                     backoff(attempt)
                     continue
+                if case_id is not None and not isinstance(err, NothingToDo):  # see engine/cases/failures.py
+                    record_failure(self.db, self.clock, case_id, command_name(body), actor, err,
+                                   ctx.item.id if ctx is not None and ctx.item is not None else None)
                 raise
             self.remember(ctx, new_version)
             log.info("case command", extra={"case_id": ctx.head.id, "actor": actor.id,

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.access.work_item_access import may_give_back
 from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.cases.command_runner import CommandRunner
 from yijianshi.engine.cases.context import (
     STATUS_LABELS,
@@ -58,6 +59,7 @@ class CaseService:
     def start_case(self, definition_key: str, data: Mapping[str, Any] | None, actor: Actor, *,
                    business_key: str | None = None, title: str | None = None,
                    start_form: Mapping[str, Any] | None = None, started_by: str | None = None,
+                   on_behalf_of: str | None = None,
                    within: Callable[[Connection, CaseSummary], None] | None = None) -> CaseSummary:
         """Start a case on the latest version of a definition.
 
@@ -67,6 +69,8 @@ class CaseService:
         departments are not checked (entry points check who may start what).
         `started_by`: whose case it is (the applicant who owns its applicant steps) when someone
         else, e.g. an integration client, starts it on their behalf; default the actor.
+        `on_behalf_of`: the name of the person or enterprise a member of staff starts it for (a
+        counter application, a request received in person), recorded in the start event.
         `within(conn, summary)` runs inside the transaction before it commits."""
         initial = check_data(data or {})
         owner = started_by or actor.id
@@ -94,6 +98,8 @@ class CaseService:
                        "business_key": business_key, "data": initial}
             if owner != actor.id:
                 started["started_by"] = owner
+            if on_behalf_of:
+                started["on_behalf_of"] = on_behalf_of[:100]
             ctx.event(h.CASE_STARTED, started)
             with command_time(at):
                 new_version = self.runner.persist(ctx)
@@ -101,6 +107,9 @@ class CaseService:
                 if following is not None:
                     ctx = following
                     new_version = self.runner.persist(ctx)
+                    if title is None and ctx.item is not None:  # listed by whom it is for, as a web start names it
+                        meta = definition.meta_for(ctx.item.process_id, ctx.item.task_spec)
+                        store.set_title(conn, case_id, case_title(row.name, meta.form if meta else None, start_form or {}))
             summary = summary_of(case_id, new_version, ctx)
             if within is not None:
                 within(conn, summary)

@@ -14,7 +14,7 @@ from yijianshi.engine.errors import ScriptError
 from yijianshi.engine.deadlines.timers import UNRESOLVED
 from yijianshi.engine.cases.work_items import WorkItemProjection, all_tasks, drain_outbox
 from yijianshi.storage import case_store as store
-from yijianshi.storage import deadline_store
+from yijianshi.storage import case_search, deadline_store
 
 
 def write_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
@@ -62,7 +62,7 @@ def write_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
         # Work items created earlier with a due date that could not be computed still count.
         ended = set(done) | set(cancelled)
         unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in ended]
-    store.insert_work_items(conn, new_rows)
+    store.insert_work_items(conn, new_rows, ctx.head.definition_key)
     if after.waits != before.waits:
         store.replace_waits(conn, case_id, after.waits)
     new_case = ctx.head.version == 0
@@ -71,12 +71,23 @@ def write_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
         if ctx.head.business_key:
             corr["business_key"] = ctx.head.business_key
         store.replace_correlations(conn, case_id, corr, new_case=new_case)
+    case_search.add_terms(conn, case_id, _search_terms(ctx.events))
     for message in drain_outbox(ctx.workflow):
         ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
     if not unresolved:
         return None
     return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
             + "、".join(sorted(set(unresolved))))[:500]
+
+def _search_terms(events) -> set[tuple[str, str]]:
+    """Names and identifiers from the data a case started with and the forms submitted in this command."""
+    terms: set[tuple[str, str]] = set()
+    for e in events:
+        if e.type == h.CASE_STARTED:
+            terms |= case_search.terms_of(e.data.get("data") or {})
+        elif e.type == h.WORK_ITEM_COMPLETED:
+            terms |= case_search.terms_of(e.data.get("submitted") or {})
+    return terms
 
 
 def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:

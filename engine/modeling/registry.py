@@ -4,6 +4,7 @@ that designers edit like the diagrams; `yijianshi validate`, `yijianshi deploy` 
 check every process against it (or against another file chosen with --registry)."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -99,6 +100,12 @@ def registry_for_checks(path: str | Path | None = None) -> Registry:
         raise DefinitionError([Problem(str(chosen), None, "找不到部门登记表：校验和部署要按登记表检查办理部门、"
                                        "角色和地区。请提供登记表文件（命令行可用 --registry 指定）。")])
     return load_registry(chosen)
+
+
+@functools.cache
+def shipped_registry() -> Registry:
+    """The registry of the project's processes/ (read once): the one source of department and role names."""
+    return load_registry(PROJECT_REGISTRY)
 
 
 def find_registry(paths: Iterable[str | Path]) -> Path | None:

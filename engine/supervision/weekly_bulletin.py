@@ -90,7 +90,8 @@ def compute(engine, week: str) -> dict:
         overall = supervision.on_time(conn, start, end)
         by_department = supervision.on_time(conn, start, end, "department")
         reached = supervision.escalations(conn, start, end)
-        overdue = store.top_overdue(conn, to_utc(as_of), current=False, limit=TOP_OVERDUE)
+        overdue = store.top_overdue(conn, to_utc(as_of), current=False, limit=TOP_OVERDUE,
+                                   staff=supervision.STAFF_WORK)
         names = supervision.scenario_names(conn)
     return {
         "week": week, "start": start.date().isoformat(), "end": (end - timedelta(days=1)).date().isoformat(),

@@ -3,7 +3,7 @@ and their groups, message waits, correlation values) that queries read instead o
 cases, and the append-only, hash-chained event log."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,16 +56,54 @@ class WorkItem(Base):
 
 
 class WorkItemGroup(Base):
-    """One row per (work item, department or role) so an inbox is a single index range scan."""
+    """One row per (work item, department or role) so an inbox page is one index range scan, read in
+    the order of the page and stopped after it. Every work item also has a row under EVERY_GROUP for
+    the inboxes that see all departments. The rows carry copies of what inboxes sort and filter on;
+    `state` follows work_items.state by trigger (migration 0004), the rest is written with the item
+    (case_store.insert_work_items, set_limits, set_claim)."""
 
     __tablename__ = "work_item_groups"
-    __table_args__ = (Index("ix_work_item_groups_group_state", "group_code", "state", "due_at"),)
+    __table_args__ = (
+        # The default order, covering the quick filters (unclaimed, warning) that read it.
+        Index("ix_work_item_groups_due", "group_code", "state", "due_key", "created_at", "work_item_id",
+              "warning_at", "claimed_by"),
+        # Warning: past the warning time (a short range: warnings and overdue ones), not yet due.
+        Index("ix_work_item_groups_warning", "group_code", "state", "warning_at", "due_key", "work_item_id"),
+        Index("ix_work_item_groups_received", "group_code", "state", "created_at", "work_item_id"),
+        Index("ix_work_item_groups_case", "group_code", "state", "case_id", "created_at", "work_item_id"),
+        Index("ix_work_item_groups_scenario", "group_code", "state", "definition_key", "due_key", "created_at",
+              "work_item_id"),
+    )
     work_item_id: Mapped[str] = mapped_column(
         ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
     )
     group_code: Mapped[str] = mapped_column(String(128), primary_key=True)
     state: Mapped[str] = mapped_column(String(16))
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The due time, or NO_DEADLINE: never NULL, so "soonest first, none last" is the index order.
+    due_key: Mapped[datetime] = mapped_column(UTCDateTime)
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    case_id: Mapped[int] = mapped_column(BigId)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+# The work_item_groups row of every work item, whatever its departments (inboxes of all departments).
+EVERY_GROUP = "*"
+# work_item_groups.due_key of a work item without a due time: after every real one.
+NO_DEADLINE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+class CaseSearchTerm(Base):
+    """What a case can be found by besides its number and business key: the names in its forms
+    (applicant, enterprise, legal representative...) as typed, and its ID numbers and unified social
+    credit codes only as a hash of the normalised value (matched by exact value, never shown)."""
+
+    __tablename__ = "case_search_terms"
+    __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name, id
+    term: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class MessageWait(Base):

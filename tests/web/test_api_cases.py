@@ -3,6 +3,7 @@ on behalf of an applicant, start-form errors, delivering a message to the one wa
 cases and their history."""
 from __future__ import annotations
 
+from yijianshi.storage import case_store
 from tests.web.helpers import APPLICATION
 from tests.web.api_support import case_ids, INTAKE, ORDER_NO, pointers, problem, ready_item, STREET, WORK_ORDER
 
@@ -22,7 +23,7 @@ def test_a_12345_work_order_escalates_and_the_platform_returns_its_visit(api_for
     assert case["process"]["key"] == "enterprise_request" and case["business_key"] == ORDER_NO
     assert case["started_by"] == "api:hotline12345" and case["status"] == "running"
     (level1,) = case["work_items"]
-    assert level1["departments"] == [{"code": "street", "name": "街道（乡镇）"}]
+    assert level1["departments"] == [{"code": "street", "name": "街镇园区为企服务人员"}]
     assert level1["due_at"] and level1["warning_at"] and level1["due_unresolved"] is False
     assert case["data"]["request_summary"] == INTAKE["request_summary"]
     assert case["waiting_messages"] == []
@@ -143,3 +144,17 @@ def test_unknown_cases_are_404(api_for):
     problem(api.get("/api/v1/cases/999/history"), 404, "not-found")
     problem(api.get(f"/api/v1/cases/{2**70}"), 404, "not-found")
     problem(api.get("/api/v1/cases/abc"), 404, "not-found")
+
+
+def test_a_case_started_without_a_title_is_named_after_whom_it_is_for(api_for, web_engine):
+    """Like a start from the web: the process name and the enterprise's name, not the bare process name."""
+    hotline = api_for("hotline12345", processes=["enterprise_request"])
+    untitled = {k: v for k, v in WORK_ORDER.items() if k != "title"}
+    cid = hotline.start(untitled, key="untitled-1").get_json()["case_id"]
+    titled = hotline.start(WORK_ORDER, key="titled-1").get_json()["case_id"]
+    with web_engine.db.reader.connect() as conn:
+        titles = {c: case_store.case_row(conn, c).title for c in (cid, titled)}
+        inbox = {r.case_id: r.title for r in case_store.query_work_items(conn)}
+    assert titles[cid].endswith("：宁河区某食品有限公司") and titles[cid] != "宁河区某食品有限公司"
+    assert inbox[cid] == titles[cid]
+    assert titles[titled] == f"12345 工单 {ORDER_NO}"  # a given title is kept

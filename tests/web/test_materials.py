@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -181,3 +182,14 @@ def test_display_names_are_cleaned():
     assert clean_filename("C:\\Users\\张三\\营业执照.PDF") == "营业执照.PDF"
     assert clean_filename("a\x00b\u202e.pdf") == "ab.pdf"
     assert clean_filename("") == "材料"
+
+
+def test_the_uploader_of_a_material_is_shown_by_display_name(client_for, web_engine):
+    applicant = client_for("zhangsan")
+    applicant.get("/apply/scenarios/open_restaurant")
+    response = applicant.post("/apply/scenarios/open_restaurant", {
+        **APPLICATION, "materials": [(io.BytesIO(PDF), "营业执照副本.pdf")]}, content_type="multipart/form-data")
+    case_id = int(response.location.rsplit("/", 1)[1])
+    for page in (applicant.page(f"/apply/cases/{case_id}"), client_for("chuangkou").page(f"/inbox/cases/{case_id}")):
+        row = re.search(r"营业执照副本\.pdf</a></td>(.*?)</tr>", page, re.DOTALL).group(1)
+        assert "<td>张三</td>" in row and "zhangsan" not in row
