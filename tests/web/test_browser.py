@@ -22,16 +22,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    """The app on a real server thread; yields (base URL, engine)."""
-    folder = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def live_app(tmp_path_factory, name: str):
+    """The app on a real server thread with a database of its own; yields (base URL, engine) and
+    checks every case it made afterwards."""
+    folder = tmp_path_factory.mktemp(name)
     engine = make_engine(f"sqlite:///{folder}/yijianshi.sqlite3")
     app = build_app(engine, folder)
     with serving(app) as base:
         yield base, engine
     check_every_case(engine)
     engine.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The app on a real server thread; yields (base URL, engine)."""
+    with live_app(tmp_path_factory, "browser") as served:
+        yield served
 
 
 @contextlib.contextmanager

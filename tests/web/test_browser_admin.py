@@ -6,11 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import check_every_case, make_engine
 from tests.web import test_browser as journey
-from tests.web.conftest import build_app
 from tests.web.helpers import start
-from tests.web.test_browser import serving
 from yijianshi.engine.cases import history as h
 from yijianshi.storage import case_store
 
@@ -19,13 +16,8 @@ browser, person, shot = journey.browser, journey.person, journey.shot
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("browser-admin")
-    engine = make_engine(f"sqlite:///{folder}/yijianshi.sqlite3")
-    app = build_app(engine, folder)
-    with serving(app) as base:
-        yield base, engine
-    check_every_case(engine)
-    engine.db.dispose()
+    with journey.live_app(tmp_path_factory, "browser-admin") as served:
+        yield served
 
 
 def test_an_administrator_creates_an_account_and_cancels_a_case(person, live, browser):
