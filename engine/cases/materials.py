@@ -209,24 +209,50 @@ class MaterialService:
             with self.db.reader.connect() as conn:
                 item, head = case_store.work_item_and_case(conn, work_item_id)
             _check_may_attach(item, head, actor)  # before any file is published
-            for s in staged:
-                if self.store.publish(s):
-                    published.append(s.sha256)
-            groups = [g for g in item.groups.split(",") if g]
-            kind = APPLICATION if APPLICANT_ROLE in groups else RESULT
-            at = to_utc(self.clock.now())
-            rows = [dict(case_id=head.id, work_item_id=work_item_id, task_name=item.name, kind=kind,
-                         filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
-                         sha256=s.sha256, uploaded_by=actor.id, uploaded_at=at) for s in staged]
+            self._publish(staged, published)
             with self.db.writer.begin() as conn:
                 # Checked again where the rows are written: the step may have ended meanwhile.
                 item, head = case_store.work_item_and_case(conn, work_item_id)
                 _check_may_attach(item, head, actor)
-                ids = material_store.add(conn, rows)
+                return self._add(conn, item, head, staged, actor)
         except BaseException:
-            self.store.discard(staged)
-            self._forget_unreferenced(published)
+            self.discard(staged, published)
             raise
+
+    def attach_to_start(self, conn, case_id: int, task_spec: str, staged: list[StagedFile], actor: Actor,
+                        published: list[str]) -> list[MaterialRecord]:
+        """Keep staged files as materials of the start form's step of a case being started, inside
+        the starting transaction (CaseService.start_case(within=...)), so a start that fails keeps
+        neither case nor materials. The hashes of published files are added to `published`: if the
+        transaction fails, pass them to discard()."""
+        if not staged:
+            return []
+        items = [r for r in case_store.query_work_items(conn, case_id=case_id, state=None) if r.task_spec == task_spec]
+        if len(items) != 1:
+            raise WorkItemUnavailable("申请表环节不唯一，不能随立案上传材料。")
+        # Whoever starts a case fills its start form (start_case checks no departments for it).
+        item, head = case_store.work_item_and_case(conn, items[0].id)
+        self._publish(staged, published)
+        return self._add(conn, item, head, staged, actor)
+
+    def discard(self, staged: list[StagedFile], published: list[str]) -> None:
+        """Undo a failed attach: drop the staged files and the published ones nothing refers to."""
+        self.store.discard(staged)
+        self._forget_unreferenced(published)
+
+    def _publish(self, staged: list[StagedFile], published: list[str]) -> None:
+        for s in staged:
+            if self.store.publish(s):
+                published.append(s.sha256)
+
+    def _add(self, conn, item, head, staged: list[StagedFile], actor: Actor) -> list[MaterialRecord]:
+        groups = [g for g in item.groups.split(",") if g]
+        kind = APPLICATION if APPLICANT_ROLE in groups else RESULT
+        at = to_utc(self.clock.now())
+        rows = [dict(case_id=head.id, work_item_id=item.id, task_name=item.name, kind=kind,
+                     filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
+                     sha256=s.sha256, uploaded_by=actor.id, uploaded_at=at) for s in staged]
+        ids = material_store.add(conn, rows)
         return [MaterialRecord(id=i, **r) for i, r in zip(ids, rows)]
 
     def for_case(self, case_id: int) -> list[MaterialRecord]:
