@@ -31,7 +31,7 @@ def _start_review(engine, clerk):
     deploy_fixtures(engine, "parallel_review.bpmn")
     case = engine.cases.start_case("parallel_review", {"district": "河东区"}, clerk, business_key="HD-001")
     after_apply = engine.cases.complete_work_item(
-        case.ready[0].id, {"applicant_name": "张三", "id_number": "120102199001011234", "amount": "80"}, DESK)
+        case.ready[0].id, {"applicant_name": "张三", "id_number": "120102199001011235", "amount": "80"}, DESK)
     return case, {i.task_spec: i.id for i in after_apply.ready}
 
 

@@ -61,7 +61,7 @@ def test_package_runs_every_item_and_delivers_once(sqlite_engine, key):
     assert sc.ready_specs(cid) == ["deliver"]  # 统一出件: one delivery after every department
     data = sc.task_data(cid, "deliver")
     assert {data[f"{i}_result"] for i in items} == {"approved"}
-    assert all(data[f"{i}_no"] == f"NO-{i}" for i in items)
+    assert all(data[f"{i}_no"] == sc.given[i] for i in items)  # NO-<item>, or a valid credit code
     sc.deliver_and_rate(cid, "good")
     assert sc.status(cid) == "completed"
 
@@ -105,11 +105,20 @@ def test_single_item_chosen_alone(sqlite_engine, key):
     assert sc.status(cid) == "completed"
 
 
-def test_no_item_chosen_goes_back_to_the_applicant(sqlite_engine):
-    sc, cid = _open(sqlite_engine, "open_restaurant")
-    sc.apply(cid, item_choice="custom")
-    sc.accept(cid)
-    assert sc.ready_specs(cid) == ["supplement"]
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_no_item_chosen_is_refused_by_the_form(sqlite_engine, key):
+    """自选事项 with nothing ticked used to reach the front desk and come back with a blank 一次告知;
+    the form refuses it (camunda:constraint at_least_one) and the case stays at the application."""
+    from yijianshi.engine.errors import FormErrors
+
+    sc, cid = _open(sqlite_engine, key)
+    nothing = {k: "false" for k in sc.application(cid) if k.startswith("want_")}
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "apply", {**sc.application(cid, item_choice="package"), **nothing, "item_choice": "custom"})
+    assert set(err.value.errors) == {"item_choice"} and err.value.errors["item_choice"].startswith("请至少勾选一项：")
+    assert sc.ready_specs(cid) == ["apply"]
+    sc.apply(cid, item_choice="custom", **{k: "true" for k in list(nothing)[:1]})
+    assert sc.ready_specs(cid) == ["accept"]
 
 
 @pytest.mark.parametrize("key", SCENARIOS)

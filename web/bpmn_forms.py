@@ -139,6 +139,7 @@ class TaskForm:
     def show_errors(self, errors: Mapping[str, str]) -> None:
         """Put the engine's messages on their fields (the typed values stay)."""
         for key, message in errors.items():
+            message = _(message)  # the engine's fixed messages have English in the catalogue
             if key in self.wtform._fields:
                 self.wtform[key].errors = [message]
             elif key == ALL_KEY or key not in self.wtform._fields:

@@ -57,7 +57,7 @@ def test_applying_starts_a_case_waiting_for_the_front_desk(client_for, web_engin
     page = c.page(f"/apply/cases/{case_id}")
     assert "开办餐饮店一件事：蓉城川味小馆" in page
     assert "综合窗口受理" in page and "综合窗口" in page and "办理中" in page
-    assert "110101199001011234" in page  # the applicant sees his own data unmasked
+    assert "110101199001011237" in page  # the applicant sees his own data unmasked
     assert "bpmn-diagram" in page
     assert "/diagrams/" in page
     mine = c.page("/apply/cases")
@@ -175,3 +175,23 @@ def test_a_failing_start_leaves_no_case_behind(client_for, web_engine, monkeypat
     monkeypatch.setattr(web_engine.cases, "_submit_start_form", real)
     case_id = apply(c)
     assert [r.task_spec for r in ready(web_engine, case_id)] == ["accept"]
+
+
+def test_numbers_are_checked_and_a_custom_choice_needs_an_item(client_for, web_engine):
+    """身份证号 by its GB 11643 check digit, 统一社会信用代码 by its GB 32100 check character, and
+    自选事项 with nothing ticked: refused on the page, in Chinese and in English, starting nothing."""
+    c = client_for("zhangsan")
+    c.get("/apply/scenarios/open_restaurant")
+    nothing_ticked = {k: v for k, v in APPLICATION.items() if not k.startswith("want_")}
+    response = c.post("/apply/scenarios/open_restaurant", {
+        **nothing_ticked, "legal_rep_id_no": "110101199001011234", "credit_code": "91120221MA05TEQ0A1",
+        "item_choice": "custom"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "身份证号码校验位不正确，请核对" in page and "统一社会信用代码校验位不正确，请核对" in page
+    assert "请至少勾选一项：自选：企业营业执照信息核验/登记" in page
+    c.get("/lang/en")
+    english = c.post("/apply/scenarios/open_restaurant", {**APPLICATION, "legal_rep_id_no": "110101199002301238"})
+    assert "The date of birth in this resident ID number is not a real date" in english.get_data(as_text=True)
+    with web_engine.db.reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM cases").scalar() == 0

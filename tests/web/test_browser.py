@@ -96,7 +96,7 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
     expect(applicant.locator("h1")).to_have_text("开办餐饮店一件事")
     applicant.fill("#enterprise_name", "蓉城川味小馆")
     applicant.fill("#legal_rep_name", "张三")
-    applicant.fill("#legal_rep_id_no", "110101199001011234")
+    applicant.fill("#legal_rep_id_no", "110101199001011237")
     applicant.fill("#contact_phone", "13812345678")
     applicant.fill("#business_address", "成都市武侯区科华北路 1 号")
     applicant.fill("#floor_area", "80")
@@ -121,7 +121,7 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
     expect(desk.locator(".bpmn-diagram[data-rendered=true]")).to_have_count(1)
     expect(desk.locator(".yjs-current")).not_to_have_count(0)
     expect(desk.locator("table.materials")).to_contain_text("营业执照副本.pdf")
-    expect(desk.locator("aside.side-col")).to_contain_text("110101199001011234")  # the desk checks identity
+    expect(desk.locator("aside.side-col")).to_contain_text("110101199001011237")  # the desk checks identity
     shot(desk, "04-front-desk-task")
     desk.check("#materials_complete")
     desk.get_by_role("button", name="提交办理结果").click()
@@ -129,7 +129,7 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
 
     market = person("shichang")
     open_item(market, base, "食品经营许可审查")
-    expect(market.locator("aside.side-col")).to_contain_text("110101********1234")  # masked for the department
+    expect(market.locator("aside.side-col")).to_contain_text("110101********1237")  # masked for the department
     expect(market.locator(".bpmn-diagram[data-rendered=true]")).to_have_count(2)  # scenario + called item
     shot(market, "05-market-task")
     market.check("#food_permit_approved")
@@ -191,7 +191,7 @@ def test_a_bad_value_shows_the_error_and_keeps_the_input(person, live):
     applicant.goto(f"{base}/apply/scenarios/open_restaurant")
     applicant.fill("#enterprise_name", "蓉城川味餐饮有限公司")
     applicant.fill("#legal_rep_name", "李四")
-    applicant.fill("#legal_rep_id_no", "51010419851212123X")
+    applicant.fill("#legal_rep_id_no", "51010419851212104X")
     applicant.fill("#contact_phone", "028-86123456")
     applicant.fill("#business_address", "成都市锦江区春熙路 8 号")
     applicant.fill("#floor_area", "八十")
