@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from yijianshi.engine.errors import FormErrors
 from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
 
@@ -109,8 +110,6 @@ def test_single_item_chosen_alone(sqlite_engine, key):
 def test_no_item_chosen_is_refused_by_the_form(sqlite_engine, key):
     """自选事项 with nothing ticked used to reach the front desk and come back with a blank 一次告知;
     the form refuses it (camunda:constraint at_least_one) and the case stays at the application."""
-    from yijianshi.engine.errors import FormErrors
-
     sc, cid = _open(sqlite_engine, key)
     nothing = {k: "false" for k in sc.application(cid) if k.startswith("want_")}
     with pytest.raises(FormErrors) as err:
@@ -253,3 +252,21 @@ def test_bad_rating_is_rectified_with_a_limit_and_a_return_visit(sqlite_engine, 
     sc.complete(cid, "return_visit", {"revisit_satisfied": "satisfied", "revisit_note": "已改善"})
     assert sc.status(cid) == "completed"
     assert sc.final_data(cid)["rectify_round"] == 2
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_blank_one_time_notice_is_refused_and_no_old_notice_reaches_the_result(sqlite_engine, key):
+    """一次告知 lists at least one material (required_if materials_complete=false,
+    accept_with_commitment=false); once accepted, the last round's notice is not carried on."""
+    sc, cid = _open(sqlite_engine, key)
+    sc.apply(cid)
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "accept", {"materials_complete": "false", "missing_materials": "  "})
+    assert err.value.errors == {"missing_materials": "此项为必填项"}
+    notice = "缺少经营场所（住所）证明。"
+    sc.complete(cid, "accept", {"materials_complete": "false", "missing_materials": notice})
+    sc.complete(cid, "supplement", sc.application(cid, "supplement"))
+    sc.accept(cid, missing_materials=notice)  # the accept form shows the last round's text again
+    review = next(r for r in sc.ready_specs(cid) if r.startswith("review_"))
+    data = sc.task_data(cid, review)
+    assert data["missing_materials"] == "" and data["notice_log"][0]["missing"] == notice
