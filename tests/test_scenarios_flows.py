@@ -125,9 +125,14 @@ def test_a_department_rejects_with_a_reason(sqlite_engine, key):
     sc, cid = _open(sqlite_engine, key)
     rejected, never = REJECT[key]
     _package(sc, cid)
-    sc.decide(cid, rejected, approved=False)  # no reason given: the department must state one
-    assert f"explain_{rejected}" in sc.ready_specs(cid)
-    sc.complete(cid, f"explain_{rejected}", {f"{rejected}_reason": "材料与实际情况不符，不予许可"})
+    # 审查不通过 without a reason is refused by the form (the page also asks to confirm a rejection)
+    review = next(r for r in sc.ready_specs(cid) if r.endswith(f"_{rejected}") and r.startswith("review"))
+    assert sc.form(sc.item(cid, review)).field(f"{rejected}_approved").confirm[0] == "false"
+    with pytest.raises(FormErrors) as err:
+        sc.decide(cid, rejected, approved=False)
+    assert err.value.errors == {f"{rejected}_reason": "此项为必填项"}
+    sc.decide(cid, rejected, approved=False, reason="材料与实际情况不符，不予许可")
+    assert f"explain_{rejected}" not in sc.ready_specs(cid)
     approved = sc.approve_all_ready(cid)
     assert not set(never) & set(approved)  # what needs the rejected item never starts
     data = sc.task_data(cid, "deliver")
@@ -270,3 +275,24 @@ def test_a_blank_one_time_notice_is_refused_and_no_old_notice_reaches_the_result
     review = next(r for r in sc.ready_specs(cid) if r.startswith("review_"))
     data = sc.task_data(cid, review)
     assert data["missing_materials"] == "" and data["notice_log"][0]["missing"] == notice
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_bad_rating_needs_a_reason_and_its_verification_has_a_limit(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    _package(sc, cid)
+    sc.approve_all_ready(cid)
+    sc.complete(cid, "deliver", {"delivery_method": "e_licence", "delivery_note": ""})
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "rate", {"rating": "bad", "comment": ""})
+    assert err.value.errors == {"comment": "此项为必填项"}
+    sc.complete(cid, "rate", {"rating": "bad", "comment": "等待时间太长"})
+    verify = sc.item(cid, "verify_rating")
+    # 5 working days (rating_verify_days) from Friday 09-26: 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10
+    assert verify.due_at.astimezone(START.tzinfo) == at(2025, 10, 10, 23, 59, 59)
+    sc.fire(at(2025, 10, 11, 9, 0))
+    assert sc.ready_specs(cid) == ["supervise_verify_rating"]
+    sc.complete(cid, "supervise_verify_rating", {"verify_supervision_note": "差评核实超期，督办"})
+    assert sc.ready_specs(cid) == ["verify_rating"]  # verified after supervision, with a new limit
+    sc.complete(cid, "verify_rating", {"rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
+    assert sc.ready_specs(cid) == ["rectify"]

@@ -27,6 +27,9 @@ def _render_kw(field: FormField) -> dict[str, Any]:
     if field.required:
         kw["required"] = True
         kw["aria-required"] = "true"
+    if field.confirm is not None:
+        # app.js asks the question before the form is sent with this value (e.g. 审查不通过)
+        kw["data-confirm-when"], kw["data-confirm-question"] = field.confirm
     if field.type == "string":
         if field.maxlength is not None:
             kw["maxlength"] = field.maxlength

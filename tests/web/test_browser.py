@@ -165,6 +165,30 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
     assert status == "completed"
 
 
+def test_a_rejection_is_confirmed_in_the_page_and_needs_a_reason(person, live):
+    """审查通过 left unticked means 不予许可: the page asks first (camunda:constraint confirm), and the
+    server refuses a rejection without a reason (required_if)."""
+    base, engine = live
+    case_id = start(engine, enterprise_name="春熙路小吃店")
+    accept(engine, case_id)
+    market = person("shichang")
+    market.goto(f"{base}/inbox/items/{item_id(engine, case_id, 'review_food_permit')}")
+    asked = []
+
+    def dismiss(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    market.once("dialog", dismiss)
+    market.get_by_role("button", name="提交办理结果").click()
+    market.wait_for_timeout(300)
+    assert asked and "确定审查不通过" in asked[0]
+    assert item_id(engine, case_id, "review_food_permit")  # nothing was sent
+    market.once("dialog", lambda dialog: dialog.accept())
+    market.get_by_role("button", name="提交办理结果").click()
+    expect(market.locator("#food_permit_reason-error")).to_contain_text("此项为必填项")
+
+
 def test_a_clerk_cannot_see_another_departments_work(person, live):
     base, engine = live
     case_id = start(engine, enterprise_name="锦江面馆")
