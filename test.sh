@@ -22,6 +22,13 @@ web/assets/install.sh
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# As in run.sh: pip runs only when pyproject.toml changed since the last install (stamp in .venv). The
+# test install holds the app's, so it stamps both.
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -x .venv/bin/yijianshi ] || [ "$(cat .venv/.installed-test 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  echo "$want" > .venv/.installed-test
+  echo "$want" > .venv/.installed-app
+fi
 exec .venv/bin/python -m pytest "$@"

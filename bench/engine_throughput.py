@@ -2,12 +2,17 @@
 final task) run to completion N times through the engine services on SQLite and on PostgreSQL, and
 on raw in-memory SpiffWorkflow in the same run.
 
+Each database runs twice, on databases of their own: with the hot-path statements on the driver's
+cursor (storage/prepared.py, `Database(prepared=True)`) and through plain `Connection.execute`
+(`prepared=False`); the rounds alternate so that both see the same machine load.
+
     python bench/engine_throughput.py [--cases N] [--skip-postgres]
 
-Ends with the line ratio_sqlite_vs_raw=<float>."""
+Ends with the line ratio_sqlite_vs_raw=<float> (the prepared SQLite figure)."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 import time
@@ -51,16 +56,23 @@ def run_raw(spec, subs, n: int) -> float:
     return time.perf_counter() - t0
 
 
+MODES = {"prepared": True, "plain": False}
+
+
 class EngineRun:
-    def __init__(self, url: str, home: str):
-        self.system = System.build(Settings.at(home, url))
-        self.system.db.upgrade()
+    def __init__(self, url: str, prepared: bool):
+        self.home = tempfile.mkdtemp(prefix="yjs-bench-")
+        self.system = System.build(Settings.at(self.home, url, prepared_statements=prepared))
+        self.db = self.system.db
+        self.db.upgrade()
         self.engine = self.system.engine
         self.engine.deploy([DIAGRAM])
+        self.cpu_s = 0.0  # this process's CPU time in run(): less disturbed by a busy machine than wall time
 
     def run(self, n: int) -> float:
         """Seconds for n cases through the engine services (validation, locking, history, projection)."""
         cases = self.engine.cases
+        c0 = time.process_time()
         t0 = time.perf_counter()
         for i in range(n):
             result = cases.start_case("parallel_review", {"n": i}, CLERK)
@@ -71,48 +83,76 @@ class EngineRun:
                 ready.extend(result.ready)
             if result.status != "completed":
                 raise SystemExit(f"case {result.id} did not complete: {result}")
+        self.cpu_s += time.process_time() - c0
         return time.perf_counter() - t0
 
     def close(self) -> None:
         self.system.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _interleaved(make_url, modes, rounds: int, per_round: int, raw=None) -> tuple[dict, dict]:
+    """Wall seconds per mode (and for raw SpiffWorkflow when given), the modes taking turns each
+    round, and this process's CPU seconds per mode."""
+    runs = {mode: EngineRun(make_url(mode), MODES[mode]) for mode in modes}
+    seconds = dict.fromkeys([*modes, *(["raw"] if raw else [])], 0.0)
+    try:
+        for run in runs.values():
+            run.run(5)  # warm-up: definitions cache, compiled statements, pool
+            run.cpu_s = 0.0
+        for r in range(rounds):
+            if raw:
+                seconds["raw"] += raw(per_round)
+            order = modes if r % 2 == 0 else modes[::-1]
+            for mode in order:
+                seconds[mode] += runs[mode].run(per_round)
+    finally:
+        for run in runs.values():
+            run.close()
+    return seconds, {mode: run.cpu_s for mode, run in runs.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cases", type=int, default=1000)
-    ap.add_argument("--rounds", type=int, default=5, help="raw and SQLite runs alternate in this many rounds")
+    ap.add_argument("--rounds", type=int, default=20, help="raw and engine runs alternate in this many rounds")
     ap.add_argument("--skip-postgres", action="store_true")
     args = ap.parse_args()
     n, rounds = args.cases, args.rounds
     per_round = max(1, n // rounds)
-    print(f"engine_throughput: {per_round * rounds} cases of parallel_review (6 user tasks, 4 in parallel), "
-          f"raw and SQLite interleaved in {rounds} rounds")
+    total = per_round * rounds
+    modes = list(MODES)
+    print(f"engine_throughput: {total} cases of parallel_review (6 user tasks, 4 in parallel) per mode "
+          f"({', '.join(modes)}), raw and SQLite interleaved in {rounds} rounds")
     spec, subs = _raw_spec()
     run_raw(spec, subs, 20)  # warm-up
-    raw_s = sqlite_s = 0.0
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite = EngineRun(f"sqlite:///{tmp}/bench.sqlite3", tmp)
-        sqlite.run(5)
-        for _ in range(rounds):
-            raw_s += run_raw(spec, subs, per_round)
-            sqlite_s += sqlite.run(per_round)
-        sqlite.close()
-    total = per_round * rounds
-    raw, lite = total / raw_s, total / sqlite_s
+        lite, lite_cpu = _interleaved(lambda mode: f"sqlite:///{tmp}/bench-{mode}.sqlite3", modes, rounds, per_round,
+                            raw=lambda k: run_raw(spec, subs, k))
+    raw = total / lite["raw"]
     print(f"raw_spiffworkflow_cases_per_s={raw:.1f}")
-    print(f"engine_sqlite_cases_per_s={lite:.1f}")
-    print(f"engine_sqlite_ms_per_case={1000 * sqlite_s / total:.2f}")
+    for mode in modes:
+        print(f"engine_sqlite_{mode}_cases_per_s={total / lite[mode]:.1f}")
+        print(f"engine_sqlite_{mode}_ms_per_case={1000 * lite[mode] / total:.2f}")
+        print(f"engine_sqlite_{mode}_cpu_ms_per_case={1000 * lite_cpu[mode] / total:.2f}")
+    print(f"engine_sqlite_prepared_vs_plain={lite['plain'] / lite['prepared']:.3f}")
+    print(f"engine_sqlite_prepared_vs_plain_cpu={lite_cpu['plain'] / lite_cpu['prepared']:.3f}")
+    print(f"engine_sqlite_cases_per_s={total / lite['prepared']:.1f}")
     if not args.skip_postgres:
-        from yijianshi.storage.throwaway_postgres import throwaway_postgres
+        from yijianshi.storage.throwaway_postgres import ThrowawayCluster
 
-        with throwaway_postgres(durable=True) as url, tempfile.TemporaryDirectory() as tmp:
-            pg = EngineRun(url, tmp)
-            pg.run(5)
-            pg_s = pg.run(total)
-            pg.close()
-        print(f"engine_postgresql_cases_per_s={total / pg_s:.1f}")
-        print(f"ratio_postgresql_vs_raw={(total / pg_s) / raw:.3f}")
-    print(f"ratio_sqlite_vs_raw={lite / raw:.3f}")
+        cluster = ThrowawayCluster(durable=True).start()
+        try:
+            pg, pg_cpu = _interleaved(lambda mode: cluster.create_database(f"bench_{mode}"), modes, rounds, per_round)
+        finally:
+            cluster.stop()
+        for mode in modes:
+            print(f"engine_postgresql_{mode}_cases_per_s={total / pg[mode]:.1f}")
+            print(f"engine_postgresql_{mode}_client_cpu_ms_per_case={1000 * pg_cpu[mode] / total:.2f}")
+        print(f"engine_postgresql_prepared_vs_plain={pg['plain'] / pg['prepared']:.3f}")
+        print(f"engine_postgresql_cases_per_s={total / pg['prepared']:.1f}")
+        print(f"ratio_postgresql_vs_raw={(total / pg['prepared']) / raw:.3f}")
+    print(f"ratio_sqlite_vs_raw={total / lite['prepared'] / raw:.3f}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from yijianshi.engine.clock import SHANGHAI, to_utc  # noqa: E402
 from yijianshi.engine.composition import System  # noqa: E402
 from yijianshi.engine.settings import Settings  # noqa: E402
 from yijianshi.storage import deadline_store  # noqa: E402
-from yijianshi.storage.models import Deadline  # noqa: E402
+from yijianshi.storage.database import Database  # noqa: E402
+from yijianshi.storage.tables import Deadline  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -1,44 +1,14 @@
-"""`yijianshi scenarios report` and the designer lint of `yijianshi validate`.
+"""`yijianshi scenarios report`: the one-thing scenarios' figures computed from the models.
 
-Wiring (cli/main.py): `add_scenarios_parser(sub)` registers `scenarios report [paths]`;
-`validate` calls `validate_with_lint(args)`, which runs the schema/deploy checks and then the lint."""
+Wiring (cli/main.py): `add_scenarios_parser(sub)` registers `scenarios report [paths]`."""
 from __future__ import annotations
 
 import sys
 import unicodedata
 
-from yijianshi.engine.errors import DefinitionError, Problem
+from yijianshi.engine.errors import DefinitionError
 
 DEFAULT_PROCESSES = "processes"
-
-
-def lint_problems(paths: list[str]) -> list[Problem]:
-    """The designer lint problems of these files (empty when clean)."""
-    from yijianshi.engine.modeling.lint import lint_files
-
-    return lint_files(paths)
-
-
-def validate_with_lint(args) -> int:
-    """`yijianshi validate`: the deploy checks, then the lint rules; `file:line: message`, exit 1 on any."""
-    from yijianshi.engine.modeling.definitions import parse_deployment, read_sources
-
-    try:
-        parsed = parse_deployment(read_sources(args.paths))
-    except DefinitionError as err:
-        for p in err.problems:
-            print(str(p), file=sys.stderr)
-        print(f"发现 {len(err.problems)} 个问题。", file=sys.stderr)
-        return 1
-    problems = lint_problems(args.paths)
-    for p in problems:
-        print(str(p), file=sys.stderr)
-    if problems:
-        print(f"发现 {len(problems)} 个问题（设计规范检查）。", file=sys.stderr)
-        return 1
-    names = ", ".join(d.key for d in parsed.definitions)
-    print(f"全部有效：{len(parsed.sources)} 个文件，可执行流程 {names}")
-    return 0
 
 
 def add_scenarios_parser(sub) -> None:

@@ -214,7 +214,7 @@ class Stack:
 
     def lease(self) -> tuple[int | None, datetime | None]:
         """(PID of the scheduler holding the lease, when the lease expires)."""
-        from yijianshi.engine.deadlines.scheduler import LEASE_NAME
+        from yijianshi.engine.deadlines.lease import LEASE_NAME
         from yijianshi.storage import deadline_store
         from yijianshi.storage.database import Database
 

@@ -45,6 +45,9 @@ class Settings:
     log_format: str = "json"  # "text" for a person at a terminal; anything else is json
     log_level: str | None = None  # None: the default of the command that runs
     prometheus_multiproc_dir: Path | None = None
+    # The hot-path statements on the DBAPI cursor (storage/prepared.py); YIJIANSHI_PREPARED=0 runs them
+    # through plain SQLAlchemy execution instead (bench/engine_throughput.py compares the two).
+    prepared_statements: bool = True
     # Not read from the environment: production values, which tests replace.
     password_hash_method: str = "scrypt"  # werkzeug.security method
     max_upload_bytes: int = DEFAULT_MAX_BYTES
@@ -82,6 +85,7 @@ class Settings:
             log_format=(value("YIJIANSHI_LOG_FORMAT") or "json").lower(),
             log_level=(value("YIJIANSHI_LOG_LEVEL") or "").upper() or None,
             prometheus_multiproc_dir=absolute(multiproc, base) if multiproc else None,
+            prepared_statements=(value("YIJIANSHI_PREPARED") or "1").strip().lower() not in {"0", "false", "no", "off"},
         )
 
     @classmethod

@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy models, SQL per concept, prepared statements and migrations."""

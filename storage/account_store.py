@@ -5,7 +5,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from yijianshi.storage.web_models import UserAccount
+from yijianshi.storage.tables import UserAccount
 
 accounts = UserAccount.__table__
 

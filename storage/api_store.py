@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from yijianshi.storage.api_models import ApiClient, ApiIdempotencyKey
+from yijianshi.storage.tables import ApiClient, ApiIdempotencyKey
 
 clients = ApiClient.__table__
 keys = ApiIdempotencyKey.__table__

@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from yijianshi.storage.audit_models import ExportJob
-from yijianshi.storage.models import Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import ExportJob
+from yijianshi.storage.tables import Case, Event, WorkItem, WorkItemGroup
 
 cases = Case.__table__
 events = Event.__table__

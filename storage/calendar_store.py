@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from yijianshi.storage.models import CalendarClosure, CalendarYear
+from yijianshi.storage.tables import CalendarClosure, CalendarYear
 
 years = CalendarYear.__table__
 closures = CalendarClosure.__table__

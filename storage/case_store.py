@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
-from yijianshi.storage.models import Case, CorrelationValue, Event, MessageWait, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import (
+    EVERY_GROUP,
+    NO_DEADLINE,
+    Case,
+    CorrelationValue,
+    Event,
+    MessageWait,
+    WorkItem,
+    WorkItemGroup,
+)
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
@@ -40,8 +50,28 @@ class CaseHead:
     attention: str | None = None
 
 
+class WorkItemRow(NamedTuple):
+    """The columns of a work item a command on it reads (`_ITEM_COLUMNS`, in that order)."""
+
+    id: str
+    case_id: int
+    process_id: str
+    task_spec: str
+    name: str
+    groups: str  # comma-separated department and role codes
+    state: str  # ready, completed, cancelled
+    claimed_by: str | None
+    ended_at: datetime | None
+    ended_by: str | None
+    definition_id: int
+
+
 def insert_case(conn: Connection, values: dict) -> int:
     return _INSERT_CASE.first(conn, values)[0]
+
+
+def set_title(conn: Connection, case_id: int, title: str) -> None:
+    conn.execute(update(cases).where(cases.c.id == case_id).values(title=title))
 
 
 def case_head(conn: Connection, case_id: int) -> CaseHead | None:
@@ -73,13 +103,14 @@ _INSERT_ITEMS = Prepared(insert(work_items))
 _INSERT_GROUPS = Prepared(insert(groups_t))
 
 
-def work_item_and_case(conn: Connection, work_item_id: str):
-    """A work item and its case head in one round trip: (item, head) or (None, None)."""
+def work_item_and_case(conn: Connection, work_item_id: str) -> tuple[WorkItemRow, CaseHead] | None:
+    """A work item and its case head in one round trip: (item, head), or None when there is no
+    such work item."""
     row = _ITEM_AND_CASE.first(conn, {"wid": work_item_id})
     if row is None:
-        return None, None
+        return None
     n = len(_ITEM_COLUMNS)
-    return row, CaseHead(*row[n:])
+    return WorkItemRow(*row[:n]), CaseHead(*row[n:])
 
 
 def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
@@ -147,16 +178,23 @@ def work_item(conn: Connection, work_item_id: str):
     return conn.execute(select(work_items).where(work_items.c.id == work_item_id)).first()
 
 
-def insert_work_items(conn: Connection, rows: list[dict]) -> None:
+def insert_work_items(conn: Connection, rows: list[dict], definition_key: str) -> None:
+    """Work items of one case, with their rows for each department and the every-department row."""
     if not rows:
         return
     _INSERT_ITEMS.execute_many(conn, rows)
-    group_rows = [
-        {"work_item_id": r["id"], "group_code": g, "state": r["state"], "due_at": r["due_at"]}
-        for r in rows for g in r["groups"].split(",") if g
-    ]
-    if group_rows:
-        _INSERT_GROUPS.execute_many(conn, group_rows)
+    _INSERT_GROUPS.execute_many(conn, [
+        group_row(r, g, definition_key)
+        for r in rows for g in (EVERY_GROUP, *dict.fromkeys(g for g in r["groups"].split(",") if g))
+    ])
+
+
+def group_row(item: dict, group_code: str, definition_key: str) -> dict:
+    """The work_item_groups row of a work item (a dict of its columns) for one department."""
+    return {"work_item_id": item["id"], "group_code": group_code, "state": item["state"],
+            "due_key": item["due_at"] or NO_DEADLINE, "warning_at": item["warning_at"],
+            "created_at": item["created_at"], "case_id": item["case_id"], "definition_key": definition_key,
+            "claimed_by": item["claimed_by"]}
 
 
 def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, by: str | None) -> None:
@@ -168,7 +206,8 @@ def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, b
 
 def set_limits(conn: Connection, work_item_id: str, due_at: datetime | None, warning_at: datetime | None) -> None:
     conn.execute(update(work_items).where(work_items.c.id == work_item_id).values(due_at=due_at, warning_at=warning_at))
-    conn.execute(update(groups_t).where(groups_t.c.work_item_id == work_item_id).values(due_at=due_at))
+    conn.execute(update(groups_t).where(groups_t.c.work_item_id == work_item_id)
+                 .values(due_key=due_at or NO_DEADLINE, warning_at=warning_at))
 
 
 def unresolved_items(conn: Connection, case_id: int, sentinel: datetime) -> list:
@@ -182,6 +221,7 @@ def unresolved_items(conn: Connection, case_id: int, sentinel: datetime) -> list
 def set_claim(conn: Connection, work_item_id: str, claimed_by: str | None, at: datetime | None) -> None:
     conn.execute(update(work_items).where(work_items.c.id == work_item_id)
                  .values(claimed_by=claimed_by, claimed_at=at))
+    conn.execute(update(groups_t).where(groups_t.c.work_item_id == work_item_id).values(claimed_by=claimed_by))
 
 
 def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, state: str | None = "ready",

@@ -8,29 +8,38 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from yijianshi.storage.prepared import PREPARED_OPTION
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class Database:
     """Owns the SQLAlchemy engine. `writer` begins SQLite transactions IMMEDIATE so that two
     commands never both read a case and then fail to upgrade their lock; `reader` stays deferred.
-    The URL comes from the settings (engine/settings.py: YIJIANSHI_DATABASE_URL or the default file)."""
+    The URL comes from the settings (engine/settings.py: YIJIANSHI_DATABASE_URL or the default file).
+    `prepared=False` runs the hot-path statements of storage/prepared.py through plain
+    `Connection.execute` instead of the driver's cursor (Settings.prepared_statements,
+    YIJIANSHI_PREPARED=0): both paths are complete; bench/engine_throughput.py measures the two."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10):
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, prepared: bool = True):
         self.url = make_url(url)
+        self.prepared = prepared
+        options = {"execution_options": {PREPARED_OPTION: prepared}}
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            memory = not self.url.database or self.url.database == ":memory:"
-            if not memory:
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            database = self.url.database
+            memory = not database or database == ":memory:"
+            if database and not memory:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             pool_args = {} if memory else {"pool_size": pool_size, "max_overflow": 20}
             self.engine = create_engine(
-                self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args
+                self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args,
+                **options,
             )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
+                self.url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, **options
             )
         self.writer: Engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from yijianshi.storage.models import Deadline, SchedulerLease
+from yijianshi.storage.tables import Deadline, SchedulerLease
 
 deadlines = Deadline.__table__
 leases = SchedulerLease.__table__

@@ -1,9 +1,11 @@
 """SQL for deployed definitions and their source files."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, case, func, insert, select
+from typing import Any
 
-from yijianshi.storage.models import Case, Definition, DefinitionFile
+from sqlalchemy import Connection, Row, bindparam, case, func, insert, select
+
+from yijianshi.storage.tables import Case, Definition, DefinitionFile
 
 definitions = Definition.__table__
 files = DefinitionFile.__table__
@@ -100,7 +102,7 @@ def latest_versions(conn: Connection) -> list:
     return list(conn.execute(q))
 
 
-def file_contents(conn: Connection, sha256s: list[str]) -> dict[str, object]:
+def file_contents(conn: Connection, sha256s: list[str]) -> dict[str, Row[Any]]:
     """Stored source files by content hash (sha256 -> row with filename, kind, content)."""
     if not sha256s:
         return {}

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
-from yijianshi.storage.models import Deadline, WorkItem
+from yijianshi.storage.tables import Deadline, WorkItem
 
 work_items = WorkItem.__table__
 deadlines = Deadline.__table__

@@ -1,16 +1,21 @@
 """Read-only queries the inboxes and case pages run on the projections (never on engine state).
 
-Every query filters by department through the indexed work_item_groups rows and sorts by deadline;
-warning and overdue are decided in SQL against a given time, so paging stays correct."""
+An inbox page is read in index order from work_item_groups (one index per sort order, the
+department first) and stops after the page: its cost depends on the page, not on how many work
+items are open. A clerk of several departments gets one such scan per department, merged here.
+Warning and overdue are decided in SQL against a given time, so paging stays correct; the counts
+of the quick filters stop at COUNT_CAP."""
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, case, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, union
 
-from yijianshi.storage.models import Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage import case_search
+from yijianshi.storage.tables import EVERY_GROUP, Case, Event, WorkItem, WorkItemGroup
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
@@ -28,10 +33,22 @@ _CASE_LIST_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key,
                       cases.c.title, cases.c.status, cases.c.started_by, cases.c.started_at, cases.c.updated_at,
                       cases.c.ended_at)
 
+# The orders an inbox offers, each an index of work_item_groups after (group_code, state).
+SORTS = {
+    "deadline": ("due_key", "created_at", "work_item_id"),
+    "received": ("created_at", "work_item_id"),
+    "case": ("case_id", "created_at", "work_item_id"),
+    "scenario": ("definition_key", "due_key", "created_at", "work_item_id"),
+}
+# The quick-filter counts stop here ("1000+"): counting every open item would read them all.
+COUNT_CAP = 1000
+MAX_SEARCH = 100
+
 
 @dataclass(frozen=True)
 class InboxFilter:
-    """What an inbox shows. groups=None means every department (supervision, administration)."""
+    """What an inbox shows. groups=None means every department (supervision, administration).
+    `search`: a case number, business key, the start of a name, or an ID number / credit code."""
 
     groups: tuple[str, ...] | None
     me: str
@@ -40,55 +57,120 @@ class InboxFilter:
     warning: bool = False
     overdue: bool = False
     definition_key: str | None = None
+    search: str | None = None
+    sort: str = "deadline"
+    descending: bool = False
+
+    def scopes(self) -> tuple[str, ...]:
+        return (EVERY_GROUP,) if self.groups is None else tuple(sorted(set(self.groups)))
 
 
 def _is_overdue(now: datetime):
-    return and_(work_items.c.due_at.is_not(None), work_items.c.due_at <= now)
+    return groups_t.c.due_key <= now
 
 
 def _is_warning(now: datetime):
-    """Past the warning time but not yet overdue."""
-    return and_(work_items.c.warning_at.is_not(None), work_items.c.warning_at <= now,
-                or_(work_items.c.due_at.is_(None), work_items.c.due_at > now))
+    """Past the warning time but not yet overdue (a missing due time is stored after every real one)."""
+    return and_(groups_t.c.warning_at.is_not(None), groups_t.c.warning_at <= now, groups_t.c.due_key > now)
 
 
-def _scope(q, f: InboxFilter):
-    q = q.where(work_items.c.state == "ready")
-    if f.groups is not None:
-        sub = select(groups_t.c.work_item_id).where(groups_t.c.group_code.in_(list(f.groups)),
-                                                   groups_t.c.state == "ready")
-        q = q.where(work_items.c.id.in_(sub))
+def matching_cases(text: str):
+    """Subquery: the cases a search text finds, or None when the text finds nothing."""
+    text = text.strip()[:MAX_SEARCH]
+    if not text:
+        return None
+    found = [select(cases.c.id).where(cases.c.business_key == text), case_search.cases_with_name(text)]
+    number = text.removeprefix("#")
+    if number.isdigit() and len(number) < 19:
+        found.append(select(cases.c.id).where(cases.c.id == int(number)))
+    if case_search.looks_like_identifier(text):
+        found.append(case_search.cases_with_identifier(text))
+    return union(*found)
+
+
+def _where(f: InboxFilter, now: datetime, *, quick: bool = True) -> list:
+    """Conditions on work_item_groups rows besides the department: scenario, search, quick filter."""
+    where = [groups_t.c.state == "ready"]
     if f.definition_key:
-        q = q.where(cases.c.definition_key == f.definition_key)
-    return q
+        where.append(groups_t.c.definition_key == f.definition_key)
+    if f.search is not None:
+        found = matching_cases(f.search)
+        where.append(groups_t.c.case_id.in_(found) if found is not None else groups_t.c.case_id.is_(None))
+    if not quick:
+        return where
+    if f.claimed_by_me:
+        # Through the claimer index of work_items: few rows, found without reading the department's.
+        where.append(groups_t.c.work_item_id.in_(select(work_items.c.id).where(
+            work_items.c.claimed_by == f.me, work_items.c.state == "ready")))
+    if f.unclaimed:
+        where.append(groups_t.c.claimed_by.is_(None))
+    if f.warning:
+        where.append(_is_warning(now))
+    if f.overdue:
+        where.append(_is_overdue(now))
+    return where
+
+
+def _sort_columns(f: InboxFilter):
+    columns = [groups_t.c[name] for name in SORTS.get(f.sort, SORTS["deadline"])]
+    return [c.desc() for c in columns] if f.descending else columns
+
+
+def _page_query(f: InboxFilter, group: str, now: datetime, limit: int):
+    keys = [groups_t.c[name].label("sort_" + name) for name in SORTS.get(f.sort, SORTS["deadline"])]
+    return (select(*_ITEM_COLUMNS, *_CASE_COLUMNS, *keys)
+            .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id)
+                         .join(cases, cases.c.id == groups_t.c.case_id))
+            .where(groups_t.c.group_code == group, *_where(f, now)).order_by(*_sort_columns(f)).limit(limit))
 
 
 def inbox(conn: Connection, f: InboxFilter, now: datetime, *, limit: int = 50, offset: int = 0) -> list:
-    """Ready work items for the filter, soonest deadline first (none last), then oldest."""
-    q = _scope(select(*_ITEM_COLUMNS, *_CASE_COLUMNS).join(cases, cases.c.id == work_items.c.case_id), f)
-    if f.claimed_by_me:
-        q = q.where(work_items.c.claimed_by == f.me)
-    if f.unclaimed:
-        q = q.where(work_items.c.claimed_by.is_(None))
-    if f.warning:
-        q = q.where(_is_warning(now))
-    if f.overdue:
-        q = q.where(_is_overdue(now))
-    q = q.order_by(work_items.c.due_at.is_(None), work_items.c.due_at, work_items.c.created_at, work_items.c.id)
-    return list(conn.execute(q.limit(limit).offset(offset)))
+    """Ready work items for the filter in the asked order (by default soonest deadline first, none
+    last, then oldest). One index-ordered scan per department, each stopped after the page."""
+    wanted = offset + limit
+    runs = [list(conn.execute(_page_query(f, group, now, wanted))) for group in f.scopes()]
+    if len(runs) == 1:
+        return runs[0][offset:]
+    names = SORTS.get(f.sort, SORTS["deadline"])
+    merged = heapq.merge(*runs, key=lambda r: tuple(getattr(r, "sort_" + n) for n in names), reverse=f.descending)
+    seen: set[str] = set()
+    rows = []
+    for row in merged:  # an item of two of the clerk's departments comes once
+        if row.id not in seen:
+            seen.add(row.id)
+            rows.append(row)
+            if len(rows) == wanted:
+                break
+    return rows[offset:]
+
+
+def _capped_count(conn: Connection, f: InboxFilter, now: datetime, condition=None) -> int:
+    """How many items the filter's scope has (with `condition`), counted up to COUNT_CAP + 1. With
+    several departments, each counts the items not already counted under the ones before it."""
+    groups = f.scopes()
+    total = 0
+    for i, group in enumerate(groups):
+        where = [groups_t.c.group_code == group, *_where(f, now, quick=False)]
+        if condition is not None:
+            where.append(condition)
+        if i:
+            earlier = groups_t.alias("earlier")
+            where.append(~select(earlier.c.work_item_id).where(
+                earlier.c.work_item_id == groups_t.c.work_item_id, earlier.c.group_code.in_(groups[:i])).exists())
+        ids = select(groups_t.c.work_item_id).where(*where).limit(COUNT_CAP + 1 - total)
+        total += conn.execute(select(func.count()).select_from(ids.subquery())).scalar_one()
+        if total > COUNT_CAP:
+            break
+    return total
 
 
 def inbox_counts(conn: Connection, f: InboxFilter, now: datetime) -> dict[str, int]:
-    """Counts for the quick filters of the inbox, in one pass over the scope."""
-    def n(cond):
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    q = _scope(select(func.count(), n(work_items.c.claimed_by.is_(None)), n(work_items.c.claimed_by == f.me),
-                      n(_is_warning(now)), n(_is_overdue(now)))
-               .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id)), f)
-    total, unclaimed, mine, warning, overdue = conn.execute(q).one()
-    return {"all": total, "unclaimed": int(unclaimed), "mine": int(mine), "warning": int(warning),
-            "overdue": int(overdue)}
+    """Counts for the quick filters of the inbox, each stopped after COUNT_CAP + 1."""
+    mine = groups_t.c.work_item_id.in_(select(work_items.c.id).where(
+        work_items.c.claimed_by == f.me, work_items.c.state == "ready"))
+    return {"all": _capped_count(conn, f, now), "unclaimed": _capped_count(conn, f, now, groups_t.c.claimed_by.is_(None)),
+            "mine": _capped_count(conn, f, now, mine), "warning": _capped_count(conn, f, now, _is_warning(now)),
+            "overdue": _capped_count(conn, f, now, _is_overdue(now))}
 
 
 # Statements a page runs on every view: compiled once per dialect (storage/prepared.py).
@@ -113,7 +195,7 @@ def case_items(conn: Connection, case_id: int) -> list:
 
 def case_groups(conn: Connection, case_id: int) -> set[str]:
     """Departments and roles that had any work item on the case (who may look at it)."""
-    return {row[0] for row in _CASE_GROUPS.all(conn, {"cid": case_id})}
+    return {row[0] for row in _CASE_GROUPS.all(conn, {"cid": case_id})} - {EVERY_GROUP}
 
 
 def case_row(conn: Connection, case_id: int):

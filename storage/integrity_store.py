@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, func, select
 
-from yijianshi.storage.models import Case, Deadline, Event, WorkItem
+from yijianshi.storage.tables import Case, Deadline, Event, WorkItem
 
 cases = Case.__table__
 events = Event.__table__

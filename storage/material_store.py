@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, insert, select
 
-from yijianshi.storage.web_models import Material
+from yijianshi.storage.tables import Material
 
 materials = Material.__table__
 

@@ -5,22 +5,35 @@ SQLAlchemy's per-execution machinery (execution context, parameter construction,
 cost about a quarter of a command's time; a command runs five or six of these statements. Here
 SQLAlchemy still writes the SQL and supplies the type conversions (`bind_processor`,
 `result_processor`); only the per-call bookkeeping is skipped. Everything else keeps using
-`Connection.execute`."""
+`Connection.execute`.
+
+A database opened with `Database(url, prepared=False)` runs these same statements through plain
+`Connection.execute` (the engine carries the choice as the execution option `PREPARED_OPTION`):
+bench/engine_throughput.py measures one against the other."""
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.sql import Executable
+
+# Execution option on the SQLAlchemy engine (set by Database): False runs every statement here
+# through plain Connection.execute.
+PREPARED_OPTION = "yijianshi_prepared"
+
+
+def _plain(conn: Connection) -> bool:
+    return conn.get_execution_options().get(PREPARED_OPTION, True) is False
 
 
 class _Form:
     """One compiled form of a statement: SQL text, how to order and convert parameters, and how to
     convert result rows."""
 
-    __slots__ = ("names", "positional", "processors", "result_processors", "row_type", "sql")
+    __slots__ = ("make_row", "names", "positional", "processors", "result_processors", "sql")
 
     def __init__(self, statement, dialect, column_keys: list[str] | None):
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
@@ -29,19 +42,19 @@ class _Form:
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         self.names = list(compiled.positiontup) if self.positional else list(compiled.binds)
-        self.processors = {}
+        self.processors: dict[str, Callable[[Any], Any]] = {}
         for name in self.names:
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.processors[name] = processor
-        self.row_type = None
-        self.result_processors = None
-        if getattr(statement, "is_select", False) or getattr(statement, "_returning", ()):
-            columns = list(statement.selected_columns if getattr(statement, "is_select", False)
-                           else statement._returning)
+        self.make_row: Callable[[Iterable[Any]], tuple[Any, ...]] | None = None
+        self.result_processors: list[Callable[[Any], Any] | None] = []
+        # What a SELECT selects, or what an INSERT, UPDATE or DELETE returns (none: no rows).
+        columns = list(getattr(statement, "exported_columns", ()))
+        if columns:
             keys = [getattr(c, "key", None) or c.name for c in columns]
-            self.row_type = namedtuple("Row", keys, rename=True)
+            self.make_row = _row_type(keys)._make
             self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def parameters(self, values: Mapping[str, Any]):
@@ -56,11 +69,15 @@ class _Form:
         return {name: (values[name] if (p := processors.get(name)) is None or values[name] is None
                        else p(values[name])) for name in self.names}
 
-    def row(self, raw):
-        if raw is None:
+    def row(self, raw: Sequence[Any] | None) -> Any:
+        if raw is None or self.make_row is None:
             return None
-        return self.row_type._make(v if p is None or v is None else p(v)
-                                   for v, p in zip(raw, self.result_processors))
+        return self.make_row(v if p is None or v is None else p(v) for v, p in zip(raw, self.result_processors))
+
+
+def _row_type(keys: list[str]) -> Any:
+    """A named tuple type for result rows with these column names (invalid ones renamed)."""
+    return namedtuple("Row", keys, rename=True)
 
 
 class Prepared:
@@ -80,11 +97,16 @@ class Prepared:
             self._forms[key] = form
         return form
 
-    def _cursor(self, conn: Connection):
-        return conn.connection.dbapi_connection.cursor()
+    def _cursor(self, conn: Connection) -> Any:
+        dbapi_connection = conn.connection.dbapi_connection
+        if dbapi_connection is None:
+            raise ResourceClosedError("the connection is closed or was invalidated")
+        return dbapi_connection.cursor()
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
         """Run once; returns the number of rows affected."""
+        if _plain(conn):
+            return conn.execute(self.statement, dict(values)).rowcount
         form = self._form(conn, values.keys() if self._is_insert else None)
         cur = self._cursor(conn)
         try:
@@ -93,8 +115,11 @@ class Prepared:
         finally:
             cur.close()
 
-    def execute_many(self, conn: Connection, rows: list[Mapping[str, Any]]) -> None:
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
+            return
+        if _plain(conn):
+            conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
             return
         form = self._form(conn, rows[0].keys() if self._is_insert else None)
         cur = self._cursor(conn)
@@ -108,6 +133,8 @@ class Prepared:
 
     def first(self, conn: Connection, values: Mapping[str, Any]):
         """The first row (a named tuple with SQLAlchemy's type conversions applied) or None."""
+        if _plain(conn):
+            return conn.execute(self.statement, dict(values)).first()
         form = self._form(conn, values.keys() if self._is_insert else None)
         cur = self._cursor(conn)
         try:
@@ -118,6 +145,8 @@ class Prepared:
 
     def all(self, conn: Connection, values: Mapping[str, Any]) -> list:
         """Every row, as `first` gives one."""
+        if _plain(conn):
+            return list(conn.execute(self.statement, dict(values)).all())
         form = self._form(conn)
         cur = self._cursor(conn)
         try:

@@ -8,13 +8,14 @@ reconstructs the end of its week from the same rows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
-from yijianshi.storage.models import Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
-from yijianshi.storage.supervision_models import WeeklyBulletin
+from yijianshi.storage.tables import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import WeeklyBulletin
 
 cases = Case.__table__
 work_items = WorkItem.__table__
@@ -22,6 +23,28 @@ groups_t = WorkItemGroup.__table__
 definitions = Definition.__table__
 files = DefinitionFile.__table__
 bulletins = WeeklyBulletin.__table__
+
+
+@dataclass(frozen=True)
+class StaffWork:
+    """What counts as the work of staff: not a step of the applicant's (`applicant_group`), and not
+    a step an integration client completed (its actor starts with `client_prefix`; a client only
+    completes the start form it sends with a start)."""
+
+    applicant_group: str
+    client_prefix: str
+
+    def condition(self):
+        mine = aliased(groups_t)
+        applicant_step = (select(mine.c.work_item_id)
+                          .where(mine.c.work_item_id == work_items.c.id, mine.c.group_code == self.applicant_group)
+                          .exists())
+        by_client = and_(work_items.c.ended_by.is_not(None), work_items.c.ended_by.startswith(self.client_prefix))
+        return and_(~applicant_step, ~by_client)
+
+
+def _only(staff: StaffWork | None) -> list:
+    return [] if staff is None else [staff.condition()]
 
 
 # -- open work in warning and overdue ----------------------------------------------------------
@@ -52,22 +75,24 @@ def _urgency_columns(as_of: datetime):
             _count_if(_overdue(as_of)).label("overdue"))
 
 
-def urgency_by_department(conn: Connection, as_of: datetime, *, current: bool = True) -> list:
+def urgency_by_department(conn: Connection, as_of: datetime, *, current: bool = True,
+                          staff: StaffWork | None = None) -> list:
     """(key: department or role code, open, warning, overdue) of open work; an item assigned to
     several departments counts for each."""
     q = (select(groups_t.c.group_code.label("key"), *_urgency_columns(as_of))
          .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-         .where(_open_at(as_of, current)))
+         .where(_open_at(as_of, current), groups_t.c.group_code != EVERY_GROUP, *_only(staff)))
     if current:
         q = q.where(groups_t.c.state == "ready")
     return list(conn.execute(q.group_by(groups_t.c.group_code).order_by(groups_t.c.group_code)))
 
 
-def urgency_by_scenario(conn: Connection, as_of: datetime, *, current: bool = True) -> list:
+def urgency_by_scenario(conn: Connection, as_of: datetime, *, current: bool = True,
+                        staff: StaffWork | None = None) -> list:
     """(key: the case's process key, open, warning, overdue) of open work."""
     q = (select(cases.c.definition_key.label("key"), *_urgency_columns(as_of))
          .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id))
-         .where(_open_at(as_of, current))
+         .where(_open_at(as_of, current), *_only(staff))
          .group_by(cases.c.definition_key).order_by(cases.c.definition_key))
     return list(conn.execute(q))
 
@@ -77,7 +102,7 @@ def _level_of(table, levels: Mapping[str, int]):
 
 
 def urgency_by_level(conn: Connection, as_of: datetime, process_id: str, levels: Mapping[str, int], *,
-                     current: bool = True) -> list:
+                     current: bool = True, staff: StaffWork | None = None) -> list:
     """(key: level, open, warning, overdue) of the open work of an escalation pathway. An item's level
     is that of its own step (`levels`: task spec → level); a step outside the levels (the answer, the
     return visit, …) takes the highest level its case has reached; before any level it is 0."""
@@ -92,7 +117,7 @@ def urgency_by_level(conn: Connection, as_of: datetime, process_id: str, levels:
     # expression whose literals are bound parameters of their own.
     items = (select(func.coalesce(_level_of(work_items, levels), case_level, 0).label("key"),
                     work_items.c.due_at, work_items.c.warning_at)
-             .where(work_items.c.process_id == process_id, _open_at(as_of, current)).subquery())
+             .where(work_items.c.process_id == process_id, _open_at(as_of, current), *_only(staff)).subquery())
     overdue = and_(items.c.due_at.is_not(None), items.c.due_at <= as_of)
     warning = and_(items.c.warning_at.is_not(None), items.c.warning_at <= as_of,
                    or_(items.c.due_at.is_(None), items.c.due_at > as_of))
@@ -102,13 +127,14 @@ def urgency_by_level(conn: Connection, as_of: datetime, process_id: str, levels:
     return list(conn.execute(q))
 
 
-def top_overdue(conn: Connection, as_of: datetime, *, current: bool = True, limit: int = 10) -> list:
+def top_overdue(conn: Connection, as_of: datetime, *, current: bool = True, limit: int = 10,
+                staff: StaffWork | None = None) -> list:
     """Open work overdue at `as_of`, longest overdue first, with its case."""
     q = (select(work_items.c.id, work_items.c.case_id, work_items.c.name, work_items.c.groups,
                 work_items.c.due_at, work_items.c.claimed_by, cases.c.title, cases.c.business_key,
                 cases.c.definition_key)
          .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id))
-         .where(_open_at(as_of, current), _overdue(as_of))
+         .where(_open_at(as_of, current), _overdue(as_of), *_only(staff))
          .order_by(work_items.c.due_at, work_items.c.id).limit(limit))
     return list(conn.execute(q))
 
@@ -116,13 +142,13 @@ def top_overdue(conn: Connection, as_of: datetime, *, current: bool = True, limi
 # -- work finished on time -----------------------------------------------------------------------
 
 def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None = None,
-            unresolved: datetime | None = None) -> list:
+            unresolved: datetime | None = None, staff: StaffWork | None = None) -> list:
     """Work with a deadline that ended in [start, end): (key, on_time, late, timed_out). On time:
     completed by its due time; late: completed after it; timed out: taken away at or after its due
     time without completion (an interrupting overdue timer, or the case cancelled while overdue).
     Cancelled before the due time is not counted. `by`: None (one row, key None), "department" or
     "scenario". `unresolved`: the placeholder due time of a deadline waiting for a holiday
-    schedule; such work has no known deadline and is left out."""
+    schedule; such work has no known deadline and is left out. `staff`: count only staff work."""
     completed = work_items.c.state == "completed"
     in_time = and_(completed, work_items.c.ended_at <= work_items.c.due_at)
     timed_out = and_(work_items.c.state == "cancelled", work_items.c.ended_at >= work_items.c.due_at)
@@ -130,7 +156,7 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
                _count_if(and_(completed, work_items.c.ended_at > work_items.c.due_at)).label("late"),
                _count_if(timed_out).label("timed_out"))
     where = [work_items.c.ended_at >= start, work_items.c.ended_at < end, work_items.c.due_at.is_not(None),
-             or_(completed, timed_out)]
+             or_(completed, timed_out), *_only(staff)]
     if unresolved is not None:
         where.append(work_items.c.due_at < unresolved)
     if by is None:
@@ -138,7 +164,8 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
     elif by == "department":
         q = (select(groups_t.c.group_code.label("key"), *columns)
              .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-             .where(*where).group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
+             .where(*where, groups_t.c.group_code != EVERY_GROUP)
+             .group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
     elif by == "scenario":
         q = (select(cases.c.definition_key.label("key"), *columns)
              .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id))

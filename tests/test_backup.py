@@ -61,8 +61,8 @@ def _snapshot(engine: Engine) -> dict[int, tuple[int, str]]:
                 for cid in case_store.all_case_ids(conn)}
 
 
-def test_backup_while_work_items_are_completed_restores_every_case(tmp_path, sqlite_url):
-    engine = make_engine(sqlite_url)
+def test_backup_while_work_items_are_completed_restores_every_case(tmp_path, migrated_sqlite_url):
+    engine = make_engine(migrated_sqlite_url)
     _start_cases(engine, 30)
     stop, done = threading.Event(), []
 
@@ -102,43 +102,43 @@ def test_backup_while_work_items_are_completed_restores_every_case(tmp_path, sql
     engine.db.dispose()
 
 
-def test_restore_refuses_an_existing_database_without_force_and_one_in_use(tmp_path, sqlite_url):
-    engine = make_engine(sqlite_url)
+def test_restore_refuses_an_existing_database_without_force_and_one_in_use(tmp_path, migrated_sqlite_url):
+    engine = make_engine(migrated_sqlite_url)
     _start_cases(engine, 3)
     copy = backup(engine.db, tmp_path / "copy.sqlite3").path
     with pytest.raises(BackupError, match="已存在"):
         backup(engine.db, copy)
     with pytest.raises(BackupError, match="已存在.*--force"):
-        restore(sqlite_url, copy)
+        restore(migrated_sqlite_url, copy)
 
     engine.cases.start_case("parallel_review", {}, CLERK)  # the app holds the database open
     with pytest.raises(BackupError, match="正被其他进程打开"):
-        restore(sqlite_url, copy, force=True)
+        restore(migrated_sqlite_url, copy, force=True)
 
     now = Clock().now()
     with engine.db.writer.begin() as conn:  # a scheduler is running against it (maybe elsewhere)
         deadline_store.try_lead(conn, LEASE_NAME, "host:42", now, now.replace(year=now.year + 1))
     engine.db.dispose()
     with pytest.raises(BackupError, match="host:42"):
-        restore(sqlite_url, copy, force=True)
-    scheduler_db = Database(sqlite_url)
+        restore(migrated_sqlite_url, copy, force=True)
+    scheduler_db = Database(migrated_sqlite_url)
     with scheduler_db.writer.begin() as conn:  # it stops
         deadline_store.release(conn, LEASE_NAME, "host:42")
     scheduler_db.dispose()
-    unchanged = Engine(Database(sqlite_url))
+    unchanged = Engine(Database(migrated_sqlite_url))
     assert len(_snapshot(unchanged)) == 4  # refusals changed nothing
     unchanged.db.dispose()
 
-    report = restore(sqlite_url, copy, force=True, reexecute=True)
+    report = restore(migrated_sqlite_url, copy, force=True, reexecute=True)
     assert report.cases == 3 and "3 个案件重新执行结果与存储状态一致" in report.lines()
-    after = Engine(Database(sqlite_url))
+    after = Engine(Database(migrated_sqlite_url))
     assert len(_snapshot(after)) == 3
     check_every_case(after)
     after.db.dispose()
 
 
-def test_restore_checks_the_backup_first_and_says_what_is_wrong(tmp_path, sqlite_url):
-    engine = make_engine(sqlite_url)
+def test_restore_checks_the_backup_first_and_says_what_is_wrong(tmp_path, migrated_sqlite_url):
+    engine = make_engine(migrated_sqlite_url)
     (case_id,) = _start_cases(engine, 1)
     good = backup(engine.db, tmp_path / "good.sqlite3").path
     engine.db.dispose()
@@ -193,13 +193,13 @@ def test_restore_checks_the_backup_first_and_says_what_is_wrong(tmp_path, sqlite
     assert restore(target, good).cases == 1
 
 
-def test_backup_and_restore_commands(tmp_path, sqlite_url, capsys):
-    engine = make_engine(sqlite_url)
+def test_backup_and_restore_commands(tmp_path, migrated_sqlite_url, capsys):
+    engine = make_engine(migrated_sqlite_url)
     _start_cases(engine, 2)
     engine.db.dispose()
     folder = tmp_path / "backups"
     folder.mkdir()
-    assert main(["--db", sqlite_url, "backup", str(folder)]) == 0
+    assert main(["--db", migrated_sqlite_url, "backup", str(folder)]) == 0
     (made,) = folder.iterdir()
     assert made.name.startswith("yijianshi-") and made.suffix == ".sqlite3"
     out = capsys.readouterr().out
@@ -217,8 +217,8 @@ def test_backup_and_restore_commands(tmp_path, sqlite_url, capsys):
     restored.db.dispose()
 
 
-def test_postgresql_backup_and_restore_with_pg_dump(tmp_path, pg_cluster, pg_url, sqlite_url):
-    engine = make_engine(pg_url)
+def test_postgresql_backup_and_restore_with_pg_dump(tmp_path, pg_cluster, migrated_pg_url, sqlite_url):
+    engine = make_engine(migrated_pg_url)
     ids = _start_cases(engine, 4)
     for item in _ready_items(engine)[:3]:
         _complete(engine, item)
@@ -249,4 +249,4 @@ def test_postgresql_backup_and_restore_with_pg_dump(tmp_path, pg_cluster, pg_url
     sqlite3.connect(not_dump).close()
     not_dump.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
     with pytest.raises(BackupError, match="不是 pg_dump"):
-        restore(pg_url, not_dump)
+        restore(migrated_pg_url, not_dump)

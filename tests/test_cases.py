@@ -11,7 +11,7 @@ from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.errors import EngineError, FormErrors, NotFound, NotPermitted, ScriptError, WorkItemUnavailable
 from yijianshi.storage import case_store
-from yijianshi.storage.models import Case, Event, WorkItem
+from yijianshi.storage.tables import Case, Event, WorkItem
 from tests.conftest import FIXTURES, deploy_fixtures
 
 MARKET = Actor("ma", frozenset({"market"}), name="市场监管局 马")
@@ -58,16 +58,16 @@ def test_the_workflow_cache_keeps_running_cases_only(engine, clerk):
     """A running case's live workflow stays cached for its next command; an ended case takes no more
     engine steps, so it leaves the cache (room for running ones, less for the collector to walk)."""
     case, items = _start_review(engine, clerk)
-    cached = engine.cases._cache._items
-    assert case.id in cached
+    cached = engine.cases.cached_version
+    assert cached(case.id) is not None
     for spec in ("dept_market", "dept_health", "dept_fire", "dept_tax"):
         result = engine.cases.complete_work_item(items[spec], {"approved": "true"}, clerk)
-    assert cached[case.id][0] == result.version
+    assert cached(case.id) == result.version
     assert engine.cases.complete_work_item(result.ready[0].id, {"delivered": "on"}, DESK).status == "completed"
-    assert case.id not in cached
+    assert cached(case.id) is None
     other, _ = _start_review(engine, clerk)
     engine.cases.cancel_case(other.id, clerk, "测试")
-    assert other.id not in cached
+    assert cached(other.id) is None
 
 
 def test_form_errors_are_per_field_and_nothing_is_saved(engine, clerk):
@@ -274,7 +274,7 @@ def test_only_the_applicant_withdraws(engine):
 
 
 def test_group_index_follows_work_item_state(engine, clerk):
-    from yijianshi.storage.models import WorkItemGroup
+    from yijianshi.storage.tables import WorkItemGroup
 
     case, items = _start_review(engine, clerk)
     engine.cases.complete_work_item(items["dept_fire"], {"approved": True}, FIRE)

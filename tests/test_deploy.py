@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from yijianshi.engine.modeling.definitions import SourceFile
 from yijianshi.engine.errors import DefinitionError
-from yijianshi.storage import models
-from yijianshi.storage.models import Definition, DefinitionFile
+from yijianshi.storage import tables
+from yijianshi.storage.tables import Definition, DefinitionFile
 from tests.conftest import FIXTURES, deploy_fixtures
 
 
@@ -40,8 +40,8 @@ def test_changed_file_makes_new_version_and_running_cases_stay(engine, clerk, tm
     new_case = engine.cases.start_case("parallel_review", {}, clerk)
 
     with engine.db.reader.connect() as conn:
-        rows = dict(conn.execute(select(models.Case.id,
-                                        models.Case.definition_id)).all())
+        rows = dict(conn.execute(select(tables.Case.id,
+                                        tables.Case.definition_id)).all())
     assert rows[old_case.id] == v1.id and rows[new_case.id] == v2.id
     # The old case still runs to completion on version 1.
     _finish_parallel_review(engine, old_case, clerk)

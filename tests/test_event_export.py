@@ -239,13 +239,13 @@ def test_export_job_progress_and_file(engine, cases, tmp_path, monkeypatch):
     monkeypatch.setattr("yijianshi.engine.audit.export_jobs.PROGRESS_EVERY", 1)
     seen = []
     jobs = ExportJobs(engine, tmp_path / "exports")
-    real_update = jobs._update
+    real_update = jobs.update
 
     def recording(job_id, **values):
         seen.append(values.get("done"))
         real_update(job_id, **values)
 
-    monkeypatch.setattr(jobs, "_update", recording)
+    monkeypatch.setattr(jobs, "update", recording)
     job = jobs.create("shenji", "csv", CaseSearch(definition_key="open_restaurant"))
     assert (job.state, job.total, job.done, job.percent) == ("queued", 3, 0, 0)
     done = jobs.run(job.id)

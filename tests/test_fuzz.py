@@ -272,8 +272,8 @@ web_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_siz
 
 
 @pytest.fixture
-def fuzz_engine(sqlite_url):
-    engine = make_engine(sqlite_url)
+def fuzz_engine(migrated_sqlite_url):
+    engine = make_engine(migrated_sqlite_url)
     yield engine
     check_every_case(engine)  # the cases the fuzzing moved along still verify and re-execute
     engine.db.dispose()

@@ -1,4 +1,4 @@
-"""Designer lint (engine/lint.py): each rule finds its mistake at the right file and line, the shipped
+"""Designer lint (engine/modeling/lint/): each rule finds its mistake at the right file and line, the shipped
 processes and the test fixtures are clean, and `validate` prints lint problems like schema problems."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from yijianshi.cli.scenarios import validate_with_lint
+from yijianshi.cli.definitions_cmds import cmd_validate as validate_with_lint
 from yijianshi.engine.errors import DefinitionError
 from yijianshi.engine.modeling.lint import lint_files
 from yijianshi.engine.modeling.registry import find_registry, load_registry, parse_registry

@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from yijianshi.storage.database import Database
-from yijianshi.storage.models import Base
+from yijianshi.storage.tables import Base
 
 TABLES = {t.name for t in Base.metadata.sorted_tables}
 

@@ -4,6 +4,7 @@ under it (engine/ as yijianshi.engine, ...), so it cannot collide with other pac
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -38,7 +39,11 @@ def test_no_module_imports_a_bare_top_level_name():
 
 
 def test_the_wheel_holds_only_the_yijianshi_name_and_its_data(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "build", "test-artifacts", "var", ".mypy", "__pycache__", "*.egg-info"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(source)],
                    check=True, capture_output=True, timeout=300)
     wheel = next(tmp_path.glob("yijianshi-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

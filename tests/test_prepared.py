@@ -1,5 +1,6 @@
 """Hot-path statements run on the driver's cursor must read and write exactly what SQLAlchemy's own
-execution would: the same stored values, the same converted results, on SQLite and PostgreSQL."""
+execution would: the same stored values, the same converted results, on SQLite and PostgreSQL. With
+`Database(prepared=False)` the same statements go through plain Connection.execute."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -8,9 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
-from yijianshi.storage.models import Case, Definition, Event
+from yijianshi.engine.clock import ControlledClock
+from yijianshi.engine.runtime import Engine
+from yijianshi.storage.database import Database
+from yijianshi.storage.tables import Case, Definition, Event
 from yijianshi.storage.prepared import Prepared
-from tests.conftest import make_engine
 
 cases = Case.__table__
 events = Event.__table__
@@ -21,12 +24,24 @@ SHANGHAI_AT = AT.astimezone(timezone(timedelta(hours=8)))
 FIXTURE = Path(__file__).parent / "fixtures" / "parallel_review.bpmn"
 
 
-@pytest.fixture
-def db(db_url):
-    engine = make_engine(db_url)
+def _database(url: str, prepared: bool) -> Database:
+    engine = Engine(Database(url, prepared=prepared), ControlledClock())
     engine.deploy([FIXTURE])  # a case row needs a definition to point at
-    yield engine.db
-    engine.db.dispose()
+    return engine.db
+
+
+@pytest.fixture
+def db(migrated_db_url):
+    database = _database(migrated_db_url, prepared=True)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def plain_db(migrated_db_url):
+    database = _database(migrated_db_url, prepared=False)
+    yield database
+    database.dispose()
 
 
 def _case_values(conn, **extra):
@@ -71,3 +86,35 @@ def test_execute_many_and_rowcount(db):
 def test_naive_datetimes_are_refused_as_before(db):
     with db.writer.begin() as conn, pytest.raises(ValueError):
         Prepared(insert(cases)).execute(conn, _case_values(conn, updated_at=AT.replace(tzinfo=None)))
+
+
+def test_plain_execution_reads_and_writes_the_same(db, plain_db):
+    """The switch: a plain database runs these statements through Connection.execute, with the same
+    rows, row counts and stored values as the prepared path."""
+    insert_case = Prepared(insert(cases).returning(cases.c.id))
+    select_case = Prepared(select(cases.c.id, cases.c.started_at, cases.c.ended_at, cases.c.title, cases.c.version)
+                           .where(cases.c.id == bindparam("cid")))
+    bump = Prepared(update(cases).where(cases.c.id == bindparam("cid"), cases.c.version == bindparam("v"))
+                    .values(version=bindparam("nv")))
+    add_events = Prepared(insert(events))
+    seen = {}
+    for name, database in (("prepared", db), ("plain", plain_db)):
+        assert database.prepared is (name == "prepared")
+        with database.writer.begin() as conn:
+            case_id = insert_case.first(conn, _case_values(conn))[0]
+            add_events.execute_many(conn, [{"case_id": case_id, "seq": i, "type": "t", "actor": "a",
+                                            "at": AT + timedelta(seconds=i), "work_item_id": None, "task_spec": None,
+                                            "data": "{}", "prev_hash": "p", "hash": f"{name}{i}"} for i in (1, 2)])
+            counts = (bump.execute(conn, {"cid": case_id, "v": 0, "nv": 1}),
+                      bump.execute(conn, {"cid": case_id, "v": 0, "nv": 2}))
+            row = select_case.first(conn, {"cid": case_id})
+            rows = select_case.all(conn, {"cid": case_id})
+            missing = select_case.first(conn, {"cid": case_id + 1000})
+        with database.reader.connect() as conn:
+            stored = conn.execute(select(events.c.seq, events.c.at).where(events.c.case_id == case_id)
+                                  .order_by(events.c.seq)).all()
+        seen[name] = (counts, tuple(row)[1:], [tuple(r)[1:] for r in rows], missing, [tuple(r) for r in stored])
+    assert seen["plain"] == seen["prepared"]
+    counts, row, rows, missing, stored = seen["plain"]
+    assert counts == (1, 0) and row == (AT, None, "t", 1) and rows == [row] and missing is None
+    assert stored == [(1, AT + timedelta(seconds=1)), (2, AT + timedelta(seconds=2))]

@@ -1,4 +1,4 @@
-"""Model metrics (engine/scenario_metrics.py): form fields, materials, visits and limits computed from
+"""Model metrics (engine/modeling/scenario_savings.py): form fields, materials, visits and limits computed from
 the scenario models alone, the critical path through parallel and staged items, and the report."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from lxml import etree
 
 from yijianshi.cli.scenarios import format_report
 from yijianshi.cli.scenarios import main as report_main
-from yijianshi.engine.modeling.scenario_savings import critical_path, item_limit, scenario_metrics
+from yijianshi.engine.modeling.scenario_savings import critical_path, scenario_metrics
+from yijianshi.engine.modeling.time_limits import item_limit
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 B = "http://www.omg.org/spec/BPMN/20100524/MODEL"

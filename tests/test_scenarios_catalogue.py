@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from yijianshi.cli.main import main
-from yijianshi.cli.scenarios import validate_with_lint
+from yijianshi.cli.definitions_cmds import cmd_validate as validate_with_lint
 from yijianshi.engine.modeling.registry import load_registry
 from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 
@@ -102,3 +102,13 @@ def test_every_registered_department_and_role_has_a_display_name():
     registry = load_registry(PROCESSES / "registry.json")
     unnamed = [c for c in registry.codes("department") + registry.codes("role") if c not in DEPARTMENTS]
     assert unnamed == []
+
+
+def test_department_names_are_the_registry_names():
+    """One source of names: what accounts, the audit filter and the pages show is the registry's name."""
+    from yijianshi.engine.access.accounts import DEPARTMENTS, department_label
+
+    registry = load_registry(PROCESSES / "registry.json")
+    groups = registry.codes("department") + registry.codes("role")
+    assert DEPARTMENTS == {code: registry.name(code) for code in groups}
+    assert department_label("street") == registry.name("street") == "街镇园区为企服务人员"

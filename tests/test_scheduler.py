@@ -95,7 +95,7 @@ def test_only_one_scheduler_leads_and_a_standby_takes_over(sqlite_url):
     try:
         time.sleep(0.6)
         assert (first.is_leader, second.is_leader) == (True, False)
-        first._scheduler.shutdown(wait=False)  # dies without releasing its lease
+        first.halt()  # dies without releasing its lease
         started = time.monotonic()
         assert _wait_for(lambda: second.is_leader, timeout=5)
         assert time.monotonic() - started < 3

@@ -207,3 +207,30 @@ def test_model_metrics_of_the_deployed_scenarios_equal_the_report_from_files(sql
             m.fields_separate, m.fields_merged, m.materials_separate, m.materials_merged, m.visits_before,
             m.visits_after, m.limits_sum, m.critical_path)
     assert deployed["open_restaurant"].limits_sum > deployed["open_restaurant"].critical_path
+
+
+# -- only staff work counts ------------------------------------------------------------------------
+
+def test_only_staff_work_counts(engine):
+    """A client's start form is not department work done in time, and an applicant step left open
+    (a draft the applicant never submitted) is nobody's department work."""
+    engine.clock.set(at(2025, 9, 26, 9, 0))
+    deploy(engine, "enterprise_request", "open_restaurant")
+    client = Actor("api:hotline12345", frozenset())
+    engine.cases.start_case("enterprise_request", {}, client, start_form=INTAKE[1])
+    sc = Scenario(engine, "enterprise_request")
+    _request(engine, sc, INTAKE)  # the street registers this one in person
+    draft = engine.cases.start_case("open_restaurant", {}, Actor("zhangsan", frozenset({"applicant"})))
+    assert Scenario(engine, "open_restaurant").ready_specs(draft.id) == ["apply"]
+    engine.clock.set(at(2025, 11, 28, 9, 0))  # the draft's and both level-1 steps' times long past
+    with engine.db.reader.connect() as conn:
+        work = supervision.open_work(conn, engine.clock.now())
+        (rate,) = supervision.on_time(conn, at(2025, 9, 1), at(2025, 12, 31))
+        by_department = supervision.on_time(conn, at(2025, 9, 1), at(2025, 12, 31), "department")
+    assert "applicant" not in _open(work["department"])
+    assert "open_restaurant" not in _open(work["scenario"])
+    assert _open(work["department"])["street"][0] == 2
+    # only the street's own registration, completed in time; not the client's start form
+    assert (rate.on_time, rate.late, rate.timed_out) == (1, 0, 0)
+    assert [(o.key, o.on_time) for o in by_department] == [
+        (g, 1) for g in ("grid_center", "hub", "street")]

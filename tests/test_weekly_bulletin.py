@@ -121,13 +121,13 @@ def test_the_monday_job_runs_only_under_the_lease(sqlite_engine):
     assert [w for w, _ in _rows(sqlite_engine)] == ["2026-W10", "2026-W11"]
 
 
-def test_the_job_is_scheduled_for_monday_0800_shanghai_and_catches_up_when_started(sqlite_url):
+def test_the_job_is_scheduled_for_monday_0800_shanghai_and_catches_up_when_started(migrated_sqlite_url):
     clock = ControlledClock(at(2026, 3, 11, 15, 0))  # a Wednesday: the Monday run of 03-09 was missed
-    engine = make_engine(sqlite_url, clock)
+    engine = make_engine(migrated_sqlite_url, clock)
     scheduler = DeadlineScheduler(engine, holder="solo")
     scheduler.start()
     try:
-        job = scheduler._scheduler.get_job(BULLETIN_JOB)
+        job = scheduler.job(BULLETIN_JOB)
         assert job.func == scheduler.weekly_bulletin
         assert job.trigger.get_next_fire_time(None, at(2026, 3, 11, 15, 0)) == at(2026, 3, 16, 8, 0)
         assert job.trigger.get_next_fire_time(None, at(2026, 3, 16, 8, 0, 1)) == at(2026, 3, 23, 8, 0)
@@ -152,26 +152,26 @@ def test_catch_up_targets_the_last_monday_run():
 
 # -- the command line ------------------------------------------------------------------------------------
 
-def test_cli_generates_a_week(sqlite_url, capsys):
-    engine = make_engine(sqlite_url, ControlledClock(at(2026, 3, 2, 9, 0)))
+def test_cli_generates_a_week(migrated_sqlite_url, capsys):
+    engine = make_engine(migrated_sqlite_url, ControlledClock(at(2026, 3, 2, 9, 0)))
     engine.deploy([FIXTURES / "limits.bpmn"])
     engine.cases.start_case("limited_review", {"limit_days": 3}, MARKET)
-    assert cli_main(["--db", sqlite_url, "bulletin", "generate", "--week", "2026-W10"]) == 0
+    assert cli_main(["--db", migrated_sqlite_url, "bulletin", "generate", "--week", "2026-W10"]) == 0
     out = capsys.readouterr().out
     assert "已生成 2026-W10 每周通报（2026-03-02 至 2026-03-08）" in out and "新立案 1 件" in out
-    assert cli_main(["--db", sqlite_url, "bulletin", "generate", "--week", "2026-W10", "--as", "ducha"]) == 0
+    assert cli_main(["--db", migrated_sqlite_url, "bulletin", "generate", "--week", "2026-W10", "--as", "ducha"]) == 0
     assert _rows(engine) == [("2026-W10", "ducha")]
     with engine.db.reader.connect() as conn:
         stored = json.loads(conn.exec_driver_sql("SELECT figures_json FROM weekly_bulletins").scalar())
     assert stored["new_cases"] == 1
-    assert cli_main(["--db", sqlite_url, "bulletin", "generate", "--week", "2026-13"]) == 1
+    assert cli_main(["--db", migrated_sqlite_url, "bulletin", "generate", "--week", "2026-13"]) == 1
     assert "周次格式应为 YYYY-Www" in capsys.readouterr().err
     engine.db.dispose()
 
 
-def test_cli_default_is_the_last_complete_week(sqlite_url, capsys):
-    engine = make_engine(sqlite_url)
-    assert cli_main(["--db", sqlite_url, "bulletin", "generate"]) == 0
+def test_cli_default_is_the_last_complete_week(migrated_sqlite_url, capsys):
+    engine = make_engine(migrated_sqlite_url)
+    assert cli_main(["--db", migrated_sqlite_url, "bulletin", "generate"]) == 0
     expected = weekly_bulletin.previous_week(datetime.now(SHANGHAI))
     assert f"已生成 {expected} 每周通报" in capsys.readouterr().out
     assert [w for w, _ in _rows(engine)] == [expected]

@@ -1,0 +1,1 @@
+"""The Flask web app: one blueprint per audience and the integration API."""

@@ -7,9 +7,12 @@ from functools import wraps
 from flask import abort, current_app
 from flask_login import current_user, login_required
 
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access import work_item_access
+from yijianshi.engine.access.actors import APPLICANT_ROLE
+from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.storage import inbox_store
-from yijianshi.web.masking import Masker, personal_kind
+from yijianshi.engine.modeling.personal_fields import personal_kind
+from yijianshi.web.masking import Masker
 
 
 def audience(check):
@@ -29,10 +32,6 @@ applicants = audience(lambda u: u.is_applicant)
 inbox_users = audience(lambda u: u.uses_inbox)
 
 
-def item_groups(item) -> tuple[str, ...]:
-    return tuple(g for g in item.groups.split(",") if g)
-
-
 def can_view_case(conn, user, case_row) -> bool:
     """The applicant sees his own cases; clerks the cases their departments worked on; supervisors,
     auditors and administrators every case."""
@@ -49,24 +48,16 @@ def can_view_item(user, item) -> bool:
     """A work item page: its departments' clerks, the applicant for his own steps, overseers."""
     if user.oversees or user.is_admin:
         return True
-    groups = item_groups(item)
+    groups = item_groups(item.groups)
     if APPLICANT_ROLE in groups:
         return user.is_applicant and item.started_by == user.username
     return user.is_clerk and bool(user.groups.intersection(groups))
 
 
 def may_act(user, item) -> bool:
-    """Whether the page offers the form and buttons (the engine has the last word)."""
-    if item.state != "ready":
-        return False
-    groups = item_groups(item)
-    if user.is_admin:
-        return True
-    if APPLICANT_ROLE in groups:
-        return user.is_applicant and item.started_by == user.username
-    if not (user.is_clerk and user.groups.intersection(groups)):
-        return False
-    return item.claimed_by in (None, user.username)
+    """Whether the page offers the form and buttons: the engine's rule of who may act on a work item
+    (engine/access/work_item_access.py), which it applies again when the command runs."""
+    return work_item_access.may_act(item, user.actor, item.started_by)
 
 
 def masker_for(user, case_row) -> Masker:

@@ -2,7 +2,7 @@
 engine service, built from the settings), sign-in, CSRF,
 languages, error pages, and one blueprint per audience (apply: applicants; inbox: clerks and those
 who oversee them; auth: signing in; resources: materials and diagrams; overview: staff; supervise:
-supervisors and administrators)."""
+supervisors and administrators; admin: 系统管理, administrators; counter: staff starting cases for others)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,9 +14,11 @@ from flask_wtf.csrf import CSRFProtect
 from yijianshi.engine.cases.materials import allowed_types_text
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.composition import System
+from yijianshi.web import admin
 from yijianshi.web import apply
 from yijianshi.web import audit
 from yijianshi.web import auth
+from yijianshi.web import counter
 from yijianshi.web import design
 from yijianshi.web import inbox
 from yijianshi.web import overview
@@ -25,6 +27,7 @@ from yijianshi.web import supervise
 from yijianshi.web.api import routes as api
 from yijianshi.web.bpmn_forms import field_hint
 from yijianshi.web.case_view import departments_of, status_label
+from yijianshi.web.scenarios import limit_text
 from yijianshi.web.errors import init_errors
 from yijianshi.web.i18n import init_babel, select_locale
 from yijianshi.web.operations import init_operations
@@ -62,7 +65,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, apply.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
+    for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
                       api.bp):
         app.register_blueprint(blueprint)
 
@@ -80,7 +83,8 @@ def create_app(system: System, config: dict | None = None) -> Flask:
 
 def _template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
-        field_hint=field_hint, status_label=status_label, departments_of=departments_of,
+        field_hint=field_hint, status_label=status_label, departments_of=departments_of, limit_text=limit_text,
+        starts_for_others=counter.startable,
         vendor_ready=(VENDOR / "bpmn-js" / "bpmn-navigated-viewer.production.min.js").exists(),
         upload_rules={"types": allowed_types_text(), "field": UPLOAD_FIELD, "files": app.config["MAX_UPLOAD_FILES"],
                       "mb": f"{app.config['MAX_UPLOAD_BYTES'] / 1024 / 1024:g}"})

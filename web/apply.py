@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.errors import EngineError, FormErrors, WorkItemUnavailable
 from yijianshi.engine.modeling.forms import validate_submission
 from yijianshi.storage import inbox_store
@@ -12,7 +13,6 @@ from yijianshi.web import case_view
 from yijianshi.web.access import applicants, can_view_item, masker_for, may_act, require
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.i18n import gettext as _
-from yijianshi.web.masking import personal_kind
 from yijianshi.web.services import scenario_catalogue, services
 from yijianshi.web.task_submit import Outcome, stage_uploads, submit
 from yijianshi.web.paging import page_number
@@ -76,36 +76,23 @@ def _start(view, form: TaskForm | None) -> Outcome:
     if failed is not None:
         return failed
     actor = current_user.actor
-    published: list[str] = []
-
-    def keep_materials(conn, summary) -> None:
-        svc.materials.attach_to_start(conn, summary.id, entry.task_id, staged, actor, published)
-
+    published = svc.materials.publish(staged)
     try:
-        started = svc.engine.cases.start_case(view.key, {}, actor, title=_title(view, submission),
-                                              start_form=submission, within=keep_materials)
+        started = svc.engine.cases.start_case(view.key, {}, actor, title=case_title(view.name, entry.form, submission),
+                                              start_form=submission, start_materials=published.materials)
     except FormErrors as err:  # the rules changed under us; the page shows why
-        svc.materials.discard(staged, published)
+        svc.materials.forget(published)
         if form is not None:
             form.show_errors(err.errors)
         return Outcome()
     except EngineError as err:
-        svc.materials.discard(staged, published)
+        svc.materials.forget(published)
         flash(_("申请未能提交，未创建办件：%(why)s", why=str(err)), "error")
         return Outcome()
     except BaseException:
-        svc.materials.discard(staged, published)
+        svc.materials.forget(published)  # the files are attached with the start or not at all
         raise
     return Outcome(summary=started)
-
-
-def _title(view, submission: dict) -> str:
-    """The scenario's name plus the first plain text the applicant typed (an enterprise or person)."""
-    for f in view.entry.form.fields if view.entry.form else ():
-        value = submission.get(f.id)
-        if f.type == "string" and isinstance(value, str) and value.strip() and personal_kind(f.id) is None:
-            return f"{view.name}：{value.strip()[:60]}"
-    return view.name
 
 
 @bp.get("/cases")

@@ -12,10 +12,11 @@ from typing import Any
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.accounts import department_label
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
+from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
-from yijianshi.storage import case_store
+from yijianshi.storage import account_store, case_store
 from yijianshi.storage import inbox_store
 from yijianshi.storage import material_store
 from yijianshi.web.deadlines import Remaining, remaining
@@ -32,7 +33,7 @@ def status_label(status: str) -> str:
 
 
 def departments_of(groups: str | tuple[str, ...]) -> str:
-    codes = groups.split(",") if isinstance(groups, str) else groups
+    codes = item_groups(groups) if isinstance(groups, str) else groups
     return "、".join(_(department_label(g)) for g in codes if g)
 
 
@@ -45,7 +46,7 @@ class Step:
 
     @property
     def is_applicant_step(self) -> bool:
-        return APPLICANT_ROLE in self.item.groups.split(",")
+        return APPLICANT_ROLE in item_groups(self.item.groups)
 
 
 @dataclass
@@ -86,6 +87,10 @@ class CaseView:
     history: list[HistoryLine]
     materials: list[MaterialRecord]
     shown_values: dict[str, str]
+    names: dict[str, str] = field(default_factory=dict)  # display names by login name
+
+    def name_of(self, username: str) -> str:
+        return self.names.get(username, username)
 
     @property
     def current_steps(self) -> list[Step]:
@@ -174,12 +179,16 @@ def build(conn, case_row, viewer_masker: Masker, *, names: dict[str, str] | None
                         entries_for(definition, {k: v for k, v in submitted_by_item.get(i.id, {}).items()
                                                  if v not in (None, "")}, viewer_masker))
                 for i in sorted(items, key=lambda i: ended.get(i.id, 0))
-                if i.state == "completed" and APPLICANT_ROLE not in i.groups.split(",")]
+                if i.state == "completed" and APPLICANT_ROLE not in item_groups(i.groups)]
     history = [_history_line(e, definition, viewer_masker, names or {}, applicant_view) for e in events]
     materials = [record_from_row(r) for r in material_store.for_case(conn, case_row.id)]
     shown = {e.field_id: e.text for e in entries_for(definition, data, viewer_masker)}
+    names = dict(names or {})
+    unnamed = {m.uploaded_by for m in materials} - names.keys()
+    if unnamed:
+        names.update(account_store.display_names(conn, unnamed))
     return CaseView(case_row, definition, steps, data, entries, outcomes,
-                    [line for line in history if line is not None], materials, shown)
+                    [line for line in history if line is not None], materials, shown, names)
 
 
 def _state(item) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.deadlines.timers import UNRESOLVED
 from yijianshi.engine.errors import EngineError
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.i18n import ngettext
@@ -24,6 +26,17 @@ def mark(due_at: datetime | None, warning_at: datetime | None, now: datetime) ->
 class Remaining:
     text: str
     mark: str | None
+    pending: bool = False  # waiting for a year's holiday schedule: no date to show
+
+
+def awaited_year(engine, now: datetime) -> int:
+    """The first year from now on whose holiday schedule the engine's calendar does not have."""
+    calendar = getattr(getattr(engine, "calendar", None), "calendar", None)
+    known = set(calendar.years) if calendar is not None and hasattr(calendar, "years") else set()
+    year = now.astimezone(SHANGHAI).year
+    while year in known:
+        year += 1
+    return year
 
 
 def working_days_between(engine, start: datetime, end: datetime) -> int | None:
@@ -43,6 +56,8 @@ def remaining(engine, due_at: datetime | None, warning_at: datetime | None, now:
     """"剩余 3 个工作日" / "剩余 5 小时" / "已超期 2 天"; None without a deadline."""
     if due_at is None:
         return None
+    if due_at >= UNRESOLVED:  # the engine could not compute it (engine/deadlines/timers.py)
+        return Remaining(_("期限待定（待导入 %(year)s 年节假日安排）", year=awaited_year(engine, now)), None, True)
     state = mark(due_at, warning_at, now)
     if state == OVERDUE:
         return Remaining(_("已超期 %(span)s", span=_span(now - due_at)), state)

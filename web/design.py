@@ -19,7 +19,7 @@ from yijianshi.engine.modeling.definitions import SourceFile
 from yijianshi.engine.modeling.upload_check import deploy_reviewed, review_upload
 from yijianshi.engine.modeling.upload_staging import StagingArea
 from yijianshi.engine.errors import DefinitionError
-from yijianshi.engine.modeling.registry import REGISTRY_FILENAME, load_registry
+from yijianshi.engine.modeling.registry import PROJECT_REGISTRY, registry_for_checks
 from yijianshi.engine.modeling.xml_loading import MAX_FILE_BYTES
 from yijianshi.storage import definition_store
 from yijianshi.web.access import audience
@@ -33,14 +33,14 @@ designers = audience(lambda u: u.role.code == "designer" or u.is_admin)
 MAX_FILES = 20
 ALLOWED_SUFFIXES = (".bpmn", ".dmn", ".xml")
 STAGING = "yijianshi.design_staging"
-DEFAULT_REGISTRY = Path(__file__).resolve().parents[1] / "processes" / REGISTRY_FILENAME
 
 
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
     app.config.setdefault("DESIGN_MAX_FILES", MAX_FILES)
-    app.config.setdefault("PROCESS_REGISTRY", str(DEFAULT_REGISTRY) if DEFAULT_REGISTRY.exists() else None)
+    # The registry the upload is checked against, as `yijianshi validate` and `deploy` check files.
+    app.config.setdefault("PROCESS_REGISTRY", str(PROJECT_REGISTRY))
     app.extensions[STAGING] = StagingArea(app.extensions[SYSTEM].settings.uploads / "design-staging")
 
 
@@ -145,8 +145,7 @@ class UploadForm(FlaskForm):
 
 
 def _registry():
-    path = current_app.config.get("PROCESS_REGISTRY")
-    return load_registry(path) if path else None
+    return registry_for_checks(current_app.config.get("PROCESS_REGISTRY"))
 
 
 @bp.route("/upload", methods=["GET", "POST"])

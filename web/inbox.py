@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
 from yijianshi.storage import account_store
 from yijianshi.storage import inbox_store
@@ -32,16 +32,22 @@ from yijianshi.web.paging import page_number
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 QUICK_FILTERS = ("unclaimed", "claimed", "warning", "overdue")
+SORTS = tuple(inbox_store.SORTS)
+PAGE_SIZES = (20, 50, 100)
 
 
 @dataclass(frozen=True)
 class InboxQuery:
-    """The inbox filters as the address bar carries them."""
+    """The inbox filters, search, order and page as the address bar carries them."""
 
     scope: str  # mine | all
     show: str  # "" or one of QUICK_FILTERS
     scenario: str
     page: int
+    search: str = ""
+    sort: str = "deadline"
+    order: str = "asc"
+    size: int = 0  # 0: the configured default
 
     @classmethod
     def from_request(cls, user) -> InboxQuery:
@@ -50,20 +56,36 @@ class InboxQuery:
         if scope not in ("mine", "all") or (scope == "all" and not (user.oversees or user.is_admin)):
             scope = "mine"
         show = request.args.get("show", "")
+        sort = request.args.get("sort", "deadline")
+        order = request.args.get("order", "asc")
+        size = request.args.get("size", type=int)
         return cls(scope, show if show in QUICK_FILTERS else "", request.args.get("scenario", "")[:255],
-                   page_number())
+                   page_number(), request.args.get("q", "").strip()[:inbox_store.MAX_SEARCH],
+                   sort if sort in SORTS else "deadline", order if order in ("asc", "desc") else "asc",
+                   size if size in PAGE_SIZES else 0)
+
+    def page_size(self) -> int:
+        return self.size or current_app.config["INBOX_PAGE_SIZE"]
 
     def filter(self, user, *, show: str | None = None) -> InboxFilter:
         show = self.show if show is None else show
         groups = None if self.scope == "all" else tuple(sorted(user.groups - {APPLICANT_ROLE}))
         return InboxFilter(groups=groups, me=user.username, claimed_by_me=show == "claimed",
                            unclaimed=show == "unclaimed", warning=show == "warning", overdue=show == "overdue",
-                           definition_key=self.scenario or None)
+                           definition_key=self.scenario or None, search=self.search or None, sort=self.sort,
+                           descending=self.order == "desc")
 
     def args(self, **changes) -> dict:
-        values = {"scope": self.scope, "show": self.show, "scenario": self.scenario, "page": self.page}
+        values = {"scope": self.scope, "show": self.show, "scenario": self.scenario, "page": self.page,
+                  "q": self.search, "sort": self.sort, "order": self.order, "size": self.size}
         values.update(changes)
-        return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
+        defaults = {"page": 1, "sort": "deadline", "order": "asc"}
+        return {k: v for k, v in values.items() if v and defaults.get(k) != v}
+
+    def sort_args(self, column: str) -> dict:
+        """The address of a column header: sort by it, or turn the order round if it sorts already."""
+        order = "desc" if self.sort == column and self.order == "asc" else "asc"
+        return self.args(sort=column, order=order, page=1)
 
 
 @bp.get("/")
@@ -72,14 +94,17 @@ def index():
     svc = services()
     q = InboxQuery.from_request(current_user)
     now = svc.engine.clock.now()
-    size = current_app.config["INBOX_PAGE_SIZE"]
+    size = q.page_size()
     with svc.engine.db.reader.connect() as conn:
         rows = inbox_store.inbox(conn, q.filter(current_user), now, limit=size + 1, offset=(q.page - 1) * size)
         counts = inbox_store.inbox_counts(conn, q.filter(current_user, show=""), now)
-    items = [(r, remaining(svc.engine, r.due_at, r.warning_at, now)) for r in rows[:size]]
+    # Titles may carry personal data: masked for viewers whose role does not need it.
+    items = [(r, remaining(svc.engine, r.due_at, r.warning_at, now), masker_for(current_user, r).text(r.title))
+             for r in rows[:size]]
     scenarios = [(v.key, v.name) for v in scenario_catalogue().scenarios()]
     return render_template("inbox/index.html", q=q, items=items, counts=counts, more=len(rows) > size,
-                           scenarios=scenarios)
+                           scenarios=scenarios, scenario_names=dict(scenarios), cap=inbox_store.COUNT_CAP,
+                           page_sizes=PAGE_SIZES)
 
 
 def _item_or_404(conn, work_item_id: str):

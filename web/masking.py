@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_ID_FIELD = re.compile(r"(^|_)(id_?no|id_?number|id_?card|idcard|sfz|sfzh|identity|passport)(_|$)")
-_PHONE_FIELD = re.compile(r"(^|_)(phone|mobile|tel|telephone|contact_number)(_|$)")
+from yijianshi.engine.modeling.personal_fields import personal_kind
+
 _ID_TEXT = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[0-9Xx]|\d{15})(?![0-9A-Za-z])")
 _MOBILE_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _LANDLINE_TEXT = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
@@ -38,15 +38,6 @@ def mask_text(text: str) -> str:
     text = _ID_TEXT.sub(lambda m: mask_id(m.group(0)), text)
     text = _MOBILE_TEXT.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     return _LANDLINE_TEXT.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
-
-
-def personal_kind(field_id: str) -> str | None:
-    name = field_id.lower()
-    if _ID_FIELD.search(name):
-        return "id"
-    if _PHONE_FIELD.search(name):
-        return "phone"
-    return None
 
 
 class Masker:

@@ -6,66 +6,28 @@ version never changes once stored, so each one is read once per process and kept
 from __future__ import annotations
 
 import json
-import re
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 
-from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.modeling.definitions import LoadedDefinition
 from yijianshi.engine.modeling.forms import FormField
+from yijianshi.engine.modeling.namespaces import BPMN
+from yijianshi.engine.modeling.scenario_items import ScenarioItem, deployed_items, entry_task
+from yijianshi.engine.modeling.time_limits import LIMIT_WORDS, Limit
 from yijianshi.engine.runtime import Engine
 from yijianshi.engine.modeling.xml_loading import parse_xml
 from yijianshi.storage import definition_store
 from yijianshi.web.i18n import gettext as _
 
-BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-_LIMIT_PATTERNS = (
-    (re.compile(r"\badd_working_days\([^,()]*,\s*(\d+)\s*[,)]"), "working_days"),
-    (re.compile(r"\bworking_days\(\s*(\d+)\s*[,)]"), "working_days"),
-    (re.compile(r"\bdays\(\s*(\d+)\s*\)"), "days"),
-    (re.compile(r"\bhours\(\s*(\d+)\s*\)"), "hours"),
-)
 
-
-@dataclass(frozen=True)
-class Limit:
-    """A promised time limit: an amount of working days, calendar days or hours."""
-
-    amount: int
-    unit: str
-
-    def __str__(self) -> str:
-        words = {"working_days": _("%(n)s 个工作日"), "days": _("%(n)s 日"), "hours": _("%(n)s 小时")}
-        return words[self.unit] % {"n": self.amount}
-
-
-def limit_of(due_date: str | None) -> Limit | None:
-    """The promised limit a due-date expression states; None when it cannot be read off."""
-    if not due_date:
-        return None
-    for pattern, unit in _LIMIT_PATTERNS:
-        match = pattern.search(due_date)
-        if match:
-            return Limit(int(match.group(1)), unit)
-    return None
-
-
-@dataclass(frozen=True)
-class ScenarioItem:
-    """One item (事项) of a scenario: a call activity and the departments that handle it."""
-
-    element_id: str
-    name: str
-    process_id: str
-    departments: tuple[str, ...]
-    limit: Limit | None
-
-    @property
-    def department_names(self) -> str:
-        return "、".join(department_label(d) for d in self.departments)
+def limit_text(limit: Limit | None) -> str:
+    """A promised limit in the page's language ("—" when the model states none); the words are
+    listed for translation in web/vocabulary.py."""
+    if limit is None:
+        return "—"
+    return _(LIMIT_WORDS[limit.unit]) % {"n": limit.amount}
 
 
 @dataclass
@@ -164,12 +126,12 @@ def _build_view(conn, row, loaded: LoadedDefinition, xml_of) -> DefinitionView:
         if text is None:
             continue
         tree = parse_xml(text.encode("utf-8"), f["filename"])
-        for process in tree.getroot().iter(f"{BPMN_NS}process"):
+        for process in tree.getroot().iter(f"{BPMN}process"):
             process_files[process.get("id")] = f["sha256"]
             if process.get("id") == row.key:
-                doc = process.find(f"{BPMN_NS}documentation")
+                doc = process.find(f"{BPMN}documentation")
                 description = (doc.text or "").strip() if doc is not None else ""
-    entry = _entry_task(loaded)
+    entry = entry_task(loaded)
     fields: dict[str, FormField] = {}
     # The application form's order first: that is the order applicants and clerks know the data in.
     for meta in ([entry] if entry is not None else []) + list(loaded.task_meta.values()):
@@ -178,39 +140,7 @@ def _build_view(conn, row, loaded: LoadedDefinition, xml_of) -> DefinitionView:
                 fields.setdefault(f.id, f)
     return DefinitionView(
         id=row.id, key=row.key, version=row.version, name=row.name, description=description,
-        entry=entry, items=tuple(_items(loaded)), fields=fields, process_files=process_files,
+        entry=entry, items=tuple(deployed_items(loaded)), fields=fields, process_files=process_files,
         process_names={spec.name: spec.description or spec.name
                        for spec in [loaded.spec, *loaded.subprocess_specs.values()]},
         called=frozenset(loaded.subprocess_specs), loaded=loaded)
-
-
-def _in_flow_order(spec):
-    """Task specs breadth first from the start event: the order a person reads the diagram in."""
-    seen, queue = set(), deque([spec.start])
-    while queue:
-        ts = queue.popleft()
-        if ts.name in seen:
-            continue
-        seen.add(ts.name)
-        yield ts
-        queue.extend(ts.outputs)
-
-
-def _entry_task(loaded: LoadedDefinition) -> UserTaskMeta | None:
-    """The first user task a new case reaches from its start event."""
-    first = next((ts for ts in _in_flow_order(loaded.spec) if ts.manual), None)
-    return loaded.meta_for(loaded.spec.name, first.name) if first is not None else None
-
-
-def _items(loaded: LoadedDefinition):
-    metas = list(loaded.task_meta.values())
-    for ts in _in_flow_order(loaded.spec):
-        called = getattr(ts, "spec", None)
-        if type(ts).__name__ != "CallActivity" or not isinstance(called, str):
-            continue
-        inner = [m for m in metas if m.process_id == called]
-        # The lane the scenario puts the item in names the department that handles it; the called
-        # process's own tasks (which may include supervision or escalation steps) come second.
-        groups = (ts.lane,) if ts.lane else tuple(dict.fromkeys(g for m in inner for g in m.groups))
-        limits = [limit_of(m.due_date) for m in inner if m.due_date]
-        yield ScenarioItem(ts.name, ts.bpmn_name or ts.name, called, groups, next((x for x in limits if x), None))

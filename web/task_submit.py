@@ -1,15 +1,16 @@
 """Submitting a work item from a page: the same steps for an applicant's step and a clerk's.
 
 Order matters so that a refusal leaves nothing behind: the form is validated by the engine's rules
-first, then every upload is checked and staged, and only then are the materials kept and the work
-item completed."""
+first, then every upload is checked and staged, then the files are stored and the work item is
+completed with them attached in one transaction (a refused completion attaches nothing and removes
+the files it stored)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask import request
 
-from yijianshi.engine.cases.commands import CaseSummary
+from yijianshi.engine.cases.context import CaseSummary
 from yijianshi.engine.errors import FormErrors
 from yijianshi.engine.modeling.forms import Form, validate_submission
 from yijianshi.engine.cases.materials import MaterialRefused, Upload
@@ -64,11 +65,14 @@ def submit(work_item_id: str, bpmn_form: Form | None, task_form: TaskForm | None
     if failed is not None:
         return failed
     svc = services()
-    svc.materials.attach(work_item_id, staged, actor)
+    published = svc.materials.publish(staged)
     try:
-        summary = svc.engine.cases.complete_work_item(work_item_id, submission, actor)
-    except FormErrors as err:  # the rules changed under us; the page shows why
-        if task_form is not None:
-            task_form.show_errors(err.errors)
-        return Outcome()
+        summary = svc.engine.cases.complete_work_item(work_item_id, submission, actor, materials=published.materials)
+    except BaseException as err:
+        svc.materials.forget(published)  # nothing was attached: the completion and the files are one
+        if isinstance(err, FormErrors):  # the rules changed under us; the page shows why
+            if task_form is not None:
+                task_form.show_errors(err.errors)
+            return Outcome()
+        raise
     return Outcome(summary=summary)

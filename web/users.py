@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin
 
 from yijianshi.engine.access.accounts import Account
+from yijianshi.engine.access.work_item_access import may_give_back
 from yijianshi.web.services import services
 
 
@@ -60,6 +61,10 @@ class SignedInUser(UserMixin):
     @property
     def uses_inbox(self) -> bool:
         return self.role.clerk or self.role.oversees
+
+    def may_give_back(self, item) -> bool:
+        """Whether the page offers to return this claimed work item to the common queue."""
+        return may_give_back(item, self.actor)
 
 
 class AccountCache:

@@ -1,5 +1,5 @@
 """Words the engine supplies that pages translate at display time: role names, department names,
-case states. Listed here as literals so that message extraction finds them (tests check that the
+case states, promised limits. Listed here as literals so that message extraction finds them (tests check that the
 lists cover the engine's)."""
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ ROLE_LABELS = (
     N_("申请人（个人）"), N_("申请人（企业）"), N_("综合窗口工作人员"), N_("部门审批人员"), N_("督查人员"),
     N_("流程设计人员"), N_("审计人员"), N_("系统管理员"),
 )
+# The names of processes/registry.json (departments and roles); a test checks they are the same.
 DEPARTMENT_LABELS = (
-    N_("申请人"), N_("综合窗口"), N_("市场监管局"), N_("城市管理局"), N_("消防救援大队"), N_("卫生健康委"),
-    N_("税务局"), N_("公安局"), N_("民政局"), N_("人力资源和社会保障局"), N_("医疗保障局"), N_("住房和城乡建设局"),
-    N_("规划和自然资源局"), N_("生态环境局"), N_("教育局"), N_("农业农村局"), N_("区政务服务办"), N_("街道（乡镇）"),
-    N_("督查室"), N_("住房公积金管理中心"), N_("发展和改革局"), N_("供水公司"), N_("通信运营商"), N_("供电公司"),
-    N_("中国人民银行"), N_("行业主管部门"), N_("燃气公司"), N_("疾病预防控制中心"), N_("商业银行"),
-    N_("部门为企服务联络员"), N_("包联区领导"), N_("区网格中心（12345）"), N_("市政务服务办"), N_("区纪委监委、区委组织部"),
+    N_("申请人"), N_("综合窗口"), N_("督查督办"), N_("部门为企服务联络员"), N_("街镇园区为企服务人员"), N_("包联区领导"), N_("区政务服务办"),
+    N_("区网格中心（12345）"), N_("市政务服务办"), N_("区纪委监委、区委组织部"), N_("市场监管局"), N_("城市管理局"), N_("消防救援大队"), N_("卫生健康委"),
+    N_("疾病预防控制中心"), N_("公安局"), N_("医疗保障局"), N_("人力资源和社会保障局"), N_("税务局"), N_("住房公积金管理中心"), N_("开户银行"),
+    N_("人民银行"), N_("发展改革委（信用中心）"), N_("行业主管部门"), N_("教育局"), N_("规划和自然资源局"), N_("生态环境局"), N_("住房和城乡建设委"),
+    N_("民政局"), N_("农业农村局"), N_("供水企业"), N_("供电公司"), N_("燃气公司"), N_("通信运营商"),
 )
 STATUS_LABELS = (N_("办理中"), N_("已办结"), N_("已撤销"), N_("已撤回"))
+LIMIT_WORDS = (N_("%(n)s 个工作日"), N_("%(n)s 日"), N_("%(n)s 小时"))  # engine/modeling/time_limits.py

@@ -1,4 +1,5 @@
-"""The WSGI entry point for a production server, configured by the environment:
+"""The WSGI entry point for a production server, configured by the environment.
+
 
     gunicorn -w 4 -b 127.0.0.1:8000 yijianshi.web.wsgi:app
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.cases.commands import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.errors import EngineError, NotFound
+from yijianshi.engine.modeling.registry import shipped_registry
 from yijianshi.storage import account_store
 from yijianshi.storage.database import Database
 
@@ -25,7 +25,6 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 8
 _USERNAME_RE = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
-_GROUP_RE = re.compile(r"[a-z][a-z0-9_]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -53,48 +52,20 @@ ROLES: dict[str, Role] = {r.code: r for r in (
 
 FRONT_DESK = "front_desk"
 
-# Display names of the department and role codes used in candidate groups and lanes.
-DEPARTMENTS: dict[str, str] = {
-    APPLICANT_ROLE: "申请人",
-    FRONT_DESK: "综合窗口",
-    "market": "市场监管局",
-    "urban_mgmt": "城市管理局",
-    "fire": "消防救援大队",
-    "health": "卫生健康委",
-    "tax": "税务局",
-    "public_security": "公安局",
-    "civil_affairs": "民政局",
-    "human_resources": "人力资源和社会保障局",
-    "medical_insurance": "医疗保障局",
-    "housing": "住房和城乡建设局",
-    "natural_resources": "规划和自然资源局",
-    "ecology": "生态环境局",
-    "education": "教育局",
-    "agriculture": "农业农村局",
-    "hub": "区政务服务办",
-    "street": "街道（乡镇）",
-    "supervision": "督查室",
-    "housing_fund": "住房公积金管理中心",
-    "development_reform": "发展和改革局",
-    "water_company": "供水公司",
-    "telecom": "通信运营商",
-    "power_company": "供电公司",
-    "pbc": "中国人民银行",
-    "industry_regulator": "行业主管部门",
-    "gas_company": "燃气公司",
-    "disease_control": "疾病预防控制中心",
-    "bank": "商业银行",
-    # the 有需必应 escalation pathway (processes/enterprise_request)
-    "liaison": "部门为企服务联络员",
-    "district_leader": "包联区领导",
-    "grid_center": "区网格中心（12345）",
-    "city_office": "市政务服务办",
-    "discipline": "区纪委监委、区委组织部",
-}
+# Display names of the department and role codes used in candidate groups and lanes: the registry of
+# the shipped processes (processes/registry.json) is their one source.
+DEPARTMENTS: dict[str, str] = {code: shipped_registry().name(code)
+                               for code in shipped_registry().codes("department") + shipped_registry().codes("role")}
 
 
 def department_label(code: str) -> str:
     return DEPARTMENTS.get(code, code)
+
+
+def assignable_departments() -> dict[str, str]:
+    """The departments and roles an account may work for (every registered one but the applicant's,
+    which an applicant account has by its role), code -> name."""
+    return {code: name for code, name in DEPARTMENTS.items() if code != APPLICANT_ROLE}
 
 
 class AccountError(EngineError):
@@ -128,6 +99,15 @@ class Account:
     def session_stamp(self) -> str:
         """Changes with the password, so a password change ends every other session."""
         return self.password_hash[-12:]
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """An account as administrators list it."""
+
+    account: Account
+    last_login_at: datetime | None
+    locked_until: datetime | None  # None unless locked now
 
 
 @dataclass(frozen=True)
@@ -194,9 +174,7 @@ class AccountService:
             problems.append(f"角色“{role}”不存在，可选：{'、'.join(ROLES)}。")
         elif ROLES[role].needs_departments and not departments:
             problems.append("部门审批人员必须至少属于一个部门。")
-        bad = [d for d in departments if not _GROUP_RE.fullmatch(d)]
-        if bad:
-            problems.append(f"部门代码无效：{'、'.join(bad)}。")
+        problems.extend(_department_problems(departments))
         if not display_name.strip():
             problems.append("请填写姓名或单位名称。")
         problems.extend(password_problems(password))
@@ -265,6 +243,48 @@ class AccountService:
             account_store.change(conn, username, password_hash=new_hash)
         return _account({**row._mapping, "password_hash": new_hash})
 
+    # -- administration ----------------------------------------------------------------------
+
+    def listing(self) -> list[AccountStatus]:
+        """Every account, by role and user name, with whether it is locked now."""
+        now = to_utc(self.clock.now())
+        with self.db.reader.connect() as conn:
+            rows = account_store.all_accounts(conn)
+        return [AccountStatus(_account(r._mapping), r.last_login_at,
+                              r.locked_until if r.locked_until is not None and r.locked_until > now else None)
+                for r in rows]
+
+    def set_active(self, username: str, active: bool, *, by: str) -> Account:
+        """Disable (or enable again) an account; a disabled account cannot sign in and its sessions end.
+        Nobody disables his own account (there would be no administrator left to undo it)."""
+        if not active and username == by:
+            raise AccountError("不能停用自己正在使用的账号。")
+        return self._change(username, active=active)
+
+    def set_role(self, username: str, role: str, departments: tuple[str, ...] | list[str]) -> Account:
+        """Give an account another role and departments, checked like a new account's."""
+        departments = tuple(dict.fromkeys(d.strip() for d in departments if d.strip()))
+        problems = []
+        if role not in ROLES:
+            problems.append(f"角色“{role}”不存在，可选：{'、'.join(ROLES)}。")
+        elif ROLES[role].needs_departments and not departments:
+            problems.append("部门审批人员必须至少属于一个部门。")
+        problems.extend(_department_problems(departments))
+        if problems:
+            raise AccountError("".join(problems))
+        return self._change(username, role=role, departments=",".join(departments))
+
+    def unlock(self, username: str) -> Account:
+        """Lift a lock after repeated failed sign-ins (before its minutes are up)."""
+        return self._change(username, failed_logins=0, locked_until=None)
+
+    def _change(self, username: str, **values) -> Account:
+        with self.db.writer.begin() as conn:
+            if account_store.get(conn, username) is None:
+                raise NotFound(f"账号“{username}”不存在。")
+            account_store.change(conn, username, **values)
+            return _account(account_store.get(conn, username)._mapping)
+
     def seed_demo(self, accounts: tuple[DemoAccount, ...] = DEMO_ACCOUNTS) -> list[SeededAccount]:
         """Create the demo accounts that do not exist yet; never overwrite an existing one."""
         seeded = []
@@ -296,6 +316,11 @@ def seeded_lines(seeded: list[SeededAccount]) -> list[str]:
         lines.append(f"  {d.username:<10} {d.password:<16} {ROLES[d.role].label:<10} {departments:<8} "
                      f"{d.display_name}{note}")
     return lines
+
+
+def _department_problems(departments: tuple[str, ...]) -> list[str]:
+    unknown = [d for d in departments if d not in assignable_departments()]
+    return [f"部门代码未在登记表（processes/registry.json）中登记：{'、'.join(unknown)}。"] if unknown else []
 
 
 def password_problems(password: str) -> list[str]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+APPLICANT_ROLE = "applicant"  # the group of the applicant's own steps (一表申请, 补正, 评价)
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -16,9 +16,10 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
+from sqlalchemy import Row
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.clock import SHANGHAI
@@ -76,7 +77,7 @@ class LogEvent:
 
 @dataclass(frozen=True)
 class Trace:
-    case: object  # the case row (id, definition_key, business_key, title, status, started_by, …)
+    case: Row[Any]  # the case row (id, definition_key, business_key, title, status, started_by, …)
     events: list[LogEvent]
 
 

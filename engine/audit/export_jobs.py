@@ -91,7 +91,7 @@ class ExportJobs:
     def run(self, job_id: int) -> ExportJobView:
         """Write the file, updating the job's progress as cases are written."""
         job = self.get(job_id)
-        self._update(job_id, state="running")
+        self.update(job_id, state="running")
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self.path_of(job)
         partial = final.with_name(final.name + ".part")
@@ -101,7 +101,7 @@ class ExportJobs:
             counts["done"] += 1
             counts["events"] += len(trace.events)
             if counts["done"] % PROGRESS_EVERY == 0:
-                self._update(job_id, **counts)
+                self.update(job_id, **counts)
 
         try:
             with open(partial, "wb") as out:
@@ -109,15 +109,15 @@ class ExportJobs:
             os.replace(partial, final)
         except Exception as err:  # the job page shows what went wrong; the partial file goes
             partial.unlink(missing_ok=True)
-            self._update(job_id, state="failed", error=str(err)[:1000], finished_at=self.engine.clock.now(),
+            self.update(job_id, state="failed", error=str(err)[:1000], finished_at=self.engine.clock.now(),
                          **counts)
             return self.get(job_id)
         # Cases started after the job was created may have matched too: the total follows the file.
-        self._update(job_id, state="done", total=max(job.total, counts["done"]),
+        self.update(job_id, state="done", total=max(job.total, counts["done"]),
                      finished_at=self.engine.clock.now(), **counts)
         return self.get(job_id)
 
-    def _update(self, job_id: int, **values) -> None:
+    def update(self, job_id: int, **values) -> None:
         values["updated_at"] = self.engine.clock.now()
         with self.engine.db.writer.begin() as conn:
             audit_store.update_job(conn, job_id, values)

@@ -1,5 +1,7 @@
 """Integrity audits that must hold after any load or fault (a killed web worker, a killed
-scheduler, a process killed in the middle of a command):
+scheduler, a process killed in the middle of a command).
+
+They check that:
 
 - one case is sound: its stored state loads, the projections (ready work items, open deadlines,
   status) say what the state says, its history chain verifies, and re-executing its recorded
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from yijianshi.engine.clock import to_utc
+from yijianshi.engine.errors import NotFound
 from yijianshi.engine.cases.work_items import project_work_items
 from yijianshi.storage import case_store
 from yijianshi.storage import integrity_store
@@ -33,6 +36,8 @@ def check_case(engine, case_id: int) -> list[str]:
         head = case_store.case_head(conn, case_id)
         ready_rows = integrity_store.ready_items_of_case(conn, case_id)
         open_rows = integrity_store.open_deadlines_of_case(conn, case_id)
+    if head is None:  # loaded above, so deleted since
+        raise NotFound(f"案件 {case_id} 不存在。")
     if head.status != "cancelled":
         stored_ready = {r.id: r.task_spec for r in ready_rows}
         state_ready = {tid: r.task_spec for tid, r in projection.ready.items()}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from typing import Any, Iterator
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import Row
 from SpiffWorkflow.task import TaskState
 
 from yijianshi.engine.cases import history as h
@@ -15,6 +16,7 @@ from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.deadlines.timers import command_time, rearm
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
 from yijianshi.engine.cases.engine_steps import deliver, run_engine
+from yijianshi.engine.modeling.definitions import LoadedDefinition
 from yijianshi.storage import case_store as store
 
 
@@ -44,7 +46,7 @@ class Diverged(Exception):
     """Re-execution could not follow the recorded commands; the message says where."""
 
 
-def recorded_commands(engine, case_id: int) -> tuple[list, object]:
+def recorded_commands(engine, case_id: int) -> tuple[list[Row[Any]], LoadedDefinition]:
     """(command events in order, the definition version the case started on)."""
     with engine.db.reader.connect() as conn:
         commands = store.case_events(conn, case_id, h.COMMAND_TYPES)
@@ -55,10 +57,10 @@ def recorded_commands(engine, case_id: int) -> tuple[list, object]:
     return commands, definition
 
 
-def rerun(engine, commands: list, definition) -> Iterator[tuple[object, BpmnWorkflow]]:
+def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Iterator[tuple[Row[Any], BpmnWorkflow]]:
     """Run the recorded commands on a fresh workflow, each at its recorded time; yields (command
     event, the workflow right after it). Nothing is written. Raises Diverged."""
-    wf = None
+    wf: BpmnWorkflow | None = None
     for ev in commands:
         data = json.loads(ev.data)
         with command_time(ev.at):
@@ -66,6 +68,8 @@ def rerun(engine, commands: list, definition) -> Iterator[tuple[object, BpmnWork
                 wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine.script_engine)
                 wf.task_tree.data.update(data["data"])
                 run_engine(wf)
+            elif wf is None:
+                raise Diverged("没有找到立案记录")
             elif ev.type == h.WORK_ITEM_COMPLETED:
                 same = [r.task for r in project_work_items(wf).ready.values()
                         if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]

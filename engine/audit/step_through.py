@@ -54,7 +54,11 @@ class ReplaySteps:
     problem: str = ""  # set when re-execution diverged; steps then stop before that event
 
 
-def positions(wf: BpmnWorkflow) -> tuple[tuple[Position, ...], tuple[Position, ...], tuple[Position, ...]]:
+# (completed, active, waiting) elements of a workflow
+Positions = tuple[tuple[Position, ...], tuple[Position, ...], tuple[Position, ...]]
+
+
+def positions(wf: BpmnWorkflow) -> Positions:
     """(completed, active, waiting) BPMN elements of a workflow, each once, in creation order.
     SpiffWorkflow's own structural tasks (no BPMN id) are left out."""
     done: dict[Position, None] = {}
@@ -80,7 +84,7 @@ def states_after_each_event(engine, case_id: int) -> ReplaySteps:
         if case_store.case_head(conn, case_id) is None:
             raise NotFound(f"案件 {case_id} 不存在。")
         events = case_store.case_events(conn, case_id)
-    after: dict[int, tuple] = {}
+    after: dict[int, Positions] = {}
     problem = ""
     try:
         commands, definition = recorded_commands(engine, case_id)
@@ -91,7 +95,7 @@ def states_after_each_event(engine, case_id: int) -> ReplaySteps:
     except Exception as err:  # noqa: BLE001 - altered history may break re-execution in any way
         problem = f"重新执行出错：{type(err).__name__}: {err}"
     steps: list[StepState] = []
-    current = None
+    current: Positions | None = None
     claims: dict[str, str] = {}
     for ev in events:
         if ev.type in h.COMMAND_TYPES:

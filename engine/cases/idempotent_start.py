@@ -15,7 +15,8 @@ from typing import Any, Mapping
 from sqlalchemy.exc import IntegrityError
 
 from yijianshi.engine.access.api_clients import ApiClient
-from yijianshi.engine.cases.commands import CaseService, CaseSummary
+from yijianshi.engine.cases.commands import CaseService
+from yijianshi.engine.cases.context import CaseSummary
 from yijianshi.engine.errors import EngineError
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.storage import api_store
@@ -50,7 +51,7 @@ class IdempotentStarts:
     def start(self, client: ApiClient, key: str, request: Mapping[str, Any], **start_args) -> StartOutcome:
         """Start a case (CaseService.start_case with `start_args`) once per (client, key)."""
         print_ = fingerprint(request)
-        earlier = self._recorded(client, key, print_)
+        earlier = self.recorded(client, key, print_)
         if earlier is not None:
             return earlier
 
@@ -62,13 +63,13 @@ class IdempotentStarts:
         try:
             summary = self.cases.start_case(actor=client.actor, within=record, **start_args)
         except IntegrityError:
-            earlier = self._recorded(client, key, print_)
+            earlier = self.recorded(client, key, print_)
             if earlier is None:
                 raise
             return earlier
         return StartOutcome(summary.id, describe(summary), replayed=False)
 
-    def _recorded(self, client: ApiClient, key: str, print_: str) -> StartOutcome | None:
+    def recorded(self, client: ApiClient, key: str, print_: str) -> StartOutcome | None:
         with self.db.reader.connect() as conn:
             row = api_store.idempotency_key(conn, client.id, key)
         if row is None:

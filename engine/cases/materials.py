@@ -1,5 +1,9 @@
 """Materials (申请材料 and 办理结果): uploaded files attached to a case at one of its work items.
 
+Files are checked and staged first, then stored by content, then attached by the command that
+completes the work item, in its transaction and in its history event (so they are in the case's hash
+chain, and a refused completion attaches nothing).
+
 Upload rules: only PDF, JPEG, PNG and OFD (the national e-document format), recognised by their
 content, not by the name a browser sends; a size limit per file and a count limit per upload. Files
 are stored once per content (SHA-256) under an upload folder; the database says which case holds
@@ -13,16 +17,17 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.cases.commands import APPLICANT_ROLE, CaseService
+from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
+from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.clock import Clock, to_utc
-from yijianshi.engine.errors import EngineError, NotFound, WorkItemUnavailable
+from yijianshi.engine.errors import EngineError, NotFound
 from yijianshi.engine.settings import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
-from yijianshi.storage import case_store
 from yijianshi.storage import material_store
+from yijianshi.storage.case_store import WorkItemRow
 from yijianshi.storage.database import Database
 
 APPLICATION, RESULT = "application", "result"
@@ -65,6 +70,22 @@ class StagedFile:
     sha256: str
     size: int
     temp_path: Path
+
+
+@dataclass(frozen=True)
+class NewMaterial:
+    """A stored file to attach to a case, as the completion's history event records it."""
+
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass
+class PublishedFiles:
+    materials: list[NewMaterial]
+    new_hashes: list[str]  # contents this upload stored first (the ones to remove if it fails)
 
 
 @dataclass(frozen=True)
@@ -199,61 +220,33 @@ class MaterialService:
             raise
         return staged
 
-    def attach(self, work_item_id: str, staged: list[StagedFile], actor: Actor) -> list[MaterialRecord]:
-        """Keep staged files as materials of the work item's case. The actor must be able to act on
-        the work item now (the applicant on his own steps, a clerk on his departments' steps)."""
-        if not staged:
-            return []
-        published: list[str] = []
+    def publish(self, staged: list[StagedFile]) -> PublishedFiles:
+        """Move checked uploads to their content addresses, ready to be attached by the command that
+        completes a work item (CaseService.complete_work_item(materials=...)), in its transaction.
+        If that command fails, `forget` removes what this call stored."""
+        published = PublishedFiles([], [])
         try:
-            with self.db.reader.connect() as conn:
-                item, head = case_store.work_item_and_case(conn, work_item_id)
-            _check_may_attach(item, head, actor)  # before any file is published
-            self._publish(staged, published)
-            with self.db.writer.begin() as conn:
-                # Checked again where the rows are written: the step may have ended meanwhile.
-                item, head = case_store.work_item_and_case(conn, work_item_id)
-                _check_may_attach(item, head, actor)
-                return self._add(conn, item, head, staged, actor)
+            for s in staged:
+                if self.store.publish(s):
+                    published.new_hashes.append(s.sha256)
+                published.materials.append(NewMaterial(s.filename, s.file_type.content_type, s.size, s.sha256))
         except BaseException:
-            self.discard(staged, published)
+            self.store.discard(staged)
+            self.forget(published)
             raise
+        return published
 
-    def attach_to_start(self, conn, case_id: int, task_spec: str, staged: list[StagedFile], actor: Actor,
-                        published: list[str]) -> list[MaterialRecord]:
-        """Keep staged files as materials of the start form's step of a case being started, inside
-        the starting transaction (CaseService.start_case(within=...)), so a start that fails keeps
-        neither case nor materials. The hashes of published files are added to `published`: if the
-        transaction fails, pass them to discard()."""
-        if not staged:
-            return []
-        items = [r for r in case_store.query_work_items(conn, case_id=case_id, state=None) if r.task_spec == task_spec]
-        if len(items) != 1:
-            raise WorkItemUnavailable("申请表环节不唯一，不能随立案上传材料。")
-        # Whoever starts a case fills its start form (start_case checks no departments for it).
-        item, head = case_store.work_item_and_case(conn, items[0].id)
-        self._publish(staged, published)
-        return self._add(conn, item, head, staged, actor)
-
-    def discard(self, staged: list[StagedFile], published: list[str]) -> None:
-        """Undo a failed attach: drop the staged files and the published ones nothing refers to."""
-        self.store.discard(staged)
-        self._forget_unreferenced(published)
-
-    def _publish(self, staged: list[StagedFile], published: list[str]) -> None:
-        for s in staged:
-            if self.store.publish(s):
-                published.append(s.sha256)
-
-    def _add(self, conn, item, head, staged: list[StagedFile], actor: Actor) -> list[MaterialRecord]:
-        groups = [g for g in item.groups.split(",") if g]
-        kind = APPLICATION if APPLICANT_ROLE in groups else RESULT
-        at = to_utc(self.clock.now())
-        rows = [dict(case_id=head.id, work_item_id=item.id, task_name=item.name, kind=kind,
-                     filename=s.filename, content_type=s.file_type.content_type, size_bytes=s.size,
-                     sha256=s.sha256, uploaded_by=actor.id, uploaded_at=at) for s in staged]
-        ids = material_store.add(conn, rows)
-        return [MaterialRecord(id=i, **r) for i, r in zip(ids, rows)]
+    def forget(self, published: PublishedFiles) -> None:
+        """Remove files that `publish` stored and that no stored material refers to (the command
+        that was to attach them failed)."""
+        hashes = published.new_hashes
+        if not hashes:
+            return
+        with self.db.reader.connect() as conn:
+            referenced = material_store.referenced(conn, hashes)
+        for sha in hashes:
+            if sha not in referenced:
+                self.store.remove(sha)
 
     def for_case(self, case_id: int) -> list[MaterialRecord]:
         with self.db.reader.connect() as conn:
@@ -272,25 +265,15 @@ class MaterialService:
             raise NotFound(f"材料“{record.filename}”的文件已不在存储目录中，请联系系统管理员。")
         return path
 
-    def _forget_unreferenced(self, hashes: list[str]) -> None:
-        """Remove files this attempt published that no stored material refers to."""
-        if not hashes:
-            return
-        with self.db.reader.connect() as conn:
-            referenced = material_store.referenced(conn, hashes)
-        for sha in hashes:
-            if sha not in referenced:
-                self.store.remove(sha)
 
-
-def _check_may_attach(item, head, actor: Actor) -> None:
-    """Whoever may complete the work item may attach materials to it (the one rule of who may act,
-    CaseService.check_can_act), and only while it is open."""
-    if item is None:
-        raise NotFound("待办事项不存在。")
-    if item.state != "ready":
-        raise WorkItemUnavailable("该事项已办结或已撤销，不能再上传材料。")
-    CaseService.check_can_act(item, actor, head)
+def material_rows(materials: Iterable[NewMaterial], *, case_id: int, item: WorkItemRow, actor: Actor,
+                  at: datetime) -> list[dict[str, Any]]:
+    """The rows that attach files to a case at a work item: application materials at the applicant's
+    steps, results (办理结果) at the departments'."""
+    kind = APPLICATION if APPLICANT_ROLE in item_groups(item.groups) else RESULT
+    return [dict(case_id=case_id, work_item_id=item.id, task_name=item.name, kind=kind, filename=m.filename,
+                 content_type=m.content_type, size_bytes=m.size_bytes, sha256=m.sha256, uploaded_by=actor.id,
+                 uploaded_at=to_utc(at)) for m in materials]
 
 
 def record_from_row(row) -> MaterialRecord:

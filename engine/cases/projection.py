@@ -8,15 +8,16 @@ from SpiffWorkflow.task import TaskState
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.actors import SYSTEM
-from yijianshi.engine.clock import to_utc
+from yijianshi.engine.cases.context import CommandContext
+from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import ScriptError
 from yijianshi.engine.deadlines.timers import TIME_VALUE_KINDS, UNRESOLVED, as_point_in_time
 from yijianshi.engine.cases.work_items import WorkItemProjection, all_tasks, drain_outbox
 from yijianshi.storage import case_store as store
-from yijianshi.storage import deadline_store
+from yijianshi.storage import case_search, deadline_store
 
 
-def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
+def write_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
     """Write what changed between two projections of a case: work items (with due and warning
     times), deadlines, message waits, correlation values, outbox events. Returns the case's
     attention note (None when nothing needs an administrator)."""
@@ -59,9 +60,9 @@ def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection,
                   work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
     if ctx.head.attention:
         # Work items created earlier with a due date that could not be computed still count.
-        gone = set(done) | set(cancelled)
-        unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in gone]
-    store.insert_work_items(conn, new_rows)
+        ended = set(done) | set(cancelled)
+        unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in ended]
+    store.insert_work_items(conn, new_rows, ctx.head.definition_key)
     if after.waits != before.waits:
         store.replace_waits(conn, case_id, after.waits)
     new_case = ctx.head.version == 0
@@ -70,21 +71,33 @@ def write_projection(ctx, before: WorkItemProjection, after: WorkItemProjection,
         if ctx.head.business_key:
             corr["business_key"] = ctx.head.business_key
         store.replace_correlations(conn, case_id, corr, new_case=new_case)
-    for message in drain_outbox(ctx._workflow):
+    case_search.add_terms(conn, case_id, _search_terms(ctx.events))
+    for message in drain_outbox(ctx.workflow):
         ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
     if not unresolved:
         return None
     return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
             + "、".join(sorted(set(unresolved))))[:500]
 
-def sync_deadlines(ctx, before: WorkItemProjection, after: WorkItemProjection) -> None:
+def _search_terms(events) -> set[tuple[str, str]]:
+    """Names and identifiers from the data a case started with and the forms submitted in this command."""
+    terms: set[tuple[str, str]] = set()
+    for e in events:
+        if e.type == h.CASE_STARTED:
+            terms |= case_search.terms_of(e.data.get("data") or {})
+        elif e.type == h.WORK_ITEM_COMPLETED:
+            terms |= case_search.terms_of(e.data.get("submitted") or {})
+    return terms
+
+
+def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
     """Arm deadlines for timers that started waiting; close those that fired or were cancelled."""
     keyed_before = {(t.task_id, t.due): t for t in before.timers.values()}
     keyed_after = {(t.task_id, t.due): t for t in after.timers.values()}
     at = to_utc(ctx.at)
     ended = []
     if keyed_before.keys() - keyed_after.keys():
-        states = {str(t.id): t.state for t in all_tasks(ctx._workflow)}
+        states = {str(t.id): t.state for t in all_tasks(ctx.workflow)}
         for key in keyed_before.keys() - keyed_after.keys():
             state = states.get(key[0])
             if ctx.superseding and state == TaskState.WAITING:

@@ -40,6 +40,12 @@ class WorkflowCache:
             if entry is not None and entry[0] == old:
                 self._items[case_id] = (new, entry[1], entry[2])
 
+    def version_of(self, case_id: int) -> int | None:
+        """The version of the case whose workflow is cached, or None when none is."""
+        with self._lock:
+            entry = self._items.get(case_id)
+        return entry[0] if entry is not None else None
+
     def drop(self, case_id: int) -> None:
         with self._lock:
             self._items.pop(case_id, None)

@@ -6,10 +6,18 @@ from __future__ import annotations
 import json
 import threading
 from datetime import date, datetime
+from typing import Protocol
 
 from yijianshi.engine.deadlines.working_calendar import ScheduleMissing, WorkingCalendar, YearSchedule, bundled_schedules
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.storage import calendar_store
+
+
+class HasCalendar(Protocol):
+    """Whatever gives the working calendar in force: a CalendarHolder, or the bundled schedules alone."""
+
+    @property
+    def calendar(self) -> WorkingCalendar: ...
 
 
 class CalendarHolder:
@@ -23,9 +31,8 @@ class CalendarHolder:
 
     @property
     def calendar(self) -> WorkingCalendar:
-        if self._calendar is None:
-            self.reload()
-        return self._calendar
+        calendar = self._calendar
+        return calendar if calendar is not None else self.reload()
 
     def reload(self) -> WorkingCalendar:
         with self.db.reader.connect() as conn:
@@ -39,10 +46,11 @@ class CalendarHolder:
         closures: dict[str, set[date]] = {}
         for c in closure_rows:
             closures.setdefault(c.region, set()).add(date.fromisoformat(c.day))
+        calendar = WorkingCalendar(schedules, closures)
         with self._lock:
-            self._calendar = WorkingCalendar(schedules, closures)
+            self._calendar = calendar
             self._stamp = stamp
-        return self._calendar
+        return calendar
 
     def refresh_if_changed(self) -> bool:
         with self.db.reader.connect() as conn:
@@ -72,7 +80,7 @@ def _as_datetime(value) -> datetime | date:
     return datetime.fromisoformat(str(value))
 
 
-def calendar_functions(holder: CalendarHolder, now) -> dict:
+def calendar_functions(holder: HasCalendar, now) -> dict:
     """Working-day functions for expressions. Each returns an ISO time string (what BPMN timers
     need); a year without a published schedule yields the UNRESOLVED time and flags the case,
     never a Mon–Fri guess."""

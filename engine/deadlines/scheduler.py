@@ -19,16 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from yijianshi.engine.ops import prometheus as metrics
 from yijianshi.engine.supervision import weekly_bulletin
 from yijianshi.engine.clock import SHANGHAI, to_utc
+from yijianshi.engine.deadlines.lease import LEASE_NAME
 from yijianshi.storage import deadline_store
 
 log = logging.getLogger("yijianshi.scheduler")
-LEASE_NAME = "deadlines"
 BULLETIN_JOB = "weekly_bulletin"
 # Every Monday at 08:00, Asia/Shanghai: the bulletin of the week that ended.
 BULLETIN_DAY, BULLETIN_TIME = 0, (8, 0)
@@ -184,6 +185,15 @@ class DeadlineScheduler:
         self._scheduler.add_job(self.engine.calendar.refresh_if_changed, "interval", seconds=30, id="calendar")
         self._scheduler.add_job(self.weekly_bulletin, bulletin_trigger(), id=BULLETIN_JOB)
         self._scheduler.start()
+
+    def job(self, job_id: str) -> Job | None:
+        """One of the scheduler's APScheduler jobs (lease, dispatch, calendar, BULLETIN_JOB)."""
+        return self._scheduler.get_job(job_id)
+
+    def halt(self) -> None:
+        """Stop running jobs at once and keep the lease, as a process that dies does: a standby
+        takes over when the lease expires. `stop` is the orderly way."""
+        self._scheduler.shutdown(wait=False)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -10,15 +10,12 @@ from lxml import etree
 
 from yijianshi.engine.errors import Problem
 from yijianshi.engine.modeling.forms import FIELD_TYPES, FORMATS, Form, FormField, coerce_value, parse_iso_date
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-_B = f"{{{BPMN_NS}}}"
-_C = f"{{{CAMUNDA_NS}}}"
 _CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max", *FORMATS,
                 "required_if", "at_least_one", "confirm")
 # Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
-_SUBPROCESS_TAGS = {f"{_B}subProcess", f"{_B}transaction", f"{_B}adHocSubProcess"}
+_SUBPROCESS_TAGS = {f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
 
 
 @dataclass(frozen=True)
@@ -72,13 +69,13 @@ class _Reporter:
 def _lane_names(container: etree._Element) -> dict[str, str]:
     """Map flow node id -> name of the innermost lane of this container that references it."""
     names: dict[str, str] = {}
-    for lane_set in container.findall(f"{_B}laneSet"):
+    for lane_set in container.findall(f"{BPMN}laneSet"):
         # Child lanes follow their parent in document order, so later (inner) lanes win.
-        for lane in lane_set.iter(f"{_B}lane"):
+        for lane in lane_set.iter(f"{BPMN}lane"):
             name = (lane.get("name") or "").strip()
             if not name:
                 continue
-            for ref in lane.findall(f"{_B}flowNodeRef"):
+            for ref in lane.findall(f"{BPMN}flowNodeRef"):
                 if ref.text and ref.text.strip():
                     names[ref.text.strip()] = name
     return names
@@ -89,7 +86,7 @@ def _lane_of(task: etree._Element, lanes: dict[etree._Element, dict[str, str]]) 
     node_id = task.get("id")
     # Keyed by element (not id()): the dict keeps each lxml proxy alive, so keys cannot be recycled.
     for ancestor in task.iterancestors():
-        if ancestor.tag in _SUBPROCESS_TAGS or ancestor.tag == f"{_B}process":
+        if ancestor.tag in _SUBPROCESS_TAGS or ancestor.tag == f"{BPMN}process":
             if ancestor not in lanes:
                 lanes[ancestor] = _lane_names(ancestor)
             table = lanes[ancestor]
@@ -99,8 +96,18 @@ def _lane_of(task: etree._Element, lanes: dict[etree._Element, dict[str, str]]) 
     return None
 
 
-def _split_groups(raw: str | None) -> tuple[str, ...]:
-    return tuple(g.strip() for g in (raw or "").split(",") if g.strip())
+def split_list(text: str | None, sep: str = ",") -> tuple[str, ...]:
+    """The non-empty entries of a list written in one attribute or property ("market, fire")."""
+    return tuple(x.strip() for x in (text or "").split(sep) if x.strip())
+
+
+def extension_properties(el: etree._Element) -> dict[str, str]:
+    """The camunda:properties of an element, name -> value (a later property of the same name wins)."""
+    ext = el.find(f"{BPMN}extensionElements")
+    if ext is None:
+        return {}
+    return {p.get("name") or "": p.get("value") or ""
+            for p in ext.iterfind(f"{CAMUNDA}properties/{CAMUNDA}property")}
 
 
 def _is_formless(ext: etree._Element | None) -> bool:
@@ -108,7 +115,7 @@ def _is_formless(ext: etree._Element | None) -> bool:
         return False
     return any((prop.get("name") or "").strip() == "formless"
                and (prop.get("value") or "").strip().lower() == "true"
-               for prop in ext.iterfind(f"{_C}properties/{_C}property"))
+               for prop in ext.iterfind(f"{CAMUNDA}properties/{CAMUNDA}property"))
 
 
 def _int_config(text: str | None) -> int | None:
@@ -148,16 +155,17 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
                           f"请使用 {' / '.join(FIELD_TYPES)} 之一。")
         usable = False
     options = []
-    for value in xml_field.iterfind(f"{_C}value"):
-        if not (value.get("id") or "").strip():
+    for value in xml_field.iterfind(f"{CAMUNDA}value"):
+        option_id = (value.get("id") or "").strip()
+        if not option_id:
             report(value, f"枚举字段 “{field_id}” 有一个选项缺少 id。请为每个选项设置 id。")
             continue
-        options.append((value.get("id").strip(), value.get("name") or value.get("id").strip()))
+        options.append((option_id, value.get("name") or option_id))
     if field_type == "enum" and not options:
         report(xml_field, f"枚举字段 “{field_id}” 没有任何选项。请添加至少一个 camunda:value。")
         usable = False
     attrs: dict[str, Any] = {"required": False, "readonly": False}
-    for constraint in xml_field.iterfind(f"{_C}validation/{_C}constraint"):
+    for constraint in xml_field.iterfind(f"{CAMUNDA}validation/{CAMUNDA}constraint"):
         name, config = (constraint.get("name") or "").strip(), constraint.get("config")
         if name in ("required", "readonly"):
             attrs[name] = (config or "true").strip().lower() != "false"
@@ -230,7 +238,7 @@ def _read_form(task: etree._Element, report: _Reporter) -> Form | None:
     fields: list[FormField] = []
     seen: set[str] = set()
     elements = {}
-    for xml_field in task.iterfind(f"{_B}extensionElements/{_C}formData/{_C}formField"):
+    for xml_field in task.iterfind(f"{BPMN}extensionElements/{CAMUNDA}formData/{CAMUNDA}formField"):
         field = _read_field(xml_field, report)
         if field is None:
             continue
@@ -257,15 +265,15 @@ def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, 
     tasks: dict[str, UserTaskMeta] = {}
     problems: list[Problem] = []
     lanes: dict[etree._Element, dict[str, str]] = {}
-    for process in tree.getroot().iterfind(f"{_B}process"):
+    for process in tree.getroot().iterfind(f"{BPMN}process"):
         process_id = process.get("id") or ""
-        for task in process.iter(f"{_B}userTask"):
+        for task in process.iter(f"{BPMN}userTask"):
             task_id = task.get("id") or ""
             report = _Reporter(filename, task_id, problems)
-            ext = task.find(f"{_B}extensionElements")
+            ext = task.find(f"{BPMN}extensionElements")
             tasks[task_id] = UserTaskMeta(
                 process_id=process_id, task_id=task_id, name=(task.get("name") or "").strip(),
-                line=task.sourceline, candidate_groups=_split_groups(task.get(f"{_C}candidateGroups")),
-                lane=_lane_of(task, lanes), due_date=task.get(f"{_C}dueDate"),
+                line=task.sourceline, candidate_groups=split_list(task.get(f"{CAMUNDA}candidateGroups")),
+                lane=_lane_of(task, lanes), due_date=task.get(f"{CAMUNDA}dueDate"),
                 form=_read_form(task, report), formless=_is_formless(ext))
     return tasks, problems

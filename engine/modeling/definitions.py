@@ -13,12 +13,14 @@ from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.scripting.sandbox import check_script
 from yijianshi.engine.modeling.xml_loading import (
     MAX_FILE_BYTES,
@@ -28,8 +30,6 @@ from yijianshi.engine.modeling.xml_loading import (
     validate_dmn_schema,
 )
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 SOURCE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn")
 
 
@@ -70,8 +70,8 @@ class LoadedDefinition:
     key: str
     version: int
     name: str
-    spec: object
-    subprocess_specs: dict
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
     task_meta: dict[str, UserTaskMeta]
 
     def meta_for(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
@@ -119,8 +119,8 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
 
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
-    process_files: dict[str, SourceFile] = {}
-    decision_files: dict[str, SourceFile] = {}
+    process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
+    decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
         try:
             if kind == "dmn":
@@ -135,7 +135,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             problems.extend(_check_expressions(tree, src.filename))
             for meta in metas.values():
                 task_meta[f"{meta.process_id}:{meta.task_id}"] = meta
-            for process in tree.getroot().iter(f"{{{BPMN}}}process"):
+            for process in tree.getroot().iter(f"{BPMN}process"):
                 process_files[process.get("id")] = src
         except ValidationException as err:
             problems.append(_problem_from_validation(err, src.filename))
@@ -149,7 +149,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     for src, tree, kind in trees:
         if kind != "bpmn":
             continue
-        for process in tree.getroot().iter(f"{{{BPMN}}}process"):
+        for process in tree.getroot().iter(f"{BPMN}process"):
             if process.get("isExecutable", "false").lower() != "true":
                 continue
             try:
@@ -186,8 +186,8 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
     files = {s.sha256: s for s in used.values()}
     for pid in process_ids:
         node = parser.get_process_parser(pid).node
-        for brt in node.iter(f"{{{BPMN}}}businessRuleTask"):
-            ref = brt.get(f"{{{CAMUNDA}}}decisionRef")
+        for brt in node.iter(f"{BPMN}businessRuleTask"):
+            ref = brt.get(f"{CAMUNDA}decisionRef")
             if ref in decision_files:
                 files[decision_files[ref].sha256] = decision_files[ref]
     content_hash = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()
@@ -204,11 +204,11 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
 
 
 _EXPRESSION_TAGS = {
-    f"{{{BPMN}}}script": "exec",
-    f"{{{BPMN}}}conditionExpression": "eval",
-    f"{{{BPMN}}}timeDate": "eval",
-    f"{{{BPMN}}}timeDuration": "eval",
-    f"{{{BPMN}}}timeCycle": "eval",
+    f"{BPMN}script": "exec",
+    f"{BPMN}conditionExpression": "eval",
+    f"{BPMN}timeDate": "eval",
+    f"{BPMN}timeDuration": "eval",
+    f"{BPMN}timeCycle": "eval",
 }
 
 
@@ -223,8 +223,8 @@ def _check_expressions(tree, filename: str) -> list[Problem]:
             owner = el.getparent()
             problems.append(Problem(filename, el.sourceline, f"表达式或脚本不被允许：{message}",
                                     owner.get("id") if owner is not None else None))
-    for el in tree.getroot().iter(f"{{{BPMN}}}userTask"):
-        due = el.get(f"{{{CAMUNDA}}}dueDate")
+    for el in tree.getroot().iter(f"{BPMN}userTask"):
+        due = el.get(f"{CAMUNDA}dueDate")
         if due:
             for message in check_script(due, "eval"):
                 problems.append(Problem(filename, el.sourceline, f"办理期限表达式不被允许：{message}", el.get("id")))
@@ -232,7 +232,7 @@ def _check_expressions(tree, filename: str) -> list[Problem]:
 
 
 def _check_duplicate_processes(tree, src, process_files, problems) -> None:
-    for process in tree.getroot().iter(f"{{{BPMN}}}process"):
+    for process in tree.getroot().iter(f"{BPMN}process"):
         pid = process.get("id")
         if pid in process_files and process_files[pid].filename != src.filename:
             problems.append(Problem(src.filename, process.sourceline,

@@ -1,8 +1,10 @@
 """The registry of departments, roles and regions: the codes processes may use as candidate groups,
 lane names and working-day regions, with their Chinese names. One JSON file (processes/registry.json)
-that designers edit like the diagrams; `yijianshi validate` checks every process against it."""
+that designers edit like the diagrams; `yijianshi validate`, `yijianshi deploy` and the web upload
+check every process against it (or against another file chosen with --registry)."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -12,6 +14,8 @@ from pathlib import Path
 from yijianshi.engine.errors import DefinitionError, Problem
 
 REGISTRY_FILENAME = "registry.json"
+# The project's registry: the one validate and deploy (command line and web upload) check against.
+PROJECT_REGISTRY = Path(__file__).resolve().parents[2] / "processes" / REGISTRY_FILENAME
 KINDS = {"department": "部门", "role": "角色", "region": "地区"}
 _CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
@@ -85,6 +89,23 @@ def load_registry(path: str | Path) -> Registry:
     except (OSError, UnicodeDecodeError) as err:
         raise DefinitionError([Problem(str(path), None, f"无法读取登记表：{err}")]) from None
     return parse_registry(text, str(path))
+
+
+def registry_for_checks(path: str | Path | None = None) -> Registry:
+    """The registry that processes are validated and deployed against: the file at `path` when one is
+    chosen, else the project's processes/registry.json. There is always one: a missing file is a
+    DefinitionError, never a silently skipped department check."""
+    chosen = Path(path) if path else PROJECT_REGISTRY
+    if not chosen.is_file():
+        raise DefinitionError([Problem(str(chosen), None, "找不到部门登记表：校验和部署要按登记表检查办理部门、"
+                                       "角色和地区。请提供登记表文件（命令行可用 --registry 指定）。")])
+    return load_registry(chosen)
+
+
+@functools.cache
+def shipped_registry() -> Registry:
+    """The registry of the project's processes/ (read once): the one source of department and role names."""
+    return load_registry(PROJECT_REGISTRY)
 
 
 def find_registry(paths: Iterable[str | Path]) -> Path | None:

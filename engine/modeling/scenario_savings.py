@@ -22,33 +22,19 @@ Measures:
   boundary events and loops back are ignored), so parallel items count once and staged items add up."""
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lxml import etree
 
-from yijianshi.engine.modeling.camunda_dialect import read_user_tasks
+from yijianshi.engine.modeling.camunda_dialect import extension_properties, read_user_tasks, split_list
 from yijianshi.engine.modeling.definitions import SourceFile, read_sources
-from yijianshi.engine.modeling.lint import SELECTION_FIELDS
+from yijianshi.engine.modeling.namespaces import BPMN
+from yijianshi.engine.modeling.scenario_items import SELECTION_FIELDS, ScenarioItem
+from yijianshi.engine.modeling.time_limits import Limit, item_limit
 from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
 
-B = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-C = "{http://camunda.org/schema/1.0/bpmn}"
-_LIMIT_FUNCTIONS = ("add_working_days", "working_days")
-
-
-@dataclass(frozen=True)
-class ItemMetrics:
-    element_id: str
-    name: str
-    process_id: str
-    departments: tuple[str, ...]
-    limit_days: int | None
-    materials: tuple[str, ...]
-    form_fields: tuple[str, ...]
-    visits_before: int
 
 
 @dataclass(frozen=True)
@@ -56,7 +42,7 @@ class ScenarioMetrics:
     key: str
     name: str
     file: str
-    items: tuple[ItemMetrics, ...]
+    items: tuple[ScenarioItem, ...]
     fields_separate: int
     fields_merged: int
     materials_separate: int
@@ -101,16 +87,16 @@ def scenario_metrics(paths: Iterable[str | Path]) -> list[ScenarioMetrics]:
 
 def metrics_of_sources(sources: Iterable[SourceFile]) -> list[ScenarioMetrics]:
     """The metrics of every scenario in these files (as read from disk or as stored when deployed)."""
-    processes: dict[str, tuple[str, etree._Element, dict]] = {}
+    processes: dict[str | None, tuple[str, etree._Element, dict]] = {}  # by id as written
     for src in sources:
         tree = parse_xml(src.data, src.filename)
         if kind_of(tree) != "bpmn":
             continue
         metas, _ = read_user_tasks(tree, src.filename)
-        for process in tree.getroot().iter(f"{B}process"):
+        for process in tree.getroot().iter(f"{BPMN}process"):
             own = {m.task_id: m for m in metas.values() if m.process_id == process.get("id")}
             processes[process.get("id")] = (src.filename, process, own)
-    called = {ca.get("calledElement") for _, p, _ in processes.values() for ca in p.iter(f"{B}callActivity")}
+    called = {ca.get("calledElement") for _, p, _ in processes.values() for ca in p.iter(f"{BPMN}callActivity")}
     out = []
     for pid, (filename, process, metas) in processes.items():
         entry = _entry_form(process, metas)
@@ -122,20 +108,21 @@ def metrics_of_sources(sources: Iterable[SourceFile]) -> list[ScenarioMetrics]:
 
 def _measure(pid, filename, process, entry_fields, processes) -> ScenarioMetrics:
     items = []
-    for ca in process.iter(f"{B}callActivity"):
+    for ca in process.iter(f"{BPMN}callActivity"):
         target = processes.get(ca.get("calledElement"))
         if target is None:
             continue
         _, tprocess, tmetas = target
-        props = _properties(tprocess)
-        items.append(ItemMetrics(
+        props = extension_properties(tprocess)
+        days = item_limit(tprocess)
+        items.append(ScenarioItem(
             element_id=ca.get("id"), name=ca.get("name") or ca.get("id"), process_id=ca.get("calledElement"),
             departments=_handling_groups(tprocess, tmetas),
-            limit_days=item_limit(tprocess), materials=tuple(_split(props.get("materials", ""), "；")),
-            form_fields=tuple(_split(props.get("form_fields", ""), ",")),
+            limit=Limit(days, "working_days") if days is not None else None,
+            materials=split_list(props.get("materials"), "；"), form_fields=split_list(props.get("form_fields")),
             visits_before=_int(props.get("visits_before"), 0)))
-    props = _properties(process)
-    merged_materials = _split(props.get("materials", ""), "；") or sorted({m for i in items for m in i.materials})
+    props = extension_properties(process)
+    merged_materials = split_list(props.get("materials"), "；") or sorted({m for i in items for m in i.materials})
     limits = {i.element_id: i.limit_days or 0 for i in items}
     return ScenarioMetrics(
         key=pid, name=process.get("name") or pid, file=filename, items=tuple(items),
@@ -150,7 +137,7 @@ def _handling_groups(process, metas) -> tuple[str, ...]:
     """The departments of an item: the groups of its first user task (督办 and the like come later)."""
     for node in _in_flow_order(process):
         meta = metas.get(node.get("id"))
-        if node.tag == f"{B}userTask" and meta is not None:
+        if node.tag == f"{BPMN}userTask" and meta is not None:
             return meta.groups
     return ()
 
@@ -159,7 +146,7 @@ def _entry_form(process, metas) -> list[str] | None:
     """The editable fields of the first applicant form reached from the start event."""
     for node in _in_flow_order(process):
         meta = metas.get(node.get("id"))
-        if node.tag == f"{B}userTask" and meta is not None:
+        if node.tag == f"{BPMN}userTask" and meta is not None:
             if "applicant" in meta.groups and meta.form is not None:
                 return [f.id for f in meta.form.fields if not f.readonly]
             return None
@@ -169,7 +156,7 @@ def _entry_form(process, metas) -> list[str] | None:
 def _in_flow_order(process):
     nodes = {el.get("id"): el for el in process if el.get("id")}
     succ = _successors(process, skip_boundaries=True)
-    queue = [el.get("id") for el in process.iter(f"{B}startEvent") if el.getparent() is process]
+    queue = [el.get("id") for el in process.iter(f"{BPMN}startEvent") if el.getparent() is process]
     seen = set()
     while queue:
         nid = queue.pop(0)
@@ -181,9 +168,9 @@ def _in_flow_order(process):
 
 
 def _successors(process, skip_boundaries: bool) -> dict[str, list[str]]:
-    boundaries = {el.get("id") for el in process.iter(f"{B}boundaryEvent")}
+    boundaries = {el.get("id") for el in process.iter(f"{BPMN}boundaryEvent")}
     succ: dict[str, list[str]] = {}
-    for fl in process.iter(f"{B}sequenceFlow"):
+    for fl in process.iter(f"{BPMN}sequenceFlow"):
         if skip_boundaries and fl.get("sourceRef") in boundaries:
             continue
         succ.setdefault(fl.get("sourceRef"), []).append(fl.get("targetRef"))
@@ -194,9 +181,11 @@ def critical_path(process, weights: dict[str, int]) -> int:
     """The largest sum of node weights along a path from a start event through the sequence flows,
     ignoring flows from boundary events (exceptions) and flows back into a loop."""
     succ = _successors(process, skip_boundaries=True)
-    starts = [el.get("id") for el in process.iter(f"{B}startEvent") if el.getparent() is process]
+    starts = [el.get("id") for el in process.iter(f"{BPMN}startEvent") if el.getparent() is process]
     # Drop back edges found by a depth-first walk, so what remains is a DAG.
-    order, state, dag = [], {}, {}
+    order: list[str] = []
+    state: dict[str, int] = {}
+    dag: dict[str, list[str]] = {}
 
     def visit(n):
         state[n] = 1
@@ -216,50 +205,6 @@ def critical_path(process, weights: dict[str, int]) -> int:
     for n in order:  # reverse topological order: successors first
         best[n] = weights.get(n, 0) + max((best[m] for m in dag.get(n, ())), default=0)
     return max((best[s] for s in starts), default=0)
-
-
-def item_limit(process) -> int | None:
-    """The promised limit (working days) of an item process: N of the interrupting boundary timer
-    `add_working_days(start, N)` on its first user task that has one, else of its due date."""
-    tasks = [el for el in process.iter(f"{B}userTask")]
-    for task in tasks:
-        for b in process.iter(f"{B}boundaryEvent"):
-            if b.get("attachedToRef") != task.get("id") or b.get("cancelActivity", "true") == "false":
-                continue
-            for t in b.iter(f"{B}timeDate"):
-                n = _literal_days(t.text or "")
-                if n is not None:
-                    return n
-    for task in tasks:
-        n = _literal_days(task.get(f"{C}dueDate") or "")
-        if n is not None:
-            return n
-    return None
-
-
-def _literal_days(expression: str) -> int | None:
-    try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
-        return None
-    call = tree.body
-    if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _LIMIT_FUNCTIONS:
-        position = 1 if call.func.id == "add_working_days" else 0
-        if len(call.args) > position and isinstance(call.args[position], ast.Constant) \
-                and isinstance(call.args[position].value, int):
-            return call.args[position].value
-    return None
-
-
-def _properties(el) -> dict[str, str]:
-    ext = el.find(f"{B}extensionElements")
-    if ext is None:
-        return {}
-    return {p.get("name"): p.get("value") or "" for p in ext.iterfind(f"{C}properties/{C}property")}
-
-
-def _split(text: str, sep: str) -> list[str]:
-    return [x.strip() for x in text.split(sep) if x.strip()]
 
 
 def _int(text: str | None, default: int) -> int:

@@ -11,13 +11,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yijianshi.engine.modeling.definitions import SourceFile, parse_deployment, store_deployment
+from yijianshi.engine.modeling.definitions import ParsedDeployment, SourceFile, parse_deployment, store_deployment
 from yijianshi.engine.errors import DefinitionError, Problem
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
 from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
 
-BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
-CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
 INCLUDED_PREFIX = "已部署/"  # how an included file is named in problems and on the page
 
 
@@ -48,9 +47,9 @@ class Review:
 
 @dataclass
 class _Refs:
-    processes: set[str] = field(default_factory=set)  # defined
+    processes: set[str | None] = field(default_factory=set)  # defined (None: a process without an id)
     decisions: set[str] = field(default_factory=set)  # defined
-    executable: set[str] = field(default_factory=set)
+    executable: set[str | None] = field(default_factory=set)
     called: set[str] = field(default_factory=set)
     decision_refs: set[str] = field(default_factory=set)
 
@@ -62,16 +61,16 @@ class _Refs:
             return  # the deploy check reports unreadable files
         root = tree.getroot()
         if kind == "dmn":
-            self.decisions.update(d.get("id") for d in root.iter("{*}decision") if d.get("id"))
+            self.decisions.update(i for d in root.iter("{*}decision") if (i := d.get("id")))
             return
         for process in root.iter(f"{BPMN}process"):
             self.processes.add(process.get("id"))
             if (process.get("isExecutable") or "").lower() == "true":
                 self.executable.add(process.get("id"))
-        self.called.update(c.get("calledElement").strip() for c in root.iter(f"{BPMN}callActivity")
-                           if (c.get("calledElement") or "").strip())
-        self.decision_refs.update(b.get(f"{CAMUNDA}decisionRef") for b in root.iter(f"{BPMN}businessRuleTask")
-                                  if b.get(f"{CAMUNDA}decisionRef"))
+        self.called.update(called for c in root.iter(f"{BPMN}callActivity")
+                           if (called := (c.get("calledElement") or "").strip()))
+        self.decision_refs.update(ref for b in root.iter(f"{BPMN}businessRuleTask")
+                                  if (ref := b.get(f"{CAMUNDA}decisionRef")))
 
     @property
     def missing_processes(self) -> set[str]:
@@ -86,24 +85,16 @@ def review_upload(engine, uploaded: list[SourceFile], registry: Registry | None)
     """Check uploaded files without writing anything: the deploy validation of the upload with the
     deployed files it refers to, the designer lint of the uploaded files, and the versions a deploy
     would create."""
-    from yijianshi.engine.modeling.lint import lint_sources
     from yijianshi.storage import definition_store
 
     review = Review(uploaded=list(uploaded))
     with engine.db.reader.connect() as conn:
         latest = {row.key: row for row in definition_store.latest_versions(conn)}
         review.included, review.included_for = _included_files(conn, uploaded, latest)
-    everything = review.uploaded + review.included
-    try:
-        parsed = parse_deployment(everything)
-    except DefinitionError as err:
-        review.problems.extend(err.problems)
-        parsed = None
-    names = {s.filename for s in review.uploaded}
-    reported = {(p.file, p.line, p.element) for p in review.problems}
-    # The lint repeats some deploy checks (forbidden expressions): say each place once.
-    review.lint.extend(p for p in lint_sources(everything, registry)
-                       if p.file in names and (p.file, p.line, p.element) not in reported)
+    parsed, problems, lint = check_sources(review.uploaded + review.included, registry,
+                                           report_for={s.filename for s in review.uploaded})
+    review.problems.extend(problems)
+    review.lint.extend(lint)
     if parsed is not None and review.ok:
         refs = _refs(review.uploaded)
         for d in parsed.definitions:
@@ -119,6 +110,26 @@ def review_upload(engine, uploaded: list[SourceFile], registry: Registry | None)
             review.problems.append(Problem("（上传）", None, "上传的文件中没有可执行的流程：只有上传的文件里"
                                            " isExecutable=\"true\" 的流程才会部署。"))
     return review
+
+
+def check_sources(sources: list[SourceFile], registry: Registry | None,
+                  report_for: set[str] | None = None) -> tuple[ParsedDeployment | None, list[Problem], list[Problem]]:
+    """The checks every way of deploying applies (`yijianshi validate`, `yijianshi deploy`, the web
+    upload): the deploy validation, then the designer lint with the department registry. Returns the
+    parsed files (None when the deploy validation failed), its problems, and the lint problems in the
+    files named in `report_for` (default: all) that the deploy validation did not report already."""
+    from yijianshi.engine.modeling.lint import lint_sources
+
+    try:
+        parsed, problems = parse_deployment(sources), []
+    except DefinitionError as err:
+        parsed, problems = None, list(err.problems)
+    names = report_for if report_for is not None else {s.filename for s in sources}
+    reported = {(p.file, p.line, p.element) for p in problems}
+    # The lint repeats some deploy checks (forbidden expressions): say each place once.
+    lint = [p for p in lint_sources(sources, registry)
+            if p.file in names and (p.file, p.line, p.element) not in reported]
+    return parsed, problems, lint
 
 
 def deploy_reviewed(engine, uploaded: list[SourceFile], included: list[SourceFile], actor) -> list:

@@ -54,7 +54,8 @@ class StagingArea:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
             if manifest["owner"] != owner or now - datetime.fromisoformat(manifest["staged_at"]) > self.ttl:
                 raise gone
-            uploaded, included = [], []
+            uploaded: list[SourceFile] = []
+            included: list[SourceFile] = []
             for i, f in enumerate(manifest["files"]):
                 data = (folder / f"{i}.xml").read_bytes()
                 if hashlib.sha256(data).hexdigest() != f["sha256"]:

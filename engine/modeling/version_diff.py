@@ -18,11 +18,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from yijianshi.engine.modeling.xml_loading import BPMN_NS, DMN_NAMESPACES, parse_xml
+from yijianshi.engine.modeling.namespaces import BPMN_NS, CAMUNDA_NS, DMN_NAMESPACES, XSI_NS
+from yijianshi.engine.modeling.xml_loading import parse_xml
 
-_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
-_XSI = "http://www.w3.org/2001/XMLSchema-instance"
-_PREFIXES = {BPMN_NS: "bpmn", _CAMUNDA: "camunda", _XSI: "xsi", **{ns: "dmn" for ns in DMN_NAMESPACES}}
+_PREFIXES = {BPMN_NS: "bpmn", CAMUNDA_NS: "camunda", XSI_NS: "xsi", **{ns: "dmn" for ns in DMN_NAMESPACES}}
 _MODEL_NAMESPACES = {BPMN_NS, *DMN_NAMESPACES}
 # Elements whose children with an id are elements in their own right.
 _CONTAINERS = {"definitions", "process", "subProcess", "transaction", "adHocSubProcess", "laneSet",
@@ -131,9 +130,9 @@ def _collect(container: etree._Element, scope: str, found: dict) -> None:
         if not isinstance(child.tag, str) or etree.QName(child).namespace not in _MODEL_NAMESPACES:
             continue  # diagram interchange, comments, foreign extensions at the top level
         local = etree.QName(child).localname
-        if child.get("id") and local not in _NOT_ELEMENTS:
-            own_scope = child.get("id") if local in ("process", "decision") else scope
-            el = Element(own_scope, child.get("id"), local, (child.get("name") or "").strip(),
+        if (element_id := child.get("id")) and local not in _NOT_ELEMENTS:
+            own_scope = element_id if local in ("process", "decision") else scope
+            el = Element(own_scope, element_id, local, (child.get("name") or "").strip(),
                          tuple(sorted(_aspects(child).items())))
             found.setdefault(el.key, el)
             if local in _CONTAINERS:

@@ -11,15 +11,10 @@ import SpiffWorkflow
 from lxml import etree
 
 from yijianshi.engine.errors import DefinitionError, Problem
+from yijianshi.engine.modeling.namespaces import BPMN_NS, BPMNDI_NS, DMN_NAMESPACES
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-DMN_NAMESPACES = (
-    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-    "http://www.omg.org/spec/DMN/20180521/MODEL/",
-    "https://www.omg.org/spec/DMN/20191111/MODEL/",
-)
 _SPIFF_DIR = os.path.dirname(SpiffWorkflow.__file__)
 _BPMN_XSD = os.path.join(_SPIFF_DIR, "bpmn", "parser", "schema", "BPMN20.xsd")
 _DMN_XSDS = {
@@ -28,7 +23,7 @@ _DMN_XSDS = {
     DMN_NAMESPACES[2]: os.path.join(_SPIFF_DIR, "dmn", "parser", "schema", "DMN13.xsd"),
 }
 _ALLOWED_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
-_NS_ABBREV = {BPMN_NS: "bpmn", "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
+_NS_ABBREV = {BPMN_NS: "bpmn", BPMNDI_NS: "bpmndi",
               **{ns: "dmn" for ns in DMN_NAMESPACES}}
 
 

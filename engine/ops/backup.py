@@ -15,6 +15,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from yijianshi.engine.clock import Clock, to_utc
+from yijianshi.engine.deadlines.lease import LEASE_NAME
 from yijianshi.engine.errors import EngineError
 from yijianshi.storage import backup_files as files
 from yijianshi.storage import case_store
@@ -59,13 +60,14 @@ class RestoreReport:
 
 def _revisions(db: Database) -> tuple[str, set[str]]:
     script = ScriptDirectory.from_config(db.alembic_config())
-    return script.get_current_head(), {r.revision for r in script.walk_revisions()}
+    head = script.get_current_head()
+    if head is None:
+        raise BackupError("本程序的数据库迁移脚本缺失，无法核对备份的数据库结构版本。")
+    return head, {r.revision for r in script.walk_revisions()}
 
 
 def _scheduler_running(db: Database, clock: Clock) -> str | None:
     """The holder of an unexpired scheduler lease on this database, if any (a sign it is in use)."""
-    from yijianshi.engine.deadlines.scheduler import LEASE_NAME
-
     try:
         with db.reader.connect() as conn:
             lease = deadline_store.holder_of(conn, LEASE_NAME)
@@ -156,6 +158,8 @@ def _refuse_if_in_use(db: Database, clock: Clock) -> None:
 
 def _restore_sqlite(target: Database, src: Path, force: bool, reexecute: bool, clock: Clock) -> RestoreReport:
     path = files.sqlite_path(target.url)
+    if path is None:
+        raise BackupError("不能恢复到内存中的 SQLite 数据库。")
     exists = path.exists() and path.stat().st_size > 0
     if exists and not force:
         raise BackupError(f"目标数据库 {path} 已存在。恢复会用备份替换其中的全部数据；确认后请加 --force。")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from yijianshi.engine.clock import to_utc
-from yijianshi.engine.deadlines.scheduler import LEASE_NAME
+from yijianshi.engine.deadlines.lease import LEASE_NAME
 from yijianshi.storage import deadline_store
 from yijianshi.storage import health_store
 

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from yijianshi.engine.clock import to_utc
+from yijianshi.engine.deadlines.lease import LEASE_NAME
 from yijianshi.storage import deadline_store
 from yijianshi.storage import health_store
 
@@ -43,8 +44,6 @@ class ProjectionCollector:
         return []  # computed on demand; nothing to check for duplicates at registration
 
     def collect(self):
-        from yijianshi.engine.deadlines.scheduler import LEASE_NAME  # the scheduler imports this module
-
         now = to_utc(self.engine.clock.now())
         try:
             with self.engine.db.reader.connect() as conn:

@@ -1,0 +1,1 @@
+"""BPMN scripts and expressions: the restricted sandbox and the functions it offers."""

@@ -26,7 +26,7 @@ def script_functions(clock: Clock, calendar_holder=None) -> dict[str, Callable[.
     def hours(n: float) -> timedelta:
         return timedelta(hours=n)
 
-    functions = {"now": now, "now_iso": now_iso, "today": today, "days": days, "hours": hours}
+    functions: dict[str, Callable[..., Any]] = {"now": now, "now_iso": now_iso, "today": today, "days": days, "hours": hours}
     if calendar_holder is not None:
         from yijianshi.engine.deadlines.calendar_holder import calendar_functions
 

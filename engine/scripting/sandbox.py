@@ -22,7 +22,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, cast
 
 import RestrictedPython.Guards as guards
 from RestrictedPython import CompileResult, PrintCollector, compile_restricted_eval, compile_restricted_exec
@@ -38,6 +38,7 @@ FILENAME = "<bpmn-script>"
 MAX_RANGE = 10**6
 MAX_SIZE = 10**7  # characters/elements one `*` may produce
 MAX_BITS = 10**6  # size of an int one `**` or `<<` may produce
+TraceEvent = Literal["call", "line", "return", "exception", "opcode"]  # what sys.settrace reports
 
 
 class _Timeout(BaseException):
@@ -134,7 +135,7 @@ class _Policy(RestrictingNodeTransformer):
         return super().visit_Try(node)
 
     def visit_While(self, node: ast.While) -> Any:
-        node = super().visit_While(node)
+        node = cast(ast.While, super().visit_While(node))  # RestrictedPython returns the node it visited
         # `while True: pass` compiles to a jump onto itself, for which CPython emits no line event; one
         # real instruction in the body makes every iteration visible to the tracer.
         tick = ast.copy_location(ast.Expr(ast.Name("_getiter_", ast.Load())), node)
@@ -142,13 +143,13 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> Any:
-        node = super().visit_ExceptHandler(node)
+        node = cast(ast.ExceptHandler, super().visit_ExceptHandler(node))  # RestrictedPython returns the node it visited
         thunk = ast.Lambda(ast.arguments([], [], None, [], [], None, []), node.type) if node.type else None
         node.type = _call("_catchable_", [thunk] if thunk else [], node)
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        node = super().visit_BinOp(node)
+        node = cast(ast.BinOp, super().visit_BinOp(node))  # RestrictedPython returns the node it visited
         sym = _SIZED.get(type(node.op))
         return _call("_binop_", [ast.Constant(sym), node.left, node.right], node) if sym else node
 
@@ -283,12 +284,12 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         deadline = time.monotonic() + self.time_limit_s
         prior = sys.gettrace()
 
-        def local(frame: types.FrameType, event: str, arg: Any) -> Callable | None:
+        def local(frame: types.FrameType, event: TraceEvent, arg: Any) -> Callable | None:
             if time.monotonic() > deadline:
                 raise _Timeout
             return local
 
-        def tracer(frame: types.FrameType, event: str, arg: Any) -> Callable | None:
+        def tracer(frame: types.FrameType, event: TraceEvent, arg: Any) -> Callable | None:
             # Only sandboxed frames get a line tracer; everything else keeps the prior tracer (e.g. coverage).
             if frame.f_code.co_filename == FILENAME:
                 return local(frame, event, arg)

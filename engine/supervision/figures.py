@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from yijianshi.engine.access.api_clients import ACTOR_PREFIX
+from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.modeling.definitions import SourceFile
 from yijianshi.engine.supervision.escalation_levels import INTAKE, LEVELS, PATHWAY, deployed_level_map
@@ -20,6 +22,9 @@ from yijianshi.engine.modeling.scenario_savings import ScenarioMetrics, metrics_
 from yijianshi.engine.deadlines.timers import UNRESOLVED
 from yijianshi.storage import supervision_store as store
 
+# Supervision judges the departments' work: the applicant's own steps, and the start form an
+# integration client completes with its start, are nobody's department work.
+STAFF_WORK = store.StaffWork(APPLICANT_ROLE, ACTOR_PREFIX)
 PERIODS = (7, 30, 90)  # days a dashboard looks back for rates and escalations
 DEFAULT_PERIOD = 30
 
@@ -120,19 +125,21 @@ def open_work(conn, as_of: datetime, *, current: bool = True) -> dict[str, list[
     """Open work in warning and overdue by department, escalation level and scenario."""
     at = to_utc(as_of)
     levels = deployed_level_map(conn)
-    by_level = {u.key: u for u in _urgency(store.urgency_by_level(conn, at, PATHWAY, levels, current=current))}
+    by_level = {u.key: u for u in _urgency(store.urgency_by_level(conn, at, PATHWAY, levels, current=current,
+                                                                          staff=STAFF_WORK))}
     return {
-        "department": sorted(_urgency(store.urgency_by_department(conn, at, current=current)),
+        "department": sorted(_urgency(store.urgency_by_department(conn, at, current=current, staff=STAFF_WORK)),
                              key=lambda u: (-u.overdue, -u.warning, -u.open, u.key)),
         # Every level is listed, with zeros, so the pathway reads as a whole.
         "level": [by_level.get(n, Urgency(n, 0, 0, 0)) for n in (INTAKE, *LEVELS)] if levels else [],
-        "scenario": sorted(_urgency(store.urgency_by_scenario(conn, at, current=current)),
+        "scenario": sorted(_urgency(store.urgency_by_scenario(conn, at, current=current, staff=STAFF_WORK)),
                            key=lambda u: (-u.overdue, -u.warning, -u.open, u.key)),
     }
 
 
 def on_time(conn, start: datetime, end: datetime, by: str | None = None) -> list[OnTime]:
-    return _on_time(store.on_time(conn, to_utc(start), to_utc(end), by=by, unresolved=UNRESOLVED))
+    return _on_time(store.on_time(conn, to_utc(start), to_utc(end), by=by, unresolved=UNRESOLVED,
+                                    staff=STAFF_WORK))
 
 
 def escalations(conn, start: datetime, end: datetime) -> list[Escalation]:

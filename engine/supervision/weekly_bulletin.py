@@ -90,7 +90,8 @@ def compute(engine, week: str) -> dict:
         overall = supervision.on_time(conn, start, end)
         by_department = supervision.on_time(conn, start, end, "department")
         reached = supervision.escalations(conn, start, end)
-        overdue = store.top_overdue(conn, to_utc(as_of), current=False, limit=TOP_OVERDUE)
+        overdue = store.top_overdue(conn, to_utc(as_of), current=False, limit=TOP_OVERDUE,
+                                   staff=supervision.STAFF_WORK)
         names = supervision.scenario_names(conn)
     return {
         "week": week, "start": start.date().isoformat(), "end": (end - timedelta(days=1)).date().isoformat(),
@@ -101,7 +102,7 @@ def compute(engine, week: str) -> dict:
         "on_time": (overall[0] if overall else supervision.OnTime(None, 0, 0, 0)).to_dict(),
         "on_time_by_department": [o.to_dict() for o in by_department],
         "open_by_department": [u.to_dict() for u in work["department"] if u.attention],
-        "open_by_scenario": [{**u.to_dict(), "name": names.get(u.key, u.key)} for u in work["scenario"]
+        "open_by_scenario": [{**u.to_dict(), "name": names.get(str(u.key), u.key)} for u in work["scenario"]
                              if u.attention],
         "open_by_level": [u.to_dict() for u in work["level"]],
         "warning": sum(u.warning for u in work["scenario"]),

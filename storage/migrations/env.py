@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from yijianshi.storage.models import Base
+from yijianshi.storage.tables import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -11,7 +11,10 @@ target_metadata = Base.metadata
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("Alembic needs the engine (config.attributes) or sqlalchemy.url")
+        engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -46,16 +46,16 @@ def build_app(engine, tmp_path: Path, *, processes: Path = SCENARIO, settings: d
 
 
 @pytest.fixture
-def web_engine(sqlite_url, request):
-    engine = make_engine(sqlite_url)
+def web_engine(migrated_sqlite_url, request):
+    engine = make_engine(migrated_sqlite_url)
     yield engine
     _check_unless_tampered(engine, request)
     engine.db.dispose()
 
 
 @pytest.fixture
-def pg_web_engine(pg_url):
-    engine = make_engine(pg_url)
+def pg_web_engine(migrated_pg_url):
+    engine = make_engine(migrated_pg_url)
     yield engine
     check_every_case(engine)
     engine.db.dispose()
@@ -113,3 +113,17 @@ def client_for(app):
             c.login(username)
         return c
     return make
+
+
+@pytest.fixture
+def api_app(web_engine, tmp_path):
+    """An app with the integration API's example processes deployed (tests/web/api_support.py)."""
+    from tests.web.api_support import make_api_app
+    return make_api_app(web_engine, tmp_path)
+
+
+@pytest.fixture
+def api_for(api_app):
+    """api_for(name, scopes, processes): a new API client and an HTTP client holding its token."""
+    from tests.web.api_support import client_maker
+    return client_maker(api_app)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tests.web.test_api import ALL_SCOPES, WORK_ORDER, make_api_app
+from tests.web.api_support import ALL_SCOPES, WORK_ORDER, make_api_app
 from yijianshi.web.services import services
 
 OPERATIONS = ["startCase", "getCase", "getCaseHistory", "deliverMessage"]

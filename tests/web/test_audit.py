@@ -260,3 +260,10 @@ def test_english_audit_pages(client_for, cases):
     page = c.page(f"/audit/cases/{cases['corrected']}")
     assert "History chain check" in page and "Re-execute and compare" in page and "Replay" in page
     assert "Step completed" in page
+
+
+def test_department_filter_names_come_from_the_registry(client_for):
+    """The filter shows the registry's names (the same the process pages show), never a raw code."""
+    page = client_for("shenji").page("/audit/")
+    assert '<option value="street">街镇园区为企服务人员</option>' in page
+    assert '<option value="supervision">督查督办</option>' in page and "街道（乡镇）" not in page

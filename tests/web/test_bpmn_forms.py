@@ -83,7 +83,7 @@ def test_masking_rules():
 
 
 def test_promised_limits_are_read_from_due_date_expressions(app):
-    from yijianshi.web.scenarios import Limit, limit_of
+    from yijianshi.engine.modeling.time_limits import Limit, limit_of
 
     assert limit_of("now() + days(3)") == Limit(3, "days")
     assert limit_of("working_days(7)") == limit_of("working_days(7, 'hedong')") == Limit(7, "working_days")

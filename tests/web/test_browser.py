@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,16 +22,24 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    """The app on a real server thread; yields (base URL, engine)."""
-    folder = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def live_app(tmp_path_factory, name: str):
+    """The app on a real server thread with a database of its own; yields (base URL, engine) and
+    checks every case it made afterwards."""
+    folder = tmp_path_factory.mktemp(name)
     engine = make_engine(f"sqlite:///{folder}/yijianshi.sqlite3")
     app = build_app(engine, folder)
     with serving(app) as base:
         yield base, engine
     check_every_case(engine)
     engine.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The app on a real server thread; yields (base URL, engine)."""
+    with live_app(tmp_path_factory, "browser") as served:
+        yield served
 
 
 @contextlib.contextmanager
@@ -235,7 +244,67 @@ def test_a_bad_value_shows_the_error_and_keeps_the_input(person, live):
     expect(applicant.locator(".flash-success")).to_contain_text("申请已提交")
 
 
+def test_a_clerk_downloads_a_material_and_an_auditor_exports_a_search(person, live, tmp_path):
+    """Files written by the app are served back to the browser: the uploaded material to the front
+    desk, the export of an audit search to the auditor."""
+    base, _ = live
+    applicant = person("zhangsan")
+    applicant.goto(f"{base}/apply/scenarios/open_restaurant")
+    applicant.fill("#enterprise_name", "青羊区下载测试小馆")
+    applicant.fill("#legal_rep_name", "张三")
+    applicant.fill("#legal_rep_id_no", "110101199001011234")
+    applicant.fill("#contact_phone", "13812345678")
+    applicant.fill("#business_address", "成都市青羊区人民中路 2 号")
+    applicant.fill("#floor_area", "60")
+    applicant.fill("#seating", "20")
+    licence = tmp_path / "卫生许可证明.pdf"
+    licence.write_bytes(PDF)
+    pledge = tmp_path / "承诺书.ofd"
+    with zipfile.ZipFile(pledge, "w") as z:
+        z.writestr("OFD.xml", "<ofd:OFD/>")
+    applicant.set_input_files("#materials", [str(licence), str(pledge)])
+    applicant.get_by_role("button", name="提交申请").click()
+    expect(applicant.locator(".flash-success")).to_contain_text("申请已提交")
+    case_id = int(re.search(r"/apply/cases/(\d+)", applicant.url).group(1))
+
+    desk = person("chuangkou")
+    desk.locator("tr:has-text('青羊区下载测试小馆') button:has-text('认领')").click()
+    expect(desk.locator(".flash-success")).to_contain_text("已认领")
+    material = desk.locator("table.materials").get_by_role("link", name="卫生许可证明.pdf")
+    expect(material).to_be_visible()
+    shot(desk, "11-front-desk-material")
+    # A PDF opens in a new tab (inline, in a sandbox); any other type is saved as the file uploaded.
+    with desk.expect_popup() as popup:
+        material.click()
+    popup.value.wait_for_load_state()
+    assert re.search(r"/materials/\d+$", popup.value.url)
+    assert popup.value.evaluate("document.contentType") == "application/pdf"
+    popup.value.close()
+    with desk.expect_download() as download:
+        desk.locator("table.materials").get_by_role("link", name="承诺书.ofd").click()
+    assert download.value.suggested_filename == "承诺书.ofd"
+    assert Path(download.value.path()).read_bytes() == pledge.read_bytes()
+
+    auditor = person("shenji")
+    auditor.goto(f"{base}/audit/")
+    auditor.fill("#applicant", "zhangsan")
+    auditor.get_by_role("button", name="查询").click()
+    expect(auditor.locator("table.audit-cases")).to_contain_text("青羊区下载测试小馆")
+    shot(auditor, "13-auditor-search-for-export")
+    auditor.get_by_role("button", name="导出 CSV").click()
+    expect(auditor.locator("#export-job")).to_have_attribute("data-state", "done")
+    expect(auditor.get_by_role("link", name="下载导出文件")).to_be_visible()
+    shot(auditor, "14-auditor-export-ready")
+    with auditor.expect_download() as export:
+        auditor.get_by_role("link", name="下载导出文件").click()
+    assert export.value.suggested_filename.endswith(".csv")
+    rows = Path(export.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("case_id,") and any(r.startswith(f"{case_id},") for r in rows[1:])
+
+
+# Last in the file: the tests above take the pictures.
 def test_screenshots_exist():
     """The journey left its pictures for people to look at (CI keeps test-artifacts/)."""
     names = {p.stem for p in Path(SHOTS).glob("*.png")}
-    assert {"02-applicant-one-form", "04-front-desk-task", "07-applicant-rated", "10-bad-value-kept"} <= names
+    assert {"02-applicant-one-form", "04-front-desk-task", "07-applicant-rated", "10-bad-value-kept",
+            "11-front-desk-material", "14-auditor-export-ready"} <= names

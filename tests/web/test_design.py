@@ -86,6 +86,29 @@ def test_lint_problem_blocks_the_deploy(app, designer):
     assert "/design/deploy/" not in html and staged(app) == []
 
 
+def test_an_app_configured_without_a_registry_checks_against_the_project_registry(web_engine, tmp_path):
+    from tests.web.conftest import build_app, Client
+
+    app = build_app(web_engine, tmp_path, PROCESS_REGISTRY=None)
+    designer = Client(app)
+    designer.login("sheji")
+    unregistered = V1.replace(b'camunda:candidateGroups="urban_mgmt"', b'camunda:candidateGroups="stall_office"')
+    html = upload(designer, ("stall_permit.bpmn", unregistered)).get_data(as_text=True)
+    assert "stall_permit.bpmn:18" in html and "stall_office" in html
+    assert "/design/deploy/" not in html and staged(app) == []
+
+
+def test_a_missing_registry_blocks_the_upload_with_a_sentence(web_engine, tmp_path):
+    from tests.web.conftest import build_app, Client
+
+    app = build_app(web_engine, tmp_path, PROCESS_REGISTRY=str(tmp_path / "missing.json"))
+    designer = Client(app)
+    designer.login("sheji")
+    html = upload(designer, ("stall_permit.bpmn", V1)).get_data(as_text=True)
+    assert "找不到部门登记表" in html
+    assert "/design/deploy/" not in html and staged(app) == []
+
+
 HOSTILE = [
     ("entity.bpmn", b'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<d>&x;</d>',
      "DOCTYPE"),

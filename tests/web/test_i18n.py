@@ -8,7 +8,8 @@ from yijianshi.engine.access.accounts import DEPARTMENTS, ROLES
 from tests.web.conftest import ROOT
 from yijianshi.web.case_view import STATUS
 from yijianshi.web.i18n import TRANSLATIONS
-from yijianshi.web.vocabulary import DEPARTMENT_LABELS, ROLE_LABELS, STATUS_LABELS
+from yijianshi.engine.modeling.time_limits import LIMIT_WORDS
+from yijianshi.web.vocabulary import DEPARTMENT_LABELS, LIMIT_WORDS as LIMIT_LABELS, ROLE_LABELS, STATUS_LABELS
 
 KEYWORDS = {"_": None, "gettext": None, "_l": None, "N_": None, "ngettext": (1, 2)}
 
@@ -33,8 +34,9 @@ def test_the_vocabulary_covers_the_engines_words():
     assert {r.label for r in ROLES.values()} == set(ROLE_LABELS)
     assert set(DEPARTMENTS.values()) == set(DEPARTMENT_LABELS)
     assert set(STATUS.values()) == set(STATUS_LABELS)
+    assert set(LIMIT_WORDS.values()) == set(LIMIT_LABELS)
     english = _english()
-    assert all(english.get(w) for w in ROLE_LABELS + DEPARTMENT_LABELS + STATUS_LABELS)
+    assert all(english.get(w) for w in ROLE_LABELS + DEPARTMENT_LABELS + STATUS_LABELS + LIMIT_LABELS)
 
 
 def test_english_pages_use_the_catalogue(client_for):

@@ -4,9 +4,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from yijianshi.storage.models import WorkItem
+from sqlalchemy import select
+
+from yijianshi.storage import case_store
+from yijianshi.storage.tables import WorkItem
 from tests.web.conftest import Client, build_app
-from tests.web.helpers import MARKET, accept, item_id, ready, start
+from tests.web.helpers import APPLICATION, MARKET, accept, item_id, ready, start
+from yijianshi.engine.access.actors import Actor
 from yijianshi.web.services import services
 
 work_items = WorkItem.__table__
@@ -19,7 +23,8 @@ def _rows(page: str) -> list[str]:
 
 def _set_warning(engine, work_item_id: str, at) -> None:
     with engine.db.writer.begin() as conn:
-        conn.execute(work_items.update().where(work_items.c.id == work_item_id).values(warning_at=at))
+        due_at = conn.execute(select(work_items.c.due_at).where(work_items.c.id == work_item_id)).scalar_one()
+        case_store.set_limits(conn, work_item_id, due_at, at)
 
 
 def _two_accepted_cases(engine) -> tuple[int, int]:
@@ -183,3 +188,96 @@ def test_any_page_number_gives_a_page(client_for, web_engine):
         c = client_for(user)
         for page in ("99999999999999999999", "-5", "abc", "1e3"):
             c.page(f"{url}?page={page}")
+
+
+def test_the_inbox_finds_cases_by_number_name_id_number_and_business_key(client_for, web_engine):
+    noodles = start(web_engine, enterprise_name="锦江面馆", legal_rep_id_no="51010719850612301X",
+                    credit_code="91510100MA61234567")
+    teahouse = start(web_engine, enterprise_name="望江茶楼")
+    for case_id in (noodles, teahouse):
+        accept(web_engine, case_id)
+    market = client_for("shichang")
+    titles = lambda page: re.findall(r"开办餐饮店一件事：(\S+?)<", page)  # noqa: E731
+    assert set(titles(market.page("/inbox/"))) == {"锦江面馆", "望江茶楼"}
+    assert set(titles(market.page("/inbox/?q=锦江"))) == {"锦江面馆"}  # the start of a name
+    assert set(titles(market.page("/inbox/?q=张三"))) == {"锦江面馆", "望江茶楼"}  # the legal representative
+    assert set(titles(market.page(f"/inbox/?q={teahouse}"))) == {"望江茶楼"}  # the case number
+    assert set(titles(market.page("/inbox/?q=51010719850612301x"))) == {"锦江面馆"}  # ID number, any case
+    assert set(titles(market.page("/inbox/?q=91510100MA61234567"))) == {"锦江面馆"}  # credit code
+    assert "没有符合条件的待办事项" in market.page("/inbox/?q=510107198506123011")
+    assert "没有符合条件的待办事项" in market.page("/inbox/?q=面馆")  # names match from their start
+    # The search stays when the order or the filter changes.
+    page = market.page("/inbox/?q=锦江")
+    assert re.search(r'href="/inbox/\?[^"]*q=%E9%94%A6%E6%B1%9F[^"]*sort=received', page)
+
+
+def _accepted_case(engine, *, business_key=None, title="开办餐饮店") -> int:
+    applicant = Actor("zhangsan", frozenset({"applicant"}))
+    case = engine.cases.start_case("open_restaurant", {}, applicant, business_key=business_key, title=title)
+    data = {k: ("true" if v == "y" else v) for k, v in APPLICATION.items()}
+    engine.cases.complete_work_item(case.ready[0].id, data, applicant)
+    accept(engine, case.id)
+    return case.id
+
+
+def test_the_inbox_finds_a_case_by_its_business_key(client_for, web_engine):
+    _accepted_case(web_engine, business_key="SC-2026-0042", title="按业务编号")
+    market = client_for("shichang")
+    assert "按业务编号" in market.page("/inbox/?q=SC-2026-0042")
+    assert "按业务编号" not in market.page("/inbox/?q=SC-2026-0043")
+
+
+def test_the_search_index_holds_no_id_number(web_engine, app):
+    """ID numbers are matched by a hash: the search terms never hold the number itself."""
+    from yijianshi.storage.tables import CaseSearchTerm
+
+    start(web_engine)
+    with web_engine.db.reader.connect() as conn:
+        terms = [r.term for r in conn.execute(select(CaseSearchTerm.__table__))]
+    assert "蓉城川味小馆" in terms and "张三" in terms
+    assert not [t for t in terms if "110101199001011234" in t or "19900101" in t]
+
+
+def test_inbox_columns_sort_both_ways_and_page_size_is_chosen(client_for, web_engine):
+    first, second = _two_accepted_cases(web_engine)
+    market = client_for("shichang")
+    case_numbers = lambda page: [int(n) for n in re.findall(r"办件编号 (\d+)", page)]  # noqa: E731
+    ascending = case_numbers(market.page("/inbox/?sort=case"))
+    assert ascending == sorted(ascending) and ascending[0] == first and ascending[-1] == second
+    descending = case_numbers(market.page("/inbox/?sort=case&order=desc"))
+    assert descending == sorted(ascending, reverse=True)
+    page = market.page("/inbox/?sort=case")
+    assert 'aria-sort="ascending"' in page and re.search(r'href="/inbox/\?[^"]*sort=case&amp;order=desc"', page)
+    received = market.page("/inbox/?sort=received&order=desc")
+    assert 'aria-sort="descending"' in received
+    assert _rows(market.page("/inbox/?sort=scenario")) and _rows(market.page("/inbox/?sort=nonsense"))
+    two = market.page("/inbox/?size=20")
+    assert "<strong>20</strong>" in two and len(_rows(two)) == 4
+    assert "<strong>50</strong>" in market.page("/inbox/?size=7")  # not offered: the default
+
+
+def test_titles_in_the_inbox_are_masked_for_departments_without_personal_data(client_for, web_engine, app):
+    _accepted_case(web_engine, title="申请人 110101199001011234")
+    page = client_for("shichang").page("/inbox/?q=110101199001011234")
+    table = re.sub(r'href="[^"]*"', "", page[page.index("<tbody>"):page.index("</tbody>")])
+    assert "申请人 110101********1234" in table and "110101199001011234" not in table
+    app.config["PERSONAL_DATA_GROUPS"] = ("front_desk", "market")
+    assert "申请人 110101199001011234" in client_for("shichang").page("/inbox/")
+
+
+def test_a_deadline_waiting_for_an_unpublished_year_says_so_instead_of_9999(client_for, web_engine):
+    from yijianshi.engine.deadlines.timers import UNRESOLVED
+
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    with web_engine.db.writer.begin() as conn:
+        case_store.set_limits(conn, food, UNRESOLVED, None)
+    loaded = set(web_engine.calendar.calendar.years)
+    year = web_engine.clock.now().year
+    while year in loaded:
+        year += 1
+    market = client_for("shichang")
+    for page in (market.page("/inbox/"), market.page(f"/inbox/items/{food}"), market.page(f"/inbox/cases/{case_id}")):
+        assert f"期限待定（待导入 {year} 年节假日安排）" in page
+        assert "9999" not in page and "2912" not in page

@@ -3,14 +3,19 @@ upload that is all-or-nothing."""
 from __future__ import annotations
 
 import io
+import json
+import re
 import zipfile
 
 import pytest
 
-from yijianshi.engine.errors import NotPermitted
+from yijianshi.engine.errors import FormErrors, NotPermitted
 from yijianshi.engine.cases.materials import FileStore, MaterialRefused, MaterialService, Upload, clean_filename
 from yijianshi.storage import material_store
 from tests.web.helpers import APPLICATION, FRONT_DESK, MARKET, PDF, PNG, apply, item_id
+
+
+ACCEPTED = {"materials_complete": "true"}
 
 
 def _service(engine, tmp_path, **kw) -> MaterialService:
@@ -63,13 +68,14 @@ def test_files_are_stored_once_per_content_and_listed_per_case(app, client_for, 
     case_id = apply(c)
     accept_id = item_id(web_engine, case_id, "accept")
     svc = _service(web_engine, tmp_path)
-    first = svc.attach(accept_id, svc.stage([_up("受理回执.pdf", PDF)]), FRONT_DESK)
-    second = svc.attach(accept_id, svc.stage([_up("副本.pdf", PDF)]), FRONT_DESK)
+    first = svc.publish(svc.stage([_up("受理回执.pdf", PDF)])).materials
+    second = svc.publish(svc.stage([_up("副本.pdf", PDF)])).materials
     assert first[0].sha256 == second[0].sha256
     assert len(_stored_files(tmp_path)) == 1
-    path = svc.path_of(first[0])
-    assert path.read_bytes() == PDF and path.name == first[0].sha256
+    web_engine.cases.complete_work_item(accept_id, ACCEPTED, FRONT_DESK, materials=first + second)
     listed = svc.for_case(case_id)
+    path = svc.path_of(listed[0])
+    assert path.read_bytes() == PDF and path.name == first[0].sha256
     assert [m.filename for m in listed] == ["受理回执.pdf", "副本.pdf"]
     assert {m.kind for m in listed} == {"result"}  # attached by the front desk at its own step
 
@@ -77,11 +83,46 @@ def test_files_are_stored_once_per_content_and_listed_per_case(app, client_for, 
 def test_only_who_may_act_on_the_step_may_attach(client_for, web_engine, tmp_path):
     case_id = apply(client_for("zhangsan"))
     svc = _service(web_engine, tmp_path)
+    published = svc.publish(svc.stage([_up("x.pdf", PDF)]))
     with pytest.raises(NotPermitted):
-        svc.attach(item_id(web_engine, case_id, "accept"), svc.stage([_up("x.pdf", PDF)]), MARKET)
+        web_engine.cases.complete_work_item(item_id(web_engine, case_id, "accept"), ACCEPTED, MARKET,
+                                            materials=published.materials)
+    svc.forget(published)
     assert _stored_files(tmp_path) == [] or all(p.parent.name == "tmp" for p in _stored_files(tmp_path))
     with web_engine.db.reader.connect() as conn:
         assert material_store.for_case(conn, case_id) == []
+
+
+def test_a_refused_completion_attaches_nothing(client_for, web_engine, tmp_path):
+    """The files and the completion are one command: a form the engine refuses leaves no material
+    rows and no stored file behind, and the case's history is unchanged."""
+    case_id = apply(client_for("zhangsan"))
+    svc = _service(web_engine, tmp_path)
+    before = web_engine.history(case_id)
+    published = svc.publish(svc.stage([_up("受理回执.pdf", PDF)]))
+    with pytest.raises(FormErrors):
+        web_engine.cases.complete_work_item(item_id(web_engine, case_id, "accept"), {"materials_complete": "maybe"},
+                                            FRONT_DESK, materials=published.materials)
+    svc.forget(published)
+    assert svc.for_case(case_id) == [] and _stored_files(tmp_path) == []
+    assert len(web_engine.history(case_id)) == len(before)
+
+
+def test_attached_materials_are_in_the_hash_chain(client_for, web_engine, tmp_path):
+    """The completion's history event names every file it attached, with its SHA-256, so altering a
+    material row or swapping a file is seen against the chain."""
+    case_id = apply(client_for("zhangsan"))
+    svc = _service(web_engine, tmp_path)
+    published = svc.publish(svc.stage([_up("受理回执.pdf", PDF), _up("门头.png", PNG)]))
+    web_engine.cases.complete_work_item(item_id(web_engine, case_id, "accept"), ACCEPTED, FRONT_DESK,
+                                        materials=published.materials)
+    completed = [e for e in web_engine.history(case_id) if e.type == "work_item_completed"][-1]
+    recorded = json.loads(completed.data)["materials"]
+    stored = svc.for_case(case_id)
+    assert [(m["filename"], m["sha256"], m["kind"]) for m in recorded] == \
+        [(m.filename, m.sha256, m.kind) for m in stored] == [("受理回执.pdf", stored[0].sha256, "result"),
+                                                                ("门头.png", stored[1].sha256, "result")]
+    assert all(r.ok for r in web_engine.verify(case_id))
 
 
 def test_upload_with_the_application_and_download_rights(client_for, web_engine):
@@ -141,3 +182,14 @@ def test_display_names_are_cleaned():
     assert clean_filename("C:\\Users\\张三\\营业执照.PDF") == "营业执照.PDF"
     assert clean_filename("a\x00b\u202e.pdf") == "ab.pdf"
     assert clean_filename("") == "材料"
+
+
+def test_the_uploader_of_a_material_is_shown_by_display_name(client_for, web_engine):
+    applicant = client_for("zhangsan")
+    applicant.get("/apply/scenarios/open_restaurant")
+    response = applicant.post("/apply/scenarios/open_restaurant", {
+        **APPLICATION, "materials": [(io.BytesIO(PDF), "营业执照副本.pdf")]}, content_type="multipart/form-data")
+    case_id = int(response.location.rsplit("/", 1)[1])
+    for page in (applicant.page(f"/apply/cases/{case_id}"), client_for("chuangkou").page(f"/inbox/cases/{case_id}")):
+        row = re.search(r"营业执照副本\.pdf</a></td>(.*?)</tr>", page, re.DOTALL).group(1)
+        assert "<td>张三</td>" in row and "zhangsan" not in row

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Front-end assets from the npm registry (package.json: bpmn-js, chart.js), copied into web/static/vendor/
 # (git-ignored) by the postinstall step, so the app serves them itself: no CDN. Skips the work when
-# the copied assets are newer than package-lock.json. Installs Node.js/npm with apt when missing and
+# package.json and package-lock.json are unchanged since the last install (their hash is kept in
+# web/static/vendor/.installed). Installs Node.js/npm with apt when missing and
 # running as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 marker=web/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js
 charts=web/static/vendor/chart.js/chart.umd.min.js
-if [ -f "$marker" ] && [ -f "$charts" ] && [ "$marker" -nt package-lock.json ]; then
+stamp=web/static/vendor/.installed
+want="$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)"
+if [ -f "$marker" ] && [ -f "$charts" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -19,3 +22,4 @@ if ! command -v npm >/dev/null 2>&1; then
   fi
 fi
 npm ci --no-audit --no-fund --loglevel=error
+echo "$want" > "$stamp"

@@ -6,7 +6,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
 revision = '0001'
 down_revision = None
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('spec_json', sa.Text(), nullable=False),
     sa.Column('task_meta_json', sa.Text(), nullable=False),
     sa.Column('files_json', sa.Text(), nullable=False),
-    sa.Column('deployed_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.Column('deployed_by', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', 'version', name='uq_definitions_key_version')
@@ -49,9 +49,9 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('engine_state', sa.Text(), nullable=False),
     sa.Column('started_by', sa.String(length=255), nullable=False),
-    sa.Column('started_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('started_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
     sa.Column('history_seq', sa.Integer(), nullable=False),
     sa.Column('history_head', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['definition_id'], ['definitions.id'], ),
@@ -79,7 +79,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('type', sa.String(length=32), nullable=False),
     sa.Column('actor', sa.String(length=255), nullable=False),
-    sa.Column('at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.Column('work_item_id', sa.String(length=36), nullable=True),
     sa.Column('task_spec', sa.String(length=255), nullable=True),
     sa.Column('data', sa.Text(), nullable=False),
@@ -111,10 +111,10 @@ def upgrade() -> None:
     sa.Column('groups', sa.String(length=1024), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('claimed_by', sa.String(length=255), nullable=True),
-    sa.Column('claimed_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
-    sa.Column('due_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
-    sa.Column('created_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('claimed_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
+    sa.Column('due_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
+    sa.Column('created_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
     sa.Column('ended_by', sa.String(length=255), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.ForeignKeyConstraint(['definition_id'], ['definitions.id'], ),
@@ -129,7 +129,7 @@ def upgrade() -> None:
     sa.Column('work_item_id', sa.String(length=36), nullable=False),
     sa.Column('group_code', sa.String(length=128), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('due_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('due_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['work_item_id'], ['work_items.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('work_item_id', 'group_code')
     )

@@ -6,7 +6,7 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
 revision = '0002'
 down_revision = '0001'
@@ -25,15 +25,15 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('schedule_json', sa.Text(), nullable=False),
     sa.Column('source', sa.String(length=1024), nullable=False),
-    sa.Column('loaded_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('loaded_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.Column('loaded_by', sa.String(length=255), nullable=False),
     sa.PrimaryKeyConstraint('year')
     )
     op.create_table('scheduler_leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.String(length=255), nullable=False),
-    sa.Column('expires_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('acquired_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+    sa.Column('acquired_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('deadlines',
@@ -42,10 +42,10 @@ def upgrade() -> None:
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('task_spec', sa.String(length=255), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('due_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('due_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('armed_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('fired_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('armed_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+    sa.Column('fired_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -57,7 +57,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('attention', sa.String(length=512), nullable=True))
 
     with op.batch_alter_table('work_items', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('warning_at', yijianshi.storage.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('warning_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True))
 
 
 

@@ -6,7 +6,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
 revision = '0003'
 down_revision = '0002'
@@ -22,10 +22,10 @@ def upgrade() -> None:
     sa.Column('departments', sa.String(length=512), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
-    sa.Column('last_login_at', yijianshi.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('created_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+    sa.Column('last_login_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', yijianshi.storage.models.UTCDateTime(), nullable=True),
+    sa.Column('locked_until', yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('username')
     )
     op.create_table('materials',
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('size_bytes', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('uploaded_by', sa.String(length=64), nullable=False),
-    sa.Column('uploaded_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('uploaded_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -6,7 +6,7 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
 revision = "0005_audit"
 down_revision = "0004"
@@ -26,9 +26,9 @@ def upgrade() -> None:
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
         sa.Column("error", sa.String(length=1024), nullable=True),
-        sa.Column("created_at", yijianshi.storage.models.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", yijianshi.storage.models.UTCDateTime(), nullable=False),
-        sa.Column("finished_at", yijianshi.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_export_jobs_requested_by", "export_jobs", ["requested_by", "id"], unique=False)

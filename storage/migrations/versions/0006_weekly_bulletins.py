@@ -7,7 +7,7 @@ Revises: 0005_audit
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
 revision = '0006_weekly_bulletins'
 down_revision = '0005_audit'
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table('weekly_bulletins',
     sa.Column('week', sa.String(length=8), nullable=False),
     sa.Column('week_start', sa.String(length=10), nullable=False),
-    sa.Column('generated_at', yijianshi.storage.models.UTCDateTime(), nullable=False),
+    sa.Column('generated_at', yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
     sa.Column('generated_by', sa.String(length=255), nullable=False),
     sa.Column('figures_json', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('week')

@@ -6,7 +6,7 @@ Revises: 0006_weekly_bulletins
 import sqlalchemy as sa
 from alembic import op
 
-import yijianshi.storage.models
+import yijianshi.storage.tables.base
 
 revision = "0007_api_clients"
 down_revision = "0006_weekly_bulletins"
@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("scopes", sa.String(length=255), nullable=False),
         sa.Column("processes", sa.String(length=1024), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", yijianshi.storage.models.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", yijianshi.storage.models.UTCDateTime(), nullable=True),
+        sa.Column("created_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
         sa.UniqueConstraint("token_hash"),
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("case_id", BIG_ID, nullable=False),
         sa.Column("outcome", sa.Text(), nullable=False),
-        sa.Column("created_at", yijianshi.storage.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", yijianshi.storage.tables.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["client_id"], ["api_clients.id"]),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"]),
         sa.PrimaryKeyConstraint("client_id", "key"),

@@ -1,4 +1,4 @@
-"""Tables the web front needs beside the engine's: sign-in accounts and uploaded materials.
+"""Table of uploaded materials.
 
 Materials are stored on disk by content hash (one file per distinct content); these rows say which
 case a file belongs to, under which name, and who attached it at which step."""
@@ -6,26 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.models import Base, BigId, UTCDateTime
-
-
-class UserAccount(Base):
-    """A person who signs in: an applicant, a clerk, or a staff member with a role."""
-
-    __tablename__ = "user_accounts"
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(100))
-    role: Mapped[str] = mapped_column(String(32))
-    departments: Mapped[str] = mapped_column(String(512))  # comma-separated department/role codes
-    password_hash: Mapped[str] = mapped_column(String(255))
-    active: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed_logins: Mapped[int] = mapped_column(Integer)  # consecutive failures since the last success
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
 
 
 class Material(Base):

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.models import Base, UTCDateTime, WorkItem
+from yijianshi.storage.tables.base import Base, UTCDateTime
+from yijianshi.storage.tables.cases import WorkItem
 
 
 class WeeklyBulletin(Base):

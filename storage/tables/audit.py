@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.models import Base, BigId, Case, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.cases import Case
 
 # Case search: "cases of this applicant, newest first" and "cases applied for between two days".
 Index("ix_cases_started_by", Case.started_by, Case.id)

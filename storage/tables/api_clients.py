@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.models import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
 
 
 class ApiClient(Base):

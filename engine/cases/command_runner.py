@@ -1,0 +1,188 @@
+"""The skeleton every case command runs in: one transaction that reads the case head (version),
+runs the command body on the workflow, and writes the new state with an optimistic version check,
+the projected work items and the chained events.
+
+A version conflict re-runs the command from the start, so users never see it; a command that fails
+leaves nothing behind. A command that finds a deadline of its case past due but not yet fired fires
+it first (as its own command) and runs again."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Callable
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import Connection
+
+from yijianshi.engine.access.actors import SYSTEM, Actor
+from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases.failures import command_name, record_failure
+from yijianshi.engine.cases.context import CaseSummary, CommandContext, NothingToDo, TimersDue, summary_of
+from yijianshi.engine.cases.projection import write_projection
+from yijianshi.engine.cases.retry import backoff, is_unique_violation, is_write_conflict
+from yijianshi.engine.cases.state_codec import CaseStateCodec
+from yijianshi.engine.cases.work_items import WorkItemProjection, project_work_items
+from yijianshi.engine.cases.workflow_cache import WorkflowCache
+from yijianshi.engine.clock import Clock, to_utc
+from yijianshi.engine.deadlines.timers import command_time
+from yijianshi.engine.errors import ConcurrencyConflict, EngineError, NotFound
+from yijianshi.engine.modeling.definitions import DefinitionCache, LoadedDefinition
+from yijianshi.storage import case_store as store
+from yijianshi.storage import deadline_store
+from yijianshi.storage.case_store import CaseHead, WorkItemRow
+from yijianshi.storage.database import Database
+
+log = logging.getLogger("yijianshi.cases")
+MAX_ATTEMPTS = 20
+
+# Finds what a command addresses, inside its transaction: (case head or None, work item or None).
+Locate = Callable[[Connection], tuple[CaseHead | None, WorkItemRow | None]]
+Body = Callable[[CommandContext], None]
+
+
+class CommandRunner:
+    """Runs command bodies in transactions, keeps the live workflows of running cases cached, and
+    writes what a command did."""
+
+    def __init__(self, db: Database, definitions: DefinitionCache, script_engine: Any, clock: Clock,
+                 fire_deadline: Callable[[int], object], cache_size: int = 4096):
+        self.db = db
+        self.definitions = definitions
+        self.script_engine = script_engine
+        self.clock = clock
+        self.codec = CaseStateCodec()
+        self.cache = WorkflowCache(cache_size)
+        self.fire_deadline = fire_deadline  # the command that fires one deadline, for the catch-up
+
+    def context(self, conn: Connection, head: CaseHead, definition: LoadedDefinition, actor: Actor,
+                at: datetime, *, item: WorkItemRow | None = None, catching_up: bool = False) -> CommandContext:
+        return CommandContext(conn, head, definition, actor, at, self.checkout, item=item, catching_up=catching_up)
+
+    def run_on_item(self, work_item_id: str, actor: Actor, body: Body) -> CaseSummary:
+        def locate(conn: Connection) -> tuple[CaseHead | None, WorkItemRow | None]:
+            found = store.work_item_and_case(conn, work_item_id)
+            if found is None:
+                raise NotFound("待办事项不存在。")
+            item, head = found
+            return head, item
+
+        return self.run(locate, None, actor, body)
+
+    def run_on_case(self, case_id: int, actor: Actor, body: Body) -> CaseSummary:
+        return self.run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
+
+    def run(self, locate: Locate, case_id: int | None, actor: Actor, body: Body) -> CaseSummary:
+        caught_up = False
+        for attempt in range(MAX_ATTEMPTS):
+            ctx = None
+            try:
+                with self.db.writer.begin() as conn:
+                    head, item = locate(conn)
+                    if head is None:
+                        raise NotFound(f"案件 {case_id} 不存在。")
+                    case_id = head.id
+                    definition = self.definitions.by_id(conn, head.definition_id)
+                    ctx = self.context(conn, head, definition, actor, self.clock.now(), item=item,
+                                       catching_up=caught_up)
+                    with command_time(ctx.at):
+                        body(ctx)
+                        new_version = self.persist(ctx)
+            except ConcurrencyConflict:
+                self._forget(case_id)
+                backoff(attempt)
+                continue
+            except TimersDue:
+                # A deadline of this case fell due and the scheduler has not fired it yet: fire it
+                # first, as its own command, so it fires exactly once and before this command.
+                assert ctx is not None  # raised by the body, so the head was read
+                self.cache.drop(ctx.head.id)
+                self._fire_due_deadlines(ctx.head.id)
+                caught_up = True
+                continue
+            except Exception as err:
+                self._forget(case_id)
+                if is_write_conflict(err) or (is_unique_violation(err) and self._moved_on(ctx)):
+                    backoff(attempt)
+                    continue
+                if case_id is not None and not isinstance(err, NothingToDo):  # see engine/cases/failures.py
+                    record_failure(self.db, self.clock, case_id, command_name(body), actor, err,
+                                   ctx.item.id if ctx is not None and ctx.item is not None else None)
+                raise
+            self.remember(ctx, new_version)
+            log.info("case command", extra={"case_id": ctx.head.id, "actor": actor.id,
+                                            "work_item_id": ctx.item.id if ctx.item is not None else None,
+                                            "event": ctx.events[0].type if ctx.events else None})
+            return summary_of(ctx.head.id, new_version, ctx)
+        raise EngineError("案件正被频繁修改，请稍后再试。")
+
+    def remember(self, ctx: CommandContext, new_version: int) -> None:
+        """Keep the live workflow of a case that is still running for its next command."""
+        case_id = ctx.head.id
+        if ctx.status is not None:
+            self.cache.drop(case_id)  # an ended case takes no more engine steps: keep room for running ones
+        elif ctx.has_workflow:
+            self.cache.put(case_id, new_version, ctx.workflow, ctx.after or ctx.before)
+        else:
+            self.cache.rebase(case_id, ctx.head.version, new_version)
+
+    def _forget(self, case_id: int | None) -> None:
+        if case_id is not None:
+            self.cache.drop(case_id)
+
+    def _fire_due_deadlines(self, case_id: int) -> None:
+        now = to_utc(self.clock.now())
+        with self.db.reader.connect() as conn:
+            due = [d.id for d in deadline_store.of_case(conn, case_id, ("armed",)) if d.due_at < now]
+        for deadline_id in due:
+            self.fire_deadline(deadline_id)
+
+    def _moved_on(self, ctx: CommandContext | None) -> bool:
+        """Whether another command committed on the case since this one read it (then a duplicate
+        projection row, e.g. the same next task made ready by both, means we lost the race)."""
+        if ctx is None:
+            return False
+        with self.db.reader.connect() as conn:
+            head = store.case_head(conn, ctx.head.id)
+        return head is not None and head.version != ctx.head.version
+
+    def checkout(self, conn: Connection, head: CaseHead,
+                 definition: LoadedDefinition) -> tuple[BpmnWorkflow, WorkItemProjection]:
+        """The case's live workflow and projection as of `head`: from the cache, or deserialized."""
+        cached = self.cache.take(head.id, head.version)
+        if cached is not None:
+            wf, projection = cached
+        else:
+            version, state = store.case_state(conn, head.id)
+            if version != head.version:  # committed by someone else since we read the head
+                raise ConcurrencyConflict()
+            wf = self.codec.loads(state, definition.spec, definition.subprocess_specs)
+            projection = project_work_items(wf)
+        wf.script_engine = self.script_engine
+        return wf, projection
+
+    def persist(self, ctx: CommandContext) -> int:
+        """Write state, projections and events; raises ConcurrencyConflict if the case moved on."""
+        head, conn = ctx.head, ctx.conn
+        values: dict[str, Any] = {"updated_at": ctx.at}
+        if ctx.state_changed:
+            values["status"] = head.status
+            values["ended_at"] = None
+            wf = ctx.workflow
+            values["engine_state"] = self.codec.dumps(wf)
+            ctx.after = project_work_items(wf)
+            values["attention"] = write_projection(ctx, ctx.before, ctx.after, self.script_engine)
+            if ctx.status is None and wf.completed:
+                ctx.status = "completed"
+                ctx.event(h.CASE_COMPLETED, {}, actor=SYSTEM)
+            if ctx.status is not None:
+                values["status"] = ctx.status
+                values["ended_at"] = ctx.at
+        if not ctx.events and not ctx.state_changed:
+            return head.version
+        rows = h.chain(head.id, head.history_seq, head.history_head, ctx.at, ctx.events)
+        values["history_seq"] = rows[-1]["seq"] if rows else head.history_seq
+        values["history_head"] = rows[-1]["hash"] if rows else head.history_head
+        if not store.update_case(conn, head.id, head.version, values):
+            raise ConcurrencyConflict()
+        store.insert_events(conn, rows)
+        return head.version + 1

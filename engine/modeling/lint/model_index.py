@@ -1,0 +1,92 @@
+"""What the lint rules read across all the files checked together: each file's parsed tree and user
+tasks, and the processes, decisions, form-field types, time variables and thrown signals they define."""
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+
+
+@dataclass
+class LintFile:
+    path: str
+    tree: etree._ElementTree
+    kind: str  # bpmn | dmn
+    metas: dict[str, UserTaskMeta] = field(default_factory=dict)
+
+
+@dataclass
+class ModelIndex:
+    """What the rules need across all files: processes, decisions, variables, signals."""
+
+    files: list[LintFile]
+    # Keyed by the id attributes as written; a missing id (None) is the lint rules' to report.
+    processes: dict[str | None, tuple[LintFile, etree._Element]] = field(default_factory=dict)
+    decisions: set[str | None] = field(default_factory=set)
+    # id -> (type, default, min)
+    field_types: dict[str | None, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    time_vars: set[str] = field(default_factory=set)  # variables scripts set from now()/now_iso()
+    thrown_signals: set[str] = field(default_factory=set)
+
+
+def index_files(files: list[LintFile]) -> ModelIndex:
+    model = ModelIndex(files)
+    for f in files:
+        root = f.tree.getroot()
+        if f.kind == "dmn":
+            model.decisions.update(d.get("id") for d in root.iter("{*}decision"))
+            continue
+        f.metas, _ = read_user_tasks(f.tree, f.path)
+        for process in root.iter(f"{BPMN}process"):
+            model.processes.setdefault(process.get("id"), (f, process))
+        for ff in root.iter(f"{CAMUNDA}formField"):
+            model.field_types.setdefault(ff.get("id"), (ff.get("type"), ff.get("defaultValue"), min_of(ff)))
+        for s in root.iter(f"{BPMN}script"):
+            model.time_vars.update(time_assignments(s.text or ""))
+        for ev in root.iter(f"{BPMN}intermediateThrowEvent", f"{BPMN}endEvent"):
+            for sd in ev.iter(f"{BPMN}signalEventDefinition"):
+                name = signal_name(root, sd.get("signalRef"))
+                if name:
+                    model.thrown_signals.add(name)
+    return model
+
+
+def min_of(ff) -> str | None:
+    for c in ff.iter(f"{CAMUNDA}constraint"):
+        if c.get("name") == "min":
+            return c.get("config")
+    return None
+
+
+def time_assignments(script: str) -> set[str]:
+    """Names a script assigns from now() / now_iso(): times later expressions count from."""
+    try:
+        tree = ast.parse(textwrap.dedent(script).strip())
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Name) and node.value.func.id in ("now", "now_iso"):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def signal_name(root, ref: str | None) -> str | None:
+    for s in root.iter(f"{BPMN}signal"):
+        if s.get("id") == ref:
+            return s.get("name") or ref
+    return None
+
+
+def owner_id(el) -> str | None:
+    while el is not None:
+        if el.get("id") and etree.QName(el).localname not in ("timerEventDefinition", "conditionExpression"):
+            return el.get("id")
+        el = el.getparent()
+    return None

@@ -1,0 +1,49 @@
+"""Lint of user tasks: assigned to a registered department or role, with a form or declared form-less,
+named in Chinese, with snake_case field ids and Chinese field labels."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from yijianshi.engine.errors import Problem
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
+from yijianshi.engine.modeling.lint.model_index import LintFile
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+from yijianshi.engine.modeling.registry import Registry
+
+_FIELD_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
+    problems = []
+    root = f.tree.getroot()
+    elements = {el.get("id"): el for el in root.iter(f"{BPMN}userTask")}
+    for meta in f.metas.values():
+        def p(msg: str, line: int | None = None, meta: UserTaskMeta = meta) -> None:
+            problems.append(Problem(f.path, line or meta.line, msg, meta.task_id))
+
+        if registry is not None:
+            where = "camunda:candidateGroups" if meta.candidate_groups else "泳道名称"
+            for g in meta.groups:
+                kind = registry.kind(g)
+                if kind is None:
+                    p(f"办理部门或角色“{g}”（{where}）未在 {Path(registry.path).name} 登记。请改用已登记的代码，"
+                      "或先在登记表中新增该部门/角色。")
+                elif kind == "region":
+                    p(f"“{g}”是地区代码，不能作为办理部门或角色（{where}）。")
+        if meta.form is None and not meta.formless:
+            p("用户任务既没有表单，也没有声明为无表单任务。请添加 camunda:formData 表单字段，或添加扩展属性 "
+              "formless=true。")
+        if not _CJK_RE.search(meta.name or ""):
+            p(f"用户任务名称“{meta.name}”应使用简体中文，办事人员和申请人在待办中看到的就是它。")
+        if meta.form is not None:
+            el = elements.get(meta.task_id)
+            lines = {ff.get("id"): ff.sourceline for ff in el.iter(f"{CAMUNDA}formField")} if el is not None else {}
+            for fld in meta.form.fields:
+                line = lines.get(fld.id, meta.line)
+                if not _FIELD_ID_RE.fullmatch(fld.id):
+                    p(f"表单字段 id “{fld.id}” 应为英文小写加下划线（snake_case），例如 enterprise_name。", line)
+                if not _CJK_RE.search(fld.label or ""):
+                    p(f"表单字段 “{fld.id}” 的标签“{fld.label}”应使用简体中文。", line)
+    return problems

@@ -1,0 +1,31 @@
+"""The database tables, one module per concept. Importing this package imports every table module,
+so `Base.metadata` is complete (the migrations and `create_all` rely on it)."""
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.definitions import Definition, DefinitionFile
+from yijianshi.storage.tables.cases import (
+    EVERY_GROUP,
+    NO_DEADLINE,
+    Case,
+    CaseSearchTerm,
+    CorrelationValue,
+    Event,
+    MessageWait,
+    WorkItem,
+    WorkItemGroup,
+)
+from yijianshi.storage.tables.calendar import CalendarClosure, CalendarYear
+from yijianshi.storage.tables.deadlines import Deadline, SchedulerLease
+from yijianshi.storage.tables.accounts import UserAccount
+from yijianshi.storage.tables.materials import Material
+from yijianshi.storage.tables.audit import ExportJob
+from yijianshi.storage.tables.supervision import WeeklyBulletin
+from yijianshi.storage.tables.api_clients import ApiClient, ApiIdempotencyKey
+from yijianshi.storage.tables.failures import CommandFailure
+
+__all__ = [
+    "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
+    "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
+    "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "Material",
+    "MessageWait", "SchedulerLease", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
+    "WorkItemGroup",
+]

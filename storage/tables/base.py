@@ -1,0 +1,41 @@
+"""What every table module shares: the declarative base (whose metadata the migrations compare
+against), the UTC timestamp column type and the id column type."""
+from __future__ import annotations
+
+from datetime import timezone
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import BigInteger, DateTime, Integer, Table, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no zone, PostgreSQL would shift it."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+# BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table; its metadata is the schema the migrations build."""
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (never a join or a subquery), so the SQL modules may
+        # pass Model.__table__ to insert(), update() and delete().
+        __table__: ClassVar[Table]

@@ -1,0 +1,142 @@
+"""Tables of cases: the case row with its engine state, the small indexed projections (work items
+and their groups, message waits, correlation values) that queries read instead of deserializing
+cases, and the append-only, hash-chained event log."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
+    definition_key: Mapped[str] = mapped_column(String(255), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running, completed, cancelled
+    version: Mapped[int] = mapped_column(Integer)  # optimistic lock, bumped by every command
+    engine_state: Mapped[str] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    history_seq: Mapped[int] = mapped_column(Integer)  # seq of the last event
+    history_head: Mapped[str] = mapped_column(String(64))  # hash of the last event
+    attention: Mapped[str | None] = mapped_column(String(512))  # why an administrator must look at it
+
+
+class WorkItem(Base):
+    """Projection of one human task of a case: what inboxes query."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        Index("ix_work_items_state_due", "state", "due_at"),
+        Index("ix_work_items_claimed", "claimed_by", "state"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine task's id
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
+    process_id: Mapped[str] = mapped_column(String(255))
+    task_spec: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    groups: Mapped[str] = mapped_column(String(1024))  # comma-separated, also in work_item_groups
+    state: Mapped[str] = mapped_column(String(16))  # ready, completed, cancelled
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class WorkItemGroup(Base):
+    """One row per (work item, department or role) so an inbox page is one index range scan, read in
+    the order of the page and stopped after it. Every work item also has a row under EVERY_GROUP for
+    the inboxes that see all departments. The rows carry copies of what inboxes sort and filter on;
+    `state` follows work_items.state by trigger (migration 0004), the rest is written with the item
+    (case_store.insert_work_items, set_limits, set_claim)."""
+
+    __tablename__ = "work_item_groups"
+    __table_args__ = (
+        # The default order, covering the quick filters (unclaimed, warning) that read it.
+        Index("ix_work_item_groups_due", "group_code", "state", "due_key", "created_at", "work_item_id",
+              "warning_at", "claimed_by"),
+        # Warning: past the warning time (a short range: warnings and overdue ones), not yet due.
+        Index("ix_work_item_groups_warning", "group_code", "state", "warning_at", "due_key", "work_item_id"),
+        Index("ix_work_item_groups_received", "group_code", "state", "created_at", "work_item_id"),
+        Index("ix_work_item_groups_case", "group_code", "state", "case_id", "created_at", "work_item_id"),
+        Index("ix_work_item_groups_scenario", "group_code", "state", "definition_key", "due_key", "created_at",
+              "work_item_id"),
+    )
+    work_item_id: Mapped[str] = mapped_column(
+        ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_code: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    # The due time, or NO_DEADLINE: never NULL, so "soonest first, none last" is the index order.
+    due_key: Mapped[datetime] = mapped_column(UTCDateTime)
+    warning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    case_id: Mapped[int] = mapped_column(BigId)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+# The work_item_groups row of every work item, whatever its departments (inboxes of all departments).
+EVERY_GROUP = "*"
+# work_item_groups.due_key of a work item without a due time: after every real one.
+NO_DEADLINE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
+
+
+class CaseSearchTerm(Base):
+    """What a case can be found by besides its number and business key: the names in its forms
+    (applicant, enterprise, legal representative...) as typed, and its ID numbers and unified social
+    credit codes only as a hash of the normalised value (matched by exact value, never shown)."""
+
+    __tablename__ = "case_search_terms"
+    __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name, id
+    term: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class MessageWait(Base):
+    """A case waiting for a message by name (projection, rewritten by every command)."""
+
+    __tablename__ = "message_waits"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    message_name: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class CorrelationValue(Base):
+    """A correlation property value of a case (and its business key), to route messages."""
+
+    __tablename__ = "correlation_values"
+    __table_args__ = (Index("ix_correlation_values_lookup", "name", "value"),)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512))
+
+
+class Event(Base):
+    """Append-only history: one row per thing that happened, chained per case by hash."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    work_item_id: Mapped[str | None] = mapped_column(String(36))
+    task_spec: Mapped[str | None] = mapped_column(String(255))
+    data: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
