@@ -197,19 +197,19 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
                 attrs["required_if"] = tuple(pairs)
         elif name == "at_least_one":
             # config="value: box1, box2": when this field has the value, one of the boxes is ticked
-            value, _, boxes = (config or "").partition(":")
+            when, _, boxes = (config or "").partition(":")
             names = tuple(_split_config(boxes))
-            if not value.strip() or not names:
+            if not when.strip() or not names:
                 report(constraint, f"字段 “{field_id}” 的 at_least_one 约束值 “{config}” 应写成 值: 字段1, 字段2。")
             else:
-                attrs["at_least_one"] = (value.strip(), names)
+                attrs["at_least_one"] = (when.strip(), names)
         elif name == "confirm":
             # config="value: question": the page asks the question before sending this value
-            value, _, question = (config or "").partition(":")
-            if not value.strip() or not question.strip():
+            when, _, question = (config or "").partition(":")
+            if not when.strip() or not question.strip():
                 report(constraint, f"字段 “{field_id}” 的 confirm 约束值 “{config}” 应写成 值: 确认提示。")
             else:
-                attrs["confirm"] = (value.strip(), question.strip())
+                attrs["confirm"] = (when.strip(), question.strip())
         else:
             # Silently skipping a custom validator would let invalid data through unnoticed.
             report(constraint, f"字段 “{field_id}” 使用了不支持的校验约束 “{name}”。"

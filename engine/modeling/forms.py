@@ -250,7 +250,7 @@ def _cross_field(form: Form, cleaned: dict[str, Any], errors: dict[str, str]) ->
                 errors[field.id] = "此项为必填项"
         if field.at_least_one and _holds(cleaned, field.id, field.at_least_one[0]):
             if not any(cleaned.get(other) is True for other in field.at_least_one[1]):
-                labels = [(form.field(o).label if form.field(o) else o) for o in field.at_least_one[1]]
+                labels = [_label_of(form, o) for o in field.at_least_one[1]]
                 errors[field.id] = f"请至少勾选一项：{'、'.join(labels)}"
 
 
@@ -302,3 +302,8 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
     if errors:
         raise FormErrors(errors)
     return cleaned
+
+
+def _label_of(form: Form, field_id: str) -> str:
+    found = form.field(field_id)
+    return found.label if found is not None else field_id

@@ -252,7 +252,7 @@ def test_a_clerk_downloads_a_material_and_an_auditor_exports_a_search(person, li
     applicant.goto(f"{base}/apply/scenarios/open_restaurant")
     applicant.fill("#enterprise_name", "青羊区下载测试小馆")
     applicant.fill("#legal_rep_name", "张三")
-    applicant.fill("#legal_rep_id_no", "110101199001011234")
+    applicant.fill("#legal_rep_id_no", "110101199001011237")
     applicant.fill("#contact_phone", "13812345678")
     applicant.fill("#business_address", "成都市青羊区人民中路 2 号")
     applicant.fill("#floor_area", "60")
