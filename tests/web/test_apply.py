@@ -147,8 +147,8 @@ def test_a_failing_start_leaves_no_case_behind(client_for, web_engine, monkeypat
     c.get("/apply/scenarios/open_restaurant")
     real = web_engine.cases._submit_start_form
 
-    def failing(started, submitted):
-        real(started, submitted)  # the step completes, then the engine fails arming what follows
+    def failing(started, submitted, *rest):
+        real(started, submitted, *rest)  # the step completes, then the engine fails arming what follows
         raise EngineError("流程执行出错（测试）")
 
     def cases_and_materials():
