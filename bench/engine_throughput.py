@@ -31,7 +31,7 @@ from yijianshi.engine.settings import Settings  # noqa: E402
 
 DIAGRAM = ROOT / "tests" / "fixtures" / "parallel_review.bpmn"
 CLERK = Actor("bench", frozenset({"front_desk", "market", "health", "fire", "tax"}))
-APPLY = {"applicant_name": "张三", "id_number": "120101199001011234", "amount": "100"}
+APPLY = {"applicant_name": "张三", "id_number": "120101199001011239", "amount": "100"}
 FORMS = {"apply": APPLY, "deliver": {"delivered": "true"}}
 DEPT = {"approved": "true", "remark": "同意"}
 

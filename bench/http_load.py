@@ -52,7 +52,7 @@ PASSWORD = "bench-password-1"
 APPLICANT = Actor("bench_applicant", frozenset({"applicant"}))
 FRONT_DESK = Actor("bench_desk", frozenset({"front_desk"}))
 APPLICATION = {
-    "enterprise_name": "压测餐饮店", "legal_rep_name": "张三", "legal_rep_id_no": "110101199001011234",
+    "enterprise_name": "压测餐饮店", "legal_rep_name": "张三", "legal_rep_id_no": "110101199001011237",
     "contact_phone": "13812345678", "business_address": "成都市武侯区", "floor_area": "80", "seating": "40",
     "item_choice": "package",
 }

@@ -253,7 +253,42 @@ LINT_CASES = [
      '<camunda:constraint name="validator" config="x.Y" /></camunda:validation></camunda:formField>',
      'name="validator"', "不支持的校验约束"),
     ('<camunda:formField id="n" type="long" defaultValue="many" />', '<camunda:formField id="n"', "默认值"),
+    ('<camunda:formField id="n" type="long"><camunda:validation>\n'
+     '<camunda:constraint name="idcard" /></camunda:validation></camunda:formField>',
+     'name="idcard"', "只适用于 string 类型"),
+    ('<camunda:formField id="a" type="string"><camunda:validation>\n'
+     '<camunda:constraint name="required_if" config="b" /></camunda:validation></camunda:formField>',
+     'name="required_if"', "应写成 字段=值"),
+    ('<camunda:formField id="a" type="string"><camunda:validation>\n'
+     '<camunda:constraint name="required_if" config="gone=true" /></camunda:validation></camunda:formField>',
+     '<camunda:formField id="a"', "不存在的字段 “gone”"),
+    ('<camunda:formField id="c" type="enum"><camunda:validation>\n'
+     '<camunda:constraint name="at_least_one" config="custom: a" /></camunda:validation>'
+     '<camunda:value id="custom" /></camunda:formField>\n<camunda:formField id="a" type="string" />',
+     '<camunda:formField id="c"', "不是本表单的 boolean 字段"),
+    ('<camunda:formField id="a" type="boolean"><camunda:validation>\n'
+     '<camunda:constraint name="confirm" config="false" /></camunda:validation></camunda:formField>',
+     'name="confirm"', "应写成 值: 确认提示"),
 ]
+
+
+def test_checked_numbers_and_rules_between_fields_are_read() -> None:
+    tasks, problems = read(form_bpmn(
+        '<camunda:formField id="id_no" type="string"><camunda:validation><camunda:constraint name="idcard" />'
+        '</camunda:validation></camunda:formField>\n'
+        '<camunda:formField id="ok" type="boolean"><camunda:validation>'
+        '<camunda:constraint name="confirm" config="false: 确定不通过吗？" /></camunda:validation></camunda:formField>\n'
+        '<camunda:formField id="why" type="string"><camunda:validation>'
+        '<camunda:constraint name="required_if" config="ok=false, id_no=x" /></camunda:validation></camunda:formField>\n'
+        '<camunda:formField id="how" type="enum"><camunda:validation>'
+        '<camunda:constraint name="at_least_one" config="custom: ok" /></camunda:validation>'
+        '<camunda:value id="custom" /></camunda:formField>'))
+    assert problems == []
+    form = tasks["apply"].form
+    assert form.field("id_no").format == "idcard"
+    assert form.field("ok").confirm == ("false", "确定不通过吗？")
+    assert form.field("why").required_if == (("ok", "false"), ("id_no", "x"))
+    assert form.field("how").at_least_one == ("custom", ("ok",))
 
 
 @pytest.mark.parametrize(("fields_xml", "marker", "fragment"), LINT_CASES)

@@ -31,7 +31,7 @@ def _start_review(engine, clerk):
     deploy_fixtures(engine, "parallel_review.bpmn")
     case = engine.cases.start_case("parallel_review", {"district": "河东区"}, clerk, business_key="HD-001")
     after_apply = engine.cases.complete_work_item(
-        case.ready[0].id, {"applicant_name": "张三", "id_number": "120102199001011234", "amount": "80"}, DESK)
+        case.ready[0].id, {"applicant_name": "张三", "id_number": "120102199001011235", "amount": "80"}, DESK)
     return case, {i.task_spec: i.id for i in after_apply.ready}
 
 
@@ -282,3 +282,17 @@ def test_group_index_follows_work_item_state(engine, clerk):
     states = {r.work_item_id: r.state for r in _rows(engine, WorkItemGroup)}
     assert states[items["dept_fire"]] == "completed"
     assert states[items["dept_market"]] == "cancelled"
+
+
+def test_a_set_made_by_a_script_replays_to_the_same_state(engine, clerk, tmp_path):
+    """`verify --reexecute` must agree with the stored state when a script builds a set."""
+    source = (FIXTURES / "limits.bpmn").read_text(encoding="utf-8").replace(
+        "<bpmn:script>accepted_at = now_iso()</bpmn:script>",
+        '<bpmn:script>accepted_at = now_iso()\ndepartments = {"市场监管", "消防", "城管", "卫健", "税务", "人社"}</bpmn:script>')
+    (tmp_path / "limits.bpmn").write_text(source, encoding="utf-8")
+    engine.deploy([tmp_path / "limits.bpmn"])
+    case = engine.cases.start_case("limited_review", {"limit_days": 7}, clerk)
+    engine.cases.complete_work_item(case.ready[0].id, {"approved": "true"}, clerk)
+    data = engine.cases.workflow_of(case.id).last_task.data
+    assert data["departments"] == sorted(["市场监管", "消防", "城管", "卫健", "税务", "人社"])
+    assert engine.reexecute(case.id).ok

@@ -5,7 +5,7 @@ All on a controlled clock (no sleeping through days), on SQLite and PostgreSQL."
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -237,3 +237,39 @@ def test_a_past_due_warning_fires_before_the_completion_it_does_not_stop(engine)
     with engine.db.reader.connect() as conn:
         types = [e.type for e in case_store.case_events(conn, case.id)]
     assert types.index("deadline_fired") < types.index("work_item_completed")
+
+
+@pytest.mark.parametrize("expression, due", [
+    ("now() + hours(0.02)", at(2025, 9, 26, 9, 1, 12)),  # a datetime
+    ("(now() + days(3)).date()", at(2025, 9, 29, 0, 0)),  # a date: its first moment
+    ('"2025-09-29T10:00:00+08:00"', at(2025, 9, 29, 10, 0)),  # an ISO string
+])
+def test_a_timer_date_may_be_a_datetime_a_date_or_an_iso_string(engine, tmp_path, expression, due):
+    """What `validate` lets through must run: a timeDate giving a datetime (not a string) used to
+    crash every start of the process."""
+    source = (FIXTURES / "limits.bpmn").read_text(encoding="utf-8").replace(
+        "add_working_days(accepted_at, limit_days)</bpmn:timeDate>", f"{expression}</bpmn:timeDate>")
+    (tmp_path / "limits.bpmn").write_text(source, encoding="utf-8")
+    engine.clock.set(at(2025, 9, 26, 9, 0))
+    engine.deploy([tmp_path / "limits.bpmn"])
+    case = engine.cases.start_case("limited_review", {"limit_days": 7}, CLERK)
+    assert _item(engine, case.id).due_at.astimezone(SHANGHAI) == due
+    engine.clock.set(due + timedelta(seconds=1))
+    (overdue,) = fire_due(engine)
+    assert overdue.fired
+    with engine.db.reader.connect() as conn:
+        states = {r.task_spec: r.state for r in case_store.query_work_items(conn, case_id=case.id, state=None)}
+    assert states == {"review": "cancelled", "supervise": "ready"}
+
+
+def test_a_timer_date_that_is_no_time_is_refused_by_name(engine, tmp_path):
+    from yijianshi.engine.errors import EngineError
+
+    source = (FIXTURES / "limits.bpmn").read_text(encoding="utf-8").replace(
+        "add_working_days(accepted_at, limit_days)</bpmn:timeDate>", "hours(2)</bpmn:timeDate>")
+    (tmp_path / "limits.bpmn").write_text(source, encoding="utf-8")
+    engine.deploy([tmp_path / "limits.bpmn"])
+    with pytest.raises(EngineError, match="定时器时间“hours\\(2\\)”的结果"):
+        engine.cases.start_case("limited_review", {"limit_days": 7}, CLERK)
+    with engine.db.reader.connect() as conn:
+        assert case_store.all_case_ids(conn) == []

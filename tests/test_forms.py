@@ -235,3 +235,55 @@ def test_blank_optional_field_clears_an_earlier_value():
     cleaned = validate_submission(form, {"missing_materials": "", "floor_area": " "})
     assert cleaned == {"missing_materials": "", "floor_area": None}
     assert "note" not in cleaned  # not sent: the case data keeps whatever it had
+
+
+# -- the numbers Chinese forms ask for (camunda:constraint idcard / mobile / uscc) -------------------
+
+ID_NO = FormField(id="id_no", label="身份证号码", type="string", format="idcard")
+MOBILE = FormField(id="mobile", label="手机号码", type="string", format="mobile")
+USCC = FormField(id="credit_code", label="统一社会信用代码", type="string", format="uscc")
+NUMBERS = Form((ID_NO, MOBILE, USCC))
+
+
+@pytest.mark.parametrize("field, value, cleaned", [
+    (ID_NO, "110101199001011237", "110101199001011237"),
+    (ID_NO, "11010119900101100x", "11010119900101100X"),  # the check character X, typed in lower case
+    (ID_NO, "51010419851212104X", "51010419851212104X"),
+    (MOBILE, "13812345678", "13812345678"),
+    (MOBILE, "19900000000", "19900000000"),
+    (USCC, "91350100M000100Y43", "91350100M000100Y43"),  # a published example
+    (USCC, "91120221ma05teq0a0", "91120221MA05TEQ0A0"),
+])
+def test_valid_numbers_pass_in_their_normal_form(field, value, cleaned) -> None:
+    assert validate_submission(Form((field,)), {field.id: value}) == {field.id: cleaned}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    (ID_NO, "110101199001011234", "身份证号码校验位不正确，请核对"),  # GB 11643-1999 MOD 11-2
+    (ID_NO, "110101199002301238", "身份证号码中的出生日期无效"),  # 30 February
+    (ID_NO, "11010119900101123", "身份证号码应为 18 位，前 17 位为数字，最后一位为数字或 X"),
+    (ID_NO, "1101011990010112X7", "身份证号码应为 18 位，前 17 位为数字，最后一位为数字或 X"),
+    (MOBILE, "12812345678", "请输入 11 位手机号码（以 13–19 开头）"),
+    (MOBILE, "1381234567", "请输入 11 位手机号码（以 13–19 开头）"),
+    (MOBILE, "028-86123456", "请输入 11 位手机号码（以 13–19 开头）"),
+    (USCC, "91350100M000100Y44", "统一社会信用代码校验位不正确，请核对"),  # GB 32100-2015
+    (USCC, "91120221MA05TEST01", "统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）"),
+    (USCC, "91350100M000100Y4", "统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）"),
+])
+def test_invalid_numbers_are_refused_with_the_reason(field, value, message) -> None:
+    assert errors_of(NUMBERS, {field.id: value}) == {field.id: message}
+
+
+def test_rules_between_fields_required_if_and_at_least_one() -> None:
+    complete = FormField(id="complete", label="材料齐全", type="boolean")
+    missing = FormField(id="missing", label="一次告知", type="string", required_if=(("complete", "false"),))
+    choice = FormField(id="choice", label="办理方式", type="enum", options=(("package", "集成"), ("custom", "自选")),
+                       at_least_one=("custom", ("want_a", "want_b")))
+    a, b = FormField(id="want_a", label="事项甲", type="boolean"), FormField(id="want_b", label="事项乙", type="boolean")
+    form = Form((complete, missing, choice, a, b))
+    assert errors_of(form, {"complete": "false", "missing": " ", "choice": "custom"}) == {
+        "missing": "此项为必填项", "choice": "请至少勾选一项：事项甲、事项乙"}
+    assert validate_submission(form, {"complete": "true", "missing": "", "choice": "package"})["missing"] == ""
+    assert validate_submission(form, {"complete": "false", "missing": "缺营业执照", "choice": "custom",
+                                      "want_b": "true"})["want_b"] is True
+    assert Form.from_dict(json.loads(json.dumps(form.to_dict()))) == form

@@ -44,6 +44,10 @@ BAD = HEAD + f"""  <bpmn:message id="Msg_reply" name="dept_reply" />
     <bpmn:intermediateCatchEvent id="naive_timer" name="等待">
       <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">"2025-10-01T09:00:00"</bpmn:timeDate></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="delta_timer" name="等待">
+      <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">hours(2)</bpmn:timeDate></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="number_due" name="期限" camunda:candidateGroups="market" camunda:dueDate="5">{FORM}</bpmn:userTask>
     <bpmn:intermediateCatchEvent id="bad_region" name="等待">
       <bpmn:timerEventDefinition><bpmn:timeDate xsi:type="bpmn:tFormalExpression">add_working_days(now(), 3, "mars")</bpmn:timeDate></bpmn:timerEventDefinition>
     </bpmn:intermediateCatchEvent>
@@ -91,6 +95,8 @@ def _found(problems, element: str, words: str) -> list[str]:
     ("rule_missing", "“no_such_decision”不在这些 DMN 文件中", 'id="rule_missing"'),
     ("forbidden", "不允许的写法", "import os"),
     ("naive_timer", "没有时区", '"2025-10-01T09:00:00"'),
+    ("delta_timer", "不是日期时间（datetime）、日期（date）或 ISO 8601 时间字符串", "hours(2)"),
+    ("number_due", "不是日期时间（datetime）、日期（date）或 ISO 8601 时间字符串", 'id="number_due"'),
     ("bad_region", "地区“mars”未在登记表", '"mars"'),
     ("bad_duration", "不是 ISO 8601 时长", '"3 days"'),
     ("Msg_reply", "没有关联属性", 'id="Msg_reply"'),
@@ -105,6 +111,17 @@ def test_each_rule_reports_at_the_line(bad_dir, element, words, marker):
     assert found, [str(p) for p in problems]
     assert found[0].line == _line(BAD, marker)
     assert str(found[0]).startswith(f"{bad_dir / 'bad.bpmn'}:{found[0].line}: [{element}]")
+
+
+def test_timer_and_due_date_expressions_may_give_a_datetime_a_date_or_an_iso_string(tmp_path):
+    """What passes here must also run: a datetime timer (now() + hours(...)) is armed by the engine
+    (tests/test_cases.py), a timedelta or a number is refused with its file and line."""
+    task = '<bpmn:userTask id="{id}" name="期限" camunda:candidateGroups="market" camunda:dueDate="{due}">' + FORM + '</bpmn:userTask>'
+    good = HEAD + '<bpmn:process id="good" name="示例" isExecutable="true">' + "".join(
+        task.format(id=f"t{i}", due=due) for i, due in enumerate(
+            ["now() + hours(0.02)", "add_working_days(now(), 3)", "now().date() + days(3)", "now_iso()"])) + "</bpmn:process></bpmn:definitions>"
+    (tmp_path / "good.bpmn").write_text(good, encoding="utf-8")
+    assert [str(p) for p in lint_files([tmp_path])] == []
 
 
 def test_shipped_processes_and_fixtures_are_clean():

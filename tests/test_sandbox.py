@@ -383,3 +383,17 @@ def test_workflow_script_error_reports_the_failing_line():
     assert isinstance(info.value.__cause__.__cause__, ZeroDivisionError)
     assert info.value.line_number == 2
     assert info.value.error_line == "total = a / 0"
+
+
+def test_sets_become_sorted_lists_at_the_script_boundary(env):
+    """A set's order of iteration differs between Python processes, so a stored set and a
+    re-execution disagreed (`verify --reexecute` reported a false mismatch): task data keeps them as
+    sorted lists; a set that cannot be sorted is refused by name."""
+    data = {"items": [{"days": 2}]}
+    env.execute('tags = {"消防", "食品", "招牌"}\nitems.append({"depts": {3, 1, 2}})\nplain = [1, {"a": 2}]', data)
+    assert data["tags"] == sorted(["消防", "食品", "招牌"])
+    assert data["items"] == [{"days": 2}, {"depts": [1, 2, 3]}]
+    assert data["plain"] == [1, {"a": 2}]
+    with pytest.raises(ScriptError, match="变量 mixed 中的集合（set）含有无法排序的元素"):
+        env.execute('mixed = {1, "a"}', data)
+    assert "mixed" not in data

@@ -5,7 +5,7 @@ as an actor of the right department, and moves the controlled clock to fire dead
 Shared by the tests/test_scenarios_*.py files; its own tests check the driver's sample data."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -41,13 +41,23 @@ def sample_value(f: FormField):
         return "2025-09-01"
     if f.type == "long":
         return str(int(f.min) if isinstance(f.min, (int, float)) and f.min > 0 else 2)
-    if f.minlength == 18 and f.maxlength == 18:
-        return "120101199001011234"
+    if f.format == "uscc":
+        return "91120221MA05TEQ0A0"
+    if f.format == "mobile":
+        return "13800000000"
+    if f.format == "idcard" or (f.minlength == 18 and f.maxlength == 18):
+        return "120101199001011239"
     if f.minlength in (7, 11):
         return "13800000000"
     if f.minlength and f.minlength >= 12:
         return "6222020200112233445"
     return f"测试{f.label[:8]}"
+
+
+def licence_number(item: str, field: FormField | None = None) -> str:
+    """The number a department gives its item's licence: NO-<item>, or a valid code when the field
+    asks for one (a business licence number is a unified social credit code)."""
+    return sample_value(field) if field is not None and field.format else f"NO-{item}"
 
 
 @dataclass
@@ -56,6 +66,7 @@ class Scenario:
 
     engine: object
     key: str
+    given: dict = field(default_factory=dict)  # the licence number each decided item was given
 
     # -- queries -------------------------------------------------------------------------------
     def ready(self, case_id: int) -> list:
@@ -117,7 +128,9 @@ class Scenario:
     def decide(self, case_id: int, item: str, approved: bool = True, reason: str = "", task: str = "review") -> None:
         data = {f"{item}_approved": "true" if approved else "false", f"{item}_reason": reason}
         if approved:
-            data[f"{item}_no"] = f"NO-{item}"
+            form = self.form(self.item(case_id, f"{task}_{item}"))
+            number = form.field(f"{item}_no") if form is not None else None
+            data[f"{item}_no"] = self.given[item] = licence_number(item, number)
         self.complete(case_id, f"{task}_{item}", data)
 
     def approve_all_ready(self, case_id: int, rounds: int = 20) -> list[str]:
@@ -153,7 +166,7 @@ def deploy(engine, *folders: str) -> None:
 
 
 def test_sample_values_fit_every_kind_of_field():
-    assert sample_value(FormField("id_no", "身份证号码", "string", minlength=18, maxlength=18)) == "120101199001011234"
+    assert sample_value(FormField("id_no", "身份证号码", "string", minlength=18, maxlength=18)) == "120101199001011239"
     assert sample_value(FormField("n", "面积", "long", min=1)) == "1"
     assert sample_value(FormField("ok", "承诺", "boolean", required=True)) == "true"
     assert sample_value(FormField("c", "方式", "enum", default="package", options=(("package", "集成"),))) == "package"

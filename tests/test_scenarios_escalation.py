@@ -17,7 +17,7 @@ START = at(2025, 9, 26, 9, 0)
 ORDER_NO = "12345-20250926-0001"
 GRID = Actor("grid1", frozenset({"grid_center"}), name="区网格中心")
 STAFF = Actor("staff1", frozenset({"street"}), name="为企服务人员")
-REQUEST = {"enterprise_name": "宁河区某食品有限公司", "credit_code": "91120221MA05TEST01", "contact_name": "李四",
+REQUEST = {"enterprise_name": "宁河区某食品有限公司", "credit_code": "91120221MA05TEQ0A0", "contact_name": "李四",
            "contact_phone": "13800000000", "grid_area": "芦台街道", "request_category": "factor",
            "request_summary": "扩建厂房用电增容申请迟迟未获批复，影响投产。"}
 

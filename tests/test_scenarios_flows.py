@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from yijianshi.engine.errors import FormErrors
 from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
 
@@ -61,7 +62,7 @@ def test_package_runs_every_item_and_delivers_once(sqlite_engine, key):
     assert sc.ready_specs(cid) == ["deliver"]  # 统一出件: one delivery after every department
     data = sc.task_data(cid, "deliver")
     assert {data[f"{i}_result"] for i in items} == {"approved"}
-    assert all(data[f"{i}_no"] == f"NO-{i}" for i in items)
+    assert all(data[f"{i}_no"] == sc.given[i] for i in items)  # NO-<item>, or a valid credit code
     sc.deliver_and_rate(cid, "good")
     assert sc.status(cid) == "completed"
 
@@ -105,11 +106,18 @@ def test_single_item_chosen_alone(sqlite_engine, key):
     assert sc.status(cid) == "completed"
 
 
-def test_no_item_chosen_goes_back_to_the_applicant(sqlite_engine):
-    sc, cid = _open(sqlite_engine, "open_restaurant")
-    sc.apply(cid, item_choice="custom")
-    sc.accept(cid)
-    assert sc.ready_specs(cid) == ["supplement"]
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_no_item_chosen_is_refused_by_the_form(sqlite_engine, key):
+    """自选事项 with nothing ticked used to reach the front desk and come back with a blank 一次告知;
+    the form refuses it (camunda:constraint at_least_one) and the case stays at the application."""
+    sc, cid = _open(sqlite_engine, key)
+    nothing = {k: "false" for k in sc.application(cid) if k.startswith("want_")}
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "apply", {**sc.application(cid, item_choice="package"), **nothing, "item_choice": "custom"})
+    assert set(err.value.errors) == {"item_choice"} and err.value.errors["item_choice"].startswith("请至少勾选一项：")
+    assert sc.ready_specs(cid) == ["apply"]
+    sc.apply(cid, item_choice="custom", **{k: "true" for k in list(nothing)[:1]})
+    assert sc.ready_specs(cid) == ["accept"]
 
 
 @pytest.mark.parametrize("key", SCENARIOS)
@@ -117,9 +125,14 @@ def test_a_department_rejects_with_a_reason(sqlite_engine, key):
     sc, cid = _open(sqlite_engine, key)
     rejected, never = REJECT[key]
     _package(sc, cid)
-    sc.decide(cid, rejected, approved=False)  # no reason given: the department must state one
-    assert f"explain_{rejected}" in sc.ready_specs(cid)
-    sc.complete(cid, f"explain_{rejected}", {f"{rejected}_reason": "材料与实际情况不符，不予许可"})
+    # 审查不通过 without a reason is refused by the form (the page also asks to confirm a rejection)
+    review = next(r for r in sc.ready_specs(cid) if r.endswith(f"_{rejected}") and r.startswith("review"))
+    assert sc.form(sc.item(cid, review)).field(f"{rejected}_approved").confirm[0] == "false"
+    with pytest.raises(FormErrors) as err:
+        sc.decide(cid, rejected, approved=False)
+    assert err.value.errors == {f"{rejected}_reason": "此项为必填项"}
+    sc.decide(cid, rejected, approved=False, reason="材料与实际情况不符，不予许可")
+    assert f"explain_{rejected}" not in sc.ready_specs(cid)
     approved = sc.approve_all_ready(cid)
     assert not set(never) & set(approved)  # what needs the rejected item never starts
     data = sc.task_data(cid, "deliver")
@@ -244,3 +257,42 @@ def test_bad_rating_is_rectified_with_a_limit_and_a_return_visit(sqlite_engine, 
     sc.complete(cid, "return_visit", {"revisit_satisfied": "satisfied", "revisit_note": "已改善"})
     assert sc.status(cid) == "completed"
     assert sc.final_data(cid)["rectify_round"] == 2
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_blank_one_time_notice_is_refused_and_no_old_notice_reaches_the_result(sqlite_engine, key):
+    """一次告知 lists at least one material (required_if materials_complete=false,
+    accept_with_commitment=false); once accepted, the last round's notice is not carried on."""
+    sc, cid = _open(sqlite_engine, key)
+    sc.apply(cid)
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "accept", {"materials_complete": "false", "missing_materials": "  "})
+    assert err.value.errors == {"missing_materials": "此项为必填项"}
+    notice = "缺少经营场所（住所）证明。"
+    sc.complete(cid, "accept", {"materials_complete": "false", "missing_materials": notice})
+    sc.complete(cid, "supplement", sc.application(cid, "supplement"))
+    sc.accept(cid, missing_materials=notice)  # the accept form shows the last round's text again
+    review = next(r for r in sc.ready_specs(cid) if r.startswith("review_"))
+    data = sc.task_data(cid, review)
+    assert data["missing_materials"] == "" and data["notice_log"][0]["missing"] == notice
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_bad_rating_needs_a_reason_and_its_verification_has_a_limit(sqlite_engine, key):
+    sc, cid = _open(sqlite_engine, key)
+    _package(sc, cid)
+    sc.approve_all_ready(cid)
+    sc.complete(cid, "deliver", {"delivery_method": "e_licence", "delivery_note": ""})
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "rate", {"rating": "bad", "comment": ""})
+    assert err.value.errors == {"comment": "此项为必填项"}
+    sc.complete(cid, "rate", {"rating": "bad", "comment": "等待时间太长"})
+    verify = sc.item(cid, "verify_rating")
+    # 5 working days (rating_verify_days) from Friday 09-26: 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10
+    assert verify.due_at.astimezone(START.tzinfo) == at(2025, 10, 10, 23, 59, 59)
+    sc.fire(at(2025, 10, 11, 9, 0))
+    assert sc.ready_specs(cid) == ["supervise_verify_rating"]
+    sc.complete(cid, "supervise_verify_rating", {"verify_supervision_note": "差评核实超期，督办"})
+    assert sc.ready_specs(cid) == ["verify_rating"]  # verified after supervision, with a new limit
+    sc.complete(cid, "verify_rating", {"rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
+    assert sc.ready_specs(cid) == ["rectify"]

@@ -14,7 +14,7 @@ MARKET = Actor("market1", frozenset({"market"}))
 URBAN = Actor("urban1", frozenset({"urban_mgmt"}))
 FIRE = Actor("fire1", frozenset({"fire"}))
 APPLICATION = {
-    "enterprise_name": "津沽小馆餐饮有限公司", "legal_rep_name": "刘洋", "legal_rep_id_no": "120101199001011234",
+    "enterprise_name": "津沽小馆餐饮有限公司", "legal_rep_name": "刘洋", "legal_rep_id_no": "120101199001011239",
     "contact_phone": "13800000000", "business_address": "天津市宁河区芦台街道光明路 8 号", "floor_area": "120",
     "seating": "40", "serves_alcohol": "true", "item_choice": "package",
 }

@@ -48,8 +48,7 @@ def scenario(key: str):
     if request.method == "POST":
         outcome = _start(view, form)
         if outcome.ok:
-            if not outcome.draft:
-                flash(_("申请已提交，办件编号 %(id)s。请留意办理进度。", id=outcome.summary.id), "success")
+            flash(_("申请已提交，办件编号 %(id)s。请留意办理进度。", id=outcome.summary.id), "success")
             return redirect(url_for("apply.case", case_id=outcome.summary.id))
     status = 422 if request.method == "POST" else 200
     return render_template("apply/scenario.html", view=view, form=form, upload_error=outcome.upload_error), status
@@ -61,8 +60,8 @@ def _prefill(bpmn_form) -> dict:
 
 
 def _start(view, form: TaskForm | None) -> Outcome:
-    """Validate everything first, then start the case and complete its first step in the applicant's
-    name. If a later step fails, the started case stays as a draft the applicant can finish."""
+    """Validate everything first, then start the case, submit its application form and keep the
+    materials in one transaction: a start that fails leaves no case behind (and no files)."""
     svc = services()
     entry = view.entry
     submission = {}
@@ -77,26 +76,23 @@ def _start(view, form: TaskForm | None) -> Outcome:
     if failed is not None:
         return failed
     actor = current_user.actor
-    try:
-        started = svc.engine.cases.start_case(view.key, {}, actor, title=case_title(view.name, entry.form, submission))
-    except BaseException:
-        svc.materials.store.discard(staged)
-        raise
-    item = next((r for r in started.ready if r.task_spec == entry.task_id), None)
-    if item is None:
-        svc.materials.store.discard(staged)
-        flash(_("申请已创建，但流程没有停在申请表环节，请在办件详情中查看。"), "warning")
-        return Outcome(summary=started, draft=True)
     published = svc.materials.publish(staged)
     try:
-        summary = svc.engine.cases.complete_work_item(item.id, submission, actor, materials=published.materials)
-    except BaseException as err:
-        svc.materials.forget(published)  # the files are attached by the completion or not at all
-        if not isinstance(err, EngineError):
-            raise
-        flash(_("申请已保存为草稿（办件编号 %(id)s），但提交未完成：%(why)s", id=started.id, why=str(err)), "warning")
-        return Outcome(summary=started, draft=True)
-    return Outcome(summary=summary)
+        started = svc.engine.cases.start_case(view.key, {}, actor, title=case_title(view.name, entry.form, submission),
+                                              start_form=submission, start_materials=published.materials)
+    except FormErrors as err:  # the rules changed under us; the page shows why
+        svc.materials.forget(published)
+        if form is not None:
+            form.show_errors(err.errors)
+        return Outcome()
+    except EngineError as err:
+        svc.materials.forget(published)
+        flash(_("申请未能提交，未创建办件：%(why)s", why=str(err)), "error")
+        return Outcome()
+    except BaseException:
+        svc.materials.forget(published)  # the files are attached with the start or not at all
+        raise
+    return Outcome(summary=started)
 
 
 @bp.get("/cases")

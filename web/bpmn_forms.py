@@ -27,6 +27,9 @@ def _render_kw(field: FormField) -> dict[str, Any]:
     if field.required:
         kw["required"] = True
         kw["aria-required"] = "true"
+    if field.confirm is not None:
+        # app.js asks the question before the form is sent with this value (e.g. 审查不通过)
+        kw["data-confirm-when"], kw["data-confirm-question"] = field.confirm
     if field.type == "string":
         if field.maxlength is not None:
             kw["maxlength"] = field.maxlength
@@ -139,6 +142,7 @@ class TaskForm:
     def show_errors(self, errors: Mapping[str, str]) -> None:
         """Put the engine's messages on their fields (the typed values stay)."""
         for key, message in errors.items():
+            message = _(message)  # the engine's fixed messages have English in the catalogue
             if key in self.wtform._fields:
                 self.wtform[key].errors = [message]
             elif key == ALL_KEY or key not in self.wtform._fields:

@@ -15,7 +15,7 @@ _LANDLINE_TEXT = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
 
 
 def mask_id(value: str) -> str:
-    """110101199001011234 -> 110101********1234: the region stays, the birthday goes."""
+    """110101199001011237 -> 110101********1237: the region stays, the birthday goes."""
     text = value.strip()
     if len(text) > 10:
         return text[:6] + "*" * (len(text) - 10) + text[-4:]

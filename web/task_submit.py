@@ -24,7 +24,6 @@ UPLOAD_FIELD = "materials"
 class Outcome:
     summary: CaseSummary | None = None
     upload_error: str | None = None
-    draft: bool = False  # a case was started but its first step is not submitted yet
 
     @property
     def ok(self) -> bool:

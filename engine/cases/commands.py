@@ -59,7 +59,7 @@ class CaseService:
     def start_case(self, definition_key: str, data: Mapping[str, Any] | None, actor: Actor, *,
                    business_key: str | None = None, title: str | None = None,
                    start_form: Mapping[str, Any] | None = None, started_by: str | None = None,
-                   on_behalf_of: str | None = None,
+                   on_behalf_of: str | None = None, start_materials: Sequence[NewMaterial] = (),
                    within: Callable[[Connection, CaseSummary], None] | None = None) -> CaseSummary:
         """Start a case on the latest version of a definition.
 
@@ -71,7 +71,10 @@ class CaseService:
         else, e.g. an integration client, starts it on their behalf; default the actor.
         `on_behalf_of`: the name of the person or enterprise a member of staff starts it for (a
         counter application, a request received in person), recorded in the start event.
+        `start_materials`: files published for the start form, attached with it (needs `start_form`).
         `within(conn, summary)` runs inside the transaction before it commits."""
+        if start_materials and start_form is None:
+            raise ValueError("start_materials go with a start_form")
         initial = check_data(data or {})
         owner = started_by or actor.id
         at = self.clock.now()
@@ -103,7 +106,7 @@ class CaseService:
             ctx.event(h.CASE_STARTED, started)
             with command_time(at):
                 new_version = self.runner.persist(ctx)
-                following = self._submit_start_form(ctx, start_form) if start_form is not None else None
+                following = self._submit_start_form(ctx, start_form, start_materials) if start_form is not None else None
                 if following is not None:
                     ctx = following
                     new_version = self.runner.persist(ctx)
@@ -117,7 +120,8 @@ class CaseService:
         log.info("case started", extra={"case_id": case_id, "actor": actor.id, "event": h.CASE_STARTED})
         return summary
 
-    def _submit_start_form(self, started: CommandContext, submitted: Mapping[str, Any]) -> CommandContext | None:
+    def _submit_start_form(self, started: CommandContext, submitted: Mapping[str, Any],
+                           materials: Sequence[NewMaterial] = ()) -> CommandContext | None:
         """Complete the start form's step of a case just started, in the same transaction. A process
         without a start form takes no data (None: nothing to do)."""
         main = started.definition.spec.name
@@ -127,7 +131,7 @@ class CaseService:
                    if r.process_id == main and (meta := started.definition.meta_for(r.process_id, r.task_spec))
                    is not None and meta.form is not None]
         if len(entries) != 1:
-            if not submitted:
+            if not submitted and not materials:
                 return None
             raise FormErrors({"__all__": "该流程开始时没有唯一的开始表单，不能随立案提交表单数据。"})
         found = store.work_item_and_case(started.conn, entries[0])
@@ -136,7 +140,7 @@ class CaseService:
         item, head = found
         ctx = self.runner.context(started.conn, head, started.definition, started.actor, started.at, item=item)
         ctx.adopt(started.workflow, opened)
-        self._complete(ctx, entries[0], dict(submitted), check_actor=False)
+        self._complete(ctx, entries[0], dict(submitted), check_actor=False, materials=materials)
         return ctx
 
     def complete_work_item(self, work_item_id: str, data: Mapping[str, Any] | None, actor: Actor, *,

@@ -11,7 +11,7 @@ from yijianshi.engine.access.actors import SYSTEM
 from yijianshi.engine.cases.context import CommandContext
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import ScriptError
-from yijianshi.engine.deadlines.timers import UNRESOLVED
+from yijianshi.engine.deadlines.timers import TIME_VALUE_KINDS, UNRESOLVED, as_point_in_time
 from yijianshi.engine.cases.work_items import WorkItemProjection, all_tasks, drain_outbox
 from yijianshi.storage import case_store as store
 from yijianshi.storage import case_search, deadline_store
@@ -135,13 +135,9 @@ def _iso_or_none(when: datetime | None) -> str | None:
 
 
 def _as_datetime(value, meta) -> datetime:
-    if isinstance(value, datetime):
-        when = value
-    else:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError as err:
-            raise ScriptError(f"任务 {meta.task_id} 的办理期限 “{meta.due_date}” 没有得到有效的日期时间：{value!r}") from err
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=SHANGHAI)
+    try:
+        when = as_point_in_time(value)
+    except ValueError as err:
+        raise ScriptError(f"任务 {meta.task_id} 的办理期限 “{meta.due_date}” 的结果 {value!r} 不是"
+                          f"{TIME_VALUE_KINDS}。") from err
     return to_utc(when)

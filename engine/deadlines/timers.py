@@ -9,16 +9,20 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Iterator
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
+    TimeDateEventDefinition,
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+
+from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.errors import ScriptError
 
 _command_time: ContextVar[datetime | None] = ContextVar("yjs_command_time", default=None)
 
@@ -37,6 +41,42 @@ class _CommandDatetime(datetime):
 
 
 spiff_timer.datetime = _CommandDatetime
+
+TIME_VALUE_KINDS = "日期时间（datetime）、日期（date）或 ISO 8601 时间字符串"
+
+
+def as_point_in_time(value) -> datetime:
+    """The time a timer date or due date expression means: a datetime, a date (its first moment in
+    China Standard Time) or an ISO 8601 string; a time without a zone is China Standard Time.
+    ValueError for anything else."""
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, date):
+        when = datetime.combine(value, time())
+    elif isinstance(value, str):
+        when = datetime.fromisoformat(value.strip())  # ValueError when it is not one
+    else:
+        raise ValueError(f"{type(value).__name__} 不是时间")
+    return when if when.tzinfo is not None else when.replace(tzinfo=SHANGHAI)
+
+
+_spiff_time_date_has_fired = TimeDateEventDefinition.has_fired
+
+
+def _time_date_has_fired(self, my_task):
+    # SpiffWorkflow only parses strings: a timeDate expression such as now() + hours(2) (a datetime)
+    # would crash every command on the case. Freeze the value as the ISO string SpiffWorkflow expects.
+    if my_task._get_internal_data("event_value") is None:
+        value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+        try:
+            when = as_point_in_time(value)
+        except ValueError:
+            raise ScriptError(f"定时器时间“{self.expression}”的结果 {value!r} 不是{TIME_VALUE_KINDS}。") from None
+        my_task._set_internal_data(event_value=when.isoformat())
+    return _spiff_time_date_has_fired(self, my_task)
+
+
+TimeDateEventDefinition.has_fired = _time_date_has_fired
 
 
 @contextlib.contextmanager

@@ -9,10 +9,11 @@ from typing import Any
 from lxml import etree
 
 from yijianshi.engine.errors import Problem
-from yijianshi.engine.modeling.forms import FIELD_TYPES, Form, FormField, coerce_value, parse_iso_date
+from yijianshi.engine.modeling.forms import FIELD_TYPES, FORMATS, Form, FormField, coerce_value, parse_iso_date
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 
-_CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
+_CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max", *FORMATS,
+                "required_if", "at_least_one", "confirm")
 # Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
 _SUBPROCESS_TAGS = {f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
 
@@ -183,6 +184,32 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
                 attrs[name] = _float_config(config)
                 if attrs[name] is None:
                     report(constraint, f"字段 “{field_id}” 的 {name} 约束值 “{config}” 不是数字。请填写数字。")
+        elif name in FORMATS:
+            attrs["format"] = name
+            if field_type != "string":
+                report(constraint, f"字段 “{field_id}” 的 {name} 约束只适用于 string 类型的字段。")
+        elif name == "required_if":
+            # config="other=value, other2=value2": required when all of them hold
+            pairs = [tuple(p.strip() for p in part.split("=", 1)) for part in _split_config(config)]
+            if not pairs or any(len(p) != 2 or not p[0] or not p[1] for p in pairs):
+                report(constraint, f"字段 “{field_id}” 的 required_if 约束值 “{config}” 应写成 字段=值（多个用逗号分隔）。")
+            else:
+                attrs["required_if"] = tuple(pairs)
+        elif name == "at_least_one":
+            # config="value: box1, box2": when this field has the value, one of the boxes is ticked
+            when, _, boxes = (config or "").partition(":")
+            names = tuple(_split_config(boxes))
+            if not when.strip() or not names:
+                report(constraint, f"字段 “{field_id}” 的 at_least_one 约束值 “{config}” 应写成 值: 字段1, 字段2。")
+            else:
+                attrs["at_least_one"] = (when.strip(), names)
+        elif name == "confirm":
+            # config="value: question": the page asks the question before sending this value
+            when, _, question = (config or "").partition(":")
+            if not when.strip() or not question.strip():
+                report(constraint, f"字段 “{field_id}” 的 confirm 约束值 “{config}” 应写成 值: 确认提示。")
+            else:
+                attrs["confirm"] = (when.strip(), question.strip())
         else:
             # Silently skipping a custom validator would let invalid data through unnoticed.
             report(constraint, f"字段 “{field_id}” 使用了不支持的校验约束 “{name}”。"
@@ -203,9 +230,14 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
     return field
 
 
+def _split_config(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
 def _read_form(task: etree._Element, report: _Reporter) -> Form | None:
     fields: list[FormField] = []
     seen: set[str] = set()
+    elements = {}
     for xml_field in task.iterfind(f"{BPMN}extensionElements/{CAMUNDA}formData/{CAMUNDA}formField"):
         field = _read_field(xml_field, report)
         if field is None:
@@ -215,6 +247,16 @@ def _read_form(task: etree._Element, report: _Reporter) -> Form | None:
             continue
         seen.add(field.id)
         fields.append(field)
+        elements[field.id] = xml_field
+    types = {f.id: f.type for f in fields}
+    for field in fields:
+        # A rule between fields naming a field this form does not have could never hold.
+        for other, _value in field.required_if:
+            if other not in types:
+                report(elements[field.id], f"字段 “{field.id}” 的 required_if 引用了表单中不存在的字段 “{other}”。")
+        for other in field.at_least_one[1] if field.at_least_one else ():
+            if types.get(other) != "boolean":
+                report(elements[field.id], f"字段 “{field.id}” 的 at_least_one 引用的 “{other}” 不是本表单的 boolean 字段。")
     return Form(tuple(fields)) if fields else None
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from yijianshi.engine.errors import FormErrors
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+# camunda:validation constraints (no config) checking the numbers Chinese forms ask for.
+FORMATS = ("idcard", "mobile", "uscc")
 # Applies even without a maxlength constraint so one submission cannot bloat the stored case data.
 MAX_STRING_CHARS = 10_000
 # Camunda's "long" is a Java long; values outside it would not round-trip to other systems.
@@ -39,13 +41,24 @@ class FormField:
     min: float | str | None = None
     max: float | str | None = None
     options: tuple[tuple[str, str], ...] = ()
+    # One of FORMATS: a resident ID, a mobile number or a unified social credit code.
+    format: str | None = None
+    # required_if: required when every (other field, value) holds in the same submission.
+    required_if: tuple[tuple[str, str], ...] = ()
+    # at_least_one: when this field has the value, at least one of these boolean fields is ticked.
+    at_least_one: tuple[str, tuple[str, ...]] | None = None
+    # confirm: the question the page asks before sending the form with this field's value (value, question).
+    confirm: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dict."""
         return {"id": self.id, "label": self.label, "type": self.type, "default": self.default,
                 "required": self.required, "readonly": self.readonly, "minlength": self.minlength,
                 "maxlength": self.maxlength, "min": self.min, "max": self.max,
-                "options": [[value, label] for value, label in self.options]}
+                "options": [[value, label] for value, label in self.options], "format": self.format,
+                "required_if": [list(c) for c in self.required_if],
+                "at_least_one": [self.at_least_one[0], list(self.at_least_one[1])] if self.at_least_one else None,
+                "confirm": list(self.confirm) if self.confirm else None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FormField:
@@ -54,7 +67,12 @@ class FormField:
                    default=data.get("default"), required=bool(data.get("required", False)),
                    readonly=bool(data.get("readonly", False)), minlength=data.get("minlength"),
                    maxlength=data.get("maxlength"), min=data.get("min"), max=data.get("max"),
-                   options=tuple((str(v), str(lbl)) for v, lbl in data.get("options", ())))
+                   options=tuple((str(v), str(lbl)) for v, lbl in data.get("options", ())),
+                   format=data.get("format"),
+                   required_if=tuple((str(f), str(v)) for f, v in data.get("required_if") or ()),
+                   at_least_one=((str(data["at_least_one"][0]), tuple(data["at_least_one"][1]))
+                                 if data.get("at_least_one") else None),
+                   confirm=tuple(data["confirm"]) if data.get("confirm") else None)
 
 
 @dataclass(frozen=True)
@@ -157,8 +175,83 @@ def coerce_value(field: FormField, value: Any) -> Any:
             raise ValueError(f"长度不能少于 {field.minlength} 个字符")
         if field.maxlength is not None and len(text) > field.maxlength:
             raise ValueError(f"长度不能超过 {field.maxlength} 个字符")
+        if field.format is not None:
+            text = check_format(field.format, text)
         return text
     raise ValueError(f"不支持的字段类型 {field.type}")
+
+
+# -- the numbers Chinese forms ask for ---------------------------------------------------------------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_RE = re.compile(r"[0-9]{17}[0-9X]")
+_MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def idcard_check_char(first17: str) -> str:
+    """The GB 11643-1999 check character (ISO 7064 MOD 11-2) of a resident ID's first 17 digits."""
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def uscc_check_char(first17: str) -> str:
+    """The GB 32100-2015 check character of a unified social credit code's first 17 characters."""
+    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    return USCC_CHARS[(31 - total % 31) % 31]
+
+
+def check_format(kind: str, text: str) -> str:
+    """The value in its normal form (upper case X / letters), or ValueError(中文) naming the problem."""
+    if kind == "idcard":
+        value = text.upper()
+        if not _ID_RE.fullmatch(value):
+            raise ValueError("身份证号码应为 18 位，前 17 位为数字，最后一位为数字或 X")
+        try:
+            _dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+        except ValueError:
+            raise ValueError("身份证号码中的出生日期无效") from None
+        if idcard_check_char(value[:17]) != value[17]:
+            raise ValueError("身份证号码校验位不正确，请核对")
+        return value
+    if kind == "mobile":
+        if not _MOBILE_RE.fullmatch(text):
+            raise ValueError("请输入 11 位手机号码（以 13–19 开头）")
+        return text
+    if kind == "uscc":
+        value = text.upper()
+        if len(value) != 18 or any(c not in USCC_CHARS for c in value):
+            raise ValueError("统一社会信用代码应为 18 位数字或大写字母（不含 I、O、Z、S、V）")
+        if uscc_check_char(value[:17]) != value[17]:
+            raise ValueError("统一社会信用代码校验位不正确，请核对")
+        return value
+    raise ValueError(f"不支持的格式 {kind}")
+
+
+def _holds(cleaned: Mapping[str, Any], field_id: str, value: str) -> bool:
+    """Whether a field's cleaned value is `value` as written in a constraint (true/false for booleans)."""
+    got = cleaned.get(field_id)
+    if isinstance(got, bool):
+        return str(got).lower() == value.strip().lower()
+    return got is not None and str(got) == value.strip()
+
+
+def _cross_field(form: Form, cleaned: dict[str, Any], errors: dict[str, str]) -> None:
+    """The rules between fields: required_if and at_least_one."""
+    for field in form.fields:
+        if field.readonly or field.id in errors:
+            continue
+        if field.required_if and all(_holds(cleaned, other, value) for other, value in field.required_if):
+            value = cleaned.get(field.id)
+            if field.type == "boolean" and value is not True:
+                errors[field.id] = "请勾选此项"
+            elif field.type != "boolean" and _is_blank(value):
+                errors[field.id] = "此项为必填项"
+        if field.at_least_one and _holds(cleaned, field.id, field.at_least_one[0]):
+            if not any(cleaned.get(other) is True for other in field.at_least_one[1]):
+                labels = [_label_of(form, o) for o in field.at_least_one[1]]
+                errors[field.id] = f"请至少勾选一项：{'、'.join(labels)}"
 
 
 def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, Any]:
@@ -205,6 +298,12 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
             cleaned[field.id] = coerce_value(field, raw)
         except ValueError as exc:
             errors[field.id] = str(exc)
+    _cross_field(form, cleaned, errors)
     if errors:
         raise FormErrors(errors)
     return cleaned
+
+
+def _label_of(form: Form, field_id: str) -> str:
+    found = form.field(field_id)
+    return found.label if found is not None else field_id

@@ -202,6 +202,41 @@ def _short(source: str) -> str:
     return repr(source if len(source) <= 200 else source[:200] + "…")
 
 
+def _has_set(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, (set, frozenset)):
+        return True
+    if depth > 50:
+        return False
+    if isinstance(value, dict):
+        return any(_has_set(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_set(v, depth + 1) for v in value)
+    return False
+
+
+def _sets_to_lists(key: str, value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        items = [_sets_to_lists(key, v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            raise ScriptError(f"变量 {key} 中的集合（set）含有无法排序的元素，不能存入办件数据；请改用列表（list）。"
+                              ) from None
+    if isinstance(value, dict):
+        return {k: _sets_to_lists(key, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sets_to_lists(key, v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_sets_to_lists(key, v) for v in value)
+    return value
+
+
+def _plain_data(key: str, value: Any) -> Any:
+    """Task data as it is stored and replayed: a set (whose order of iteration varies from one Python
+    process to the next, so the stored state and a re-execution would disagree) becomes a sorted list."""
+    return _sets_to_lists(key, value) if _has_set(value) else value
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Runs expressions and scripts under RestrictedPython with helper functions and a per-call time limit."""
 
@@ -234,7 +269,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             if callable(value) or isinstance(value, _CODE_CARRIERS):  # not data, and would run untimed later
                 context.pop(key, None)
             else:
-                context[key] = value
+                context[key] = _plain_data(key, value)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:

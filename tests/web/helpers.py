@@ -7,7 +7,7 @@ from yijianshi.engine.access.actors import Actor
 
 APPLICATION = {
     "enterprise_name": "蓉城川味小馆", "credit_code": "", "legal_rep_name": "张三",
-    "legal_rep_id_no": "110101199001011234", "contact_phone": "13812345678",
+    "legal_rep_id_no": "110101199001011237", "contact_phone": "13812345678",
     "business_address": "成都市武侯区科华北路 1 号", "floor_area": "80", "seating": "40",
     "item_choice": "custom", "want_food_permit": "y", "want_signboard": "y",
 }

@@ -57,7 +57,7 @@ def test_applying_starts_a_case_waiting_for_the_front_desk(client_for, web_engin
     page = c.page(f"/apply/cases/{case_id}")
     assert "开办餐饮店一件事：蓉城川味小馆" in page
     assert "综合窗口受理" in page and "综合窗口" in page and "办理中" in page
-    assert "110101199001011234" in page  # the applicant sees his own data unmasked
+    assert "110101199001011237" in page  # the applicant sees his own data unmasked
     assert "bpmn-diagram" in page
     assert "/diagrams/" in page
     mine = c.page("/apply/cases")
@@ -134,26 +134,64 @@ def test_withdrawing_an_application(client_for, web_engine):
     assert again.status_code == 302 and "不能再撤销" in c.page(f"/apply/cases/{case_id}")
 
 
-def test_a_failed_first_submission_leaves_a_draft_the_applicant_can_finish(client_for, web_engine, monkeypatch):
+def test_a_failing_start_leaves_no_case_behind(client_for, web_engine, monkeypatch, tmp_path):
+    """Starting the case, submitting the application form and keeping the materials are one
+    transaction: a start that fails (e.g. a timer the engine cannot arm) leaves no stuck draft case
+    and no files; the applicant sees why, keeps what he typed, and can send it again."""
+    import io
+
     from yijianshi.engine.errors import EngineError
+    from tests.web.helpers import PDF
 
     c = client_for("zhangsan")
     c.get("/apply/scenarios/open_restaurant")
-    real = web_engine.cases.complete_work_item
+    real = web_engine.cases._submit_start_form
 
-    def failing(*args, **kwargs):
+    def failing(started, submitted, *rest):
+        real(started, submitted, *rest)  # the step completes, then the engine fails arming what follows
         raise EngineError("流程执行出错（测试）")
 
-    monkeypatch.setattr(web_engine.cases, "complete_work_item", failing)
-    response = c.post("/apply/scenarios/open_restaurant", APPLICATION)
-    assert response.status_code == 302
-    case_id = int(re.search(r"/apply/cases/(\d+)", response.location).group(1))
-    page = c.page(f"/apply/cases/{case_id}")
-    assert "保存为草稿" in page and "流程执行出错（测试）" in page and "申请已提交" not in page
-    [apply_step] = ready(web_engine, case_id)
-    assert apply_step.task_spec == "apply" and f"/apply/tasks/{apply_step.id}" in page
-    monkeypatch.setattr(web_engine.cases, "complete_work_item", real)
-    c.get(f"/apply/tasks/{apply_step.id}")
-    done = c.post(f"/apply/tasks/{apply_step.id}", {**APPLICATION, "want_food_permit": "y"})
-    assert done.status_code == 302
+    def cases_and_materials():
+        with web_engine.db.reader.connect() as conn:
+            return [conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("cases", "materials")]
+
+    monkeypatch.setattr(web_engine.cases, "_submit_start_form", failing)
+    response = c.post("/apply/scenarios/open_restaurant", {
+        **APPLICATION, "materials": [(io.BytesIO(PDF), "营业执照副本.pdf")]}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "未创建办件" in page and "流程执行出错（测试）" in page and 'value="蓉城川味小馆"' in page
+    assert cases_and_materials() == [0, 0]
+    uploads = tmp_path / "uploads"
+    assert not uploads.exists() or not [p for p in uploads.rglob("*") if p.is_file()]
+
+    def crashing(started, submitted):
+        real(started, submitted)
+        raise AttributeError("'datetime.datetime' object has no attribute 'upper'")
+
+    monkeypatch.setattr(web_engine.cases, "_submit_start_form", crashing)
+    assert c.post("/apply/scenarios/open_restaurant", APPLICATION).status_code == 500
+    assert cases_and_materials() == [0, 0]
+    monkeypatch.setattr(web_engine.cases, "_submit_start_form", real)
+    case_id = apply(c)
     assert [r.task_spec for r in ready(web_engine, case_id)] == ["accept"]
+
+
+def test_numbers_are_checked_and_a_custom_choice_needs_an_item(client_for, web_engine):
+    """身份证号 by its GB 11643 check digit, 统一社会信用代码 by its GB 32100 check character, and
+    自选事项 with nothing ticked: refused on the page, in Chinese and in English, starting nothing."""
+    c = client_for("zhangsan")
+    c.get("/apply/scenarios/open_restaurant")
+    nothing_ticked = {k: v for k, v in APPLICATION.items() if not k.startswith("want_")}
+    response = c.post("/apply/scenarios/open_restaurant", {
+        **nothing_ticked, "legal_rep_id_no": "110101199001011234", "credit_code": "91120221MA05TEQ0A1",
+        "item_choice": "custom"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "身份证号码校验位不正确，请核对" in page and "统一社会信用代码校验位不正确，请核对" in page
+    assert "请至少勾选一项：自选：企业营业执照信息核验/登记" in page
+    c.get("/lang/en")
+    english = c.post("/apply/scenarios/open_restaurant", {**APPLICATION, "legal_rep_id_no": "110101199002301238"})
+    assert "The date of birth in this resident ID number is not a real date" in english.get_data(as_text=True)
+    with web_engine.db.reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM cases").scalar() == 0

@@ -94,10 +94,10 @@ def test_timeline_shows_who_did_what_and_the_data_changed(client_for, cases):
     assert "补正材料" in page and "综合窗口受理" in page and "退回" not in page
     old_new = re.search(r'data-field="business_address">.*?<del>(.*?)</del> → <ins>(.*?)</ins>', page)
     assert old_new.groups() == ("成都市武侯区科华北路 1 号", "成都市武侯区科华北路 2 号")
-    assert "110101********1234" in page and "110101199001011234" not in page  # auditors see it masked
+    assert "110101********1237" in page and "110101199001011237" not in page  # auditors see it masked
     assert "完整" in page and "check-ok" in page
     admin = client_for("admin").page(f"/audit/cases/{cases['corrected']}")
-    assert "110101199001011234" in admin  # administrators see personal data
+    assert "110101199001011237" in admin  # administrators see personal data
 
 
 def test_reexecution_reproduces_the_stored_state(client_for, cases, web_engine):

@@ -8,6 +8,7 @@ from yijianshi.engine.errors import FormErrors
 from yijianshi.engine.modeling.forms import Form, FormField, validate_submission
 from yijianshi.web.bpmn_forms import TaskForm, field_hint
 from yijianshi.web.masking import Masker, mask_id, mask_phone, mask_text
+from tests.web.conftest import ROOT
 
 FORM = Form((
     FormField("name", "名称", "string", required=True, maxlength=20),
@@ -70,15 +71,15 @@ def test_withheld_personal_fields_are_not_sent(app):
 
 
 def test_masking_rules():
-    assert mask_id("110101199001011234") == "110101********1234"
-    assert mask_id("11010119900101123X") == "110101********123X"
+    assert mask_id("110101199001011237") == "110101********1237"
+    assert mask_id("11010119900101100X") == "110101********100X"
     assert mask_phone("13812345678") == "138****5678"
-    assert mask_text("电话 13812345678，证件 110101199001011234。") == "电话 138****5678，证件 110101********1234。"
+    assert mask_text("电话 13812345678，证件 110101199001011237。") == "电话 138****5678，证件 110101********1237。"
     masker = Masker(True)
-    assert masker.value("legal_rep_id_no", "110101199001011234") == "110101********1234"
+    assert masker.value("legal_rep_id_no", "110101199001011237") == "110101********1237"
     assert masker.value("contact_phone", "028-86123456") == "028*****3456"
     assert masker.value("enterprise_name", "蓉城小馆") == "蓉城小馆"
-    assert Masker(False).value("legal_rep_id_no", "110101199001011234") == "110101199001011234"
+    assert Masker(False).value("legal_rep_id_no", "110101199001011237") == "110101199001011237"
 
 
 def test_promised_limits_are_read_from_due_date_expressions(app):
@@ -91,3 +92,20 @@ def test_promised_limits_are_read_from_due_date_expressions(app):
     assert limit_of("deadline_from_data") is None and limit_of(None) is None
     with app.test_request_context():
         assert str(Limit(7, "working_days")) == "7 个工作日"
+
+
+def test_a_rejection_asks_for_confirmation_in_the_page(app):
+    """camunda:constraint confirm ("false: 确定审查不通过…") becomes data attributes app.js reads to
+    ask before a rejection is sent; the server still requires the reason (required_if)."""
+    form = Form((FormField("x_approved", "审查通过", "boolean", confirm=("false", "确定审查不通过吗？")),
+                 FormField("x_reason", "理由", "string", required_if=(("x_approved", "false"),))))
+    html = _html(app, TaskForm(form))["x_approved"]
+    assert 'data-confirm-when="false"' in html and 'data-confirm-question="确定审查不通过吗？"' in html
+    try:
+        validate_submission(form, TaskForm(form, MultiDict({"x_reason": ""})).submission())
+    except FormErrors as err:
+        assert err.errors == {"x_reason": "此项为必填项"}
+    else:
+        raise AssertionError("a rejection without a reason was accepted")
+    script = (ROOT / "web" / "static" / "app.js").read_text(encoding="utf-8")
+    assert "data-confirm-question" in script and "window.confirm" in script

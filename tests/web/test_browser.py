@@ -105,7 +105,7 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
     expect(applicant.locator("h1")).to_have_text("开办餐饮店一件事")
     applicant.fill("#enterprise_name", "蓉城川味小馆")
     applicant.fill("#legal_rep_name", "张三")
-    applicant.fill("#legal_rep_id_no", "110101199001011234")
+    applicant.fill("#legal_rep_id_no", "110101199001011237")
     applicant.fill("#contact_phone", "13812345678")
     applicant.fill("#business_address", "成都市武侯区科华北路 1 号")
     applicant.fill("#floor_area", "80")
@@ -130,7 +130,7 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
     expect(desk.locator(".bpmn-diagram[data-rendered=true]")).to_have_count(1)
     expect(desk.locator(".yjs-current")).not_to_have_count(0)
     expect(desk.locator("table.materials")).to_contain_text("营业执照副本.pdf")
-    expect(desk.locator("aside.side-col")).to_contain_text("110101199001011234")  # the desk checks identity
+    expect(desk.locator("aside.side-col")).to_contain_text("110101199001011237")  # the desk checks identity
     shot(desk, "04-front-desk-task")
     desk.check("#materials_complete")
     desk.get_by_role("button", name="提交办理结果").click()
@@ -138,7 +138,7 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
 
     market = person("shichang")
     open_item(market, base, "食品经营许可审查")
-    expect(market.locator("aside.side-col")).to_contain_text("110101********1234")  # masked for the department
+    expect(market.locator("aside.side-col")).to_contain_text("110101********1237")  # masked for the department
     expect(market.locator(".bpmn-diagram[data-rendered=true]")).to_have_count(2)  # scenario + called item
     shot(market, "05-market-task")
     market.check("#food_permit_approved")
@@ -174,6 +174,30 @@ def test_apply_accept_two_departments_result_and_rating(person, live, tmp_path):
     assert status == "completed"
 
 
+def test_a_rejection_is_confirmed_in_the_page_and_needs_a_reason(person, live):
+    """审查通过 left unticked means 不予许可: the page asks first (camunda:constraint confirm), and the
+    server refuses a rejection without a reason (required_if)."""
+    base, engine = live
+    case_id = start(engine, enterprise_name="春熙路小吃店")
+    accept(engine, case_id)
+    market = person("shichang")
+    market.goto(f"{base}/inbox/items/{item_id(engine, case_id, 'review_food_permit')}")
+    asked = []
+
+    def dismiss(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    market.once("dialog", dismiss)
+    market.get_by_role("button", name="提交办理结果").click()
+    market.wait_for_timeout(300)
+    assert asked and "确定审查不通过" in asked[0]
+    assert item_id(engine, case_id, "review_food_permit")  # nothing was sent
+    market.once("dialog", lambda dialog: dialog.accept())
+    market.get_by_role("button", name="提交办理结果").click()
+    expect(market.locator("#food_permit_reason-error")).to_contain_text("此项为必填项")
+
+
 def test_a_clerk_cannot_see_another_departments_work(person, live):
     base, engine = live
     case_id = start(engine, enterprise_name="锦江面馆")
@@ -200,7 +224,7 @@ def test_a_bad_value_shows_the_error_and_keeps_the_input(person, live):
     applicant.goto(f"{base}/apply/scenarios/open_restaurant")
     applicant.fill("#enterprise_name", "蓉城川味餐饮有限公司")
     applicant.fill("#legal_rep_name", "李四")
-    applicant.fill("#legal_rep_id_no", "51010419851212123X")
+    applicant.fill("#legal_rep_id_no", "51010419851212104X")
     applicant.fill("#contact_phone", "028-86123456")
     applicant.fill("#business_address", "成都市锦江区春熙路 8 号")
     applicant.fill("#floor_area", "八十")
@@ -228,7 +252,7 @@ def test_a_clerk_downloads_a_material_and_an_auditor_exports_a_search(person, li
     applicant.goto(f"{base}/apply/scenarios/open_restaurant")
     applicant.fill("#enterprise_name", "青羊区下载测试小馆")
     applicant.fill("#legal_rep_name", "张三")
-    applicant.fill("#legal_rep_id_no", "110101199001011234")
+    applicant.fill("#legal_rep_id_no", "110101199001011237")
     applicant.fill("#contact_phone", "13812345678")
     applicant.fill("#business_address", "成都市青羊区人民中路 2 号")
     applicant.fill("#floor_area", "60")

@@ -37,7 +37,7 @@ def test_auditor_searches_opens_a_case_and_steps_through_the_replay(person, live
     auditor.get_by_role("link", name="开办餐饮店一件事：太古里茶馆").click()
     expect(auditor.locator("#chain")).to_contain_text("完整")
     expect(auditor.locator("table.timeline tbody tr")).to_have_count(steps)
-    expect(auditor.locator("table.timeline")).to_contain_text("110101********1234")  # masked for auditors
+    expect(auditor.locator("table.timeline")).to_contain_text("110101********1237")  # masked for auditors
     auditor.get_by_role("link", name="重新执行并比对").click()
     expect(auditor.locator("#reexecution")).to_contain_text("结果与存储状态一致")
 

@@ -3,12 +3,12 @@ zoned time (or an ISO duration) not before it was armed, and names only register
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from lxml import etree
 
 from yijianshi.engine.clock import SHANGHAI
-from yijianshi.engine.deadlines.timers import UNRESOLVED
+from yijianshi.engine.deadlines.timers import TIME_VALUE_KINDS, UNRESOLVED, as_point_in_time
 from yijianshi.engine.deadlines.working_calendar import WorkingCalendar, bundled_schedules
 from yijianshi.engine.errors import Problem, ScriptError
 from yijianshi.engine.modeling.lint.model_index import LintFile, ModelIndex, owner_id
@@ -119,14 +119,13 @@ def _check_time_value(kind: str, value) -> str | None:
         return None
     if kind == "timeCycle":
         return None if isinstance(value, str) and value.startswith("R") else f"的结果 {value!r} 不是循环定时（例如 \"R3/PT24H\"）。"
-    if isinstance(value, datetime):
-        when = value
-    else:
-        try:
-            when = datetime.fromisoformat(str(value))
-        except ValueError:
-            return f"的结果 {value!r} 不是日期时间。请使用 add_working_days(...) 等日历函数。"
-    if when.tzinfo is None:
+    if not isinstance(value, (datetime, date, str)):
+        return f"的结果 {value!r} 不是{TIME_VALUE_KINDS}。请使用 now()、add_working_days(...) 等函数。"
+    try:
+        when = as_point_in_time(value)
+    except ValueError:
+        return f"的结果 {value!r} 不是日期时间。请使用 add_working_days(...) 等日历函数。"
+    if isinstance(value, str) and datetime.fromisoformat(value.strip()).tzinfo is None:
         return "得到的时间没有时区，会按服务器时区理解。请用日历函数或 now() 计算（结果带 +08:00）。"
     if when == UNRESOLVED:
         return "需要尚未公布的年度节假日安排（示例起算日 2025-09-26）。"
