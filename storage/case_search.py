@@ -68,7 +68,12 @@ def add_terms(conn: Connection, case_id: int, terms: set[tuple[str, str]]) -> No
 
 def cases_with_identifier(value: str):
     """Subquery: ids of the cases with this ID number or credit code."""
-    return select(terms_t.c.case_id).where(terms_t.c.kind == IDENTIFIER, terms_t.c.term == identifier_hash(value))
+    return cases_with_identifier_hash(identifier_hash(value))
+
+
+def cases_with_identifier_hash(hashed: str):
+    """Subquery: ids of the cases with the ID number or credit code of this hash (identifier_hash)."""
+    return select(terms_t.c.case_id).where(terms_t.c.kind == IDENTIFIER, terms_t.c.term == hashed)
 
 
 def cases_with_name(prefix: str):

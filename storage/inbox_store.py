@@ -48,7 +48,9 @@ MAX_SEARCH = 100
 @dataclass(frozen=True)
 class InboxFilter:
     """What an inbox shows. groups=None means every department (supervision, administration).
-    `search`: a case number, business key, the start of a name, or an ID number / credit code."""
+    `search`: a case number, business key, the start of a name, or an ID number / credit code.
+    `identifier_hash`: an ID number or credit code searched for, given only as its hash
+    (case_search.identifier_hash), for callers that must not keep the number itself."""
 
     groups: tuple[str, ...] | None
     me: str
@@ -58,6 +60,7 @@ class InboxFilter:
     overdue: bool = False
     definition_key: str | None = None
     search: str | None = None
+    identifier_hash: str | None = None
     sort: str = "deadline"
     descending: bool = False
 
@@ -96,6 +99,8 @@ def _where(f: InboxFilter, now: datetime, *, quick: bool = True) -> list:
     if f.search is not None:
         found = matching_cases(f.search)
         where.append(groups_t.c.case_id.in_(found) if found is not None else groups_t.c.case_id.is_(None))
+    if f.identifier_hash is not None:
+        where.append(groups_t.c.case_id.in_(case_search.cases_with_identifier_hash(f.identifier_hash)))
     if not quick:
         return where
     if f.claimed_by_me:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
 from yijianshi.storage import account_store
+from yijianshi.storage import case_search
 from yijianshi.storage import inbox_store
 from yijianshi.storage.inbox_store import InboxFilter
 from yijianshi.web import case_view
@@ -25,6 +26,7 @@ from yijianshi.web.auth import safe_next
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.deadlines import remaining
 from yijianshi.web.i18n import gettext as _
+from yijianshi.web.masking import mask_id
 from yijianshi.web.services import scenario_catalogue, services
 from yijianshi.web.task_submit import Outcome, submit
 from yijianshi.web.paging import page_number
@@ -32,6 +34,10 @@ from yijianshi.web.paging import page_number
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 QUICK_FILTERS = ("unclaimed", "claimed", "warning", "overdue")
+# An ID number or credit code searched for is kept out of addresses (server and proxy logs, browser
+# history, the Referer header): the search form is posted, the session keeps the number's hash and
+# its masked form, and the address says only idq=1 ("the number you searched for").
+ID_SEARCH = "inbox_id_search"
 SORTS = tuple(inbox_store.SORTS)
 PAGE_SIZES = (20, 50, 100)
 
@@ -48,6 +54,7 @@ class InboxQuery:
     sort: str = "deadline"
     order: str = "asc"
     size: int = 0  # 0: the configured default
+    id_search: str = ""  # masked ID number / credit code searched for (its hash is in the session)
 
     @classmethod
     def from_request(cls, user) -> InboxQuery:
@@ -59,10 +66,11 @@ class InboxQuery:
         sort = request.args.get("sort", "deadline")
         order = request.args.get("order", "asc")
         size = request.args.get("size", type=int)
+        saved = session.get(ID_SEARCH) if request.args.get("idq") == "1" else None
         return cls(scope, show if show in QUICK_FILTERS else "", request.args.get("scenario", "")[:255],
                    page_number(), request.args.get("q", "").strip()[:inbox_store.MAX_SEARCH],
                    sort if sort in SORTS else "deadline", order if order in ("asc", "desc") else "asc",
-                   size if size in PAGE_SIZES else 0)
+                   size if size in PAGE_SIZES else 0, saved["shown"] if saved else "")
 
     def page_size(self) -> int:
         return self.size or current_app.config["INBOX_PAGE_SIZE"]
@@ -73,12 +81,16 @@ class InboxQuery:
         return InboxFilter(groups=groups, me=user.username, claimed_by_me=show == "claimed",
                            unclaimed=show == "unclaimed", warning=show == "warning", overdue=show == "overdue",
                            definition_key=self.scenario or None, search=self.search or None, sort=self.sort,
-                           descending=self.order == "desc")
+                           descending=self.order == "desc",
+                           identifier_hash=session[ID_SEARCH]["hash"] if self.id_search else None)
 
     def args(self, **changes) -> dict:
         values = {"scope": self.scope, "show": self.show, "scenario": self.scenario, "page": self.page,
-                  "q": self.search, "sort": self.sort, "order": self.order, "size": self.size}
+                  "q": self.search, "sort": self.sort, "order": self.order, "size": self.size,
+                  "idq": 1 if self.id_search else 0}
         values.update(changes)
+        if changes.get("q") == "":  # a new or cleared search replaces the saved number too
+            values["idq"] = 0
         defaults = {"page": 1, "sort": "deadline", "order": "asc"}
         return {k: v for k, v in values.items() if v and defaults.get(k) != v}
 
@@ -88,10 +100,35 @@ class InboxQuery:
         return self.args(sort=column, order=order, page=1)
 
 
+def _id_search_address(text: str, args: dict) -> str | None:
+    """Keep an ID number or credit code out of the address: save it (hashed, and masked for the
+    search box) in the session and give the address that searches for it; None for other text."""
+    if not case_search.looks_like_identifier(text):
+        return None
+    session[ID_SEARCH] = {"hash": case_search.identifier_hash(text), "shown": mask_id(case_search.normalise_identifier(text))}
+    return url_for("inbox.index", **{**{k: v for k, v in args.items() if k not in ("q", "page", "idq")}, "idq": 1})
+
+
+@bp.post("/search")
+@inbox_users
+def search():
+    """The search box: a number is saved in the session (see ID_SEARCH), other text goes into the address."""
+    text = request.form.get("q", "").strip()[:inbox_store.MAX_SEARCH]
+    args = {k: v for k, v in request.form.items() if k in ("scope", "show", "scenario", "sort", "order", "size") and v}
+    saved = session.get(ID_SEARCH)
+    if saved and text == saved["shown"]:  # the masked number sent back unchanged: the same search
+        return redirect(url_for("inbox.index", **args, idq=1), 303)
+    return redirect(_id_search_address(text, args) or url_for("inbox.index", **args, **({"q": text} if text else {})), 303)
+
+
 @bp.get("/")
 @inbox_users
 def index():
     svc = services()
+    typed = request.args.get("q", "").strip()[:inbox_store.MAX_SEARCH]
+    moved = _id_search_address(typed, request.args.to_dict()) if typed else None
+    if moved is not None:  # a number typed into an address or an old link: take it out of the address
+        return redirect(moved, 303)
     q = InboxQuery.from_request(current_user)
     now = svc.engine.clock.now()
     size = q.page_size()
