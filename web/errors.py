@@ -58,6 +58,10 @@ def init_errors(app) -> None:
         return _page(413, _("上传内容过大"),
                      _("上传的文件总量超过上限（每个文件不超过 %(mb)s MB）。请压缩或拆分后重试。", mb=f"{limit:g}"))
 
+    @on(429)
+    def too_many(err):
+        return _page(429, _("尝试过于频繁"), _("登录尝试过于频繁，请稍等几分钟后再试。"))
+
     @on(NotPermitted)
     def engine_refused(err):
         return _page(403, _("无权办理"), str(err))
