@@ -48,6 +48,9 @@ class Role:
     oversees: bool = False  # reads every case and inbox (supervision, audit, administration)
     sees_personal_data: bool = False  # ID and phone numbers unmasked (数据脱敏 otherwise)
     needs_departments: bool = False
+    # Reads process sources as deployed (scripts, conditions) and the full text of script errors;
+    # everyone else sees diagrams without them (engine/modeling/drawing_copy.py).
+    reads_sources: bool = False
 
 
 ROLES: dict[str, Role] = {r.code: r for r in (
@@ -57,9 +60,9 @@ ROLES: dict[str, Role] = {r.code: r for r in (
     Role("front_desk", "综合窗口工作人员", clerk=True, sees_personal_data=True),
     Role("dept_clerk", "部门审批人员", clerk=True, needs_departments=True),
     Role("supervisor", "督查人员", oversees=True),
-    Role("designer", "流程设计人员"),
-    Role("auditor", "审计人员", oversees=True),
-    Role("admin", "系统管理员", oversees=True, sees_personal_data=True),
+    Role("designer", "流程设计人员", reads_sources=True),
+    Role("auditor", "审计人员", oversees=True, reads_sources=True),
+    Role("admin", "系统管理员", oversees=True, sees_personal_data=True, reads_sources=True),
 )}
 
 FRONT_DESK = "front_desk"
