@@ -194,6 +194,9 @@ class AccountService:
         self.clock = clock or Clock()
         self.hasher = PasswordHasher(password_method)
         self.policy = policy or SignInPolicy()
+        # Sessions last by the wall clock, like the cookie that carries them (tests move self.clock
+        # through days of deadlines without signing anyone out).
+        self.session_clock = Clock()
 
     @functools.cached_property
     def _dummy_hash(self) -> str:
@@ -266,7 +269,7 @@ class AccountService:
     def start_session(self, username: str) -> str:
         """A new session of a signed-in account; returns its id (for the cookie, never stored)."""
         token = secrets.token_urlsafe(32)
-        now = to_utc(self.clock.now())
+        now = to_utc(self.session_clock.now())
         with self.db.writer.begin() as conn:
             session_store.remove_expired(conn, now)
             session_store.add(conn, _digest(token), username, now,
@@ -278,7 +281,7 @@ class AccountService:
         if not token:
             return None
         with self.db.reader.connect() as conn:
-            return session_store.username_of(conn, _digest(token), to_utc(self.clock.now()))
+            return session_store.username_of(conn, _digest(token), to_utc(self.session_clock.now()))
 
     def end_session(self, token: str) -> None:
         if token:

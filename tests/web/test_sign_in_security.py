@@ -338,3 +338,16 @@ def test_api_problem_bodies_carry_a_reference_not_the_script(web_engine, tmp_pat
     assert "参考编号" in body["detail"]
     assert "internal_weight_secret" not in response.get_data(as_text=True)
     assert "division" not in response.get_data(as_text=True)
+
+
+def test_a_session_ends_when_its_lifetime_is_over(web_engine):
+    from yijianshi.engine.clock import ControlledClock
+
+    accounts = AccountService(web_engine.db, web_engine.clock, password_method=FAST_HASH,
+                              policy=SignInPolicy(session_seconds=3600))
+    accounts.session_clock = ControlledClock()
+    accounts.create("qianqi", "correct horse battery", "钱七", "citizen")
+    token = accounts.start_session("qianqi")
+    assert accounts.session_user(token) == "qianqi" and accounts.session_user("forged") is None
+    accounts.session_clock.advance(seconds=3601)
+    assert accounts.session_user(token) is None
