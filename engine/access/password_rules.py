@@ -31,6 +31,6 @@ def password_problems(password: str, *, min_score: int = DEFAULT_MIN_SCORE) -> l
         return [f"密码不能超过 {MAX_PASSWORD_LENGTH} 个字符。"]
     if password.strip().lower() in common_passwords():
         return ["这是一个常见密码，很容易被猜中，请换一个。"]
-    if min_score > 0 and zxcvbn(password)["score"] < min_score:
+    if min_score > 0 and zxcvbn(password, max_length=MAX_PASSWORD_LENGTH)["score"] < min_score:
         return ["密码太容易被猜中，请使用更长、更不规则的密码（例如由几个不相关的词和数字组成）。"]
     return []
