@@ -209,7 +209,7 @@ def run_soak(duration: float = 300, clients: int = 50, workers: int = 4, faults:
     stack.start()
     try:
         # The stack's settings, with a cheap password hash for the many clients' accounts.
-        system = System.build(stack.settings.replace(password_hash_method="pbkdf2:sha256:1000"))
+        system = System.build(stack.settings.replace(password_hash_method="argon2:1:8:1"))
         db, engine, accounts = system.db, system.engine, system.accounts
         for n in range(clients):
             desk = DESKS[n % len(DESKS)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from yijianshi.engine.access.accounts import AccountService
+from yijianshi.engine.access.accounts import AccountService, SignInPolicy
 from yijianshi.engine.access.api_clients import ApiClientService
 from yijianshi.engine.audit.export_jobs import ExportJobs
 from yijianshi.engine.cases.idempotent_start import IdempotentStarts
@@ -51,7 +51,8 @@ class System:
             settings=settings,
             db=db,
             engine=engine,
-            accounts=AccountService(db, clock, password_method=settings.password_hash_method),
+            accounts=AccountService(db, clock, password_method=settings.password_hash_method,
+                                    policy=SignInPolicy.from_settings(settings)),
             materials=MaterialService(db, FileStore(settings.uploads), clock, max_bytes=settings.max_upload_bytes,
                                       max_files=settings.max_upload_files),
             exports=ExportJobs(engine, settings.exports),

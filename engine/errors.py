@@ -57,7 +57,13 @@ class FormErrors(EngineError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 
-class ScriptError(EngineError):
+class ProcessFailed(EngineError):
+    """The process itself failed while running: a script, an expression, a value it cannot keep.
+    The message names the step and may quote the script, so it is for those who may read process
+    sources; everyone else is told that a step failed, with a reference (web/failure_text.py)."""
+
+
+class ScriptError(ProcessFailed):
     """An expression or script was refused or failed inside the restricted environment."""
 
 

@@ -10,6 +10,19 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
     YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS
                                 /healthz fails when no scheduler renewed its lease for this long (default 15;
                                 0 leaves the scheduler out of the check)
+    YIJIANSHI_LOGIN_RATE_LIMIT  failed sign-ins one client address may make, in Flask-Limiter's notation
+                                (default: 10 per minute;50 per hour)
+    YIJIANSHI_RATE_LIMIT_STORAGE
+                                where those counts are kept (default memory://, per worker process; e.g.
+                                redis://host:6379 to share them between workers)
+    YIJIANSHI_LOGIN_LOCK_AFTER  failed sign-ins on one account before it is locked (default 5)
+    YIJIANSHI_LOGIN_LOCK_SECONDS
+                                the first lock's length; each further lock without a successful sign-in
+                                between doubles it (default 300)
+    YIJIANSHI_LOGIN_LOCK_MAX_SECONDS
+                                the longest lock (default 1800): a lock always ends
+    YIJIANSHI_PASSWORD_MIN_SCORE
+                                the least zxcvbn score (0-4) a new password must reach (default 3)
     YIJIANSHI_LOG_FORMAT        json (default) or text
     YIJIANSHI_LOG_LEVEL         default: INFO for the server and scheduler, WARNING for other commands
     PROMETHEUS_MULTIPROC_DIR    set: several worker processes share their metrics through this folder
@@ -48,8 +61,16 @@ class Settings:
     # The hot-path statements on the DBAPI cursor (storage/prepared.py); YIJIANSHI_PREPARED=0 runs them
     # through plain SQLAlchemy execution instead (bench/engine_throughput.py compares the two).
     prepared_statements: bool = True
+    login_rate_limit: str = "10 per minute;50 per hour"
+    rate_limit_storage: str = "memory://"
+    login_lock_after: int = 5
+    login_lock_seconds: int = 300
+    login_lock_max_seconds: int = 1800
+    password_min_score: int = 3
     # Not read from the environment: production values, which tests replace.
-    password_hash_method: str = "scrypt"  # werkzeug.security method
+    # "argon2" (argon2-cffi's default cost) or "argon2:<time>:<memory KiB>:<parallelism>"
+    password_hash_method: str = "argon2"
+    session_lifetime_seconds: int = 8 * 3600  # a sign-in lasts this long (the server-side session too)
     max_upload_bytes: int = DEFAULT_MAX_BYTES
     max_upload_files: int = DEFAULT_MAX_FILES
 
@@ -85,6 +106,12 @@ class Settings:
             log_format=(value("YIJIANSHI_LOG_FORMAT") or "json").lower(),
             log_level=(value("YIJIANSHI_LOG_LEVEL") or "").upper() or None,
             prometheus_multiproc_dir=absolute(multiproc, base) if multiproc else None,
+            login_rate_limit=value("YIJIANSHI_LOGIN_RATE_LIMIT") or "10 per minute;50 per hour",
+            rate_limit_storage=value("YIJIANSHI_RATE_LIMIT_STORAGE") or "memory://",
+            login_lock_after=int(value("YIJIANSHI_LOGIN_LOCK_AFTER") or "5"),
+            login_lock_seconds=int(value("YIJIANSHI_LOGIN_LOCK_SECONDS") or "300"),
+            login_lock_max_seconds=int(value("YIJIANSHI_LOGIN_LOCK_MAX_SECONDS") or "1800"),
+            password_min_score=int(value("YIJIANSHI_PASSWORD_MIN_SCORE") or "3"),
             prepared_statements=(value("YIJIANSHI_PREPARED") or "1").strip().lower() not in {"0", "false", "no", "off"},
         )
 

@@ -340,3 +340,28 @@ def _open_food_reviews(engine) -> list[str]:
         rows = case_store.query_work_items(conn, groups=["market"], limit=50)
     return [r.id for r in rows if r.task_spec == "review_food_permit"]
 
+
+
+# -- (d) signing in ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def login_fuzz_app(fuzz_engine, tmp_path):
+    """Throttling out of the way (tests/web/test_sign_in_security.py probes it): every example reaches
+    the account check."""
+    return build_app(fuzz_engine, tmp_path, settings={"login_rate_limit": "100000 per minute"})
+
+
+@_examples(1.5, HealthCheck.function_scoped_fixture)
+@given(username=web_text | st.sampled_from(["admin", "zhangsan", "ADMIN ", "nobody", "admin\x00", "a" * 65]),
+       password=web_text | st.sampled_from(["demo-wrong", "", "x" * 129, "' OR 1=1 --"]))
+def test_random_sign_ins_are_refused_with_one_sentence_never_an_error(login_fuzz_app, username, password):
+    """Unknown, wrong, locked (the examples lock admin and zhangsan early on) or malformed: one
+    refusal sentence, no hint whether the user exists, never a server error."""
+    from yijianshi.engine.access.accounts import REFUSED
+
+    client = Client(login_fuzz_app)
+    response = client.post("/login", {"username": username, "password": password})
+    assert response.status_code in (401, 422), response.status_code
+    page = response.get_data(as_text=True)
+    if response.status_code == 401:
+        assert REFUSED in page and "锁定" not in page and "不存在" not in page

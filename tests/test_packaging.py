@@ -49,7 +49,8 @@ def test_the_wheel_holds_only_the_yijianshi_name_and_its_data(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"yijianshi"}
-    for needed in ("yijianshi/engine/deadlines/data/holidays-cn.json", "yijianshi/web/templates/base.html",
+    for needed in ("yijianshi/engine/deadlines/data/holidays-cn.json", "yijianshi/engine/access/data/common-passwords.txt",
+                   "yijianshi/web/templates/base.html",
                    "yijianshi/storage/migrations/versions/0001_initial_schema.py", "yijianshi/web/static/app.css",
                    "yijianshi/engine/cases/commands.py"):
         assert needed in names, needed

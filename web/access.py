@@ -29,6 +29,8 @@ def audience(check):
 
 
 applicants = audience(lambda u: u.is_applicant)
+# Process sources as deployed (scripts included): designers, auditors and administrators.
+source_readers = audience(lambda u: u.role.reads_sources)
 inbox_users = audience(lambda u: u.uses_inbox)
 
 

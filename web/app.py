@@ -34,6 +34,7 @@ from yijianshi.web.operations import init_operations
 from yijianshi.web.services import install
 from yijianshi.web.settings import FROM_SETTINGS_ONLY, flask_config, max_request_bytes, secret_key
 from yijianshi.web.task_submit import UPLOAD_FIELD
+from yijianshi.web.throttling import init_throttling
 from yijianshi.web.users import init_login
 
 VENDOR = Path(__file__).parent / "static" / "vendor"
@@ -68,6 +69,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
                       api.bp):
         app.register_blueprint(blueprint)
+    init_throttling(app, system.settings)
 
     @app.after_request
     def security_headers(response):

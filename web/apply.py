@@ -9,6 +9,7 @@ from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.errors import EngineError, FormErrors, WorkItemUnavailable
 from yijianshi.engine.modeling.forms import validate_submission
 from yijianshi.storage import inbox_store
+from yijianshi.web.failure_text import failure_text
 from yijianshi.web import case_view
 from yijianshi.web.access import applicants, can_view_item, masker_for, may_act, require
 from yijianshi.web.bpmn_forms import TaskForm
@@ -87,7 +88,7 @@ def _start(view, form: TaskForm | None) -> Outcome:
         return Outcome()
     except EngineError as err:
         svc.materials.forget(published)
-        flash(_("申请未能提交，未创建办件：%(why)s", why=str(err)), "error")
+        flash(_("申请未能提交，未创建办件：%(why)s", why=failure_text(err, current_user)), "error")
         return Outcome()
     except BaseException:
         svc.materials.forget(published)  # the files are attached with the start or not at all
@@ -164,7 +165,7 @@ def withdraw(case_id: int):
     try:
         svc.engine.cases.cancel_case(case_id, current_user.actor, reason or _("申请人主动撤回"), withdrawn=True)
     except EngineError as err:
-        flash(str(err), "warning")
+        flash(failure_text(err, current_user), "warning")
     else:
         flash(_("申请已撤回。"), "success")
     return redirect(url_for("apply.case", case_id=case_id))

@@ -70,11 +70,13 @@ def login():
         except SignInRefused as err:
             error = str(err)
         else:
+            if current_user.is_authenticated:  # signing in again ends the session this browser had
+                services().accounts.end_session(current_user.session_id)
             lang = session.get(LANG_COOKIE)
             session.clear()  # a fresh session on sign-in (no fixation)
             if lang:
                 session[LANG_COOKIE] = lang
-            login_user(SignedInUser(account))
+            login_user(SignedInUser(account, services().accounts.start_session(account.username)))
             session.permanent = True
             return redirect(safe_next(request.args.get("next")) or home_for(current_user))
     status = 401 if error else 422 if form.errors else 200
@@ -84,6 +86,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:  # ended on the server: the cookie is worth nothing afterwards
+        services().accounts.end_session(current_user.session_id)
     logout_user()
     lang = session.get(LANG_COOKIE)
     session.clear()
@@ -112,12 +116,12 @@ def password():
     if form.validate_on_submit():
         try:
             account = services().accounts.change_password(current_user.username, form.old_password.data,
-                                                          form.new_password.data)
+                                                          form.new_password.data, session=current_user.session_id)
         except AccountError as err:
             error = str(err)
         else:
             current_app.extensions["yijianshi.accounts_cache"].forget(account.username)
-            login_user(SignedInUser(account))  # this session carries the new stamp; others end
+            login_user(SignedInUser(account, current_user.session_id))  # this session goes on; others end
             flash(_("密码已修改。其他设备上的登录已失效。"), "success")
             return redirect(home_for(current_user))
     return render_template("password.html", form=form, error=error), (422 if error else 200)

@@ -12,6 +12,7 @@ from yijianshi.engine.access.staff_start import is_counter_application, may_star
 from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.errors import EngineError, FormErrors
 from yijianshi.engine.modeling.forms import validate_submission
+from yijianshi.web.failure_text import failure_text
 from yijianshi.web.access import audience
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.i18n import gettext as _
@@ -90,5 +91,5 @@ def _start(view, form: TaskForm, counter: bool, applicant: dict, problems: dict)
     except FormErrors as err:
         form.show_errors(err.errors)
     except EngineError as err:
-        flash(_("立案失败，未创建案件：%(why)s", why=str(err)), "warning")
+        flash(_("立案失败，未创建案件：%(why)s", why=failure_text(err, current_user)), "warning")
     return None

@@ -22,7 +22,7 @@ from yijianshi.engine.errors import DefinitionError
 from yijianshi.engine.modeling.registry import PROJECT_REGISTRY, registry_for_checks
 from yijianshi.engine.modeling.xml_loading import MAX_FILE_BYTES
 from yijianshi.storage import definition_store
-from yijianshi.web.access import audience
+from yijianshi.web.access import audience, source_readers
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.services import SYSTEM, scenario_catalogue, services
 
@@ -100,9 +100,9 @@ def version(definition_id: int):
 
 
 @bp.get("/versions/<int:definition_id>/files/<sha256>")
-@designers
+@source_readers
 def source(definition_id: int, sha256: str):
-    """Download one source file of a version, as deployed."""
+    """Download one source file of a version, as deployed (designers, auditors, administrators)."""
     with services().engine.db.reader.connect() as conn:
         row = definition_store.by_id(conn, definition_id)
         entry = next((f for f in json.loads(row.files_json) if f["sha256"] == sha256), None) if row else None

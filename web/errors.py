@@ -9,7 +9,10 @@ from flask import render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from yijianshi.engine.errors import NotFound, NotPermitted
+from flask_login import current_user
+
+from yijianshi.engine.errors import NotFound, NotPermitted, ProcessFailed
+from yijianshi.web.failure_text import failure_text
 from yijianshi.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -58,9 +61,17 @@ def init_errors(app) -> None:
         return _page(413, _("上传内容过大"),
                      _("上传的文件总量超过上限（每个文件不超过 %(mb)s MB）。请压缩或拆分后重试。", mb=f"{limit:g}"))
 
+    @on(429)
+    def too_many(err):
+        return _page(429, _("尝试过于频繁"), _("登录尝试过于频繁，请稍等几分钟后再试。"))
+
     @on(NotPermitted)
     def engine_refused(err):
         return _page(403, _("无权办理"), str(err))
+
+    @on(ProcessFailed)
+    def process_failed(err):
+        return _page(500, _("办理环节出错"), failure_text(err, current_user))
 
     @on(NotFound)
     def engine_not_found(err):

@@ -1,15 +1,21 @@
 """Files pages link to: uploaded materials (for those who may see the case) and deployed BPMN
-diagrams (for bpmn-js to draw)."""
+diagrams (for bpmn-js to draw): as deployed for those who may read process sources, otherwise a
+copy without scripts, conditions and extensions (engine/modeling/drawing_copy.py)."""
 from __future__ import annotations
+
+import functools
 
 from flask import Blueprint, Response, abort, send_file
 from flask_login import current_user, login_required
 
+from yijianshi.engine.modeling.drawing_copy import drawing_copy
 from yijianshi.storage import inbox_store
 from yijianshi.web.access import can_view_case, require
 from yijianshi.web.services import scenario_catalogue, services
 
 bp = Blueprint("resources", __name__)
+
+_drawing_copy = functools.lru_cache(maxsize=64)(drawing_copy)  # deployed files never change
 
 
 @bp.get("/materials/<int:material_id>")
@@ -37,5 +43,7 @@ def diagram(definition_id: int, process_id: str):
         xml = scenario_catalogue().diagram_xml(conn, definition_id, process_id)
     if xml is None:
         abort(404)
+    if not current_user.role.reads_sources:
+        xml = _drawing_copy(xml)
     return Response(xml, mimetype="application/xml",
-                    headers={"Cache-Control": "private, max-age=86400, immutable"})
+                    headers={"Cache-Control": "private, max-age=86400, immutable", "Vary": "Cookie"})

@@ -29,7 +29,7 @@ def flask_config(settings: Settings) -> dict:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_seconds),
         # A clerk keeps a task page open for a long time; the token lives as long as the session.
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         INBOX_PAGE_SIZE=50,

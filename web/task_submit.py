@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request
+from flask import flash, request
+from flask_login import current_user
 
 from yijianshi.engine.cases.context import CaseSummary
-from yijianshi.engine.errors import FormErrors
+from yijianshi.engine.errors import FormErrors, ProcessFailed
 from yijianshi.engine.modeling.forms import Form, validate_submission
 from yijianshi.engine.cases.materials import MaterialRefused, Upload
 from yijianshi.web.bpmn_forms import TaskForm
+from yijianshi.web.failure_text import failure_text
 from yijianshi.web.services import services
 
 UPLOAD_FIELD = "materials"
@@ -57,7 +59,8 @@ def stage_uploads():
 
 def submit(work_item_id: str, bpmn_form: Form | None, task_form: TaskForm | None, actor) -> Outcome:
     """Validate, keep the uploads, complete the work item. Engine refusals (NotPermitted,
-    WorkItemUnavailable) propagate to the caller."""
+    WorkItemUnavailable) propagate to the caller; a failure of the process itself (a script) is
+    flashed, told as web/failure_text.py says, and the page shown again."""
     submission, failed = check(bpmn_form, task_form)
     if failed is not None:
         return failed
@@ -73,6 +76,9 @@ def submit(work_item_id: str, bpmn_form: Form | None, task_form: TaskForm | None
         if isinstance(err, FormErrors):  # the rules changed under us; the page shows why
             if task_form is not None:
                 task_form.show_errors(err.errors)
+            return Outcome()
+        if isinstance(err, ProcessFailed):
+            flash(failure_text(err, current_user), "warning")
             return Outcome()
         raise
     return Outcome(summary=summary)

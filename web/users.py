@@ -1,8 +1,9 @@
 """The signed-in person as Flask-Login sees it, and how a session finds its account again.
 
-The session stores "username:stamp"; the stamp changes with the password, so changing it ends
-other sessions. Accounts are kept per worker for a few seconds so a busy clerk's requests do not
-each read the accounts table."""
+The Flask-Login cookie carries the id of a server-side session (engine/access/accounts.py: sessions),
+looked up on every request: signing out, a password change (the other sessions) or disabling the
+account ends it at once, and a cookie replayed afterwards finds no session. Accounts are kept per
+worker for a few seconds so a busy clerk's requests do not each read the accounts table."""
 from __future__ import annotations
 
 import threading
@@ -18,13 +19,14 @@ from yijianshi.web.services import services
 
 
 class SignedInUser(UserMixin):
-    def __init__(self, account: Account):
+    def __init__(self, account: Account, session_id: str):
         self.account = account
+        self.session_id = session_id
         self.actor = account.actor
         self.role = account.role
 
     def get_id(self) -> str:
-        return f"{self.account.username}:{self.account.session_stamp}"
+        return self.session_id
 
     @property
     def is_active(self) -> bool:
@@ -101,10 +103,12 @@ def init_login(app) -> None:
 
     @manager.user_loader
     def load(session_id: str) -> SignedInUser | None:
-        username, _, stamp = session_id.partition(":")
-        account = cache.get(username, current_app.config["ACCOUNT_CACHE_SECONDS"])
-        if account is None or not account.active or account.session_stamp != stamp:
+        username = services().accounts.session_user(session_id)
+        if username is None:
             return None
-        return SignedInUser(account)
+        account = cache.get(username, current_app.config["ACCOUNT_CACHE_SECONDS"])
+        if account is None or not account.active:
+            return None
+        return SignedInUser(account, session_id)
 
     manager.init_app(app)

@@ -2,28 +2,40 @@
 
 A role says what kind of user someone is (applicant, front-desk clerk, department clerk, supervisor,
 designer, auditor, administrator); the departments of an account are the work-item groups it works
-for. `Account.actor` turns an account into the engine's `Actor`. Passwords are stored only as salted
-hashes (werkzeug.security)."""
+for. `Account.actor` turns an account into the engine's `Actor`. Passwords are stored only as Argon2id
+hashes (engine/access/passwords.py) and must pass engine/access/password_rules.py.
+
+Signing in: every attempt on an account is counted before its password is checked, in one
+conditional UPDATE that refuses a locked account (storage/account_store.py: count_attempt), so that
+however many attempts run at once, at most `lock_after` passwords are tried per lock. A lock is
+temporary; each further one without a success in between lasts twice as long, up to a maximum.
+Unknown user, wrong password and locked account are refused with the same sentence, after a
+password check of the same cost. A sign-in opens a server-side session (sign_in_sessions), which
+signing out, a password change (the other sessions) and disabling the account end."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
 from yijianshi.engine.clock import Clock, to_utc
+from yijianshi.engine.access.password_rules import DEFAULT_MIN_SCORE, password_problems
+from yijianshi.engine.access.passwords import ARGON2, PasswordHasher
 from yijianshi.engine.errors import EngineError, NotFound
 from yijianshi.engine.modeling.registry import shipped_registry
-from yijianshi.storage import account_store
+from yijianshi.engine.settings import Settings
+from yijianshi.storage import account_store, session_store
 from yijianshi.storage.database import Database
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=5)
-MIN_PASSWORD_LENGTH = 8
+# One sentence for an unknown user name, a wrong password and a locked account: which of them it
+# was is not said (a locked account would tell that the user exists).
+REFUSED = "用户名或密码不正确，或登录尝试过多已被暂时限制。请稍后再试；如忘记密码，请联系系统管理员。"
 _USERNAME_RE = re.compile(r"[a-z][a-z0-9_.-]{1,63}")
 
 
@@ -36,6 +48,9 @@ class Role:
     oversees: bool = False  # reads every case and inbox (supervision, audit, administration)
     sees_personal_data: bool = False  # ID and phone numbers unmasked (数据脱敏 otherwise)
     needs_departments: bool = False
+    # Reads process sources as deployed (scripts, conditions) and the full text of script errors;
+    # everyone else sees diagrams without them (engine/modeling/drawing_copy.py).
+    reads_sources: bool = False
 
 
 ROLES: dict[str, Role] = {r.code: r for r in (
@@ -45,9 +60,9 @@ ROLES: dict[str, Role] = {r.code: r for r in (
     Role("front_desk", "综合窗口工作人员", clerk=True, sees_personal_data=True),
     Role("dept_clerk", "部门审批人员", clerk=True, needs_departments=True),
     Role("supervisor", "督查人员", oversees=True),
-    Role("designer", "流程设计人员"),
-    Role("auditor", "审计人员", oversees=True),
-    Role("admin", "系统管理员", oversees=True, sees_personal_data=True),
+    Role("designer", "流程设计人员", reads_sources=True),
+    Role("auditor", "审计人员", oversees=True, reads_sources=True),
+    Role("admin", "系统管理员", oversees=True, sees_personal_data=True, reads_sources=True),
 )}
 
 FRONT_DESK = "front_desk"
@@ -77,6 +92,31 @@ class SignInRefused(EngineError):
 
 
 @dataclass(frozen=True)
+class SignInPolicy:
+    """How many attempts an account gets before a lock, how long locks last, how strong a new
+    password must be, how long a session lasts."""
+
+    lock_after: int = 5
+    lock_seconds: int = 300
+    lock_max_seconds: int = 1800
+    min_score: int = DEFAULT_MIN_SCORE
+    session_seconds: int = 8 * 3600
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInPolicy:
+        return cls(lock_after=settings.login_lock_after, lock_seconds=settings.login_lock_seconds,
+                   lock_max_seconds=settings.login_lock_max_seconds, min_score=settings.password_min_score,
+                   session_seconds=settings.session_lifetime_seconds)
+
+    def lock_lengths(self) -> list[timedelta]:
+        """The first lock's length, then each doubled, up to and including the maximum."""
+        lengths = [timedelta(seconds=min(self.lock_seconds, self.lock_max_seconds))]
+        while lengths[-1].total_seconds() < self.lock_max_seconds:
+            lengths.append(min(lengths[-1] * 2, timedelta(seconds=self.lock_max_seconds)))
+        return lengths
+
+
+@dataclass(frozen=True)
 class Account:
     username: str
     display_name: str
@@ -95,10 +135,6 @@ class Account:
             groups.add(FRONT_DESK)
         return Actor(self.username, frozenset(groups), self.display_name, is_admin=self.role.code == "admin")
 
-    @property
-    def session_stamp(self) -> str:
-        """Changes with the password, so a password change ends every other session."""
-        return self.password_hash[-12:]
 
 
 @dataclass(frozen=True)
@@ -149,18 +185,25 @@ class SeededAccount:
 
 
 class AccountService:
-    """Creating accounts, signing in (with a lock after repeated failures), changing passwords."""
+    """Creating accounts, signing in (with a lock after repeated failures), sessions, changing
+    passwords."""
 
-    def __init__(self, db: Database, clock: Clock | None = None, *, password_method: str = "scrypt"):
+    def __init__(self, db: Database, clock: Clock | None = None, *, password_method: str = ARGON2,
+                 policy: SignInPolicy | None = None):
         self.db = db
         self.clock = clock or Clock()
-        self.password_method = password_method
+        self.hasher = PasswordHasher(password_method)
+        self.policy = policy or SignInPolicy()
+        # Sessions last by the wall clock, like the cookie that carries them (tests move self.clock
+        # through days of deadlines without signing anyone out).
+        self.session_clock = Clock()
 
     @functools.cached_property
     def _dummy_hash(self) -> str:
-        """Compared against when the user name is unknown, so both cases take the same time. Made
-        when first needed: a command that signs nobody in does not pay for a scrypt hash."""
-        return generate_password_hash("dummy-password", method=self.password_method)
+        """Compared against when the user name is unknown or the account locked, so that every
+        refusal takes the time of a password check. Made when first needed: a command that signs
+        nobody in does not pay for a hash."""
+        return self.hasher.hash(secrets.token_hex(16))
 
     def create(self, username: str, password: str, display_name: str, role: str,
                departments: tuple[str, ...] | list[str] = ()) -> Account:
@@ -177,13 +220,13 @@ class AccountService:
         problems.extend(_department_problems(departments))
         if not display_name.strip():
             problems.append("请填写姓名或单位名称。")
-        problems.extend(password_problems(password))
+        problems.extend(password_problems(password, min_score=self.policy.min_score))
         if problems:
             raise AccountError("".join(problems))
         values = dict(username=username, display_name=display_name.strip()[:100], role=role,
                       departments=",".join(departments), password_hash=self._hash(password), active=True,
                       created_at=to_utc(self.clock.now()), last_login_at=None, failed_logins=0,
-                      locked_until=None)
+                      locked_until=None, lockouts=0)
         try:
             with self.db.writer.begin() as conn:
                 if account_store.get(conn, username) is not None:
@@ -199,41 +242,68 @@ class AccountService:
         return _account(row._mapping) if row is not None else None
 
     def authenticate(self, username: str, password: str) -> Account:
-        """The account if the password is right; SignInRefused otherwise (the same message whether
-        the user name or the password was wrong)."""
-        username = (username or "").strip().lower()
+        """The account if the password is right; SignInRefused otherwise, with the same sentence
+        whether the user name was unknown, the password wrong or the account locked. A hash of an
+        older method or cost is replaced by a current one."""
+        username = (username or "").strip().lower()[:64]
+        password = password or ""
         now = to_utc(self.clock.now())
-        with self.db.reader.connect() as conn:
-            row = account_store.get(conn, username)
-        if row is None:
-            check_password_hash(self._dummy_hash, password or "")
-            raise SignInRefused("用户名或密码不正确。")
-        if row.locked_until is not None and row.locked_until > now:
-            minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
-            raise SignInRefused(f"连续登录失败次数过多，账号已临时锁定，请 {minutes} 分钟后再试。")
-        if not check_password_hash(row.password_hash, password or ""):
-            # The failure is counted in its own committed transaction before the refusal is raised.
-            with self.db.writer.begin() as conn:
-                failures = account_store.record_failure(conn, username)
-                if failures >= MAX_FAILED_LOGINS:
-                    account_store.change(conn, username, failed_logins=0, locked_until=now + LOCKOUT)
-            if failures >= MAX_FAILED_LOGINS:
-                raise SignInRefused(f"连续登录失败次数过多，账号已临时锁定 {LOCKOUT.seconds // 60} 分钟。")
-            raise SignInRefused("用户名或密码不正确。")
+        ends = [now + length for length in self.policy.lock_lengths()]
+        with self.db.writer.begin() as conn:  # committed before the (slow) password check
+            row = account_store.count_attempt(conn, username, now, self.policy.lock_after, ends)
+        if row is None:  # no such account, or locked: nothing is tried, but it takes as long
+            self.hasher.verify(self._dummy_hash, password)
+            raise SignInRefused(REFUSED)
+        if not self.hasher.verify(row.password_hash, password):
+            raise SignInRefused(REFUSED)
         if not row.active:
             raise SignInRefused("该账号已停用，请联系系统管理员。")
+        new_hash = self._hash(password) if self.hasher.needs_rehash(row.password_hash) else None
         with self.db.writer.begin() as conn:
-            account_store.change(conn, username, failed_logins=0, locked_until=None, last_login_at=now)
-        return _account(row._mapping)
+            account_store.record_success(conn, username, now, new_hash)
+            current = account_store.get(conn, username)
+        return _account(current._mapping)
 
-    def change_password(self, username: str, old_password: str, new_password: str) -> Account:
+    # -- sessions ----------------------------------------------------------------------------
+
+    def start_session(self, username: str) -> str:
+        """A new session of a signed-in account; returns its id (for the cookie, never stored)."""
+        token = secrets.token_urlsafe(32)
+        now = to_utc(self.session_clock.now())
+        with self.db.writer.begin() as conn:
+            session_store.remove_expired(conn, now)
+            session_store.add(conn, _digest(token), username, now,
+                              now + timedelta(seconds=self.policy.session_seconds))
+        return token
+
+    def session_user(self, token: str) -> str | None:
+        """The user name of a live session (None: ended, expired or never started)."""
+        if not token:
+            return None
+        with self.db.reader.connect() as conn:
+            return session_store.username_of(conn, _digest(token), to_utc(self.session_clock.now()))
+
+    def end_session(self, token: str) -> None:
+        if token:
+            with self.db.writer.begin() as conn:
+                session_store.remove(conn, _digest(token))
+
+    def end_sessions(self, username: str, *, keep: str | None = None) -> int:
+        """End every session of an account but `keep` (a session id); returns how many ended."""
+        with self.db.writer.begin() as conn:
+            return session_store.remove_of(conn, username, keep=_digest(keep) if keep else None)
+
+    def change_password(self, username: str, old_password: str, new_password: str, *,
+                        session: str | None = None) -> Account:
+        """Change the password after checking the old one; every session of the account but
+        `session` (the one asking) ends."""
         with self.db.reader.connect() as conn:
             row = account_store.get(conn, username)
         if row is None:
             raise NotFound("账号不存在。")
-        if not check_password_hash(row.password_hash, old_password or ""):
+        if not self.hasher.verify(row.password_hash, old_password or ""):
             raise AccountError("原密码不正确。")
-        problems = password_problems(new_password)
+        problems = password_problems(new_password, min_score=self.policy.min_score)
         if new_password == old_password:
             problems.append("新密码不能与原密码相同。")
         if problems:
@@ -241,6 +311,7 @@ class AccountService:
         new_hash = self._hash(new_password)
         with self.db.writer.begin() as conn:
             account_store.change(conn, username, password_hash=new_hash)
+            session_store.remove_of(conn, username, keep=_digest(session) if session else None)
         return _account({**row._mapping, "password_hash": new_hash})
 
     # -- administration ----------------------------------------------------------------------
@@ -259,7 +330,10 @@ class AccountService:
         Nobody disables his own account (there would be no administrator left to undo it)."""
         if not active and username == by:
             raise AccountError("不能停用自己正在使用的账号。")
-        return self._change(username, active=active)
+        account = self._change(username, active=active)
+        if not active:
+            self.end_sessions(username)
+        return account
 
     def set_role(self, username: str, role: str, departments: tuple[str, ...] | list[str]) -> Account:
         """Give an account another role and departments, checked like a new account's."""
@@ -276,7 +350,7 @@ class AccountService:
 
     def unlock(self, username: str) -> Account:
         """Lift a lock after repeated failed sign-ins (before its minutes are up)."""
-        return self._change(username, failed_logins=0, locked_until=None)
+        return self._change(username, failed_logins=0, locked_until=None, lockouts=0)
 
     def _change(self, username: str, **values) -> Account:
         with self.db.writer.begin() as conn:
@@ -299,11 +373,11 @@ class AccountService:
                     existing = self.get(demo.username)  # created concurrently by another process
                     if existing is None:
                         raise
-            seeded.append(SeededAccount(demo, False, check_password_hash(existing.password_hash, demo.password)))
+            seeded.append(SeededAccount(demo, False, self.hasher.verify(existing.password_hash, demo.password)))
         return seeded
 
     def _hash(self, password: str) -> str:
-        return generate_password_hash(password, method=self.password_method)
+        return self.hasher.hash(password)
 
 
 def seeded_lines(seeded: list[SeededAccount]) -> list[str]:
@@ -323,12 +397,8 @@ def _department_problems(departments: tuple[str, ...]) -> list[str]:
     return [f"部门代码未在登记表（processes/registry.json）中登记：{'、'.join(unknown)}。"] if unknown else []
 
 
-def password_problems(password: str) -> list[str]:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        return [f"密码至少 {MIN_PASSWORD_LENGTH} 个字符。"]
-    if len(password) > 128:
-        return ["密码不能超过 128 个字符。"]
-    return []
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def _account(values) -> Account:

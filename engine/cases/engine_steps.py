@@ -10,7 +10,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
-from yijianshi.engine.errors import EngineError, NotFound, ScriptError
+from yijianshi.engine.errors import NotFound, ProcessFailed, ScriptError
 from yijianshi.engine.cases.work_items import ReadyTask, WorkItemProjection
 
 
@@ -22,7 +22,7 @@ def run_engine(wf: BpmnWorkflow) -> None:
         cause = err.__cause__ or getattr(err, "exception", None)
         if isinstance(cause, ScriptError):
             raise ScriptError(f"{cause}（{_where(err)}）") from err
-        raise EngineError(f"流程执行出错（{_where(err)}）：{err}") from err
+        raise ProcessFailed(f"流程执行出错（{_where(err)}）：{err}") from err
 
 
 def _where(err: SpiffWorkflowException) -> str:

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
-from yijianshi.engine.errors import EngineError
+from yijianshi.engine.errors import ProcessFailed
 
 STATE_FORMAT = "yjs-case/1"
 
@@ -231,7 +231,7 @@ class CaseStateCodec:
             dct["format"] = STATE_FORMAT
             return orjson.dumps(dct, default=self._default, option=_ORJSON_OPTIONS).decode("utf-8")
         except (TypeError, orjson.JSONEncodeError) as err:
-            raise EngineError(f"流程数据中有无法保存的值（{err}），请检查脚本写入的变量。") from err
+            raise ProcessFailed(f"流程数据中有无法保存的值（{err}），请检查脚本写入的变量。") from err
         finally:
             self._registry._encoder_mode = False
 

@@ -15,7 +15,7 @@ from yijianshi.storage.tables.cases import (
 )
 from yijianshi.storage.tables.calendar import CalendarClosure, CalendarYear
 from yijianshi.storage.tables.deadlines import Deadline, SchedulerLease
-from yijianshi.storage.tables.accounts import UserAccount
+from yijianshi.storage.tables.accounts import SignInSession, UserAccount
 from yijianshi.storage.tables.materials import Material
 from yijianshi.storage.tables.audit import ExportJob
 from yijianshi.storage.tables.supervision import WeeklyBulletin
@@ -26,6 +26,6 @@ __all__ = [
     "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "Material",
-    "MessageWait", "SchedulerLease", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
+    "MessageWait", "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
     "WorkItemGroup",
 ]

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # The open-restaurant scenario as first shipped, frozen here so that these tests keep their meaning
 # while processes/ grows and changes; test_shipped_scenarios.py covers whatever processes/ holds.
 SCENARIO = Path(__file__).parent / "fixtures" / "restaurant"
-# The production hash (scrypt) costs ~0.15 s per sign-in; the tests only need a real, salted hash.
-FAST_HASH = "pbkdf2:sha256:1000"
+# The production hash (Argon2id, 64 MiB) costs ~0.1-0.3 s per sign-in; the tests only need a real, salted hash.
+FAST_HASH = "argon2:1:8:1"
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -25,7 +25,7 @@ def test_demo_accounts_cover_every_role_and_seeding_twice_changes_nothing(accoun
         after = {r.username: r.password_hash for r in account_store.all_accounts(conn)}
     assert before == after
     for demo in DEMO_ACCOUNTS:
-        assert demo.password not in after[demo.username] and after[demo.username].startswith("pbkdf2:")
+        assert demo.password not in after[demo.username] and after[demo.username].startswith("$argon2id$")
 
 
 def test_a_changed_demo_password_is_reported_not_reset(accounts):

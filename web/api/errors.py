@@ -7,9 +7,10 @@ import logging
 from flask import request
 from werkzeug.exceptions import HTTPException
 
-from yijianshi.engine.errors import NotFound, NotPermitted
+from yijianshi.engine.errors import NotFound, NotPermitted, ProcessFailed
 from yijianshi.web.api.bodies import max_body_bytes
 from yijianshi.web.api.problems import ApiProblem, from_problem, problem_response, slug_for_status
+from yijianshi.web.failure_text import failure_text
 from yijianshi.web.i18n import gettext as _
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ def problem_for(err: BaseException):
         return problem_response("not-found", str(err))
     if isinstance(err, HTTPException):
         return _http(err)
+    if isinstance(err, ProcessFailed):
+        return problem_response("internal-error", failure_text(err))
     log.exception("unexpected error in the API", exc_info=err)
     return problem_response("internal-error", _("服务器内部错误，请求未能完成，也未做任何更改。我们已记录此问题；请稍后重试。"))
 

@@ -14,6 +14,7 @@ from yijianshi.engine.modeling.forms import ALL_KEY
 from yijianshi.engine.cases.idempotent_start import IdempotencyKeyReused
 from yijianshi.storage import case_store
 from yijianshi.storage import inbox_store
+from yijianshi.web.failure_text import failure_text
 from yijianshi.web.api.auth import current_client, require_process, requires
 from yijianshi.web.api.bodies import json_body, max_body_bytes
 from yijianshi.web.api.case_document import case_document, command_result, event_document
@@ -77,7 +78,7 @@ def start_case():
     except NotFound as err:  # the process is not deployed
         raise ApiProblem("validation-failed", str(err), [{"pointer": "/process", "detail": str(err)}])
     except EngineError as err:  # the process itself failed while starting (e.g. a script)
-        raise ApiProblem("validation-failed", _("立案失败，未创建案件：%(why)s", why=str(err)))
+        raise ApiProblem("validation-failed", _("立案失败，未创建案件：%(why)s", why=failure_text(err)))
     headers = {"Location": url_for("api.get_case", case_id=started.case_id)}
     if started.replayed:
         headers["Idempotency-Replayed"] = "true"
@@ -143,7 +144,7 @@ def deliver_message():
     except FormErrors as err:
         raise _form_problem(err, "/payload")
     except EngineError as err:
-        raise ApiProblem("conflict", _("消息未能投递：%(why)s", why=str(err)))
+        raise ApiProblem("conflict", _("消息未能投递：%(why)s", why=failure_text(err)))
     outcome = {"case_id": summary.id, "status": summary.status, "version": summary.version,
                "opened": [{"id": r.id, "task_spec": r.task_spec, "name": r.name} for r in summary.ready]}
     return _json(command_result(outcome))
