@@ -172,6 +172,9 @@ def test_a_changed_approver_is_named_even_with_the_chain_re_hashed(sqlite_engine
     report = anchoring.verify(checkpoints)
     assert not report.ok and report.root_matches is False
     assert (report.first.case_id, report.first.seq, report.first.kind) == (case_id, seq, anchoring.CHANGED)
+    assert report.first.edited and "内容被改动" in str(report.first)
+    after = report.divergences[1:]  # only re-hashed: the edit was before them
+    assert after and all(d.seq > seq and not d.edited and "链哈希被重算" in str(d) for d in after)
     assert report.cases == {case_id}
     assert f"首个不一致为案件 {case_id} 第 {seq} 条记录" in "\n".join(report.lines())
 
@@ -193,7 +196,7 @@ def test_a_deleted_claim_is_named_with_the_events_it_shifted(sqlite_engine, tmp_
     assert str(first) == f"案件 {case_id} 第 {seq} 条记录（记录编号 {first.event_id}）已被删除"
     shifted = report.divergences[1]
     assert (shifted.kind, shifted.seq, shifted.now_seq) == (anchoring.CHANGED, seq + 1, seq)
-    assert "现为第" in str(shifted)
+    assert not shifted.edited and "现为第" in str(shifted) and "重新编号" in str(shifted)
     assert report.divergent == 1 + (n - seq)  # the claim and every later event of the case
 
 
@@ -216,7 +219,7 @@ def test_a_forged_event_inserted_into_a_covered_case_is_named(sqlite_engine, tmp
     report = anchoring.verify(checkpoints)
     assert not report.ok
     assert (report.first.case_id, report.first.seq, report.first.kind) == (case_id, seq + 1, anchoring.CHANGED)
-    assert report.first.now_seq == seq + 2
+    assert report.first.now_seq == seq + 2 and not report.first.edited
     assert report.cases == {case_id}  # the other case is untouched
     late = report.late  # the forged row itself: recorded an hour before the checkpoint, added after it
     assert [(d.case_id, d.seq) for d in late] == [(case_id, seq + 1)]

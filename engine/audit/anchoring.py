@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from yijianshi.engine.audit import merkle
-from yijianshi.engine.audit.checkpoints import Checkpoint, Checkpoints, StoredLeaf, leaf_of
+from yijianshi.engine.audit.checkpoints import Checkpoint, Checkpoints, StoredLeaf, leaf_and_content, leaf_of
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.storage import checkpoint_store
 
@@ -38,6 +38,7 @@ class Divergence:
     now_case_id: int | None = None  # a changed event as the database has it now
     now_seq: int | None = None
     at: str = ""
+    edited: bool = True  # changed: what the event says changed (not only its number or chain hashes)
 
     def __str__(self) -> str:
         where = f"案件 {self.case_id} 第 {self.seq} 条记录（记录编号 {self.event_id}）"
@@ -52,7 +53,13 @@ class Divergence:
             moved.append(f"现属案件 {self.now_case_id}")
         if self.now_seq is not None and self.now_seq != self.seq:
             moved.append(f"现为第 {self.now_seq} 条")
-        return f"{where}与检查点不符" + (f"（{'，'.join(moved)}）" if moved else "（内容被改动）")
+        if self.edited:
+            moved.insert(0, "内容被改动")
+        elif moved:
+            moved.append("内容未变：前面的记录被删除或插入后重新编号")
+        else:
+            moved.append("内容未变，链哈希被重算：前面的记录被改动")
+        return f"{where}与检查点不符（{'，'.join(moved)}）"
 
 
 @dataclass
@@ -159,11 +166,12 @@ def _merge(report: AnchorReport, stored: Iterator[StoredLeaf], rows: Iterator, t
             s = next(stored, None)
         else:
             assert s is not None
-            leaf = leaf_of(r)
+            leaf, content = leaf_and_content(r)
             if tree is not None:
                 tree.append(leaf)
             report.compared += 1
             if leaf.hex() != s.leaf:
-                report.add(Divergence(CHANGED, s.event_id, s.case_id, s.seq, r.case_id, r.seq))
+                report.add(Divergence(CHANGED, s.event_id, s.case_id, s.seq, r.case_id, r.seq,
+                                      edited=content != s.content))
             s, r = next(stored, None), next(rows, None)
 

@@ -8,7 +8,7 @@ still changes the leaves. Its head — number, tree size, root hash, last event 
 the digest of the previous checkpoint, the digest of its leaves file and the tree's frontier — is
 signed with Ed25519 (engine/audit/signing_keys.py). Each checkpoint is two files in the checkpoint
 folder, written once and never rewritten: NNNNNN.json (the signed head) and NNNNNN.<digest>.leaves (one line
-`id case_id seq leaf-hash` per event it added), so that verification can name exactly which case
+`id case_id seq leaf-hash content-digest` per event it added), so that verification can name exactly which case
 and event diverge. A checkpoint only covers events whose place in the id order is final
 (storage/checkpoint_store.settled_last_id); building one reads only the events added since the
 previous one. engine/audit/anchoring.py compares the database against them."""
@@ -29,7 +29,7 @@ from pathlib import Path
 from yijianshi.engine.audit import merkle
 from yijianshi.engine.audit.signing_keys import (KeyRing, PublicKey, b64, key_id_of, link_into_place,
                                                  temporary_beside, trusted_ids, write_new)
-from yijianshi.engine.cases.history import canonical_json
+from yijianshi.engine.cases.history import canonical_bytes, canonical_json
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.errors import EngineError
 from yijianshi.storage import checkpoint_store
@@ -40,13 +40,38 @@ _NAME = re.compile(r"^(\d{6,})\.json$")
 
 def leaf_bytes(row) -> bytes:
     """What the tree commits to for one history row: every column, in a fixed canonical form."""
-    return canonical_json([row.id, row.case_id, row.seq, row.type, row.actor,
-                           row.at.astimezone(timezone.utc).isoformat(), row.work_item_id, row.task_spec,
-                           row.data, row.prev_hash, row.hash]).encode("utf-8")
+    return canonical_bytes([row.id, row.case_id, row.seq, row.type, row.actor, _utc_iso(row.at), row.work_item_id,
+                            row.task_spec, row.data, row.prev_hash, row.hash])
 
 
 def leaf_of(row) -> bytes:
     return merkle.leaf_hash(leaf_bytes(row))
+
+
+def content_of(row) -> str:
+    """A digest of what an event says, without its place (id, seq) and chain hashes: kept beside its
+    leaf so that verification can tell an edited event from one only renumbered or re-hashed after an
+    edit before it. Diagnosis only (the leaf is the commitment), so 128 bits suffice."""
+    return _content(row.case_id, row.type, row.actor, _utc_iso(row.at), row.work_item_id, row.task_spec, row.data)
+
+
+def leaf_and_content(row) -> tuple[bytes, str]:
+    """leaf_of and content_of of one row at once (the hot loop of checkpoints and verification)."""
+    id_, case_id, seq, type_, actor, at, work_item_id, task_spec, data, prev_hash, hash_ = (
+        row.id, row.case_id, row.seq, row.type, row.actor, row.at, row.work_item_id, row.task_spec, row.data,
+        row.prev_hash, row.hash)
+    at_iso = _utc_iso(at)
+    leaf = merkle.leaf_hash(canonical_bytes([id_, case_id, seq, type_, actor, at_iso, work_item_id, task_spec, data,
+                                             prev_hash, hash_]))
+    return leaf, _content(case_id, type_, actor, at_iso, work_item_id, task_spec, data)
+
+
+def _content(*fields) -> str:
+    return hashlib.sha256(canonical_bytes(list(fields))).hexdigest()[:32]
+
+
+def _utc_iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat()
 
 
 @dataclass(frozen=True)
@@ -112,6 +137,7 @@ class StoredLeaf:
     case_id: int
     seq: int
     leaf: str  # hex
+    content: str  # content_of the event, hex
 
 
 @dataclass
@@ -168,8 +194,8 @@ class CheckpointLog:
     def leaves(self, cp: Checkpoint) -> Iterator[StoredLeaf]:
         with open(self.folder / cp.leaves_file, encoding="ascii") as f:
             for line in f:
-                event_id, case_id, seq, leaf = line.split()
-                yield StoredLeaf(int(event_id), int(case_id), int(seq), leaf)
+                event_id, case_id, seq, leaf, content = line.split()
+                yield StoredLeaf(int(event_id), int(case_id), int(seq), leaf, content)
 
     def stored_leaves(self, checkpoints: list[Checkpoint], case_id: int | None = None) -> Iterator[StoredLeaf]:
         """The leaves of these checkpoints (consecutive, from the first) in id order; of one case."""
@@ -291,9 +317,9 @@ class Checkpoints:
             last_seen = after
             with open(tmp, "wb") as out, self.db.reader.connect() as conn:
                 for row in checkpoint_store.events_in_id_order(conn, after, max(last_id, after)):
-                    leaf = leaf_of(row)
+                    leaf, content = leaf_and_content(row)
                     tree.append(leaf)
-                    line = f"{row.id} {row.case_id} {row.seq} {leaf.hex()}\n".encode("ascii")
+                    line = f"{row.id} {row.case_id} {row.seq} {leaf.hex()} {content}\n".encode("ascii")
                     out.write(line)
                     digest.update(line)
                     last_seen = row.id
