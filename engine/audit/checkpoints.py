@@ -313,18 +313,11 @@ class Checkpoints:
             tree = merkle.Frontier(prev.tree_size, [bytes.fromhex(h) for h in prev.frontier]) if prev \
                 else merkle.Frontier()
             tmp = temporary_beside(self.folder / f"{number:06d}.leaves")
-            digest = hashlib.sha256()
-            last_seen = after
-            with open(tmp, "wb") as out, self.db.reader.connect() as conn:
-                for row in checkpoint_store.events_in_id_order(conn, after, max(last_id, after)):
-                    leaf, content = leaf_and_content(row)
-                    tree.append(leaf)
-                    line = f"{row.id} {row.case_id} {row.seq} {leaf.hex()} {content}\n".encode("ascii")
-                    out.write(line)
-                    digest.update(line)
-                    last_seen = row.id
-                out.flush()
-                os.fsync(out.fileno())
+            try:
+                digest, last_seen = self._write_leaves(tmp, tree, after, max(last_id, after))
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
             # Named by its content too: a file left by a run that died before its head was written
             # never stands in the way (the folder may be write-once).
             leaves_name = f"{number:06d}.{digest.hexdigest()[:16]}.leaves"
@@ -345,3 +338,20 @@ class Checkpoints:
             except FileExistsError as err:
                 raise EngineError(f"检查点 #{number} 已由另一进程写入；请重试。") from err
             return cp
+
+    def _write_leaves(self, tmp: Path, tree: merkle.Frontier, after: int, up_to: int):
+        """Stream the events after `after` up to `up_to` into the tree and the leaves file `tmp`;
+        returns the file's running digest and the last event id seen."""
+        digest = hashlib.sha256()
+        last_seen = after
+        with open(tmp, "wb") as out, self.db.reader.connect() as conn:
+            for row in checkpoint_store.events_in_id_order(conn, after, up_to):
+                leaf, content = leaf_and_content(row)
+                tree.append(leaf)
+                line = f"{row.id} {row.case_id} {row.seq} {leaf.hex()} {content}\n".encode("ascii")
+                out.write(line)
+                digest.update(line)
+                last_seen = row.id
+            out.flush()
+            os.fsync(out.fileno())
+        return digest, last_seen
