@@ -359,6 +359,30 @@ def test_a_checkpoint_by_an_unendorsed_key_is_refused_unless_trusted(sqlite_engi
     assert anchoring.verify(checkpoints, trust=frozenset({new_id[:16]})).ok
 
 
+def test_a_key_with_a_forged_endorsement_is_not_trusted(sqlite_engine, tmp_path):
+    """An intruder who can add files beside the checkpoints but lacks the private key: a key of their
+    own claiming the old key's endorsement signs nothing that verifies."""
+    from cryptography.hazmat.primitives import serialization
+    from yijianshi.engine.audit.signing_keys import ENDORSEMENT_CONTEXT, key_id_of, raw_public
+    engine = sqlite_engine
+    _finished_case(engine)
+    checkpoints = _checkpoints(engine, tmp_path)
+    first = checkpoints.create()
+    intruder, stranger = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    kid = key_id_of(intruder.public_key())
+    (checkpoints.keys.folder / f"{kid}.json").write_text(json.dumps({
+        "key_id": kid, "public_key": base64.b64encode(raw_public(intruder.public_key())).decode(),
+        "created": "2026-01-01", "endorsed_by": first.key_id,
+        "endorsement": base64.b64encode(stranger.sign(ENDORSEMENT_CONTEXT + raw_public(intruder.public_key()))).decode()}))
+    checkpoints.keys.key_file.write_bytes(intruder.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    _running_case(engine)
+    assert checkpoints.create().key_id == kid
+    report = anchoring.verify(checkpoints)
+    assert not report.ok and report.latest.number == 1
+    assert "没有经此前受信任的密钥签认" in report.file_problems[0] and "#2" in report.file_problems[0]
+
+
 def test_rotation_keeps_old_checkpoints_verifiable(sqlite_engine, tmp_path):
     engine = sqlite_engine
     _finished_case(engine)
