@@ -6,7 +6,7 @@ Errors are printed as sentences (file:line: message for definitions), never as t
 This is the edge of the command line: the environment is read here, once, into the settings
 (engine/settings.py); --db replaces their database URL. The sub-commands live by concept in
 service_cmds (db, serve, scheduler), definitions_cmds, cases_cmds, operations_cmds (bulletin, backup,
-restore, calendar), audit_cmds (history, verify), scenarios, api_clients and stack."""
+restore, calendar), audit_cmds (history, verify, checkpoint, keys), scenarios, api_clients and stack."""
 from __future__ import annotations
 
 import argparse

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from yijianshi.engine.access.accounts import AccountService, SignInPolicy
 from yijianshi.engine.access.api_clients import ApiClientService
+from yijianshi.engine.audit.checkpoints import Checkpoints
 from yijianshi.engine.audit.export_jobs import ExportJobs
 from yijianshi.engine.cases.idempotent_start import IdempotentStarts
 from yijianshi.engine.cases.materials import FileStore, MaterialService
@@ -35,6 +36,7 @@ class System:
     exports: ExportJobs
     api_clients: ApiClientService
     starts: IdempotentStarts
+    checkpoints: Checkpoints
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, *, pool_size: int = 10) -> System:
@@ -58,6 +60,7 @@ class System:
             exports=ExportJobs(engine, settings.exports),
             api_clients=ApiClientService(db, clock),
             starts=IdempotentStarts(db, engine.cases),
+            checkpoints=Checkpoints(db, clock, settings.checkpoint_dir, settings.signing_key_file),
         )
 
     def scheduler(self, **options) -> DeadlineScheduler:
@@ -65,6 +68,9 @@ class System:
         DeadlineScheduler takes them (lease_ttl_s, tick_s, ...)."""
         from yijianshi.engine.deadlines.scheduler import DeadlineScheduler
 
+        if self.settings.checkpoint_every_s > 0:
+            options.setdefault("checkpoints", self.checkpoints)
+            options.setdefault("checkpoint_every_s", self.settings.checkpoint_every_s)
         return DeadlineScheduler(self.engine, **options)
 
     def close(self) -> None:

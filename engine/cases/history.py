@@ -29,7 +29,12 @@ COMMAND_TYPES = frozenset({CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED,
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8: the same data always gives the same text (and hash)."""
-    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    return canonical_bytes(value).decode("utf-8")
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """canonical_json encoded as UTF-8."""
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
 @dataclass

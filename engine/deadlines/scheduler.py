@@ -7,7 +7,10 @@ case step — so even an overlap at hand-over cannot fire anything twice.
 
 The active scheduler also writes the weekly bulletin (每周通报) of the previous week every Monday at
 08:00 Asia/Shanghai, and on becoming active it writes the last one due if it is missing (the
-scheduler was down that Monday). A bulletin is one row per week, so this too is idempotent."""
+scheduler was down that Monday). A bulletin is one row per week, so this too is idempotent.
+
+Given the system's checkpoints, the active scheduler also signs a history checkpoint
+(engine/audit/checkpoints.py) every `checkpoint_every_s` (hourly by default) when history grew."""
 from __future__ import annotations
 
 import logging
@@ -31,6 +34,7 @@ from yijianshi.storage import deadline_store
 
 log = logging.getLogger("yijianshi.scheduler")
 BULLETIN_JOB = "weekly_bulletin"
+CHECKPOINT_JOB = "checkpoint"
 # Every Monday at 08:00, Asia/Shanghai: the bulletin of the week that ended.
 BULLETIN_DAY, BULLETIN_TIME = 0, (8, 0)
 
@@ -64,8 +68,11 @@ def fire_due(engine, now: datetime | None = None, limit: int = 500) -> list[Firi
 
 class DeadlineScheduler:
     def __init__(self, engine, *, holder: str | None = None, lease_ttl_s: float = 5.0,
-                 renew_every_s: float = 1.0, tick_s: float = 0.2, batch: int = 500):
+                 renew_every_s: float = 1.0, tick_s: float = 0.2, batch: int = 500,
+                 checkpoints=None, checkpoint_every_s: float = 3600.0):
         self.engine = engine
+        self.checkpoints = checkpoints  # engine/audit/checkpoints.Checkpoints, or None: no checkpoint job
+        self.checkpoint_every_s = checkpoint_every_s
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl = timedelta(seconds=lease_ttl_s)
         self.renew_every_s = renew_every_s
@@ -172,6 +179,23 @@ class DeadlineScheduler:
             self._catching_up.release()
         return week if made is not None else None
 
+    # -- history checkpoints ---------------------------------------------------------------------
+
+    def checkpoint(self):
+        """The periodic job: sign a checkpoint of history while we lead, if it grew since the last.
+        Returns the checkpoint, None when standing by, nothing was added, or on failure."""
+        if not self.is_leader or self.checkpoints is None:
+            return None
+        try:
+            cp = self.checkpoints.create(only_if_grown=True)
+        except Exception:
+            log.exception("the history checkpoint could not be written")
+            return None
+        if cp is not None:
+            log.info("history checkpoint %s signed: %s events, root %s", cp.number, cp.tree_size, cp.root_hash,
+                     extra={"checkpoint": cp.number, "tree_size": cp.tree_size})
+        return cp
+
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -184,10 +208,12 @@ class DeadlineScheduler:
                                 next_run_time=datetime.now(SHANGHAI), max_instances=3)
         self._scheduler.add_job(self.engine.calendar.refresh_if_changed, "interval", seconds=30, id="calendar")
         self._scheduler.add_job(self.weekly_bulletin, bulletin_trigger(), id=BULLETIN_JOB)
+        if self.checkpoints is not None and self.checkpoint_every_s > 0:
+            self._scheduler.add_job(self.checkpoint, "interval", seconds=self.checkpoint_every_s, id=CHECKPOINT_JOB)
         self._scheduler.start()
 
     def job(self, job_id: str) -> Job | None:
-        """One of the scheduler's APScheduler jobs (lease, dispatch, calendar, BULLETIN_JOB)."""
+        """One of the scheduler's APScheduler jobs (lease, dispatch, calendar, BULLETIN_JOB, CHECKPOINT_JOB)."""
         return self._scheduler.get_job(job_id)
 
     def halt(self) -> None:
