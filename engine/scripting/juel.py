@@ -360,3 +360,8 @@ def to_python(text: str) -> str:
         raise
     expression = ast.fix_missing_locations(ast.Expression(node))
     return ast.unparse(expression)
+
+
+def as_python(text: str) -> str:
+    """The Python source of an expression written in either language (JuelError for bad JUEL)."""
+    return to_python(text.strip()) if is_juel(text) else text
