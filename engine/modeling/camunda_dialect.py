@@ -16,7 +16,7 @@ from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.scripting.juel import is_juel
 from yijianshi.engine.scripting.sandbox import check_script
 
-_CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max")
+_CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max", "checked")
 # Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
 _SUBPROCESS_TAGS = {f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
 
@@ -187,6 +187,13 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
         name, config = (constraint.get("name") or "").strip(), constraint.get("config")
         if name in ("required", "readonly"):
             attrs[name] = (config or "true").strip().lower() != "false"
+        elif name == "checked":
+            # Our extension: "required" only asks for a value (false is one), this asks for a tick.
+            if field_type != "boolean":
+                report(constraint, f"字段 “{field_id}” 不是 boolean 类型，不能使用 checked（必须勾选）约束。"
+                                   "必填请用 required。")
+            else:
+                attrs[name] = (config or "true").strip().lower() != "false"
         elif name in ("minlength", "maxlength"):
             attrs[name] = _int_config(config)
             if attrs[name] is None:

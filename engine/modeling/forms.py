@@ -39,13 +39,15 @@ class FormField:
     min: float | str | None = None
     max: float | str | None = None
     options: tuple[tuple[str, str], ...] = ()
+    # Booleans only: the box must be ticked (constraint "checked"); `required` only asks for a value.
+    checked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dict."""
         return {"id": self.id, "label": self.label, "type": self.type, "default": self.default,
                 "required": self.required, "readonly": self.readonly, "minlength": self.minlength,
                 "maxlength": self.maxlength, "min": self.min, "max": self.max,
-                "options": [[value, label] for value, label in self.options]}
+                "options": [[value, label] for value, label in self.options], "checked": self.checked}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FormField:
@@ -54,7 +56,8 @@ class FormField:
                    default=data.get("default"), required=bool(data.get("required", False)),
                    readonly=bool(data.get("readonly", False)), minlength=data.get("minlength"),
                    maxlength=data.get("maxlength"), min=data.get("min"), max=data.get("max"),
-                   options=tuple((str(v), str(lbl)) for v, lbl in data.get("options", ())))
+                   options=tuple((str(v), str(lbl)) for v, lbl in data.get("options", ())),
+                   checked=bool(data.get("checked", False)))
 
 
 @dataclass(frozen=True)
@@ -176,14 +179,18 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
             continue
         raw = submitted.get(field.id)
         if field.type == "boolean":
-            # An unchecked HTML checkbox is simply absent, so absence means False,
-            # and "required" can only mean "must be ticked".
+            # As in Camunda, "required" means "has a value" and false is a value (a reject path must be
+            # reachable); "must be ticked" is the explicit constraint "checked". A field that is not
+            # required and not sent is false: an unticked HTML checkbox is simply absent.
+            if _is_blank(raw) and field.required:
+                errors[field.id] = "此项为必填项，请选择“是”或“否”"
+                continue
             try:
                 value = False if _is_blank(raw) else _to_bool(raw)
             except ValueError as exc:
                 errors[field.id] = str(exc)
                 continue
-            if field.required and not value:
+            if field.checked and not value:
                 errors[field.id] = "请勾选此项"
             else:
                 cleaned[field.id] = value
