@@ -104,8 +104,16 @@ class JuelError(ScriptError):
 
 def is_juel(text: str | None) -> bool:
     """Whether a BPMN expression is written in JUEL (`${...}` or `#{...}`) rather than in Python."""
-    stripped = (text or "").lstrip()
-    return stripped.startswith("${") or stripped.startswith("#{")
+    stripped = (text or "").strip()
+    if stripped.startswith(("${", "#{")):
+        return True
+    if "${" not in stripped and "#{" not in stripped:
+        return False
+    try:  # text around a ${...} (a composite template): JUEL, refused with its own message
+        ast.parse(stripped, mode="eval")
+    except SyntaxError:
+        return True
+    return False  # a Python expression with "${" inside a string literal
 
 
 # ---- run-time helpers the translation calls (they take untrusted values; they never call into them) --
@@ -317,9 +325,9 @@ class _ToPython(Transformer):
 
 
 def _syntax_message(err: UnexpectedInput, body: str) -> tuple[str, int]:
-    column = getattr(err, "column", None) or len(body) + 1
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
-        return "表达式不完整（可能缺少右括号、操作数或 ? : 的一部分）", column
+        return "表达式不完整（可能缺少右括号、操作数或 ? : 的一部分）", len(body) + 1  # at the closing }
+    column = getattr(err, "column", None) or len(body) + 1
     if isinstance(err, UnexpectedCharacters):
         char = body[err.pos_in_stream]
         if char == "=":
