@@ -107,7 +107,9 @@ def split_list(text: str | None, sep: str = ",") -> tuple[str, ...]:
 def split_groups(text: str | None) -> tuple[str, ...]:
     """The entries of camunda:candidateGroups: names and `${...}` expressions (a comma inside an
     expression does not split it)."""
-    entries, depth, current = [], 0, []
+    entries: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text or "":
         if char == "," and depth == 0:
             entries.append("".join(current))

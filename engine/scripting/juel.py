@@ -329,7 +329,7 @@ def _syntax_message(err: UnexpectedInput, body: str) -> tuple[str, int]:
         return "表达式不完整（可能缺少右括号、操作数或 ? : 的一部分）", len(body) + 1  # at the closing }
     column = getattr(err, "column", None) or len(body) + 1
     if isinstance(err, UnexpectedCharacters):
-        char = body[err.pos_in_stream]
+        char = body[err.pos_in_stream or 0]
         if char == "=":
             return "不支持赋值“=”，比较相等请用 == 或 eq", column
         return f"无法识别的字符“{char}”", column
@@ -362,9 +362,9 @@ def to_python(text: str) -> str:
     except VisitError as err:
         if isinstance(err.orig_exc, JuelError):
             cause = err.orig_exc
-            column = offset + cause.column if cause.column else None
-            where = f"JUEL 表达式第 {column} 列：" if column else ""
-            raise JuelError(f"{where}{cause}", column) from None
+            at = offset + cause.column if cause.column else None
+            where = f"JUEL 表达式第 {at} 列：" if at else ""
+            raise JuelError(f"{where}{cause}", at) from None
         raise
     expression = ast.fix_missing_locations(ast.Expression(node))
     return ast.unparse(expression)
