@@ -124,6 +124,17 @@ def test_each_unsupported_construct_is_one_message_at_its_line(old, new, element
     assert len(linted) == 1 and linted[0].line == line and words in linted[0].message
 
 
-def test_lint_accepts_the_model_but_for_the_missing_default_flow():
-    problems = lint_sources([SourceFile(MODEL.name, MODEL.read_bytes())])
-    assert [(p.element, "默认流向" in p.message) for p in problems] == [("Gateway_decision", True)]
+def test_a_large_amount_takes_the_default_flow(engine):
+    engine.clock.set(at(2026, 2, 24, 9, 0))
+    engine.deploy([MODEL])
+    case = engine.cases.start_case("modeler_review", {}, DESK)
+    engine.cases.complete_work_item(_ready(engine, case.id)["Activity_apply"].id,
+                                    {"department": "fire", "amount": "200000"}, DESK)
+    review = _ready(engine, case.id)["Activity_review"]
+    assert review.groups == "fire"
+    engine.cases.complete_work_item(review.id, {"approved": "true"}, Actor("fu", frozenset({"fire"})))
+    assert set(_ready(engine, case.id)) == {"Activity_large"}  # ${approved && amount le 100000} is false
+
+
+def test_lint_accepts_the_model():
+    assert lint_sources([SourceFile(MODEL.name, MODEL.read_bytes())]) == []
