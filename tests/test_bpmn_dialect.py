@@ -178,6 +178,12 @@ def test_form_of_every_type_is_read() -> None:
             </camunda:validation>
           </camunda:formField>
           <camunda:formField id="agree" label="同意" type="boolean" />
+          <camunda:formField id="approved" label="通过" type="boolean">
+            <camunda:validation><camunda:constraint name="required" /></camunda:validation>
+          </camunda:formField>
+          <camunda:formField id="attest" label="承诺" type="boolean">
+            <camunda:validation><camunda:constraint name="checked" /></camunda:validation>
+          </camunda:formField>
           <camunda:formField id="birth" type="date">
             <camunda:validation>
               <camunda:constraint name="min" config="2000-01-01" />
@@ -196,6 +202,8 @@ def test_form_of_every_type_is_read() -> None:
                   minlength=2, maxlength=20),
         FormField(id="age", label="年龄", type="long", min=0.0, max=150.0),
         FormField(id="agree", label="同意", type="boolean"),
+        FormField(id="approved", label="通过", type="boolean", required=True),
+        FormField(id="attest", label="承诺", type="boolean", checked=True),
         FormField(id="birth", label="birth", type="date", readonly=True, min="2000-01-01"),
         FormField(id="kind", label="类别", type="enum", options=(("local", "本地"), ("other", "外地"))),
     ))
@@ -269,6 +277,9 @@ LINT_CASES = [
     ('<camunda:formField id="a" type="boolean"><camunda:validation>\n'
      '<camunda:constraint name="confirm" config="false" /></camunda:validation></camunda:formField>',
      'name="confirm"', "应写成 值: 确认提示"),
+    ('<camunda:formField id="s" type="string"><camunda:validation>\n'
+     '<camunda:constraint name="checked" /></camunda:validation></camunda:formField>',
+     'name="checked"', "不是 boolean 类型"),
 ]
 
 

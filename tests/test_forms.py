@@ -137,11 +137,22 @@ def test_boolean_missing_is_false_even_with_default_true() -> None:
     assert validate_submission(form, {}) == {"b": False}
 
 
-def test_required_boolean_must_be_ticked() -> None:
-    form = Form((FormField(id="consent", label="同意", type="boolean", required=True),))
+def test_required_boolean_means_it_has_a_value_and_false_is_one() -> None:
+    # As in Camunda: a required yes/no accepts "no", so the reject path behind ${!approved} is reachable.
+    form = Form((FormField(id="approved", label="同意", type="boolean", required=True),))
+    assert validate_submission(form, {"approved": "false"}) == {"approved": False}
+    assert validate_submission(form, {"approved": False}) == {"approved": False}
+    assert validate_submission(form, {"approved": "on"}) == {"approved": True}
+    assert errors_of(form, {}) == {"approved": "此项为必填项，请选择“是”或“否”"}
+    assert errors_of(form, {"approved": ""}) == {"approved": "此项为必填项，请选择“是”或“否”"}
+
+
+def test_checked_boolean_must_be_ticked() -> None:
+    form = Form((FormField(id="consent", label="同意", type="boolean", checked=True),))
     assert errors_of(form, {}) == {"consent": "请勾选此项"}
     assert errors_of(form, {"consent": "false"}) == {"consent": "请勾选此项"}
     assert validate_submission(form, {"consent": "on"}) == {"consent": True}
+    assert FormField.from_dict(form.fields[0].to_dict()) == form.fields[0]
 
 
 def test_dates_accept_real_dates_only() -> None:

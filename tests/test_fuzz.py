@@ -62,6 +62,8 @@ def form_fields(draw, field_id: str) -> FormField:
         ids = draw(st.lists(st.text(min_size=1, max_size=6).map(str.strip).filter(bool), min_size=1, max_size=4,
                             unique=True))
         extra = {"options": tuple((i, f"选项{i}") for i in ids)}
+    elif kind == "boolean":
+        extra = {"checked": draw(st.booleans())}
     default = draw(st.none() | st.text(max_size=8) | iso_dates | st.integers(-5, 5).map(str))
     return FormField(id=field_id, label=f"字段{field_id}", type=kind, default=default,
                      required=draw(st.booleans()), readonly=draw(st.booleans()), **extra)
@@ -118,7 +120,7 @@ def _check_clean(form: Form, submitted: dict, clean: dict) -> None:
             assert f.min is None or value >= f.min
             assert f.max is None or value <= f.max
         elif f.type == "boolean":
-            assert type(value) is bool and (value or not f.required)
+            assert type(value) is bool and (value or not f.checked)
         elif f.type == "date":
             assert dt.date.fromisoformat(value).isoformat() == value
             assert (f.min is None or value >= f.min) and (f.max is None or value <= f.max)
@@ -126,7 +128,8 @@ def _check_clean(form: Form, submitted: dict, clean: dict) -> None:
             assert value in {o for o, _ in f.options}
     for f in form.fields:
         if f.required and not f.readonly:
-            assert f.id in clean and clean[f.id] not in (None, "", False), f"required {f.id} missing"
+            # false is a value (a required yes/no accepts "no"); blank is not
+            assert f.id in clean and clean[f.id] is not None and clean[f.id] != "", f"required {f.id} missing"
 
 
 @_examples(4)

@@ -34,7 +34,7 @@ def actor_for(groups: str) -> Actor:
 def sample_value(f: FormField):
     """A valid value for a form field, as a person would type it."""
     if f.type == "boolean":
-        return "true" if f.required else "false"
+        return "true" if f.checked or f.required else "false"
     if f.type == "enum":
         return f.default or f.options[0][0]
     if f.type == "date":

@@ -24,7 +24,8 @@ RADIO_UP_TO = 4  # enums with at most this many options are radio buttons, else 
 
 def _render_kw(field: FormField) -> dict[str, Any]:
     kw: dict[str, Any] = {}
-    if field.required:
+    # A checkbox always has a value (ticked or not): the browser must insist on a tick only for "checked".
+    if field.checked if field.type == "boolean" else field.required:
         kw["required"] = True
         kw["aria-required"] = "true"
     if field.confirm is not None:

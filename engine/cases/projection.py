@@ -13,6 +13,9 @@ from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import ScriptError
 from yijianshi.engine.deadlines.timers import TIME_VALUE_KINDS, UNRESOLVED, as_point_in_time
 from yijianshi.engine.cases.work_items import WorkItemProjection, all_tasks, drain_outbox
+from yijianshi.engine.modeling.camunda_dialect import split_list
+from yijianshi.engine.modeling.timer_text import executable
+from yijianshi.engine.scripting.juel import is_juel
 from yijianshi.storage import case_store as store
 from yijianshi.storage import case_search, deadline_store
 
@@ -43,7 +46,7 @@ def write_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
                     store.set_limits(conn, tid, due or old_due, warning or old_warning)
             continue
         meta = ctx.definition.meta_for(task.process_id, task.task_spec)
-        groups = meta.groups if meta is not None else ((task.lane,) if task.lane else ())
+        groups = groups_of(task, meta, script_engine)
         due_at, warning_at = after.limits_of(tid)
         if due_at is None:
             due_at = due_at_of(task, meta, script_engine)
@@ -123,11 +126,30 @@ def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkI
 
 
 def due_at_of(task, meta, script_engine) -> datetime | None:
-    """The due time from a user task's camunda:dueDate expression, evaluated on its data."""
+    """The due time from a user task's camunda:dueDate (an expression or an ISO date-time literal),
+    evaluated on its data."""
     if meta is None or not meta.due_date:
         return None
-    value = script_engine.environment.evaluate(meta.due_date, dict(task.data))
+    value = script_engine.environment.evaluate(executable("timeDate", meta.due_date), dict(task.data))
     return _as_datetime(value, meta)
+
+
+def groups_of(task, meta, script_engine) -> tuple[str, ...]:
+    """The groups a ready user task goes to: its candidate groups, with each `${...}` entry evaluated on
+    the task's data (to a name, a comma-separated list or a list of names), else its lane."""
+    if meta is None:
+        return (task.lane,) if task.lane else ()
+    groups: list[str] = []
+    for entry in meta.groups:
+        if not is_juel(entry):
+            groups.append(entry)
+            continue
+        value = script_engine.environment.evaluate(entry, dict(task.data))
+        names = split_list(value) if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ScriptError(f"任务 {meta.task_id} 的办理部门或角色表达式 “{entry}” 没有得到部门或角色代码：{value!r}")
+        groups.extend(n.strip() for n in names)
+    return tuple(dict.fromkeys(groups))
 
 
 def _iso_or_none(when: datetime | None) -> str | None:

@@ -1,4 +1,6 @@
-"""What the application reads from Camunda-flavoured BPMN itself: user-task assignment, due dates, forms."""
+"""What the application reads from Camunda-flavoured BPMN itself: user-task assignment (candidate
+groups may be `${...}` expressions, evaluated when the task becomes ready), due dates (an expression
+or an ISO date-time literal), forms."""
 from __future__ import annotations
 
 import keyword
@@ -11,9 +13,11 @@ from lxml import etree
 from yijianshi.engine.errors import Problem
 from yijianshi.engine.modeling.forms import FIELD_TYPES, FORMATS, Form, FormField, coerce_value, parse_iso_date
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+from yijianshi.engine.scripting.juel import is_juel
+from yijianshi.engine.scripting.sandbox import check_script
 
 _CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max", *FORMATS,
-                "required_if", "at_least_one", "confirm")
+                "required_if", "at_least_one", "confirm", "checked")
 # Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
 _SUBPROCESS_TAGS = {f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
 
@@ -101,6 +105,23 @@ def split_list(text: str | None, sep: str = ",") -> tuple[str, ...]:
     return tuple(x.strip() for x in (text or "").split(sep) if x.strip())
 
 
+def split_groups(text: str | None) -> tuple[str, ...]:
+    """The entries of camunda:candidateGroups: names and `${...}` expressions (a comma inside an
+    expression does not split it)."""
+    entries: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text or "":
+        if char == "," and depth == 0:
+            entries.append("".join(current))
+            current = []
+            continue
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        current.append(char)
+    entries.append("".join(current))
+    return tuple(x.strip() for x in entries if x.strip())
+
+
 def extension_properties(el: etree._Element) -> dict[str, str]:
     """The camunda:properties of an element, name -> value (a later property of the same name wins)."""
     ext = el.find(f"{BPMN}extensionElements")
@@ -169,6 +190,13 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
         name, config = (constraint.get("name") or "").strip(), constraint.get("config")
         if name in ("required", "readonly"):
             attrs[name] = (config or "true").strip().lower() != "false"
+        elif name == "checked":
+            # Our extension: "required" only asks for a value (false is one), this asks for a tick.
+            if field_type != "boolean":
+                report(constraint, f"字段 “{field_id}” 不是 boolean 类型，不能使用 checked（必须勾选）约束。"
+                                   "必填请用 required。")
+            else:
+                attrs[name] = (config or "true").strip().lower() != "false"
         elif name in ("minlength", "maxlength"):
             attrs[name] = _int_config(config)
             if attrs[name] is None:
@@ -271,9 +299,14 @@ def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, 
             task_id = task.get("id") or ""
             report = _Reporter(filename, task_id, problems)
             ext = task.find(f"{BPMN}extensionElements")
+            groups = split_groups(task.get(f"{CAMUNDA}candidateGroups"))
+            for group in groups:
+                if is_juel(group):
+                    for message in check_script(group, "eval"):
+                        report(task, f"办理部门或角色表达式“{group}”有误：{message}")
             tasks[task_id] = UserTaskMeta(
                 process_id=process_id, task_id=task_id, name=(task.get("name") or "").strip(),
-                line=task.sourceline, candidate_groups=split_list(task.get(f"{CAMUNDA}candidateGroups")),
+                line=task.sourceline, candidate_groups=groups,
                 lane=_lane_of(task, lanes), due_date=task.get(f"{CAMUNDA}dueDate"),
                 form=_read_form(task, report), formless=_is_formless(ext))
     return tasks, problems

@@ -21,6 +21,7 @@ from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_ta
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+from yijianshi.engine.modeling.timer_text import TIMER_KINDS, executable, make_executable, timer_problem
 from yijianshi.engine.scripting.sandbox import check_script
 from yijianshi.engine.modeling.xml_loading import (
     MAX_FILE_BYTES,
@@ -129,6 +130,8 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
                     decision_files[decision.get("id")] = src
                 continue
             _check_duplicate_processes(tree, src, process_files, problems)
+            problems.extend(_check_timers(tree, src.filename))
+            make_executable(tree)  # Camunda's unquoted ISO timer literals, as SpiffWorkflow evaluates them
             parser.add_bpmn_xml(tree, filename=src.filename)
             metas, meta_problems = read_user_tasks(tree, src.filename)
             problems.extend(meta_problems)
@@ -217,18 +220,35 @@ def _check_expressions(tree, filename: str) -> list[Problem]:
     is a deploy-time problem with a line number rather than a failure in a running case."""
     problems = []
     for el in tree.getroot().iter(*_EXPRESSION_TAGS):
-        if not (el.text or "").strip():
-            continue
+        if not (el.text or "").strip() or timer_problem(etree.QName(el).localname, el.text or ""):
+            continue  # a timer text that is no expression at all has its own message (_check_timers)
         for message in check_script(el.text, _EXPRESSION_TAGS[el.tag]):
-            owner = el.getparent()
-            problems.append(Problem(filename, el.sourceline, f"表达式或脚本不被允许：{message}",
-                                    owner.get("id") if owner is not None else None))
+            problems.append(Problem(filename, el.sourceline, f"表达式或脚本不被允许：{message}", _owner(el)))
     for el in tree.getroot().iter(f"{BPMN}userTask"):
         due = el.get(f"{CAMUNDA}dueDate")
         if due:
-            for message in check_script(due, "eval"):
+            for message in check_script(executable("timeDate", due), "eval"):
                 problems.append(Problem(filename, el.sourceline, f"办理期限表达式不被允许：{message}", el.get("id")))
     return problems
+
+
+def _check_timers(tree, filename: str) -> list[Problem]:
+    """Timer texts that are neither an ISO 8601 literal nor an expression (e.g. a cron cycle)."""
+    problems = []
+    for el in tree.getroot().iter(*(f"{BPMN}{kind}" for kind in TIMER_KINDS)):
+        message = timer_problem(etree.QName(el).localname, el.text or "")
+        if message:
+            problems.append(Problem(filename, el.sourceline, message, _owner(el)))
+    return problems
+
+
+def _owner(el) -> str | None:
+    """The id of the flow element a nested expression belongs to (the event, not its definition)."""
+    while el is not None:
+        if el.get("id") and etree.QName(el).localname not in ("timerEventDefinition", "conditionExpression"):
+            return el.get("id")
+        el = el.getparent()
+    return None
 
 
 def _check_duplicate_processes(tree, src, process_files, problems) -> None:

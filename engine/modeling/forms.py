@@ -49,6 +49,8 @@ class FormField:
     at_least_one: tuple[str, tuple[str, ...]] | None = None
     # confirm: the question the page asks before sending the form with this field's value (value, question).
     confirm: tuple[str, str] | None = None
+    # Booleans only: the box must be ticked (constraint "checked"); `required` only asks for a value.
+    checked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dict."""
@@ -58,7 +60,7 @@ class FormField:
                 "options": [[value, label] for value, label in self.options], "format": self.format,
                 "required_if": [list(c) for c in self.required_if],
                 "at_least_one": [self.at_least_one[0], list(self.at_least_one[1])] if self.at_least_one else None,
-                "confirm": list(self.confirm) if self.confirm else None}
+                "confirm": list(self.confirm) if self.confirm else None, "checked": self.checked}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FormField:
@@ -72,7 +74,8 @@ class FormField:
                    required_if=tuple((str(f), str(v)) for f, v in data.get("required_if") or ()),
                    at_least_one=((str(data["at_least_one"][0]), tuple(data["at_least_one"][1]))
                                  if data.get("at_least_one") else None),
-                   confirm=tuple(data["confirm"]) if data.get("confirm") else None)
+                   confirm=tuple(data["confirm"]) if data.get("confirm") else None,
+                   checked=bool(data.get("checked", False)))
 
 
 @dataclass(frozen=True)
@@ -269,14 +272,18 @@ def validate_submission(form: Form, submitted: Mapping[str, Any]) -> dict[str, A
             continue
         raw = submitted.get(field.id)
         if field.type == "boolean":
-            # An unchecked HTML checkbox is simply absent, so absence means False,
-            # and "required" can only mean "must be ticked".
+            # As in Camunda, "required" means "has a value" and false is a value (a reject path must be
+            # reachable); "must be ticked" is the explicit constraint "checked". A field that is not
+            # required and not sent is false: an unticked HTML checkbox is simply absent.
+            if _is_blank(raw) and field.required:
+                errors[field.id] = "此项为必填项，请选择“是”或“否”"
+                continue
             try:
                 value = False if _is_blank(raw) else _to_bool(raw)
             except ValueError as exc:
                 errors[field.id] = str(exc)
                 continue
-            if field.required and not value:
+            if field.checked and not value:
                 errors[field.id] = "请勾选此项"
             else:
                 cleaned[field.id] = value

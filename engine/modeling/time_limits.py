@@ -4,9 +4,11 @@ and an item process's promised limit."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+from yijianshi.engine.scripting.juel import JuelError, as_python
 
 # The parameters of the working-day functions expressions call (engine/deadlines/calendar_holder.py).
 CALENDAR_FUNCTIONS: dict[str, tuple[str, ...]] = {
@@ -43,13 +45,17 @@ def arguments(call: ast.Call, parameter: str) -> list[ast.expr]:
 
 
 def limit_of(expression: str | None) -> Limit | None:
-    """The limit an expression states: the first call (outermost first) of add_working_days,
-    working_days, days or hours with a literal whole amount; None when none can be read off."""
+    """The limit an expression (Python or JUEL) states: the first call (outermost first) of
+    add_working_days, working_days, days or hours with a literal whole amount, or an ISO duration
+    literal of whole days or hours; None when none can be read off."""
     if not expression:
         return None
+    literal = re.fullmatch(r"P([0-9]+)D|PT([0-9]+)H", expression.strip())  # an ISO duration as Camunda writes it
+    if literal:
+        return Limit(int(literal.group(1)), "days") if literal.group(1) else Limit(int(literal.group(2)), "hours")
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
+        tree = ast.parse(as_python(expression).strip(), mode="eval")
+    except (SyntaxError, JuelError):
         return None
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _LIMIT_UNITS:

@@ -33,6 +33,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from yijianshi.engine.errors import ScriptError
+from yijianshi.engine.scripting import juel
 
 FILENAME = "<bpmn-script>"
 MAX_RANGE = 10**6
@@ -122,6 +123,10 @@ def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus what the time limit and size limits need."""
 
+    def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
+        if name not in juel.HELPERS:  # what translated JUEL calls (harmless for Python to call too)
+            super().check_name(node, name, allow_magic_methods)
+
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> Any:
         # There is no __import__ at run time anyway; saying so at compile time lets the linter catch it.
         self.error(node, "import is not allowed; use the helper functions the engine provides.")
@@ -168,6 +173,7 @@ _GUARDS: dict[str, Any] = {
     "_unpack_sequence_": guards.guarded_unpack_sequence,
     "_write_": guards.full_write_guard, "_inplacevar_": _inplacevar, "_print_": PrintCollector,
     "_apply_": lambda f, *a, **kw: f(*a, **kw), "_binop_": _binop, "_catchable_": _catchable,
+    **juel.HELPERS,
 }
 _CODE_CARRIERS = (types.FunctionType, types.GeneratorType)
 
@@ -180,13 +186,20 @@ def _restricted_compile(source: str, mode: str) -> CompileResult:
 
 
 def _normalise(source: str, mode: str) -> str:
+    # A `${...}` expression is Camunda's JUEL: parsed and translated to Python (juel.JuelError if not).
+    if mode == "eval" and juel.is_juel(source):
+        return juel.to_python(source.strip())
     # BPMN XML text often carries the indentation of the surrounding element.
     return source.strip() if mode == "eval" else textwrap.dedent(source)
 
 
 def check_script(source: str, mode: str) -> list[str]:
     """Compile `source` ("eval" or "exec" mode) without running it; return the problems (empty if fine)."""
-    return list(_restricted_compile(_normalise(source, mode), mode).errors)
+    try:
+        normalised = _normalise(source, mode)
+    except juel.JuelError as err:
+        return [str(err)]
+    return list(_restricted_compile(normalised, mode).errors)
 
 
 @functools.lru_cache(maxsize=4096)

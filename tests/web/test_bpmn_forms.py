@@ -14,7 +14,8 @@ FORM = Form((
     FormField("name", "名称", "string", required=True, maxlength=20),
     FormField("note", "说明", "string", maxlength=2000),
     FormField("count", "数量", "long", min=1, max=99),
-    FormField("agreed", "同意", "boolean", required=True),
+    FormField("agreed", "同意", "boolean", checked=True),
+    FormField("approved", "通过", "boolean", required=True),
     FormField("day", "日期", "date", min="2025-01-01"),
     FormField("kind", "类别", "enum", default="a", options=(("a", "甲"), ("b", "乙"))),
     FormField("city", "城市", "enum", options=tuple((c, c) for c in ("京", "沪", "津", "渝", "蓉"))),
@@ -33,11 +34,13 @@ def test_each_field_type_gets_its_input(app):
     html = _html(app, form)
     with app.test_request_context():
         hint = field_hint(FORM.field("count"))
-    assert list(html) == ["name", "note", "count", "agreed", "day", "kind", "city", "owner_id_no"]
+    assert list(html) == ["name", "note", "count", "agreed", "approved", "day", "kind", "city", "owner_id_no"]
     assert 'maxlength="20"' in html["name"] and 'required' in html["name"] and 'value="甲公司"' in html["name"]
     assert html["note"].startswith("<textarea")
     assert 'inputmode="numeric"' in html["count"]
-    assert 'type="checkbox"' in html["agreed"] and "checked" in html["agreed"]
+    assert 'type="checkbox"' in html["agreed"] and "checked" in html["agreed"] and "required" in html["agreed"]
+    # A required yes/no has a value either way: the browser must not insist on a tick.
+    assert 'type="checkbox"' in html["approved"] and "required" not in html["approved"]
     assert 'type="date"' in html["day"] and 'min="2025-01-01"' in html["day"]
     assert 'type="radio"' in html["kind"] and html["kind"].count("<input") == 2
     assert html["city"].startswith("<select") and "—" in html["city"]  # five options: a drop-down
@@ -59,6 +62,7 @@ def test_typed_values_are_kept_and_engine_messages_land_on_their_fields(app):
         assert form["name"].errors == ["此项为必填项"]
         assert form["count"].errors == ["请输入整数"] and 'value="十"' in str(form["count"]())
         assert form["agreed"].errors == ["请勾选此项"]
+        assert submission["approved"] == "false" and not form["approved"].errors  # unticked: false, accepted
         assert form["day"].errors == ["不能早于 2025-01-01"]
         assert form.has_errors
 

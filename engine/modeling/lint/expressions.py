@@ -1,10 +1,13 @@
 """Lint of expressions: scripts, conditions, timers, due dates and DMN cells use no construct the
-restricted sandbox forbids."""
+restricted sandbox forbids; JUEL (`${...}`) parses; timer texts are ISO 8601 literals or expressions."""
 from __future__ import annotations
+
+from lxml import etree
 
 from yijianshi.engine.errors import Problem
 from yijianshi.engine.modeling.lint.model_index import LintFile, owner_id
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+from yijianshi.engine.modeling.timer_text import executable, timer_problem
 from yijianshi.engine.scripting.sandbox import check_script
 
 _MODES = {f"{BPMN}script": "exec", f"{BPMN}conditionExpression": "eval", f"{BPMN}timeDate": "eval",
@@ -16,12 +19,16 @@ def check_expressions(f: LintFile) -> list[Problem]:
     root = f.tree.getroot()
     for el in root.iter(*_MODES):
         if (source := el.text or "").strip():
-            for message in check_script(source, _MODES[str(el.tag)]):
+            kind = etree.QName(el).localname
+            if problem := timer_problem(kind, source):
+                problems.append(Problem(f.path, el.sourceline, problem, owner_id(el)))
+                continue
+            for message in check_script(executable(kind, source), _MODES[str(el.tag)]):
                 problems.append(Problem(f.path, el.sourceline, f"表达式或脚本使用了不允许的写法：{message}", owner_id(el)))
     for ut in root.iter(f"{BPMN}userTask"):
         due = ut.get(f"{CAMUNDA}dueDate")
         if due:
-            for message in check_script(due, "eval"):
+            for message in check_script(executable("timeDate", due), "eval"):
                 problems.append(Problem(f.path, ut.sourceline, f"办理期限表达式使用了不允许的写法：{message}", ut.get("id")))
     return problems
 

@@ -15,6 +15,9 @@ from yijianshi.engine.modeling.lint.model_index import LintFile, ModelIndex, own
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
 from yijianshi.engine.modeling.time_limits import CALENDAR_FUNCTIONS, arguments
+from yijianshi.engine.modeling.timer_text import executable, timer_problem
+from yijianshi.engine.scripting.juel import HELPERS as juel_helpers
+from yijianshi.engine.scripting.juel import JuelError, as_python
 from yijianshi.engine.scripting.sandbox import RestrictedEnvironment, check_script
 
 SAMPLE_START = datetime(2025, 9, 26, 9, 0, tzinfo=SHANGHAI)  # a Friday before a holiday: a demanding sample
@@ -68,10 +71,17 @@ def _placeholder(name: str, model: ModelIndex):
     return None
 
 
-def _free_names(expression: str) -> set[str]:
+def _parse(expression: str) -> ast.Expression | None:
+    """The Python AST of a Python or JUEL expression; None when it does not parse."""
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError:
+        return ast.parse(as_python(expression).strip(), mode="eval")
+    except (SyntaxError, JuelError):
+        return None
+
+
+def _free_names(expression: str) -> set[str]:
+    tree = _parse(expression)
+    if tree is None:
         return set()
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
@@ -83,15 +93,18 @@ def check_timers(f: LintFile, model: ModelIndex, registry: Registry | None) -> l
     checks = []
     for el in root.iter(f"{BPMN}timeDate", f"{BPMN}timeDuration", f"{BPMN}timeCycle"):
         if expression := (el.text or "").strip():
-            checks.append((expression, etree.QName(el).localname, el.sourceline, owner_id(el)))
+            kind = etree.QName(el).localname
+            if timer_problem(kind, expression):
+                continue  # reported by the expression rule
+            checks.append((executable(kind, expression), kind, el.sourceline, owner_id(el)))
     for ut in root.iter(f"{BPMN}userTask"):
         if due := ut.get(f"{CAMUNDA}dueDate"):
-            checks.append((due.strip(), "dueDate", ut.sourceline, ut.get("id")))
+            checks.append((executable("timeDate", due.strip()), "dueDate", ut.sourceline, ut.get("id")))
     for expression, kind, line, owner in checks:
         if check_script(expression, "eval"):
             continue  # reported by the expression rule
         problems += _region_arguments(f.path, expression, line, owner, registry)
-        names = _free_names(expression) - set(env.globals)
+        names = _free_names(expression) - set(env.globals) - set(juel_helpers)
         context = {n: _placeholder(n, model) for n in names}
         unknown = sorted(n for n, v in context.items() if v is None)
         if unknown:
@@ -138,9 +151,8 @@ def _region_arguments(path, expression, line, owner, registry) -> list[Problem]:
     if registry is None:
         return []
     problems = []
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
+    tree = _parse(expression)
+    if tree is None:
         return []
     for call in ast.walk(tree):
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in CALENDAR_FUNCTIONS):

@@ -10,6 +10,8 @@ from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
 from yijianshi.engine.modeling.lint.model_index import LintFile
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
+from yijianshi.engine.scripting.juel import is_juel
+from yijianshi.engine.scripting.sandbox import check_script
 
 _FIELD_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -23,9 +25,15 @@ def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
         def p(msg: str, line: int | None = None, meta: UserTaskMeta = meta) -> None:
             problems.append(Problem(f.path, line or meta.line, msg, meta.task_id))
 
+        for g in meta.groups:
+            if is_juel(g):  # evaluated when the task becomes ready
+                for message in check_script(g, "eval"):
+                    p(f"办理部门或角色表达式“{g}”有误：{message}")
         if registry is not None:
             where = "camunda:candidateGroups" if meta.candidate_groups else "泳道名称"
             for g in meta.groups:
+                if is_juel(g):
+                    continue
                 kind = registry.kind(g)
                 if kind is None:
                     p(f"办理部门或角色“{g}”（{where}）未在 {Path(registry.path).name} 登记。请改用已登记的代码，"
