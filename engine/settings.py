@@ -13,6 +13,9 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
     YIJIANSHI_LOG_FORMAT        json (default) or text
     YIJIANSHI_LOG_LEVEL         default: INFO for the server and scheduler, WARNING for other commands
     PROMETHEUS_MULTIPROC_DIR    set: several worker processes share their metrics through this folder
+    YIJIANSHI_SCRIPT_CPU_SECONDS  CPU time one BPMN script or expression may use (default 1)
+    YIJIANSHI_SCRIPT_MEMORY_MB  memory (address space) of a script worker process (default 256)
+    YIJIANSHI_SCRIPT_WORKERS    scripts that may run at the same time in one process (default 8)
 
 Every path is made absolute when the settings are read (a relative one against the folder the
 process starts in), so that a path means the same file wherever it is used later."""
@@ -25,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from yijianshi.engine.scripting.worker_pool import ScriptLimits
 
 HOME_DEFAULT = "var"
 SQLITE_FILE = "yijianshi.sqlite3"
@@ -48,12 +53,18 @@ class Settings:
     # The hot-path statements on the DBAPI cursor (storage/prepared.py); YIJIANSHI_PREPARED=0 runs them
     # through plain SQLAlchemy execution instead (bench/engine_throughput.py compares the two).
     prepared_statements: bool = True
+    # Hard limits on BPMN scripts and expressions (engine/scripting/worker_pool.py).
+    script_cpu_seconds: float = 1.0
+    script_memory_mb: int = 256
+    script_workers: int = 8
     # Not read from the environment: production values, which tests replace.
     password_hash_method: str = "scrypt"  # werkzeug.security method
     max_upload_bytes: int = DEFAULT_MAX_BYTES
     max_upload_files: int = DEFAULT_MAX_FILES
 
     def __post_init__(self) -> None:
+        if self.script_cpu_seconds <= 0 or self.script_memory_mb < 64 or self.script_workers < 1:
+            raise ValueError("script limits: CPU seconds > 0, memory at least 64 MB, at least one worker")
         for name in ("home", "uploads", "prometheus_multiproc_dir"):
             value = getattr(self, name)
             if value is not None and not Path(value).is_absolute():
@@ -86,6 +97,9 @@ class Settings:
             log_level=(value("YIJIANSHI_LOG_LEVEL") or "").upper() or None,
             prometheus_multiproc_dir=absolute(multiproc, base) if multiproc else None,
             prepared_statements=(value("YIJIANSHI_PREPARED") or "1").strip().lower() not in {"0", "false", "no", "off"},
+            script_cpu_seconds=float(value("YIJIANSHI_SCRIPT_CPU_SECONDS") or "1"),
+            script_memory_mb=int(value("YIJIANSHI_SCRIPT_MEMORY_MB") or "256"),
+            script_workers=int(value("YIJIANSHI_SCRIPT_WORKERS") or "8"),
         )
 
     @classmethod
@@ -103,6 +117,12 @@ class Settings:
         if fields.get("database_url"):
             fields["database_url"] = absolute_url(fields["database_url"], Path.cwd())
         return dataclasses.replace(self, **fields)
+
+    @property
+    def script_limits(self) -> ScriptLimits:
+        """What one BPMN script or expression may cost."""
+        return ScriptLimits(cpu_seconds=self.script_cpu_seconds, memory_mb=self.script_memory_mb,
+                            max_workers=self.script_workers)
 
     @property
     def secret_key_file(self) -> Path:
