@@ -5,22 +5,26 @@ only carry data; cheap expressions stay in-process and cannot be made expensive.
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, check_every_case
+from tests.web.conftest import build_app, web_system
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases import failures
 from yijianshi.engine.clock import SHANGHAI, ControlledClock
 from yijianshi.engine.errors import ScriptError
 from yijianshi.engine.modeling.lint.time_expressions import _BundledCalendar
+from yijianshi.engine.runtime import Engine
 from yijianshi.engine.scripting.cheap_expressions import is_cheap
 from yijianshi.engine.scripting.isolated import IsolatedEnvironment
 from yijianshi.engine.scripting.script_worker import dump_answer
 from yijianshi.engine.scripting.worker_pool import ScriptLimits, ScriptWorkerPool, load_answer
+from yijianshi.storage.database import Database
 
 FRONT = Actor("chuangkou", frozenset({"front_desk"}))
 LIMIT_WORDS = ("CPU 时间限制", "内存限制", "已被终止")
@@ -134,3 +138,50 @@ def test_simple_conditions_stay_in_process(source):
 ])
 def test_anything_that_could_cost_goes_to_a_worker(source):
     assert not is_cheap(source)
+
+
+def test_a_hostile_script_slows_no_other_case_sign_in_or_health_check(migrated_sqlite_url, tmp_path):
+    """While one case's script burns its whole CPU allowance (4 s here, so that waiting for it would
+    show), another case starts and completes a step, someone signs in (a write) and /healthz answers,
+    each in normal time: no script runs while the database's write lock is held. On main the hostile
+    case held SQLite's write lock for the whole 37+ s."""
+    engine = Engine(Database(migrated_sqlite_url), ControlledClock(), script_limits=ScriptLimits(cpu_seconds=4.0))
+    try:
+        app = build_app(engine, tmp_path)
+        engine.deploy([FIXTURES / "hostile.bpmn"])
+        accounts = web_system(engine, tmp_path).accounts
+        accounts.create("wang", "Correct-Horse-42", "王五", "front_desk")
+        hostile = engine.cases.start_case("hostile_script", {"probe": "pow"}, FRONT)
+        outcome: list[BaseException | None] = []
+
+        def run_hostile() -> None:
+            try:
+                engine.cases.complete_work_item(hostile.ready[0].id, {}, FRONT)
+                outcome.append(None)
+            except BaseException as err:  # noqa: BLE001 - handed to the test thread
+                outcome.append(err)
+
+        thread = threading.Thread(target=run_hostile)
+        thread.start()
+        time.sleep(0.5)  # the hostile script is running in its worker now
+        timings = {}
+        t0 = time.monotonic()
+        other = engine.cases.start_case("hostile_script", {"probe": "none"}, FRONT)
+        done = engine.cases.complete_work_item(other.ready[0].id, {}, FRONT)
+        timings["start+complete"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        accounts.authenticate("wang", "Correct-Horse-42")
+        timings["sign-in"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        assert app.test_client().get("/healthz").status_code in (200, 503)
+        timings["healthz"] = time.monotonic() - t0
+        still_running = thread.is_alive()
+        thread.join(30)
+        assert all(t < 2.0 for t in timings.values()), timings
+        assert still_running, "the hostile script ended before the measurements: they prove nothing"
+        assert [r.task_spec for r in done.ready] == ["after"]
+        (err,) = outcome
+        assert isinstance(err, ScriptError) and "超出 4 秒 CPU 时间限制" in str(err.__cause__ or err)
+    finally:
+        check_every_case(engine)
+        engine.db.dispose()
