@@ -1,7 +1,7 @@
 """Hostile scripts slow nothing else (issue #13): latency of other work, idle and while hostile
 scripts run, on SQLite.
 
-    python bench/hostile_script.py [--samples 150] [--hostile-threads 2] [--probe pow] [--cpu 1.0]
+    python bench/hostile_script.py [--samples 500] [--hostile-threads 2] [--probe pow] [--cpu 1.0]
 
 Measures, each as p50 / p99 / max in milliseconds:
 - start+complete: start a case of tests/fixtures/hostile.bpmn and complete its first step (which
@@ -84,7 +84,7 @@ def per_call_costs(system: System, n: int = 2000) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--samples", type=int, default=150)
+    ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--hostile-threads", type=int, default=2)
     ap.add_argument("--probe", default="pow", help="a probe of tests/fixtures/hostile.bpmn")
     ap.add_argument("--cpu", type=float, default=1.0, help="the script CPU limit, seconds")

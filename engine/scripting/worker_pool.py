@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
+SPARE_WORKERS = 2  # idle workers kept started beyond those in use
 STARTUP_S = 30.0  # a new worker must be ready within this (a fresh interpreter importing the sandbox)
 _CHECK_EVERY_S = 0.02
 
@@ -44,7 +45,7 @@ class ScriptLimits:
     @property
     def wall_seconds(self) -> float:
         """The ceiling on wall time, for a worker that is starved or stuck rather than busy."""
-        return max(5 * self.cpu_seconds, self.cpu_seconds + 5)
+        return max(10 * self.cpu_seconds, self.cpu_seconds + 10)
 
 
 class _AnswerUnpickler(pickle.Unpickler):
@@ -68,8 +69,8 @@ def load_answer(data: bytes) -> Any:
 
 
 class WorkerDied(Exception):
-    """The worker was killed or ended; `reason` is "cpu", "memory", "crash" or "refused" (its answer
-    held a type outside the allow-list)."""
+    """The worker was killed or ended; `reason` is "cpu", "wall" (starved or stuck), "memory",
+    "crash" or "refused" (its answer held a type outside the allow-list)."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -97,18 +98,19 @@ class ScriptWorker:
         """Send one request and wait for its answer within the limits; raises WorkerDied."""
         limits = self.limits
         try:
-            if self.cpu_base is None:  # a new worker says when it is ready, and what starting cost it
-                if not self.conn.poll(STARTUP_S):
-                    self.kill()
-                    raise WorkerDied("crash")
+            if not self.ready and not self.conn.poll(STARTUP_S):
+                self.kill()
+                raise WorkerDied("crash")
+            if self.cpu_base is None:
                 self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
             started = time.monotonic()
             self.conn.send_bytes(request)
             ready = self.conn.poll(limits.cpu_seconds)  # CPU time never runs ahead of wall time
             while not ready:
-                if self._over_limit(started):
+                over = self._over_limit(started)
+                if over is not None:
                     self.kill()
-                    raise WorkerDied("cpu")
+                    raise WorkerDied(over)
                 ready = self.conn.poll(_CHECK_EVERY_S)
             data = self.conn.recv_bytes(limits.max_reply_bytes + 4096)
         except (EOFError, OSError) as err:
@@ -126,13 +128,24 @@ class ScriptWorker:
         self.cpu_base = answer[3]
         return answer
 
-    def _over_limit(self, started: float) -> bool:
+    @property
+    def ready(self) -> bool:
+        """Whether the worker has started (a new one says so, with what its start cost in CPU)."""
+        try:
+            if self.cpu_base is None and self.conn.poll(0):
+                self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return False  # the call that takes it finds out what happened
+        return self.cpu_base is not None
+
+    def _over_limit(self, started: float) -> str | None:
+        """"cpu" or "wall" when the call in progress has run out of time."""
         if time.monotonic() - started > self.limits.wall_seconds:
-            return True
+            return "wall"
         used = self.cpu_time()
         if used is None or self.cpu_base is None:  # no /proc: wall time is all there is to go by
-            return time.monotonic() - started > self.limits.cpu_seconds
-        return used - self.cpu_base > self.limits.cpu_seconds
+            return "cpu" if time.monotonic() - started > self.limits.cpu_seconds else None
+        return "cpu" if used - self.cpu_base > self.limits.cpu_seconds else None
 
     def cpu_time(self) -> float | None:
         """The worker's CPU seconds so far (user + system), from /proc; None where there is none."""
@@ -187,31 +200,35 @@ class ScriptWorkerPool:
                 answer = worker.call(request)
             except BaseException:
                 worker.kill()
-                self._replace()
                 raise
             if answer[0] == "error" and answer[1].get("kind") == "memory":
                 worker.kill()  # it ends itself after such an answer
-                self._replace()
             else:
                 self._give_back(worker)
             return answer
-
-    def _replace(self) -> None:
-        """Start a fresh worker for the next call now, so that it need not wait for one to start."""
-        self.started += 1
-        self._give_back(ScriptWorker(self.limits))
 
     def _give_back(self, worker: ScriptWorker) -> None:
         with self._lock:
             self._idle.append(worker)
 
     def _take(self) -> ScriptWorker:
+        """An idle worker, preferably one that has finished starting; a new one if none is idle."""
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.alive:
-                    return worker
+            for worker in [w for w in self._idle if not w.alive]:
+                self._idle.remove(worker)
                 worker.kill()
+            if self._idle:
+                worker = next((w for w in reversed(self._idle) if w.ready), self._idle[-1])
+                self._idle.remove(worker)
+            else:
+                worker = self._new()
+            # Keep spares starting, so that a call rarely waits for an interpreter to start (one
+            # killed by a hostile script is replaced the same way).
+            while len(self._idle) < SPARE_WORKERS:
+                self._idle.append(self._new())
+            return worker
+
+    def _new(self) -> ScriptWorker:
         self.started += 1
         return ScriptWorker(self.limits)
 
@@ -244,6 +261,8 @@ def shared_pool(limits: ScriptLimits) -> ScriptWorkerPool:
 def limit_message(reason: str, limits: ScriptLimits) -> str:
     if reason == "cpu":
         return f"脚本超出 {limits.cpu_seconds:g} 秒 CPU 时间限制，已被终止"
+    if reason == "wall":
+        return f"脚本运行时间过长（超过 {limits.wall_seconds:g} 秒），已被终止"
     if reason == "memory":
         return f"脚本超出内存限制（{limits.memory_mb} MB），已被终止"
     if reason == "refused":
