@@ -18,8 +18,9 @@ from yijianshi.engine.modeling.definitions import (
 )
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
 from yijianshi.engine.audit.replay import ReplayReport, reexecute
+from yijianshi.engine.scripting.isolated import IsolatedEnvironment
 from yijianshi.engine.scripting.sandbox import SafeScriptEngine
-from yijianshi.engine.scripting.functions import script_functions
+from yijianshi.engine.scripting.worker_pool import ScriptLimits
 from yijianshi.engine.deadlines.calendar_holder import CalendarHolder
 from yijianshi.storage import case_store
 from yijianshi.storage import definition_store
@@ -27,13 +28,14 @@ from yijianshi.storage.database import Database
 
 
 class Engine:
-    def __init__(self, db: Database, clock: Clock | None = None, *, script_time_limit_s: float = 1.0):
+    def __init__(self, db: Database, clock: Clock | None = None, *, script_limits: ScriptLimits | None = None):
         self.db = db
         self.clock = clock or Clock()
         self.definitions = DefinitionCache()
         self.calendar = CalendarHolder(db)
-        self.script_engine = SafeScriptEngine(functions=script_functions(self.clock, self.calendar),
-                                              time_limit_s=script_time_limit_s)
+        # Scripts and costly expressions run in worker processes with hard CPU and memory limits.
+        self.script_engine = SafeScriptEngine(environment=IsolatedEnvironment(self.clock, self.calendar,
+                                                                              script_limits))
         self.cases = CaseService(db, self.definitions, self.script_engine, self.clock)
 
     # -- definitions ---------------------------------------------------------------------------

@@ -33,6 +33,9 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
     YIJIANSHI_LOG_FORMAT        json (default) or text
     YIJIANSHI_LOG_LEVEL         default: INFO for the server and scheduler, WARNING for other commands
     PROMETHEUS_MULTIPROC_DIR    set: several worker processes share their metrics through this folder
+    YIJIANSHI_SCRIPT_CPU_SECONDS  CPU time one BPMN script or expression may use (default 1)
+    YIJIANSHI_SCRIPT_MEMORY_MB  memory (address space) of a script worker process (default 256)
+    YIJIANSHI_SCRIPT_WORKERS    scripts that may run at the same time in one process (default 8)
 
 Every path is made absolute when the settings are read (a relative one against the folder the
 process starts in), so that a path means the same file wherever it is used later."""
@@ -45,6 +48,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+from yijianshi.engine.scripting.worker_pool import ScriptLimits
 
 HOME_DEFAULT = "var"
 SQLITE_FILE = "yijianshi.sqlite3"
@@ -80,6 +85,10 @@ class Settings:
     login_lock_seconds: int = 300
     login_lock_max_seconds: int = 1800
     password_min_score: int = 3
+    # Hard limits on BPMN scripts and expressions (engine/scripting/worker_pool.py).
+    script_cpu_seconds: float = 1.0
+    script_memory_mb: int = 256
+    script_workers: int = 8
     # Not read from the environment: production values, which tests replace.
     # "argon2" (argon2-cffi's default cost) or "argon2:<time>:<memory KiB>:<parallelism>"
     password_hash_method: str = "argon2"
@@ -88,6 +97,8 @@ class Settings:
     max_upload_files: int = DEFAULT_MAX_FILES
 
     def __post_init__(self) -> None:
+        if self.script_cpu_seconds <= 0 or self.script_memory_mb < 64 or self.script_workers < 1:
+            raise ValueError("script limits: CPU seconds > 0, memory at least 64 MB, at least one worker")
         for name in ("home", "uploads", "prometheus_multiproc_dir", "checkpoints", "signing_key"):
             value = getattr(self, name)
             if value is not None and not Path(value).is_absolute():
@@ -131,6 +142,9 @@ class Settings:
             signing_key=absolute(signing_key, base) if signing_key else None,
             checkpoint_every_s=float(value("YIJIANSHI_CHECKPOINT_EVERY_SECONDS") or DEFAULT_CHECKPOINT_EVERY_S),
             prepared_statements=(value("YIJIANSHI_PREPARED") or "1").strip().lower() not in {"0", "false", "no", "off"},
+            script_cpu_seconds=float(value("YIJIANSHI_SCRIPT_CPU_SECONDS") or "1"),
+            script_memory_mb=int(value("YIJIANSHI_SCRIPT_MEMORY_MB") or "256"),
+            script_workers=int(value("YIJIANSHI_SCRIPT_WORKERS") or "8"),
         )
 
     @classmethod
@@ -148,6 +162,12 @@ class Settings:
         if fields.get("database_url"):
             fields["database_url"] = absolute_url(fields["database_url"], Path.cwd())
         return dataclasses.replace(self, **fields)
+
+    @property
+    def script_limits(self) -> ScriptLimits:
+        """What one BPMN script or expression may cost."""
+        return ScriptLimits(cpu_seconds=self.script_cpu_seconds, memory_mb=self.script_memory_mb,
+                            max_workers=self.script_workers)
 
     @property
     def secret_key_file(self) -> Path:

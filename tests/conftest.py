@@ -55,7 +55,8 @@ _BROWSER_FIXTURES = {"page", "browser", "browser_context"}
 # stack), or fuzz for many seconds (Hypothesis).
 _BROWSER_FILES = ("test_browser",)
 _SERVER_FILES = {"test_cli.py", "test_scheduler.py", "test_stack.py", "test_soak.py", "test_operations.py",
-                 "test_concurrency.py", "test_completion_race.py", "test_api_schemathesis.py", "test_fuzz.py"}
+                 "test_concurrency.py", "test_completion_race.py", "test_api_schemathesis.py", "test_fuzz.py",
+                 "test_sandbox_limits.py"}
 # Parameters naming the database backend of a test that picks its fixtures at run time.
 _PARAM_BACKENDS = ("db_url", "migrated_db_url", "backend")
 

@@ -110,6 +110,16 @@ def test_the_other_settings_are_read_as_typed_values(tmp_path):
     assert Settings.from_environ({"YIJIANSHI_DATABASE_URL": "sqlite://"}).database_url == "sqlite://"
 
 
+def test_script_limits_are_read_from_the_environment(tmp_path):
+    default = Settings.from_environ({}, cwd=tmp_path).script_limits
+    assert (default.cpu_seconds, default.memory_mb, default.max_workers) == (1.0, 256, 8)
+    limits = Settings.from_environ({"YIJIANSHI_SCRIPT_CPU_SECONDS": "0.5", "YIJIANSHI_SCRIPT_MEMORY_MB": "128",
+                                    "YIJIANSHI_SCRIPT_WORKERS": "3"}, cwd=tmp_path).script_limits
+    assert (limits.cpu_seconds, limits.memory_mb, limits.max_workers) == (0.5, 128, 3)
+    with pytest.raises(ValueError, match="script limits"):
+        Settings.from_environ({"YIJIANSHI_SCRIPT_MEMORY_MB": "8"}, cwd=tmp_path)
+
+
 def test_settings_refuse_a_relative_path(tmp_path):
     good = Settings.from_environ({}, cwd=tmp_path)
     with pytest.raises(ValueError, match="uploads must be an absolute path"):

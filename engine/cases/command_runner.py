@@ -1,12 +1,16 @@
-"""The skeleton every case command runs in: one transaction that reads the case head (version),
-runs the command body on the workflow, and writes the new state with an optimistic version check,
-the projected work items and the chained events.
+"""The skeleton every case command runs in: on a read connection it reads the case head (version),
+runs the command body on the workflow (engine steps, scripts) and computes everything to write;
+then one short write transaction writes the new state with an optimistic version check, the
+projected work items and the chained events. No engine step, script or expression ever runs while
+the database's write lock is held (SQLite's is database-wide), so a slow script slows only its own
+case.
 
 A version conflict re-runs the command from the start, so users never see it; a command that fails
 leaves nothing behind. A command that finds a deadline of its case past due but not yet fired fires
 it first (as its own command) and runs again."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 from typing import Any, Callable
@@ -18,7 +22,7 @@ from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.cases.failures import command_name, record_failure
 from yijianshi.engine.cases.context import CaseSummary, CommandContext, NothingToDo, TimersDue, summary_of
-from yijianshi.engine.cases.projection import write_projection
+from yijianshi.engine.cases.projection import queue_projection
 from yijianshi.engine.cases.retry import backoff, is_unique_violation, is_write_conflict
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.cases.work_items import WorkItemProjection, project_work_items
@@ -76,7 +80,7 @@ class CommandRunner:
         for attempt in range(MAX_ATTEMPTS):
             ctx = None
             try:
-                with self.db.writer.begin() as conn:
+                with self.db.reader.connect() as conn:
                     head, item = locate(conn)
                     if head is None:
                         raise NotFound(f"案件 {case_id} 不存在。")
@@ -86,7 +90,12 @@ class CommandRunner:
                                        catching_up=caught_up)
                     with command_time(ctx.at):
                         body(ctx)
-                        new_version = self.persist(ctx)
+                        values = self.prepare(ctx)
+                if values is None and not ctx.writes:
+                    new_version = ctx.head.version
+                else:
+                    with self.db.writer.begin() as conn:
+                        new_version = self.apply(conn, ctx, values).version
             except ConcurrencyConflict:
                 self._forget(case_id)
                 backoff(attempt)
@@ -160,9 +169,11 @@ class CommandRunner:
         wf.script_engine = self.script_engine
         return wf, projection
 
-    def persist(self, ctx: CommandContext) -> int:
-        """Write state, projections and events; raises ConcurrencyConflict if the case moved on."""
-        head, conn = ctx.head, ctx.conn
+    def prepare(self, ctx: CommandContext) -> dict[str, Any] | None:
+        """Everything a command writes that takes computing: the serialized state, the projection
+        (due-date expressions included; its rows are queued on ctx.later) and the events. None when
+        the command changed nothing that is kept in the case row."""
+        head = ctx.head
         values: dict[str, Any] = {"updated_at": ctx.at}
         if ctx.state_changed:
             values["status"] = head.status
@@ -170,7 +181,7 @@ class CommandRunner:
             wf = ctx.workflow
             values["engine_state"] = self.codec.dumps(wf)
             ctx.after = project_work_items(wf)
-            values["attention"] = write_projection(ctx, ctx.before, ctx.after, self.script_engine)
+            values["attention"] = queue_projection(ctx, ctx.before, ctx.after, self.script_engine)
             if ctx.status is None and wf.completed:
                 ctx.status = "completed"
                 ctx.event(h.CASE_COMPLETED, {}, actor=SYSTEM)
@@ -178,11 +189,26 @@ class CommandRunner:
                 values["status"] = ctx.status
                 values["ended_at"] = ctx.at
         if not ctx.events and not ctx.state_changed:
-            return head.version
+            return None
+        return values
+
+    def apply(self, conn: Connection, ctx: CommandContext, values: dict[str, Any] | None) -> CaseHead:
+        """In the write transaction: check the version and write what `prepare` computed and the
+        queued writes; returns the case head as written. Raises ConcurrencyConflict if the case
+        moved on since the command read it."""
+        head = ctx.head
+        if values is None:
+            for write in ctx.writes:
+                write(conn, head.id)
+            return head
         rows = h.chain(head.id, head.history_seq, head.history_head, ctx.at, ctx.events)
-        values["history_seq"] = rows[-1]["seq"] if rows else head.history_seq
-        values["history_head"] = rows[-1]["hash"] if rows else head.history_head
+        values = dict(values, history_seq=rows[-1]["seq"] if rows else head.history_seq,
+                      history_head=rows[-1]["hash"] if rows else head.history_head)
         if not store.update_case(conn, head.id, head.version, values):
             raise ConcurrencyConflict()
+        for write in ctx.writes:
+            write(conn, head.id)
         store.insert_events(conn, rows)
-        return head.version + 1
+        return dataclasses.replace(head, version=head.version + 1, status=values.get("status", head.status),
+                                   history_seq=values["history_seq"], history_head=values["history_head"],
+                                   attention=values.get("attention", head.attention))

@@ -1,8 +1,10 @@
 """Case commands: start, claim, unclaim, complete, cancel, deliver a message, fire a deadline, re-arm
-timers. Each is one transaction run by the command skeleton (command_runner.py): a version conflict
-re-runs it from the start, so users never see it; a command that fails leaves nothing behind."""
+timers. Each is run by the command skeleton (command_runner.py): computed on a read connection,
+written in one short transaction with a version check; a version conflict re-runs it from the start,
+so users never see it; a command that fails leaves nothing behind."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Callable, Collection, Mapping, Sequence
 
@@ -78,7 +80,9 @@ class CaseService:
         initial = check_data(data or {})
         owner = started_by or actor.id
         at = self.clock.now()
-        with self.db.writer.begin() as conn:
+        # Everything that runs the engine (and so scripts) happens on a read connection; only the
+        # writes take the write transaction (see command_runner.py).
+        with self.db.reader.connect() as conn:
             row = definition_store.latest(conn, definition_key)
             if row is None:
                 raise NotFound(f"流程定义“{definition_key}”尚未部署。")
@@ -88,12 +92,8 @@ class CaseService:
             before = project_work_items(wf)
             with command_time(at):
                 run_engine(wf)
-            case_id = store.insert_case(conn, dict(
-                definition_id=row.id, definition_key=row.key, business_key=business_key,
-                title=title or row.name, status="running", version=0, engine_state="",
-                started_by=owner, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
-            ))
-            head = store.CaseHead(case_id, row.id, row.key, business_key, "running", 0, 0, h.GENESIS, owner)
+            # The case id is given when the case row is written; until then the head says 0.
+            head = store.CaseHead(0, row.id, row.key, business_key, "running", 0, 0, h.GENESIS, owner)
             ctx = self.runner.context(conn, head, definition, actor, at)
             ctx.adopt(wf, before)
             ctx.state_changed = True
@@ -105,28 +105,42 @@ class CaseService:
                 started["on_behalf_of"] = on_behalf_of[:100]
             ctx.event(h.CASE_STARTED, started)
             with command_time(at):
-                new_version = self.runner.persist(ctx)
+                values = self.runner.prepare(ctx)
                 following = self._submit_start_form(ctx, start_form, start_materials) if start_form is not None else None
-                if following is not None:
-                    ctx = following
-                    new_version = self.runner.persist(ctx)
-                    if title is None and ctx.item is not None:  # listed by whom it is for, as a web start names it
-                        meta = definition.meta_for(ctx.item.process_id, ctx.item.task_spec)
-                        store.set_title(conn, case_id, case_title(row.name, meta.form if meta else None, start_form or {}))
-            summary = summary_of(case_id, new_version, ctx)
+                following_values = self.runner.prepare(following) if following is not None else None
+            case_title_ = title or row.name
+            if following is not None and title is None and following.item is not None:
+                # listed by whom it is for, as a web start names it
+                meta = definition.meta_for(following.item.process_id, following.item.task_spec)
+                case_title_ = case_title(row.name, meta.form if meta else None, start_form or {})
+        last = following or ctx
+        with self.db.writer.begin() as conn:
+            case_id = store.insert_case(conn, dict(
+                definition_id=row.id, definition_key=row.key, business_key=business_key,
+                title=case_title_, status="running", version=0, engine_state="",
+                started_by=owner, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
+            ))
+            ctx.head = dataclasses.replace(head, id=case_id)
+            written = self.runner.apply(conn, ctx, values)
+            if following is not None:
+                following.head = written
+                written = self.runner.apply(conn, following, following_values)
+            new_version = written.version
+            summary = summary_of(case_id, new_version, last)
             if within is not None:
                 within(conn, summary)
-        self.runner.cache.put(case_id, new_version, wf, ctx.after or ctx.before)
+        self.runner.cache.put(case_id, new_version, wf, last.after or last.before)
         log.info("case started", extra={"case_id": case_id, "actor": actor.id, "event": h.CASE_STARTED})
         return summary
 
     def _submit_start_form(self, started: CommandContext, submitted: Mapping[str, Any],
                            materials: Sequence[NewMaterial] = ()) -> CommandContext | None:
-        """Complete the start form's step of a case just started, in the same transaction. A process
-        without a start form takes no data (None: nothing to do)."""
+        """Complete the start form's step of a case being started, in the same transaction (its
+        head is set when the start is written). A process without a start form takes no data
+        (None: nothing to do)."""
         main = started.definition.spec.name
         opened = started.after
-        assert opened is not None, "the start was persisted, which projects its work items"
+        assert opened is not None, "the start was prepared, which projects its work items"
         entries = [tid for tid, r in opened.ready.items()
                    if r.process_id == main and (meta := started.definition.meta_for(r.process_id, r.task_spec))
                    is not None and meta.form is not None]
@@ -134,10 +148,12 @@ class CaseService:
             if not submitted and not materials:
                 return None
             raise FormErrors({"__all__": "该流程开始时没有唯一的开始表单，不能随立案提交表单数据。"})
-        found = store.work_item_and_case(started.conn, entries[0])
-        if found is None:
-            raise NotFound("待办事项不存在。")
-        item, head = found
+        ready = opened.ready[entries[0]]
+        meta = started.definition.meta_for(ready.process_id, ready.task_spec)
+        groups = meta.groups if meta is not None else ((ready.lane,) if ready.lane else ())
+        item = store.WorkItemRow(entries[0], started.head.id, ready.process_id, ready.task_spec, ready.name,
+                                 ",".join(groups), "ready", None, None, None, started.definition.id)
+        head = dataclasses.replace(started.head, version=started.head.version + 1)  # once the start is written
         ctx = self.runner.context(started.conn, head, started.definition, started.actor, started.at, item=item)
         ctx.adopt(started.workflow, opened)
         self._complete(ctx, entries[0], dict(submitted), check_actor=False, materials=materials)
@@ -183,7 +199,7 @@ class CaseService:
         }
         if materials:
             rows = material_rows(materials, case_id=ctx.head.id, item=item, actor=ctx.actor, at=ctx.at)
-            material_store.add(ctx.conn, rows)
+            ctx.later(lambda conn, case_id: material_store.add(conn, [{**r, "case_id": case_id} for r in rows]))
             completed["materials"] = [{k: r[k] for k in ("filename", "content_type", "size_bytes", "sha256", "kind")}
                                       for r in rows]
         ctx.event(h.WORK_ITEM_COMPLETED, completed, work_item_id=work_item_id, task_spec=item.task_spec)
@@ -196,7 +212,8 @@ class CaseService:
             check_can_act(item, actor, ctx.head)
             if item.claimed_by == actor.id:
                 return
-            store.set_claim(ctx.conn, work_item_id, actor.id, to_utc(ctx.at))
+            claimed_at = to_utc(ctx.at)
+            ctx.later(lambda conn, _: store.set_claim(conn, work_item_id, actor.id, claimed_at))
             ctx.event(h.WORK_ITEM_CLAIMED, {}, work_item_id=work_item_id, task_spec=item.task_spec)
 
         return self.runner.run_on_item(work_item_id, actor, body)
@@ -210,7 +227,7 @@ class CaseService:
                 return
             if not may_give_back(item, actor):
                 raise NotPermitted(f"该事项由 {item.claimed_by} 认领，只有本人或管理员可以退回。")
-            store.set_claim(ctx.conn, work_item_id, None, None)
+            ctx.later(lambda conn, _: store.set_claim(conn, work_item_id, None, None))
             ctx.event(h.WORK_ITEM_UNCLAIMED, {"was_claimed_by": item.claimed_by},
                       work_item_id=work_item_id, task_spec=item.task_spec)
 
@@ -310,7 +327,7 @@ class CaseService:
                 with command_time(item.created_at):
                     due = due_at_of(ready, meta, self.script_engine)
                 _, warning = ctx.before.limits_of(item.id)
-                store.set_limits(ctx.conn, item.id, due, warning)
+                ctx.set_limits(item.id, due, warning)
                 due_dates.append(item.name)
             if not redone and not due_dates:
                 raise NothingToDo()

@@ -18,6 +18,7 @@ from yijianshi.engine.cases.work_items import WorkItemProjection
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import FormErrors, NotFound, NotPermitted, WorkItemUnavailable
 from yijianshi.engine.modeling.definitions import LoadedDefinition
+from yijianshi.storage import case_store
 from yijianshi.storage.case_store import CaseHead, WorkItemRow
 
 MAX_INITIAL_DATA_BYTES = 256 * 1024
@@ -26,11 +27,18 @@ STATUS_LABELS = {"running": "办理中", "completed": "已办结", "cancelled": 
 # Loads a case's live workflow and its projection as of the head's version (from the workflow cache
 # or the stored state); raises ConcurrencyConflict when the case moved on since the head was read.
 Checkout = Callable[[Connection, CaseHead, LoadedDefinition], tuple[BpmnWorkflow, WorkItemProjection]]
+# A write a command makes once it has computed everything: called with the writer connection and
+# the case's id (known only then for a case being started).
+Write = Callable[[Connection, int], object]
 
 
 @dataclass
 class CommandContext:
-    """What a command body sees: the case head, its definition, the time, and the workflow on demand."""
+    """What a command body sees: the case head, its definition, the time, and the workflow on demand.
+
+    `conn` is for reading only: a command computes everything (engine steps, scripts) without holding
+    the database's write lock, and hands its writes to `later`; they run, after the version check,
+    in the short write transaction that ends the command (command_runner.py)."""
 
     conn: Connection
     head: CaseHead
@@ -45,6 +53,8 @@ class CommandContext:
     state_changed: bool = False
     superseding: bool = False  # a re-arm replaces due times instead of firing them
     status: str | None = None
+    writes: list[Write] = field(default_factory=list)
+    limits: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)  # set_limits
     _workflow: BpmnWorkflow | None = field(default=None, init=False, repr=False)
     _before: WorkItemProjection | None = field(default=None, init=False, repr=False)
 
@@ -69,6 +79,21 @@ class CommandContext:
         if self._before is None:
             self._workflow, self._before = self.checkout(self.conn, self.head, self.definition)
         return self._before
+
+    def later(self, write: Write) -> None:
+        """Make `write(conn, case_id)` part of this command's write transaction."""
+        self.writes.append(write)
+
+    def set_limits(self, work_item_id: str, due: datetime | None, warning: datetime | None) -> None:
+        """New due and warning times of an open work item: written with the command, and what the
+        rest of the command sees for it (the last one set wins)."""
+        if not self.limits:
+            self.later(self._write_limits)
+        self.limits[work_item_id] = (due, warning)
+
+    def _write_limits(self, conn: Connection, case_id: int) -> None:
+        for work_item_id, (due, warning) in self.limits.items():
+            case_store.set_limits(conn, work_item_id, due, warning)
 
     def event(self, type_: str, data: dict, work_item_id: str | None = None, task_spec: str | None = None,
               actor: Actor | None = None) -> None:

@@ -1,10 +1,13 @@
-"""Writing a case's projections after each command: the difference between the workflow's view
-before and after the step becomes work-item rows, deadline rows, message routing rows and events."""
+"""A case's projections after each command: the difference between the workflow's view before and
+after the step becomes work-item rows, deadline rows, message routing rows and events. Everything
+is computed (due-date expressions included) before the command's write transaction; the rows are
+written in it (CommandContext.later)."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import Connection
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.actors import SYSTEM
@@ -20,17 +23,24 @@ from yijianshi.storage import case_store as store
 from yijianshi.storage import case_search, deadline_store
 
 
-def write_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection, script_engine) -> str | None:
-    """Write what changed between two projections of a case: work items (with due and warning
-    times), deadlines, message waits, correlation values, outbox events. Returns the case's
+def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection,
+                     script_engine) -> str | None:
+    """Compute what changed between two projections of a case — work items (with due and warning
+    times, which may run due-date expressions), deadlines, message waits, correlation values, outbox
+    events — add its events and queue its writes on the context (ctx.later). Returns the case's
     attention note (None when nothing needs an administrator)."""
-    conn, at, case_id = ctx.conn, ctx.at, ctx.head.id
+    conn, at = ctx.conn, ctx.at
+    actor_id = ctx.actor.id
     completed = {e.work_item_id for e in ctx.events if e.type == h.WORK_ITEM_COMPLETED}
     gone = [tid for tid in before.ready if tid not in after.ready]
     done = [tid for tid in gone if tid in completed]
     cancelled = [tid for tid in gone if tid not in completed]
-    store.end_work_items(conn, done, "completed", to_utc(at), ctx.actor.id)
-    store.end_work_items(conn, cancelled, "cancelled", to_utc(at), ctx.actor.id)
+
+    def end_items(conn: Connection, case_id: int) -> None:
+        store.end_work_items(conn, done, "completed", to_utc(at), actor_id)
+        store.end_work_items(conn, cancelled, "cancelled", to_utc(at), actor_id)
+
+    ctx.later(end_items)
     for tid in cancelled:
         ctx.event(h.WORK_ITEM_CANCELLED, {}, work_item_id=tid, task_spec=before.ready[tid].task_spec,
                   actor=SYSTEM)
@@ -43,7 +53,7 @@ def write_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
                 old_due, old_warning = before.limits_of(tid)
                 due, warning = after.limits_of(tid)
                 if (due, warning) != (old_due, old_warning) and (due or warning):
-                    store.set_limits(conn, tid, due or old_due, warning or old_warning)
+                    ctx.set_limits(tid, due or old_due, warning or old_warning)
             continue
         meta = ctx.definition.meta_for(task.process_id, task.task_spec)
         groups = groups_of(task, meta, script_engine)
@@ -53,7 +63,7 @@ def write_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
         if UNRESOLVED in (due_at, warning_at):
             unresolved.append(task.name)
         new_rows.append(dict(
-            id=tid, case_id=case_id, definition_id=ctx.definition.id, process_id=task.process_id,
+            id=tid, case_id=None, definition_id=ctx.definition.id, process_id=task.process_id,
             task_spec=task.task_spec, name=task.name, groups=",".join(groups), state="ready",
             claimed_by=None, claimed_at=None, due_at=due_at, warning_at=warning_at, created_at=to_utc(at),
             ended_at=None, ended_by=None,
@@ -64,23 +74,35 @@ def write_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
     if ctx.head.attention:
         # Work items created earlier with a due date that could not be computed still count.
         ended = set(done) | set(cancelled)
-        unresolved += [r.name for r in store.unresolved_items(conn, case_id, UNRESOLVED) if r.id not in ended]
-    store.insert_work_items(conn, new_rows, ctx.head.definition_key)
-    if after.waits != before.waits:
-        store.replace_waits(conn, case_id, after.waits)
+        # (as this command leaves them: limits it sets are not written yet)
+        unresolved += [r.name for r in store.unresolved_items(conn, ctx.head.id, UNRESOLVED)
+                       if r.id not in ended and UNRESOLVED in ctx.limits.get(r.id, (UNRESOLVED,))]
+    definition_key = ctx.head.definition_key
+    waits = after.waits if after.waits != before.waits else None
     new_case = ctx.head.version == 0
+    corr = None
     if after.correlations != before.correlations or (new_case and ctx.head.business_key):
         corr = dict(after.correlations)
         if ctx.head.business_key:
             corr["business_key"] = ctx.head.business_key
-        store.replace_correlations(conn, case_id, corr, new_case=new_case)
-    case_search.add_terms(conn, case_id, _search_terms(ctx.events))
+    terms = _search_terms(ctx.events)
+
+    def write_rows(conn: Connection, case_id: int) -> None:
+        store.insert_work_items(conn, [{**r, "case_id": case_id} for r in new_rows], definition_key)
+        if waits is not None:
+            store.replace_waits(conn, case_id, waits)
+        if corr is not None:
+            store.replace_correlations(conn, case_id, corr, new_case=new_case)
+        case_search.add_terms(conn, case_id, terms)
+
+    ctx.later(write_rows)
     for message in drain_outbox(ctx.workflow):
         ctx.event(h.MESSAGE_SENT, message, actor=SYSTEM)
     if not unresolved:
         return None
     return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
             + "、".join(sorted(set(unresolved))))[:500]
+
 
 def _search_terms(events) -> set[tuple[str, str]]:
     """Names and identifiers from the data a case started with and the forms submitted in this command."""
@@ -94,7 +116,8 @@ def _search_terms(events) -> set[tuple[str, str]]:
 
 
 def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection) -> None:
-    """Arm deadlines for timers that started waiting; close those that fired or were cancelled."""
+    """Arm deadlines for timers that started waiting; close those that fired or were cancelled
+    (queued on the context like every write of a command)."""
     keyed_before = {(t.task_id, t.due): t for t in before.timers.values()}
     keyed_after = {(t.task_id, t.due): t for t in after.timers.values()}
     at = to_utc(ctx.at)
@@ -109,7 +132,6 @@ def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkI
             # still WAITING with another due time: a cycle timer that fired and re-armed
             fired = state in (TaskState.READY, TaskState.COMPLETED, TaskState.WAITING)
             ended.append((key[0], key[1], "fired" if fired else "cancelled"))
-    deadline_store.end(ctx.conn, ctx.head.id, ended, at)
     for tid, due, state in ended:
         if state == "fired":
             t = keyed_before[(tid, due)]
@@ -120,9 +142,14 @@ def sync_deadlines(ctx: CommandContext, before: WorkItemProjection, after: WorkI
     for key in keyed_after.keys() - keyed_before.keys():
         t = keyed_after[key]
         blocked = t.due == UNRESOLVED
-        rows.append(dict(case_id=ctx.head.id, task_id=t.task_id, task_spec=t.task_spec, kind=t.kind,
+        rows.append(dict(case_id=None, task_id=t.task_id, task_spec=t.task_spec, kind=t.kind,
                          due_at=t.due, state="blocked" if blocked else "armed", armed_at=at, fired_at=None))
-    deadline_store.arm(ctx.conn, rows)
+
+    def write_deadlines(conn: Connection, case_id: int) -> None:
+        deadline_store.end(conn, case_id, ended, at)
+        deadline_store.arm(conn, [{**r, "case_id": case_id} for r in rows])
+
+    ctx.later(write_deadlines)
 
 
 def due_at_of(task, meta, script_engine) -> datetime | None:

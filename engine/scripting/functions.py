@@ -28,7 +28,7 @@ def script_functions(clock: Clock, calendar_holder=None) -> dict[str, Callable[.
 
     functions: dict[str, Callable[..., Any]] = {"now": now, "now_iso": now_iso, "today": today, "days": days, "hours": hours}
     if calendar_holder is not None:
-        from yijianshi.engine.deadlines.calendar_holder import calendar_functions
+        from yijianshi.engine.deadlines.calendar_functions import calendar_functions
 
         functions.update(calendar_functions(calendar_holder, now))
     return functions

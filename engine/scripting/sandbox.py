@@ -207,11 +207,11 @@ def _compiled(mode: str, source: str) -> types.CodeType:
     result = _restricted_compile(source, mode)
     if result.errors or result.code is None:
         what = "表达式" if mode == "eval" else "脚本"
-        raise ScriptError(f"{what}不允许使用或有语法错误：{'; '.join(result.errors)}（{_short(source)}）")
+        raise ScriptError(f"{what}不允许使用或有语法错误：{'; '.join(result.errors)}（{short_source(source)}）")
     return result.code
 
 
-def _short(source: str) -> str:
+def short_source(source: str) -> str:
     return repr(source if len(source) <= 200 else source[:200] + "…")
 
 
@@ -262,7 +262,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         code = _compiled("eval", _normalise(expression, "eval"))
         value = self._run(code, self._namespace(context, external_context or {}), expression, "表达式")
         if isinstance(value, _CODE_CARRIERS):  # calling or iterating it later would run code untimed
-            raise ScriptError(f"表达式的结果不能是函数或生成器：{_short(expression)}")
+            raise ScriptError(f"表达式的结果不能是函数或生成器：{short_source(expression)}")
         return value
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict | None = None) -> bool:
@@ -312,12 +312,12 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         try:
             return eval(code, namespace)
         except _Timeout:
-            raise ScriptError(f"脚本运行超过 {self.time_limit_s:g} 秒，已被终止，请检查是否有死循环：{_short(source)}"
+            raise ScriptError(f"脚本运行超过 {self.time_limit_s:g} 秒，已被终止，请检查是否有死循环：{short_source(source)}"
                               ) from None
         except _Refused as err:
-            raise ScriptError(f"{err}（{_short(source)}）") from None
+            raise ScriptError(f"{err}（{short_source(source)}）") from None
         except Exception as err:
-            raise ScriptError(f"{what}运行出错：{_short(source)}：{type(err).__name__}: {err}") from err
+            raise ScriptError(f"{what}运行出错：{short_source(source)}：{type(err).__name__}: {err}") from err
         finally:
             sys.settrace(prior)
 
@@ -329,10 +329,12 @@ def _link_cause(wte: WorkflowTaskException) -> None:
 
 
 class SafeScriptEngine(PythonScriptEngine):
-    """SpiffWorkflow script engine that runs everything in a RestrictedEnvironment."""
+    """SpiffWorkflow script engine that runs everything in a RestrictedEnvironment, in this process,
+    or in the `environment` given (the engine's: isolated.IsolatedEnvironment, with hard limits)."""
 
-    def __init__(self, functions: dict[str, Any] | None = None, time_limit_s: float = 1.0):
-        super().__init__(environment=RestrictedEnvironment(functions, time_limit_s))
+    def __init__(self, functions: dict[str, Any] | None = None, time_limit_s: float = 1.0, *,
+                 environment: BasePythonScriptEngineEnvironment | None = None):
+        super().__init__(environment=environment or RestrictedEnvironment(functions, time_limit_s))
 
     def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
         """Like PythonScriptEngine.evaluate; a WorkflowTaskException gets the ScriptError as __cause__."""
@@ -359,9 +361,11 @@ class SafeScriptEngine(PythonScriptEngine):
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         """Locate the failing line from the sandboxed frames in the original exception's traceback."""
-        line = 0
+        line = getattr(err, "script_line", 0)  # reported by a script worker (isolated.py)
         cause = err.__cause__ if isinstance(err, ScriptError) else err
-        if isinstance(err, SyntaxError):
+        if line:
+            pass
+        elif isinstance(err, SyntaxError):
             line = err.lineno or 0
         elif cause is not None:
             line = next((fs.lineno or 0 for fs in reversed(traceback.extract_tb(cause.__traceback__))

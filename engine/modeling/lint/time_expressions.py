@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from lxml import etree
 
-from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.clock import SHANGHAI, Clock
 from yijianshi.engine.deadlines.timers import TIME_VALUE_KINDS, UNRESOLVED, as_point_in_time
 from yijianshi.engine.deadlines.working_calendar import WorkingCalendar, bundled_schedules
 from yijianshi.engine.errors import Problem, ScriptError
@@ -16,9 +16,10 @@ from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
 from yijianshi.engine.modeling.time_limits import CALENDAR_FUNCTIONS, arguments
 from yijianshi.engine.modeling.timer_text import executable, timer_problem
+from yijianshi.engine.scripting.isolated import IsolatedEnvironment
 from yijianshi.engine.scripting.juel import HELPERS as juel_helpers
 from yijianshi.engine.scripting.juel import JuelError, as_python
-from yijianshi.engine.scripting.sandbox import RestrictedEnvironment, check_script
+from yijianshi.engine.scripting.sandbox import check_script
 
 SAMPLE_START = datetime(2025, 9, 26, 9, 0, tzinfo=SHANGHAI)  # a Friday before a holiday: a demanding sample
 
@@ -33,17 +34,16 @@ class _BundledCalendar:
         return False
 
 
-def _sample_environment() -> RestrictedEnvironment:
-    from yijianshi.engine.deadlines.calendar_holder import calendar_functions
+class _SampleClock(Clock):
+    """The clock of the lint's sample evaluations: `now()` is the sample start."""
 
-    def now():
+    def now(self) -> datetime:
         return SAMPLE_START
 
-    functions = {"now": now, "now_iso": lambda: SAMPLE_START.isoformat(timespec="seconds"),
-                 "today": lambda: SAMPLE_START.date().isoformat(), "days": lambda n: timedelta(days=n),
-                 "hours": lambda n: timedelta(hours=n)}
-    functions.update(calendar_functions(_BundledCalendar(), now))
-    return RestrictedEnvironment(functions)
+
+def _sample_environment() -> IsolatedEnvironment:
+    # Designers' expressions cost no more here than when a case runs them: hard limits, in a worker.
+    return IsolatedEnvironment(_SampleClock(), _BundledCalendar())
 
 
 def _placeholder(name: str, model: ModelIndex):

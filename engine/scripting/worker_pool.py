@@ -1,0 +1,271 @@
+"""Script worker processes: the hard limits on what one expression or script may cost.
+
+Each worker (script_worker.py) is a long-lived process, a fresh interpreter started with
+subprocess (never a fork of a process with threads and open database connections), that caps its
+own address space (RLIMIT_AS) and keeps an RLIMIT_CPU backstop. The parent sends a request over a
+pipe and waits; once the call has taken as much wall time as its CPU allowance it starts reading
+the worker's CPU time from /proc, and kills the worker (SIGKILL) as soon as the call has used more
+CPU than allowed, or after a generous wall-time ceiling. A killed, crashed or memory-exhausted
+worker is replaced by a fresh one on the next call. Calls from several threads each take a worker
+of their own (up to ScriptLimits.max_workers), so one hostile script never queues the others.
+
+Answers are unpickled with an allow-list of classes (plain data, dates and times, Decimal), so even
+a worker whose sandbox were broken could not make the parent run code."""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from dataclasses import dataclass
+from typing import Any
+
+
+SPARE_WORKERS = 2  # idle workers kept started beyond those in use
+STARTUP_S = 30.0  # a new worker must be ready within this (a fresh interpreter importing the sandbox)
+_CHECK_EVERY_S = 0.02
+
+
+@dataclass(frozen=True)
+class ScriptLimits:
+    """What one expression or script may cost (Settings: YIJIANSHI_SCRIPT_CPU_SECONDS,
+    YIJIANSHI_SCRIPT_MEMORY_MB, YIJIANSHI_SCRIPT_WORKERS)."""
+
+    cpu_seconds: float = 1.0
+    memory_mb: int = 256
+    max_workers: int = 8  # calls running at the same time; more wait for a free worker
+    max_reply_bytes: int = 16 * 1024 * 1024  # a result (value or task data) larger than this is refused
+
+    @property
+    def wall_seconds(self) -> float:
+        """The ceiling on wall time, for a worker that is starved or stuck rather than busy."""
+        return max(10 * self.cpu_seconds, self.cpu_seconds + 10)
+
+
+class _AnswerUnpickler(pickle.Unpickler):
+    """Only the classes task data is made of: a worker's answer can describe data, never run code."""
+
+    ALLOWED = {
+        ("builtins", n) for n in ("set", "frozenset", "complex", "bytearray", "slice", "range")
+    } | {("datetime", n) for n in ("date", "datetime", "time", "timedelta", "timezone")} | {
+        ("decimal", "Decimal"), ("zoneinfo", "ZoneInfo"), ("collections", "OrderedDict"),
+        ("fractions", "Fraction"),
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name}")
+
+
+def load_answer(data: bytes) -> Any:
+    return _AnswerUnpickler(io.BytesIO(data)).load()
+
+
+class WorkerDied(Exception):
+    """The worker was killed or ended; `reason` is "cpu", "wall" (starved or stuck), "memory",
+    "crash" or "refused" (its answer held a type outside the allow-list)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ScriptWorker:
+    """One worker process (`python -m yijianshi.engine.scripting.script_worker`, a fresh interpreter:
+    never a fork of a process with threads and open database connections) and the parent's end of
+    the socket pair it talks over."""
+
+    def __init__(self, limits: ScriptLimits):
+        self.limits = limits
+        mine, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "yijianshi.engine.scripting.script_worker", str(theirs.fileno()),
+                 str(limits.memory_mb * 1024 * 1024), repr(limits.cpu_seconds), str(limits.max_reply_bytes)],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+        self.conn = Connection(mine.detach())
+        self.calendar: Any = None  # the calendar object this worker has (sent with an earlier call)
+        self.cpu_base: float | None = None  # the worker's CPU seconds after its last answer
+
+    def call(self, request: bytes) -> tuple:
+        """Send one request and wait for its answer within the limits; raises WorkerDied."""
+        limits = self.limits
+        try:
+            if not self.ready and not self.conn.poll(STARTUP_S):
+                self.kill()
+                raise WorkerDied("crash")
+            if self.cpu_base is None:
+                self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
+            started = time.monotonic()
+            self.conn.send_bytes(request)
+            ready = self.conn.poll(limits.cpu_seconds)  # CPU time never runs ahead of wall time
+            while not ready:
+                over = self._over_limit(started)
+                if over is not None:
+                    self.kill()
+                    raise WorkerDied(over)
+                ready = self.conn.poll(_CHECK_EVERY_S)
+            data = self.conn.recv_bytes(limits.max_reply_bytes + 4096)
+        except (EOFError, OSError) as err:
+            try:
+                code = self.process.wait(1)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.kill()
+            raise WorkerDied(_death_reason(code)) from err
+        try:
+            answer = load_answer(data)
+        except Exception as err:  # a type outside the allow-list: this worker is not to be trusted again
+            self.kill()
+            raise WorkerDied("refused") from err
+        self.cpu_base = answer[3]
+        return answer
+
+    @property
+    def ready(self) -> bool:
+        """Whether the worker has started (a new one says so, with what its start cost in CPU)."""
+        try:
+            if self.cpu_base is None and self.conn.poll(0):
+                self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return False  # the call that takes it finds out what happened
+        return self.cpu_base is not None
+
+    def _over_limit(self, started: float) -> str | None:
+        """"cpu" or "wall" when the call in progress has run out of time."""
+        if time.monotonic() - started > self.limits.wall_seconds:
+            return "wall"
+        used = self.cpu_time()
+        if used is None or self.cpu_base is None:  # no /proc: wall time is all there is to go by
+            return "cpu" if time.monotonic() - started > self.limits.cpu_seconds else None
+        return "cpu" if used - self.cpu_base > self.limits.cpu_seconds else None
+
+    def cpu_time(self) -> float | None:
+        """The worker's CPU seconds so far (user + system), from /proc; None where there is none."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()  # SIGKILL to this worker's own pid
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self.conn.close()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def _death_reason(exit_code: int | None) -> str:
+    if exit_code == -signal.SIGXCPU:
+        return "cpu"
+    return "memory" if exit_code == -signal.SIGKILL else "crash"  # a SIGKILL not ours: the OOM killer
+
+
+class ScriptWorkerPool:
+    """Idle workers to reuse, at most `limits.max_workers` busy at once."""
+
+    def __init__(self, limits: ScriptLimits):
+        self.limits = limits
+        self._idle: list[ScriptWorker] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(limits.max_workers)
+        self.started = 0  # workers started so far (for tests and figures)
+
+    def call(self, build_request: Any) -> tuple:
+        """Run one request on a worker: `build_request(worker)` makes the request bytes (it may
+        depend on what the worker already has). Returns the worker's answer; raises WorkerDied."""
+        with self._slots:
+            worker = self._take()
+            try:
+                request = build_request(worker)
+            except BaseException:
+                self._give_back(worker)
+                raise
+            try:
+                answer = worker.call(request)
+            except BaseException:
+                worker.kill()
+                raise
+            if answer[0] == "error" and answer[1].get("kind") == "memory":
+                worker.kill()  # it ends itself after such an answer
+            else:
+                self._give_back(worker)
+            return answer
+
+    def _give_back(self, worker: ScriptWorker) -> None:
+        with self._lock:
+            self._idle.append(worker)
+
+    def _take(self) -> ScriptWorker:
+        """An idle worker, preferably one that has finished starting; a new one if none is idle."""
+        with self._lock:
+            for worker in [w for w in self._idle if not w.alive]:
+                self._idle.remove(worker)
+                worker.kill()
+            if self._idle:
+                worker = next((w for w in reversed(self._idle) if w.ready), self._idle[-1])
+                self._idle.remove(worker)
+            else:
+                worker = self._new()
+            # Keep spares starting, so that a call rarely waits for an interpreter to start (one
+            # killed by a hostile script is replaced the same way).
+            while len(self._idle) < SPARE_WORKERS:
+                self._idle.append(self._new())
+            return worker
+
+    def _new(self) -> ScriptWorker:
+        self.started += 1
+        return ScriptWorker(self.limits)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_pools: dict[ScriptLimits, ScriptWorkerPool] = {}
+_pools_pid = os.getpid()
+_pools_lock = threading.Lock()
+
+
+def shared_pool(limits: ScriptLimits) -> ScriptWorkerPool:
+    """The pool of this process for these limits (created on first use; a forked child makes its own,
+    the parent's pipes being the parent's)."""
+    global _pools_pid
+    with _pools_lock:
+        if _pools_pid != os.getpid():
+            _pools.clear()
+            _pools_pid = os.getpid()
+        pool = _pools.get(limits)
+        if pool is None:
+            pool = _pools[limits] = ScriptWorkerPool(limits)
+        return pool
+
+
+def limit_message(reason: str, limits: ScriptLimits) -> str:
+    if reason == "cpu":
+        return f"脚本超出 {limits.cpu_seconds:g} 秒 CPU 时间限制，已被终止"
+    if reason == "wall":
+        return f"脚本运行时间过长（超过 {limits.wall_seconds:g} 秒），已被终止"
+    if reason == "memory":
+        return f"脚本超出内存限制（{limits.memory_mb} MB），已被终止"
+    if reason == "refused":
+        return "脚本的结果含有不能保存为任务数据的类型，已被拒绝"
+    return "脚本进程意外退出，已被终止"
+
