@@ -116,3 +116,28 @@ def test_stuck_cases_are_listed_retried_and_cancelled(client_for, web_engine):
     assert "fire_deadline" in detail and "division" in detail
     admin.post(f"/admin/cases/{case_id}", {"reason": "流程脚本错误，已告知申请人"})
     assert "没有卡住的办件" in admin.page("/admin/cases")
+
+
+def test_cases_waiting_for_an_unpublished_holiday_schedule_are_listed(client_for, web_engine):
+    """A deadline that needs a year whose 节假日安排 is not yet imported cannot be computed: the case
+    is flagged, and the administrator sees it in a list with the steps concerned (defect 11)."""
+    from datetime import datetime
+
+    from tests.conftest import deploy_fixtures
+    from yijianshi.engine.clock import SHANGHAI
+
+    clerk = Actor("chuangkou", frozenset({"front_desk"}))
+    deploy_fixtures(web_engine, "limits.bpmn")  # a review due in 7 working days
+    last = max(web_engine.calendar.calendar.years)
+    web_engine.clock.set(datetime(last, 6, 1, 9, 0, tzinfo=SHANGHAI))
+    on_time = web_engine.cases.start_case("limited_review", {"limit_days": 7}, clerk, title="当年审查").id
+    web_engine.clock.set(datetime(last, 12, 28, 9, 0, tzinfo=SHANGHAI))  # 7 working days reach into next year
+    waiting = web_engine.cases.start_case("limited_review", {"limit_days": 7}, clerk, title="跨年审查").id
+    with web_engine.db.reader.connect() as conn:
+        flagged = {r.id: r.attention for r in case_store.cases_needing_attention(conn)}
+    assert waiting in flagged and on_time not in flagged
+    page = client_for("admin").page("/admin/cases")
+    table = page[page.index('id="awaiting-calendar"'):]
+    table = table[:table.index("</table>")]
+    assert f'data-case="{waiting}"' in table and "跨年审查" in table and "节假日安排" in table
+    assert f'data-case="{on_time}"' not in table

@@ -1,5 +1,6 @@
 """Cases for administrators: stuck cases (whose commands keep failing, engine/cases/failures.py) with
-retry and cancel, and cancelling any running case with a reason (recorded in its history)."""
+retry and cancel, cases whose deadlines wait for a holiday schedule not yet published (期限待定), and
+cancelling any running case with a reason (recorded in its history)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -7,7 +8,7 @@ from flask_login import current_user
 
 from yijianshi.engine.cases import failures
 from yijianshi.engine.errors import EngineError
-from yijianshi.storage import inbox_store
+from yijianshi.storage import case_store, inbox_store
 from yijianshi.web.admin.blueprint import administrators, bp
 from yijianshi.web.admin.forms import CancelForm
 from yijianshi.web.i18n import gettext as _
@@ -18,7 +19,10 @@ from yijianshi.web.services import services
 @administrators
 def cases():
     engine = services().engine
-    return render_template("admin/cases.html", stuck=failures.stuck_cases(engine), form=CancelForm())
+    with engine.db.reader.connect() as conn:
+        waiting = case_store.cases_needing_attention(conn)
+    return render_template("admin/cases.html", stuck=failures.stuck_cases(engine), waiting=waiting,
+                           form=CancelForm())
 
 
 @bp.route("/cases/<int:case_id>", methods=["GET", "POST"])
