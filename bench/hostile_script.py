@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--cpu", type=float, default=1.0, help="the script CPU limit, seconds")
     args = ap.parse_args()
     home = tempfile.mkdtemp(prefix="yjs-hostile-")
-    system = System.build(Settings.at(home, password_hash_method="pbkdf2:sha256:1000",
+    system = System.build(Settings.at(home, password_hash_method="argon2:1:8:1",
                                       script_cpu_seconds=args.cpu))
     try:
         system.db.upgrade()

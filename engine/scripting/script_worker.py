@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 from yijianshi.engine.clock import Clock
 from yijianshi.engine.errors import ScriptError
 
-NICENESS = 10
 MEMORY_ERROR = "memory"
 TOO_BIG = "too_big"
 
@@ -95,7 +94,6 @@ def _describe(err: BaseException) -> dict[str, Any]:
 def serve(conn: Connection, memory_bytes: int, cpu_seconds: float, max_reply_bytes: int) -> None:
     """The worker's main loop (the target of the worker process)."""
     limit_resources(memory_bytes)
-    os.nice(NICENESS)  # the requests of the engine's own process go first when CPUs are short
     from yijianshi.engine.scripting.functions import script_functions
     from yijianshi.engine.scripting.sandbox import RestrictedEnvironment
 

@@ -30,6 +30,11 @@ from typing import Any
 SPARE_WORKERS = 2  # idle workers kept started beyond those in use
 STARTUP_S = 30.0  # a new worker must be ready within this (a fresh interpreter importing the sandbox)
 _CHECK_EVERY_S = 0.02
+# A call still running after this long (ordinary scripts and expressions take well under a
+# millisecond) is demoted to Linux's SCHED_IDLE policy for the rest of its life: whatever it burns
+# up to its CPU limit then comes only from time no other process wants, so web requests, the
+# scheduler and other cases' scripts are not slowed by it. Its limit counts CPU time, not waiting.
+DEMOTE_AFTER_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,7 @@ class ScriptWorker:
         self.conn = Connection(mine.detach())
         self.calendar: Any = None  # the calendar object this worker has (sent with an earlier call)
         self.cpu_base: float | None = None  # the worker's CPU seconds after its last answer
+        self.demoted = False  # set for a call that ran long: the worker is retired after it
 
     def call(self, request: bytes) -> tuple:
         """Send one request and wait for its answer within the limits; raises WorkerDied."""
@@ -105,7 +111,10 @@ class ScriptWorker:
                 self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
             started = time.monotonic()
             self.conn.send_bytes(request)
-            ready = self.conn.poll(limits.cpu_seconds)  # CPU time never runs ahead of wall time
+            ready = self.conn.poll(min(DEMOTE_AFTER_S, limits.cpu_seconds))
+            if not ready:
+                self.demote()  # a long call: from now on it runs only on CPU time nobody else wants
+                ready = self.conn.poll(max(0.0, limits.cpu_seconds - DEMOTE_AFTER_S))  # CPU time never runs ahead of wall time
             while not ready:
                 over = self._over_limit(started)
                 if over is not None:
@@ -156,6 +165,18 @@ class ScriptWorker:
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def demote(self) -> None:
+        """Run this worker only on otherwise idle CPU from now on (it is retired after this call,
+        since an unprivileged process cannot be raised back)."""
+        self.demoted = True
+        try:
+            os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
+        except (AttributeError, OSError):
+            try:
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
+            except OSError:
+                pass  # gone already: the call finds out
+
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()  # SIGKILL to this worker's own pid
@@ -203,6 +224,8 @@ class ScriptWorkerPool:
                 raise
             if answer[0] == "error" and answer[1].get("kind") == "memory":
                 worker.kill()  # it ends itself after such an answer
+            elif worker.demoted:
+                worker.kill()  # it cannot be raised back to the normal priority; a fresh one replaces it
             else:
                 self._give_back(worker)
             return answer
