@@ -76,9 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # an operator gets a sentence; --debug shows the stack
         if args.debug:
             raise
+        if _missing_schema(err):
+            print("错误：数据库尚未建立或结构不是最新。请先运行 yijianshi db upgrade"
+                  "（yijianshi serve 启动时会自动升级）。", file=sys.stderr)
+            return 1
         print(f"内部错误：{type(err).__name__}: {err}（加 --debug 查看详情）", file=sys.stderr)
         return 3
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _missing_schema(err: Exception) -> bool:
+    """A table the command needs is not there: the database was never created or is behind."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    text = str(getattr(err, "orig", err))
+    return isinstance(err, (OperationalError, ProgrammingError)) and (
+        "no such table" in text or ("relation" in text and "does not exist" in text))

@@ -150,3 +150,14 @@ def test_calendar_commands(run, tmp_path):
     code, out, _ = run("calendar", "load", str(good))
     assert code == 0 and "已导入 2027 年" in out
     assert "放假 2027-01-01 至 2027-01-03" in run("calendar", "show", "2027")[1]
+
+
+def test_a_database_never_created_asks_for_db_upgrade(tmp_path, capsys):
+    """An operator who deploys before creating the database gets the command to run, not an
+    internal error naming a missing table."""
+    url = f"sqlite:///{tmp_path}/fresh.sqlite3"
+    code = main(["--db", url, "deploy", str(FIXTURES / "parallel_review.bpmn")])
+    err = capsys.readouterr().err
+    assert code == 1 and "yijianshi db upgrade" in err and "内部错误" not in err and "no such table" not in err
+    assert main(["--db", url, "db", "upgrade"]) == 0
+    assert main(["--db", url, "deploy", str(FIXTURES / "parallel_review.bpmn")]) == 0
