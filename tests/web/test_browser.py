@@ -302,9 +302,36 @@ def test_a_clerk_downloads_a_material_and_an_auditor_exports_a_search(person, li
     assert rows[0].startswith("case_id,") and any(r.startswith(f"{case_id},") for r in rows[1:])
 
 
+def test_a_clerk_searches_the_inbox_by_name_and_by_id_number(person, live):
+    """The search box in a real browser: the start of a name, then an ID number, which finds the
+    case but never shows up in the address bar (history, logs, Referer)."""
+    base, engine = live
+    number = "51010719850612004X"
+    for case_id in (start(engine, enterprise_name="锦江面馆", legal_rep_id_no=number),
+                    start(engine, enterprise_name="望江茶楼")):
+        accept(engine, case_id)
+    market = person("shichang")
+    market.goto(f"{base}/inbox/")
+    market.fill("#q", "锦江")
+    market.get_by_role("button", name="查找").click()
+    rows = market.locator("table.inbox tbody tr")
+    expect(rows.filter(has_text="锦江面馆")).not_to_have_count(0)
+    expect(rows.filter(has_text="望江茶楼")).to_have_count(0)
+    assert "q=" in market.url
+    market.fill("#q", number.lower())
+    market.get_by_role("button", name="查找").click()
+    expect(market.locator("#q")).to_have_value("510107********004X")
+    expect(rows.filter(has_text="锦江面馆")).not_to_have_count(0)
+    expect(rows.filter(has_text="望江茶楼")).to_have_count(0)
+    assert number not in market.url.upper() and "19850612" not in market.url
+    shot(market, "15-clerk-search-by-id-number")
+    market.get_by_role("link", name="清除").click()
+    expect(rows.filter(has_text="望江茶楼")).not_to_have_count(0)
+
+
 # Last in the file: the tests above take the pictures.
 def test_screenshots_exist():
     """The journey left its pictures for people to look at (CI keeps test-artifacts/)."""
     names = {p.stem for p in Path(SHOTS).glob("*.png")}
     assert {"02-applicant-one-form", "04-front-desk-task", "07-applicant-rated", "10-bad-value-kept",
-            "11-front-desk-material", "14-auditor-export-ready"} <= names
+            "11-front-desk-material", "14-auditor-export-ready", "15-clerk-search-by-id-number"} <= names
