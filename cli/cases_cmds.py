@@ -85,7 +85,50 @@ def cmd_deliver(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    """Dry run (the default) or migration of the running cases of one version to another."""
+    from yijianshi.storage import definition_store
+
+    engine = open_system(args).engine
+    with engine.db.reader.connect() as conn:
+        source = definition_store.by_key_version(conn, args.key, args.from_version)
+        target = (definition_store.by_key_version(conn, args.key, args.to_version) if args.to_version
+                  else definition_store.latest(conn, args.key))
+    if source is None or target is None:
+        raise EngineError(f"流程“{args.key}”没有所说的版本（用 yijianshi definitions 查看已部署的版本）。")
+    plans = ([engine.cases.plan_migration(c, target.id) for c in args.case] if args.case
+             else engine.cases.plan_migrations(source.id, target.id))
+    moved = refused = 0
+    for plan in plans:
+        if not plan.movable:
+            refused += 1
+            print(f"案件 {plan.case_id}：不能迁移：" + "；".join(plan.blockers))
+            continue
+        steps = "、".join(plan.open_steps) or "无"
+        if args.apply:
+            engine.cases.migrate_case(plan.case_id, target.id, actor(args), args.reason or "")
+            moved += 1
+            print(f"案件 {plan.case_id}：已从 v{plan.from_version} 迁移到 v{plan.to_version}（在办环节：{steps}）")
+        else:
+            print(f"案件 {plan.case_id}：可迁移 v{plan.from_version} → v{plan.to_version}（在办环节：{steps}；"
+                  f"有改动的元素：{'、'.join(plan.changed) or '无'}）")
+    verb = "已迁移" if args.apply else "可迁移"
+    print(f"共 {len(plans)} 个办件：{verb} {moved if args.apply else len(plans) - refused} 个，不能迁移 {refused} 个"
+          + ("" if args.apply else "（试运行，未做改动；加 --apply 执行）"))
+    return 0 if refused == 0 else 1
+
+
 def add_cases_parsers(sub) -> None:
+    p = sub.add_parser("migrate", help="把运行中的办件迁移到流程的新版本（默认试运行）")
+    p.add_argument("key", help="流程定义键")
+    p.add_argument("--from-version", type=int, required=True, help="办件当前所在的版本")
+    p.add_argument("--to-version", type=int, help="目标版本（默认最新版本）")
+    p.add_argument("--case", type=int, action="append", help="只迁移这些办件（可重复）")
+    p.add_argument("--apply", action="store_true", help="执行迁移（否则只报告会怎样）")
+    p.add_argument("--reason", help="迁移原因（记入办件历史）")
+    actor_args(p)
+    p.set_defaults(func=cmd_migrate)
+
     p = sub.add_parser("start", help="立案")
     p.add_argument("key", help="流程定义键（BPMN process id）")
     p.add_argument("--data", help="初始数据（JSON 对象）")

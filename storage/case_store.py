@@ -312,3 +312,15 @@ def correlations_of(conn: Connection, case_id: int) -> dict[str, str]:
 def delete_case_projections(conn: Connection, case_id: int) -> None:
     conn.execute(delete(waits).where(waits.c.case_id == case_id))
 
+
+def set_definition(conn: Connection, case_id: int, definition_id: int) -> None:
+    """A case migrated to another version of its process: its row and its work items point at it."""
+    conn.execute(update(cases).where(cases.c.id == case_id).values(definition_id=definition_id))
+    conn.execute(update(work_items).where(work_items.c.case_id == case_id).values(definition_id=definition_id))
+
+
+def running_case_ids(conn: Connection, definition_id: int, limit: int = 1000) -> list[int]:
+    """Running cases of one definition version, oldest first (the cases a migration may move)."""
+    return list(conn.execute(select(cases.c.id).where(cases.c.definition_id == definition_id,
+                                                      cases.c.status == "running")
+                             .order_by(cases.c.id).limit(limit)).scalars())

@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from SpiffWorkflow.task import TaskState
 
 from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases import migration
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.deadlines.timers import command_time, rearm
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
@@ -83,6 +84,8 @@ def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Ite
                 deliver(wf, data["message"], data["payload"], data["correlation"])
             elif ev.type == h.CASE_CANCELLED:
                 wf.cancel()
+            elif ev.type == h.CASE_MIGRATED:
+                definition = _migrate(engine, wf, ev, definition, data["definition_id"])
             elif ev.type == h.TIMERS_FIRED:
                 wf.refresh_timers()
                 run_engine(wf)
@@ -95,6 +98,17 @@ def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Ite
                 run_engine(wf)
             wf.get_events()
         yield ev, wf
+
+
+def _migrate(engine, wf: BpmnWorkflow, ev, source: LoadedDefinition, target_id: int) -> LoadedDefinition:
+    """Repeat a recorded migration (engine/cases/migration.py) on the re-executed workflow."""
+    with engine.db.reader.connect() as conn:
+        target = engine.definitions.by_id(conn, target_id)
+    result, diffs = migration.plan(engine.cases.runner.codec.serializer.registry, wf, ev.case_id, source, target)
+    if diffs is None:
+        raise Diverged(f"第 {ev.seq} 条记录的版本迁移在重新执行时不成立：" + "；".join(result.blockers))
+    migration.migrate(wf, diffs, target)
+    return target
 
 
 def reexecute(engine, case_id: int) -> ReplayReport:

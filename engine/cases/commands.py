@@ -27,6 +27,7 @@ from yijianshi.engine.cases.context import (
     summary_of,
     timers_first,
 )
+from yijianshi.engine.cases import migration
 from yijianshi.engine.cases.materials import NewMaterial, material_rows
 from yijianshi.engine.cases.engine_steps import deliver, ready_ordinal, run_engine, timer_ordinal
 from yijianshi.engine.cases.projection import due_at_of
@@ -342,6 +343,49 @@ class CaseService:
             return None
 
     # -- queries -------------------------------------------------------------------------------
+
+    def plan_migration(self, case_id: int, target_definition_id: int) -> migration.MigrationPlan:
+        """Dry run: what moving a running case to another version of its process would do."""
+        with self.db.reader.connect() as conn:
+            head = store.case_head(conn, case_id)
+            if head is None:
+                raise NotFound(f"案件 {case_id} 不存在。")
+            source = self.definitions.by_id(conn, head.definition_id)
+            target = self.definitions.by_id(conn, target_definition_id)
+        if head.status != "running":
+            result = migration.MigrationPlan(case_id, source.version, target.version)
+            result.blockers.append("办件不在办理中。")
+            return result
+        return migration.plan(self.runner.codec.serializer.registry, self.workflow_of(case_id), case_id,
+                              source, target)[0]
+
+    def plan_migrations(self, source_definition_id: int, target_definition_id: int,
+                        limit: int = 1000) -> list[migration.MigrationPlan]:
+        """Dry run for every running case of one version (up to `limit`)."""
+        with self.db.reader.connect() as conn:
+            ids = store.running_case_ids(conn, source_definition_id, limit)
+        return [self.plan_migration(case_id, target_definition_id) for case_id in ids]
+
+    def migrate_case(self, case_id: int, target_definition_id: int, actor: Actor, reason: str = "") -> CaseSummary:
+        """Move a running case to another (newer) version of its process; refused with the plan's
+        reasons when it cannot move. Recorded in the history (replay repeats it)."""
+
+        def body(ctx: CommandContext) -> None:
+            if ctx.head.status != "running":
+                raise EngineError("办件不在办理中，不能迁移。")
+            target = self.definitions.by_id(ctx.conn, target_definition_id)
+            wf = ctx.workflow
+            result, diffs = migration.plan(self.runner.codec.serializer.registry, wf, ctx.head.id,
+                                           ctx.definition, target)
+            if diffs is None:
+                raise EngineError("办件不能迁移：" + "；".join(result.blockers))
+            migration.migrate(wf, diffs, target)
+            ctx.definition = target
+            ctx.state_changed = True
+            ctx.event(h.CASE_MIGRATED, migration.event_data(result, target, reason[:500]))
+            ctx.later(lambda conn, cid: store.set_definition(conn, cid, target.id))
+
+        return self.runner.run_on_case(case_id, actor, body)
 
     def workflow_of(self, case_id: int) -> BpmnWorkflow:
         """A private, deserialized copy of a case's workflow (for display and replay checks)."""

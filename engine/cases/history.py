@@ -23,7 +23,8 @@ TIMERS_FIRED = "timers_fired"  # command: the scheduler let due timers fire
 TIMERS_REARMED = "timers_rearmed"  # command: due times computed again after a calendar change
 CASE_COMPLETED = "case_completed"
 CASE_CANCELLED = "case_cancelled"  # command
-COMMAND_TYPES = frozenset({CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED, TIMERS_FIRED,
+CASE_MIGRATED = "case_migrated"  # command: moved to a newer version of its process (engine/cases/migration.py)
+COMMAND_TYPES = frozenset({CASE_MIGRATED, CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED, TIMERS_FIRED,
                            TIMERS_REARMED})
 
 
