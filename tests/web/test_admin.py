@@ -2,6 +2,7 @@
 unlock), cancelling a case with a reason (in its history), stuck cases with retry and cancel."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -141,3 +142,40 @@ def test_cases_waiting_for_an_unpublished_holiday_schedule_are_listed(client_for
     table = table[:table.index("</table>")]
     assert f'data-case="{waiting}"' in table and "跨年审查" in table and "节假日安排" in table
     assert f'data-case="{on_time}"' not in table
+
+
+def test_admin_dry_runs_and_migrates_running_cases_to_a_new_version(client_for, web_engine, tmp_path):
+    from tests.test_migration import V1, V2, V3, _complete, _deploy
+    from yijianshi.storage import definition_store
+
+    clerk = Actor("chuangkou", frozenset({"front_desk"}))
+    v1 = _deploy(web_engine, tmp_path, V1)
+    moving = web_engine.cases.start_case("migrating", {}, clerk).id
+    _complete(web_engine, moving, "apply", clerk)
+    v2 = _deploy(web_engine, tmp_path, V2)
+    admin = client_for("admin")
+    page = admin.page("/admin/migrations")
+    assert f'<option value="{v1}"' in page and f'<option value="{v2}"' in page
+    plan = admin.page(f"/admin/migrations?source={v1}&target={v2}")
+    assert f'data-case="{moving}"' in plan and "可迁移" in plan and "部门审查" in plan
+    refused = admin.post("/admin/migrations", {"source": v1, "target": v2, "reason": ""})
+    assert refused.status_code == 302
+    with web_engine.db.reader.connect() as conn:
+        assert case_store.case_head(conn, moving).definition_id == v1  # no reason: nothing moved
+    admin.page(f"/admin/migrations?source={v1}&target={v2}")
+    done = admin.post("/admin/migrations", {"source": v1, "target": v2, "reason": "增加主任签批"})
+    assert done.status_code == 302
+    assert "已将 1 个办件从 v1 迁移到 v2" in admin.page(done.location)
+    with web_engine.db.reader.connect() as conn:
+        assert case_store.case_head(conn, moving).definition_id == v2
+        assert [json.loads(e.data)["reason"] for e in case_store.case_events(conn, moving)
+                if e.type == h.CASE_MIGRATED] == ["增加主任签批"]
+    # A version that removes the step a case is at: the dry run says why it cannot move.
+    stuck = web_engine.cases.start_case("migrating", {}, clerk).id
+    v3 = _deploy(web_engine, tmp_path, V3)
+    blocked = admin.page(f"/admin/migrations?source={v2}&target={v3}")
+    row = blocked[blocked.index(f'data-case="{stuck}"'):]
+    assert "不能迁移" in row[:row.index("</tr>")] and "受理" in row[:row.index("</tr>")]
+    assert client_for("shichang").get("/admin/migrations").status_code == 403
+    with web_engine.db.reader.connect() as conn:
+        assert definition_store.latest(conn, "migrating").id == v3
