@@ -18,7 +18,8 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_start_forms, read_user_tasks
+from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
@@ -59,6 +60,7 @@ class ParsedDefinition:
     spec_json: str
     task_meta: dict[str, UserTaskMeta]
     files: list[dict]
+    start_form: Form | None = None  # camunda:formData on the process's start event
 
 
 @dataclass
@@ -80,6 +82,8 @@ class LoadedDefinition:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     task_meta: dict[str, UserTaskMeta]
+    # The start-event form: the data a case is started with, validated by CaseService.start_case.
+    start_form: Form | None = None
 
     def meta_for(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
         return self.task_meta.get(f"{process_id}:{task_spec}")
@@ -129,6 +133,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
 
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
+    start_forms: dict[str, Form] = {}
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
@@ -144,6 +149,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             parser.add_bpmn_xml(tree, filename=src.filename)
             metas, meta_problems = read_user_tasks(tree, src.filename)
             problems.extend(meta_problems)
+            forms, form_problems = read_start_forms(tree, src.filename)
+            problems.extend(form_problems)
+            start_forms.update(forms)
             problems.extend(_check_expressions(tree, src.filename))
             for meta in metas.values():
                 task_meta[f"{meta.process_id}:{meta.task_id}"] = meta
@@ -166,7 +174,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             if not is_executable(process):
                 continue
             try:
-                definitions.append(_build(parser, codec, process, src, process_files, decision_files, task_meta))
+                built = _build(parser, codec, process, src, process_files, decision_files, task_meta)
+                built.start_form = start_forms.get(built.key)
+                definitions.append(built)
             except ValidationException as err:
                 problems.append(_problem_from_validation(err, src.filename, tree))
             except DefinitionError as err:
@@ -387,7 +397,9 @@ class DefinitionCache:
             return found
         spec, subs = self._codec.loads(row.spec_json)
         meta = {k: UserTaskMeta.from_dict(v) for k, v in json.loads(row.task_meta_json).items()}
-        loaded = LoadedDefinition(row.id, row.key, row.version, row.name, spec, subs, meta)
+        start_json = getattr(row, "start_form_json", None)
+        start_form = Form.from_dict(json.loads(start_json)) if start_json else None
+        loaded = LoadedDefinition(row.id, row.key, row.version, row.name, spec, subs, meta, start_form)
         with self._lock:
             return self._by_id.setdefault(row.id, loaded)
 
@@ -434,6 +446,8 @@ def store_deployment(conn, parsed: ParsedDeployment, actor: str, at) -> list[Dep
         new_id = store.insert_definition(conn, dict(
             key=d.key, version=version, name=d.name, content_hash=d.content_hash, spec_json=d.spec_json,
             task_meta_json=json.dumps({k: m.to_dict() for k, m in d.task_meta.items()}, ensure_ascii=False),
+            start_form_json=(json.dumps(d.start_form.to_dict(), ensure_ascii=False)
+                             if d.start_form is not None else None),
             files_json=json.dumps(d.files, ensure_ascii=False), deployed_at=at, deployed_by=actor,
         ))
         results.append(DeployedVersion(d.key, version, new_id, True))
