@@ -78,3 +78,21 @@ def test_the_engine_tells_whether_a_process_has_a_start_event_form(engine):
     engine.deploy([MODEL, FIXTURES / "camunda" / "modeler_review.bpmn"])
     assert engine.cases.start_event_form(KEY).field("category") is not None
     assert engine.cases.start_event_form("modeler_review") is None
+
+
+def test_the_cli_start_enforces_the_start_event_form(db_url, capsys):
+    from yijianshi.cli.main import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["--db", db_url, *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("db", "upgrade")[0] == 0
+    assert run("deploy", str(MODEL))[0] == 0
+    code, _, err = run("start", KEY, "--data", '{"organizer_name": "东城文化馆", "attendees": 3}')
+    assert code == 1 and "attendees: 不能小于 10" in err and "category: 此项为必填项" in err
+    assert "已立案" not in err
+    code, out, _ = run("start", KEY, "--data", '{"organizer_name": "东城文化馆", "attendees": 30, '
+                                              '"category": "sports", "event_date": "2026-06-01"}')
+    assert code == 0 and "已立案：案件 1" in out and "备案审查" in out
