@@ -379,7 +379,7 @@ def _problem_from_exception(err: Exception, filename: str, tree=None, process=No
     log.warning("model could not be read", extra={"file": filename}, exc_info=err)
     return Problem(filename, where.sourceline if where is not None else None,
                    "本系统无法读取此处的模型内容（可能使用了 Camunda 7 专有、本系统不支持的构造）。"
-                   "请对照 README“支持的 BPMN 构造”修改该元素，或删除它后重新上传。",
+                   "请对照 README“Writing processes”一节列出的支持构造修改该元素，或删除它后重新上传。",
                    (where.get("id") if where is not None else None))
 
 
