@@ -161,3 +161,23 @@ def test_a_model_saved_in_another_encoding_deploys_as_utf8(sqlite_engine, encodi
     assert content.startswith('<?xml version="1.0" encoding="UTF-8"?>') and "Prüfung" in content
     case = sqlite_engine.cases.start_case("enc", {}, Actor("a", frozenset()))
     assert case.status == "completed"
+
+
+def test_validate_prints_the_is_executable_warning_and_succeeds(tmp_path, capsys):
+    from yijianshi.cli.main import main
+
+    src = model("default_flow")
+    path = tmp_path / "default_flow.bpmn"
+    path.write_bytes(src.data.replace(b' isExecutable="true"', b""))
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "全部有效" in out
+    assert f"提示：{path}:3: [default_flow]" in err and 'isExecutable="true"' in err
+
+
+def test_a_wrapped_python_exception_never_reaches_the_message():
+    from yijianshi.engine.modeling.unsupported import structure_message
+
+    message = structure_message("TypeError('Object of type Foo is not JSON serializable')")
+    assert message.startswith("流程结构有误") and "TypeError" not in message
+    assert "没有找到" in structure_message('No DMN Diagram available with id "d1", Available DMN ids are: .')

@@ -64,4 +64,10 @@ def structure_message(detail: str) -> str:
         if found:
             return f"流程结构有误：{text.format(*found.groups())}。"
     first = detail.strip().splitlines()[0][:200] if detail.strip() else ""
-    return f"流程结构有误，请对照 BPMN 规范检查该元素及其连线。（解析器说明：{first}）"
+    lead = "流程结构有误，请对照 BPMN 规范检查该元素及其连线。"
+    if not first or _RAW.search(first):
+        return lead  # a wrapped Python exception says nothing a designer can use
+    return f"{lead}（解析器说明：{first}）"
+
+
+_RAW = re.compile(r"\b\w*(?:Error|Exception)\b|Traceback|object of type|\bb'<", re.I)
