@@ -20,6 +20,7 @@ def cmd_validate(args) -> int:
     parsed, problems, lint = check_sources(read_sources(args.paths), registry)
     if not _report(problems, lint):
         return 1
+    _warn(parsed.warnings)
     names = ", ".join(d.key for d in parsed.definitions)
     print(f"全部有效：{len(parsed.sources)} 个文件，可执行流程 {names}")
     return 0
@@ -32,6 +33,7 @@ def cmd_deploy(args) -> int:
     sources = read_sources(args.paths)
     engine = open_system(args).engine
     review = review_upload(engine, sources, registry)
+    _warn(review.warnings)
     if not _report(review.problems, review.lint):
         print(f"部署未执行：发现 {len(review.problems) + len(review.lint)} 个问题，没有写入任何内容。",
               file=sys.stderr)
@@ -39,6 +41,12 @@ def cmd_deploy(args) -> int:
     for r in deploy_reviewed(engine, review.uploaded, review.included, actor(args)):
         print(str(r))
     return 0
+
+
+def _warn(warnings: list[Problem]) -> None:
+    """Notes that do not stop a deploy (e.g. a process without isExecutable), to stderr."""
+    for w in warnings:
+        print(f"提示：{w}", file=sys.stderr)
 
 
 def _report(problems: list[Problem], lint: list[Problem]) -> bool:

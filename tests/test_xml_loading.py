@@ -12,6 +12,7 @@ from yijianshi.engine.modeling.xml_loading import (
     MAX_FILE_BYTES,
     kind_of,
     parse_xml,
+    to_utf8,
     validate_bpmn_schema,
     validate_dmn_schema,
 )
@@ -225,11 +226,45 @@ def test_binary_garbage_is_rejected_as_not_utf8() -> None:
     assert "UTF-8" in only_problem(exc_info).message
 
 
-def test_non_utf8_declared_encoding_is_rejected() -> None:
-    data = '<?xml version="1.0" encoding="GBK"?>\n<bpmn:definitions/>'.encode()
+@pytest.mark.parametrize("encoding, name, codec", [
+    ("ISO-8859-1", "Geburt Café Ü", "latin-1"),
+    ("GBK", "出生一件事", "gbk"),
+    ("GB18030", "出生一件事", "gb18030"),
+    ("UTF-16", "出生一件事", "utf-16"),  # Python writes the byte order mark
+    ("windows-1252", "Naïve", "cp1252"),
+])
+def test_a_file_in_its_declared_encoding_is_read(encoding, name, codec) -> None:
+    text = (f'<?xml version="1.0" encoding="{encoding}"?>\n'
+            f'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">\n'
+            f'  <bpmn:process id="p" name="{name}" isExecutable="true"/>\n</bpmn:definitions>\n')
+    data = text.encode(codec)
+    tree = parse_xml(data, "other_tool.bpmn")
+    process = tree.getroot()[0]
+    assert process.get("name") == name and process.sourceline == 3
+    utf8 = to_utf8(data, "other_tool.bpmn")
+    assert utf8.startswith(b'<?xml version="1.0" encoding="UTF-8"?>') and name.encode() in utf8
+
+
+def test_bytes_not_in_the_declared_encoding_name_it_and_the_line() -> None:
+    data = '<?xml version="1.0" encoding="GBK"?>\n<a>\n<b/>\n</a>'.encode() + b"\xff\xfe\xff"
     with pytest.raises(DefinitionError) as exc_info:
         parse_xml(data, "gbk.bpmn")
-    assert "GBK" in only_problem(exc_info).message
+    problem = only_problem(exc_info)
+    assert "GBK" in problem.message and problem.line == 4
+
+
+def test_an_unknown_declared_encoding_is_refused_with_the_fix() -> None:
+    data = '<?xml version="1.0" encoding="KLINGON-8"?>\n<a/>'.encode()
+    with pytest.raises(DefinitionError) as exc_info:
+        parse_xml(data, "k.bpmn")
+    assert "KLINGON-8" in only_problem(exc_info).message and 'encoding="UTF-8"' in only_problem(exc_info).message
+
+
+def test_a_doctype_in_utf16_is_still_refused() -> None:
+    data = '<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<x>&e;</x>'
+    with pytest.raises(DefinitionError) as exc_info:
+        parse_xml(data.encode("utf-16"), "xxe16.bpmn")
+    assert "DOCTYPE" in only_problem(exc_info).message
 
 
 @pytest.mark.parametrize("data", [b"", b"   \n\t", b"\xef\xbb\xbf"])

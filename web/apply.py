@@ -38,13 +38,13 @@ def scenario(key: str):
     view = scenario_catalogue().latest(key)
     if view is None or not view.is_scenario:
         abort(404)
-    entry = view.entry
-    if entry.form is None:
+    application = view.application_form
+    if application is None:
         form = None
     elif request.method == "POST":
-        form = TaskForm(entry.form, request.form)
+        form = TaskForm(application, request.form)
     else:
-        form = TaskForm(entry.form, None, _prefill(entry.form))
+        form = TaskForm(application, None, _prefill(application))
     outcome = Outcome()
     if request.method == "POST":
         outcome = _start(view, form)
@@ -64,22 +64,25 @@ def _start(view, form: TaskForm | None) -> Outcome:
     """Validate everything first, then start the case, submit its application form and keep the
     materials in one transaction: a start that fails leaves no case behind (and no files)."""
     svc = services()
-    entry = view.entry
+    application = view.application_form
     submission = {}
     if form is not None:
         submission = form.submission()
         try:
-            validate_submission(entry.form, submission)
+            validate_submission(application, submission)
         except FormErrors as err:
             form.show_errors(err.errors)
             return Outcome()
+    if view.start_form is not None:
+        # The start event's form: the data the case starts with (no materials: they go with a step).
+        return _start_with(view, form, lambda actor: svc.engine.cases.start_case(view.key, submission, actor))
     staged, failed = stage_uploads()
     if failed is not None:
         return failed
     actor = current_user.actor
     published = svc.materials.publish(staged)
     try:
-        started = svc.engine.cases.start_case(view.key, {}, actor, title=case_title(view.name, entry.form, submission),
+        started = svc.engine.cases.start_case(view.key, {}, actor, title=case_title(view.name, application, submission),
                                               start_form=submission, start_materials=published.materials)
     except FormErrors as err:  # the rules changed under us; the page shows why
         svc.materials.forget(published)
@@ -94,6 +97,17 @@ def _start(view, form: TaskForm | None) -> Outcome:
         svc.materials.forget(published)  # the files are attached with the start or not at all
         raise
     return Outcome(summary=started)
+
+
+def _start_with(view, form: TaskForm | None, start) -> Outcome:
+    try:
+        return Outcome(summary=start(current_user.actor))
+    except FormErrors as err:  # the rules changed under us; the page shows why
+        if form is not None:
+            form.show_errors(err.errors)
+    except EngineError as err:
+        flash(_("申请未能提交，未创建办件：%(why)s", why=failure_text(err, current_user)), "error")
+    return Outcome()
 
 
 @bp.get("/cases")

@@ -28,8 +28,8 @@ def startable(user) -> list:
         return []
     views = scenario_catalogue().latest_views()
     called = set().union(*(v.called for v in views)) if views else set()
-    return sorted((v for v in views if v.entry is not None and v.entry.form is not None and v.key not in called
-                   and may_start_for_others(user.actor, v.entry.groups)), key=lambda v: v.name)
+    return sorted((v for v in views if v.application_form is not None and v.key not in called
+                   and may_start_for_others(user.actor, v.starter_groups)), key=lambda v: v.name)
 
 
 staff = audience(lambda u: not u.is_applicant)
@@ -47,8 +47,8 @@ def start(key: str):
     view = next((v for v in startable(current_user) if v.key == key), None)
     if view is None:
         abort(404 if scenario_catalogue().latest(key) is None else 403)
-    counter = is_counter_application(view.entry.groups)
-    form = TaskForm(view.entry.form, request.form if request.method == "POST" else None)
+    counter = is_counter_application(view.starter_groups)
+    form = TaskForm(view.application_form, request.form if request.method == "POST" else None)
     applicant = {"name": (request.form.get("applicant_name") or "").strip()[:MAX_NAME],
                  "account": (request.form.get("applicant_account") or "").strip().lower()}
     problems: dict[str, str] = {}
@@ -77,17 +77,21 @@ def _start(view, form: TaskForm, counter: bool, applicant: dict, problems: dict)
                 owner = account.username
     submission = form.submission()
     try:
-        validate_submission(view.entry.form, submission)
+        validate_submission(view.application_form, submission)
     except FormErrors as err:
         form.show_errors(err.errors)
         return None
     if problems:
         return None
     actor = current_user.actor
+    on_behalf_of = applicant["name"] if counter else None
     try:
+        if view.start_form is not None:  # the start event's form: the data the case starts with
+            return services().engine.cases.start_case(view.key, submission, actor, started_by=owner,
+                                                      on_behalf_of=on_behalf_of)
         return services().engine.cases.start_case(
-            view.key, {}, actor, title=case_title(view.name, view.entry.form, submission), start_form=submission,
-            started_by=owner, on_behalf_of=applicant["name"] if counter else None)
+            view.key, {}, actor, title=case_title(view.name, view.application_form, submission), start_form=submission,
+            started_by=owner, on_behalf_of=on_behalf_of)
     except FormErrors as err:
         form.show_errors(err.errors)
     except EngineError as err:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
 from yijianshi.engine.access.actors import APPLICANT_ROLE
 from yijianshi.engine.modeling.definitions import LoadedDefinition
-from yijianshi.engine.modeling.forms import FormField
+from yijianshi.engine.modeling.forms import Form, FormField
 from yijianshi.engine.modeling.namespaces import BPMN
 from yijianshi.engine.modeling.scenario_items import ScenarioItem, deployed_items, entry_task
 from yijianshi.engine.modeling.time_limits import LIMIT_WORDS, Limit
@@ -48,15 +48,42 @@ class DefinitionView:
     loaded: LoadedDefinition = field(repr=False)
 
     @property
+    def start_form(self) -> Form | None:
+        """The start-event form (camunda:formData on the start event): the data a case starts with."""
+        return self.loaded.start_form
+
+    @property
+    def application_form(self) -> Form | None:
+        """The form a case is applied for with: the start-event form when the process has one, else
+        the form of its first step (the shipped processes' merged application form)."""
+        if self.start_form is not None:
+            return self.start_form
+        return self.entry.form if self.entry is not None else None
+
+    @property
+    def application_title(self) -> str:
+        """The heading of the application form."""
+        if self.start_form is None and self.entry is not None:
+            return self.entry.name
+        return ""
+
+    @property
+    def starter_groups(self) -> tuple[str, ...]:
+        """Who a start is for: a process with a start-event form is applied for by applicants (staff
+        start it at the counter for a named applicant); else the first step's departments."""
+        if self.start_form is not None:
+            return (APPLICANT_ROLE,)
+        return self.entry.groups if self.entry is not None else ()
+
+    @property
     def is_scenario(self) -> bool:
-        return self.entry is not None and APPLICANT_ROLE in self.entry.groups
+        return APPLICANT_ROLE in self.starter_groups
 
     @property
     def application_fields(self) -> tuple[str, ...]:
         """What the applicant fills in on the one merged form."""
-        if self.entry is None or self.entry.form is None:
-            return ()
-        return tuple(f.id for f in self.entry.form.fields if not f.readonly)
+        form = self.application_form
+        return tuple(f.id for f in form.fields if not f.readonly) if form is not None else ()
 
     def label(self, field_id: str) -> str:
         f = self.fields.get(field_id)
@@ -134,9 +161,10 @@ def _build_view(conn, row, loaded: LoadedDefinition, xml_of) -> DefinitionView:
     entry = entry_task(loaded)
     fields: dict[str, FormField] = {}
     # The application form's order first: that is the order applicants and clerks know the data in.
-    for meta in ([entry] if entry is not None else []) + list(loaded.task_meta.values()):
-        if meta.form is not None:
-            for f in meta.form.fields:
+    forms = [loaded.start_form] + [m.form for m in ([entry] if entry is not None else []) + list(loaded.task_meta.values())]
+    for form in forms:
+        if form is not None:
+            for f in form.fields:
                 fields.setdefault(f.id, f)
     return DefinitionView(
         id=row.id, key=row.key, version=row.version, name=row.name, description=description,

@@ -37,7 +37,7 @@ from yijianshi.engine.deadlines.timers import UNRESOLVED, command_time, rearm
 from yijianshi.engine.errors import AmbiguousCorrelation, EngineError, FormErrors, NotFound, NotPermitted, \
     WorkItemUnavailable
 from yijianshi.engine.modeling.definitions import DefinitionCache
-from yijianshi.engine.modeling.forms import validate_submission
+from yijianshi.engine.modeling.forms import Form, validate_submission
 from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage import definition_store
@@ -66,6 +66,9 @@ class CaseService:
                    within: Callable[[Connection, CaseSummary], None] | None = None) -> CaseSummary:
         """Start a case on the latest version of a definition.
 
+        `data`: the case's initial data. When the process has a start-event form (camunda:formData on
+        its start event) it is that form's submission: validated like any form (FormErrors naming
+        each field, nothing written), and the cleaned, typed values become the case data.
         `start_form`: also submit the case's start form (the form of the one step with a form that
         the start opens in the main process) in the same transaction, validated like any form; a
         refusal leaves no case behind. The one who starts a case fills its start form, so the step's
@@ -88,6 +91,8 @@ class CaseService:
             if row is None:
                 raise NotFound(f"流程定义“{definition_key}”尚未部署。")
             definition = self.definitions.by_id(conn, row.id)
+            if definition.start_form is not None:
+                initial = check_data(validate_submission(definition.start_form, initial))
             wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
             wf.task_tree.data.update(initial)
             before = project_work_items(wf)
@@ -109,8 +114,10 @@ class CaseService:
                 values = self.runner.prepare(ctx)
                 following = self._submit_start_form(ctx, start_form, start_materials) if start_form is not None else None
                 following_values = self.runner.prepare(following) if following is not None else None
-            case_title_ = title or row.name
-            if following is not None and title is None and following.item is not None:
+            case_title_ = title or (case_title(row.name, definition.start_form, initial)
+                                    if definition.start_form is not None else row.name)
+            if following is not None and title is None and following.item is not None \
+                    and definition.start_form is None:
                 # listed by whom it is for, as a web start names it
                 meta = definition.meta_for(following.item.process_id, following.item.task_spec)
                 case_title_ = case_title(row.name, meta.form if meta else None, start_form or {})
@@ -133,6 +140,15 @@ class CaseService:
         self.runner.cache.put(case_id, new_version, wf, last.after or last.before)
         log.info("case started", extra={"case_id": case_id, "actor": actor.id, "event": h.CASE_STARTED})
         return summary
+
+    def start_event_form(self, definition_key: str) -> Form | None:
+        """The start-event form of the latest version (None: the process has none, its start data
+        is free and its application form, if any, is the first step's)."""
+        with self.db.reader.connect() as conn:
+            row = definition_store.latest(conn, definition_key)
+            if row is None:
+                raise NotFound(f"流程定义“{definition_key}”尚未部署。")
+            return self.definitions.by_id(conn, row.id).start_form
 
     def _submit_start_form(self, started: CommandContext, submitted: Mapping[str, Any],
                            materials: Sequence[NewMaterial] = ()) -> CommandContext | None:

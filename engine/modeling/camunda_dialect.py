@@ -310,3 +310,29 @@ def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, 
                 lane=_lane_of(task, lanes), due_date=task.get(f"{CAMUNDA}dueDate"),
                 form=_read_form(task, report), formless=_is_formless(ext))
     return tasks, problems
+
+
+def read_start_forms(tree: etree._ElementTree, filename: str) -> tuple[dict[str, Form], list[Problem]]:
+    """The start-event form of each process (camunda:formData on a start event directly in the
+    process, the data given when a case starts), by process id; also the designer mistakes found.
+    Start events inside subprocesses, and those started by a message, timer or signal, take no form."""
+    forms: dict[str, Form] = {}
+    problems: list[Problem] = []
+    for process in tree.getroot().iterfind(f"{BPMN}process"):
+        process_id = process.get("id") or ""
+        with_form = [s for s in process.iterfind(f"{BPMN}startEvent")
+                     if s.find(f"{BPMN}extensionElements/{CAMUNDA}formData") is not None]
+        for start in with_form:
+            report = _Reporter(filename, start.get("id") or "", problems)
+            if any(etree.QName(child).localname.endswith("EventDefinition") for child in start):
+                report(start, "只有空开始事件（没有消息、定时、信号等定义）可以带开始表单（camunda:formData）。"
+                              "请把表单移到空开始事件上，或移到第一个用户任务上。")
+                continue
+            form = _read_form(start, report)
+            if form is None:
+                continue
+            if process_id in forms:
+                report(start, "流程有多个带开始表单的开始事件。一个流程只能有一个开始表单，请只保留一个。")
+                continue
+            forms[process_id] = form
+    return forms, problems

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -17,21 +18,26 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_start_forms, read_user_tasks
+from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
+from yijianshi.engine.modeling.unsupported import structure_message, unsupported_problem
 from yijianshi.engine.modeling.timer_text import TIMER_KINDS, executable, make_executable, timer_problem
 from yijianshi.engine.scripting.sandbox import check_script
 from yijianshi.engine.modeling.xml_loading import (
     MAX_FILE_BYTES,
+    is_executable,
     kind_of,
     parse_xml,
+    to_utf8,
     validate_bpmn_schema,
     validate_dmn_schema,
 )
 
 SOURCE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn")
+log = logging.getLogger("yijianshi.deploy")
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,15 @@ class ParsedDefinition:
     spec_json: str
     task_meta: dict[str, UserTaskMeta]
     files: list[dict]
+    start_form: Form | None = None  # camunda:formData on the process's start event
 
 
 @dataclass
 class ParsedDeployment:
     definitions: list[ParsedDefinition]
-    sources: dict[str, SourceFile]  # sha256 -> file
+    sources: dict[str, SourceFile]  # sha256 -> file (as UTF-8, whatever encoding it was uploaded in)
     kinds: dict[str, str]  # sha256 -> "bpmn" | "dmn"
+    warnings: list[Problem] = field(default_factory=list)  # worth fixing, but nothing stops the deploy
 
 
 @dataclass
@@ -74,6 +82,8 @@ class LoadedDefinition:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     task_meta: dict[str, UserTaskMeta]
+    # The start-event form: the data a case is started with, validated by CaseService.start_case.
+    start_form: Form | None = None
 
     def meta_for(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
         return self.task_meta.get(f"{process_id}:{task_spec}")
@@ -100,9 +110,12 @@ def read_sources(paths: list[str | Path]) -> list[SourceFile]:
 def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     """Validate and parse a set of files; raises DefinitionError listing every problem found."""
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     trees: list[tuple[SourceFile, etree._ElementTree, str]] = []
     for src in sources:
         try:
+            # Any declared encoding is read; from here on (stored copy included) the file is UTF-8.
+            src = SourceFile(src.filename, to_utf8(src.data, src.filename))
             tree = parse_xml(src.data, src.filename)
             kind = kind_of(tree)
         except DefinitionError as err:
@@ -120,6 +133,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
 
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
+    start_forms: dict[str, Form] = {}
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
@@ -135,17 +149,21 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             parser.add_bpmn_xml(tree, filename=src.filename)
             metas, meta_problems = read_user_tasks(tree, src.filename)
             problems.extend(meta_problems)
+            forms, form_problems = read_start_forms(tree, src.filename)
+            problems.extend(form_problems)
+            start_forms.update(forms)
             problems.extend(_check_expressions(tree, src.filename))
             for meta in metas.values():
                 task_meta[f"{meta.process_id}:{meta.task_id}"] = meta
             for process in tree.getroot().iter(f"{BPMN}process"):
                 process_files[process.get("id")] = src
         except ValidationException as err:
-            problems.append(_problem_from_validation(err, src.filename))
+            problems.append(_problem_from_validation(err, src.filename, tree))
         except Exception as err:  # a hostile file must end as a message, never a traceback
-            problems.append(Problem(src.filename, None, f"无法解析此文件：{_describe(err)}"))
+            problems.append(_problem_from_exception(err, src.filename, tree))
     if problems:
         raise DefinitionError(problems)
+    warnings.extend(_executable_warnings(trees))
 
     codec = SpecCodec()
     definitions = []
@@ -153,28 +171,57 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
         if kind != "bpmn":
             continue
         for process in tree.getroot().iter(f"{BPMN}process"):
-            if process.get("isExecutable", "false").lower() != "true":
+            if not is_executable(process):
                 continue
             try:
-                definitions.append(_build(parser, codec, process, src, process_files, decision_files, task_meta))
+                built = _build(parser, codec, process, src, process_files, decision_files, task_meta)
+                built.start_form = start_forms.get(built.key)
+                definitions.append(built)
             except ValidationException as err:
-                problems.append(_problem_from_validation(err, src.filename))
+                problems.append(_problem_from_validation(err, src.filename, tree))
             except DefinitionError as err:
                 problems.extend(err.problems)
             except Exception as err:
-                problems.append(Problem(src.filename, process.sourceline, f"流程无法解析：{_describe(err)}",
-                                        process.get("id")))
+                problems.append(_problem_from_exception(err, src.filename, tree, process))
     _check_user_tasks(definitions, problems)
     if problems:
         raise DefinitionError(problems)
     if not definitions:
-        raise DefinitionError([Problem(trees[0][0].filename, None,
-                                       "没有可执行的流程：请在流程上设置 isExecutable=\"true\"。")])
+        raise DefinitionError(_no_executable_process(trees))
     return ParsedDeployment(
         definitions=definitions,
         sources={s.sha256: s for s, _, _ in trees},
         kinds={s.sha256: k for s, _, k in trees},
+        warnings=warnings,
     )
+
+
+_EXECUTABLE_FIX = "请在 <bpmn:process> 上加 isExecutable=\"true\"（Camunda Modeler：选中流程，勾选“Executable”）。"
+
+
+def _executable_warnings(trees) -> list[Problem]:
+    """A process without isExecutable is deployed, as Camunda 7 does, with a note naming the fix."""
+    found = []
+    for src, tree, kind in trees:
+        if kind != "bpmn":
+            continue
+        for process in tree.getroot().iter(f"{BPMN}process"):
+            if process.get("isExecutable") is None:
+                found.append(Problem(src.filename, process.sourceline,
+                                     "流程没有声明 isExecutable，已按可执行流程部署（与 Camunda 7 相同）。"
+                                     + _EXECUTABLE_FIX, process.get("id")))
+    return found
+
+
+def _no_executable_process(trees) -> list[Problem]:
+    """Nothing to deploy: one message per process marked isExecutable="false"."""
+    found = [Problem(src.filename, process.sourceline,
+                     "流程标记为不可执行（isExecutable=\"false\"），部署中没有任何可执行的流程。" + _EXECUTABLE_FIX,
+                     process.get("id"))
+             for src, tree, kind in trees if kind == "bpmn"
+             for process in tree.getroot().iter(f"{BPMN}process")]
+    return found or [Problem(trees[0][0].filename, None,
+                             "文件中没有流程（<bpmn:process>）。请上传包含流程的 .bpmn 文件，或与流程一起部署此 DMN 文件。")]
 
 
 def _build(parser, codec, process, src, process_files, decision_files, task_meta) -> ParsedDefinition:
@@ -195,11 +242,18 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
                 files[decision_files[ref].sha256] = decision_files[ref]
     content_hash = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()
     meta = {k: m for k, m in task_meta.items() if m.process_id in process_ids}
+    try:
+        spec_json = codec.dumps(spec, subs)
+    except (TypeError, ValueError) as err:
+        found = _unsavable_elements(parser, codec, [spec, *subs.values()])
+        if not found:
+            raise
+        raise DefinitionError(found) from err
     return ParsedDefinition(
         key=key,
         name=process.get("name") or key,
         content_hash=content_hash,
-        spec_json=codec.dumps(spec, subs),
+        spec_json=spec_json,
         task_meta=meta,
         files=sorted(({"filename": Path(s.filename).name, "sha256": h} for h, s in files.items()),
                      key=lambda f: f["filename"]),
@@ -274,16 +328,59 @@ def _check_user_tasks(definitions: list[ParsedDefinition], problems: list[Proble
                     meta.task_id))
 
 
-def _problem_from_validation(err: ValidationException, filename: str) -> Problem:
+def _unsavable_elements(parser, codec, specs) -> list[Problem]:
+    """The elements whose parsed form cannot be stored (the parser read them, but no converter
+    knows their class: a Java service task, a send or receive task), one problem each."""
+    found = []
+    registry = codec.serializer.registry
+    for spec in specs:
+        try:
+            node = parser.get_process_parser(spec.name).node
+            filename = parser.get_process_parser(spec.name).filename
+        except Exception:  # noqa: BLE001 - an unknown process: no location to give
+            node, filename = None, spec.file or spec.name
+        for ts in spec.task_specs.values():
+            try:
+                json.dumps(registry.convert(ts))
+            except (TypeError, ValueError):
+                el = _element_by_id(node, ts.bpmn_id) if node is not None else None
+                local = etree.QName(el).localname if el is not None else type(ts).__name__
+                found.append(unsupported_problem(filename, el.sourceline if el is not None else None,
+                                                 local, ts.bpmn_id or ts.name,
+                                                 el.get("name") if el is not None else ts.bpmn_name))
+    return found
+
+
+def _element_by_id(root, element_id):
+    if root is None or not element_id:
+        return None
+    return next((el for el in root.iter() if isinstance(el.tag, str) and el.get("id") == element_id), None)
+
+
+def _problem_from_validation(err: ValidationException, filename: str, tree=None) -> Problem:
+    element = err.id or None
     line = err.line_number if isinstance(err.line_number, int) else None
-    element = err.id or err.tag or None
-    return Problem(err.file_name or filename, line, f"流程结构有误：{err}", element)
+    if line is None and tree is not None:
+        found = _element_by_id(tree.getroot(), element)
+        line = found.sourceline if found is not None else None
+    return Problem(err.file_name or filename, line, structure_message(str(err)), element or err.tag or None)
 
 
-def _describe(err: Exception) -> str:
-    if isinstance(err, SpiffWorkflowException):
-        return str(err)
-    return f"{type(err).__name__}: {err}"
+def _problem_from_exception(err: Exception, filename: str, tree=None, process=None) -> Problem:
+    """Any other failure while reading a file: located at the element it names (a ValidationException-
+    like `id`, else the process being built), in words a designer can act on; the exception itself
+    goes to the log for the operators."""
+    if isinstance(err, SpiffWorkflowException) and not isinstance(err, ValidationException):
+        element = getattr(err, "id", None) or None
+    else:
+        element = None
+    found = _element_by_id(tree.getroot(), element) if tree is not None and element else None
+    where = found if found is not None else process
+    log.warning("model could not be read", extra={"file": filename}, exc_info=err)
+    return Problem(filename, where.sourceline if where is not None else None,
+                   "本系统无法读取此处的模型内容（可能使用了 Camunda 7 专有、本系统不支持的构造）。"
+                   "请对照 README“Writing processes”一节列出的支持构造修改该元素，或删除它后重新上传。",
+                   (where.get("id") if where is not None else None))
 
 
 class DefinitionCache:
@@ -300,7 +397,9 @@ class DefinitionCache:
             return found
         spec, subs = self._codec.loads(row.spec_json)
         meta = {k: UserTaskMeta.from_dict(v) for k, v in json.loads(row.task_meta_json).items()}
-        loaded = LoadedDefinition(row.id, row.key, row.version, row.name, spec, subs, meta)
+        start_json = getattr(row, "start_form_json", None)
+        start_form = Form.from_dict(json.loads(start_json)) if start_json else None
+        loaded = LoadedDefinition(row.id, row.key, row.version, row.name, spec, subs, meta, start_form)
         with self._lock:
             return self._by_id.setdefault(row.id, loaded)
 
@@ -347,6 +446,8 @@ def store_deployment(conn, parsed: ParsedDeployment, actor: str, at) -> list[Dep
         new_id = store.insert_definition(conn, dict(
             key=d.key, version=version, name=d.name, content_hash=d.content_hash, spec_json=d.spec_json,
             task_meta_json=json.dumps({k: m.to_dict() for k, m in d.task_meta.items()}, ensure_ascii=False),
+            start_form_json=(json.dumps(d.start_form.to_dict(), ensure_ascii=False)
+                             if d.start_form is not None else None),
             files_json=json.dumps(d.files, ensure_ascii=False), deployed_at=at, deployed_by=actor,
         ))
         results.append(DeployedVersion(d.key, version, new_id, True))

@@ -15,7 +15,7 @@ from yijianshi.engine.modeling.definitions import ParsedDeployment, SourceFile, 
 from yijianshi.engine.errors import DefinitionError, Problem
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
-from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
+from yijianshi.engine.modeling.xml_loading import is_executable, kind_of, parse_xml
 
 INCLUDED_PREFIX = "已部署/"  # how an included file is named in problems and on the page
 
@@ -37,6 +37,7 @@ class Review:
     included_for: dict[str, list[str]] = field(default_factory=dict)  # included filename -> ids it resolves
     problems: list[Problem] = field(default_factory=list)  # the deploy validation's
     lint: list[Problem] = field(default_factory=list)  # the designer lint's, in the uploaded files
+    warnings: list[Problem] = field(default_factory=list)  # worth fixing; they do not stop the deploy
     planned: list[PlannedVersion] = field(default_factory=list)
 
     @property
@@ -65,7 +66,7 @@ class _Refs:
             return
         for process in root.iter(f"{BPMN}process"):
             self.processes.add(process.get("id"))
-            if (process.get("isExecutable") or "").lower() == "true":
+            if is_executable(process):
                 self.executable.add(process.get("id"))
         self.called.update(called for c in root.iter(f"{BPMN}callActivity")
                            if (called := (c.get("calledElement") or "").strip()))
@@ -95,6 +96,9 @@ def review_upload(engine, uploaded: list[SourceFile], registry: Registry | None)
                                            report_for={s.filename for s in review.uploaded})
     review.problems.extend(problems)
     review.lint.extend(lint)
+    if parsed is not None:
+        names = {s.filename for s in review.uploaded}
+        review.warnings.extend(w for w in parsed.warnings if w.file in names)
     if parsed is not None and review.ok:
         refs = _refs(review.uploaded)
         for d in parsed.definitions:

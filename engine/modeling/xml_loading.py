@@ -1,6 +1,7 @@
 """Safe loading of untrusted BPMN/DMN XML and validation against the standard XSDs."""
 from __future__ import annotations
 
+import codecs
 import copy
 import io
 import os
@@ -22,7 +23,6 @@ _DMN_XSDS = {
     DMN_NAMESPACES[1]: os.path.join(_SPIFF_DIR, "dmn", "parser", "schema", "DMN12.xsd"),
     DMN_NAMESPACES[2]: os.path.join(_SPIFF_DIR, "dmn", "parser", "schema", "DMN13.xsd"),
 }
-_ALLOWED_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii"}
 _NS_ABBREV = {BPMN_NS: "bpmn", BPMNDI_NS: "bpmndi",
               **{ns: "dmn" for ns in DMN_NAMESPACES}}
 
@@ -58,18 +58,60 @@ def _check_prolog(data: bytes, filename: str) -> None:
             return
 
 
-def _check_encoding(data: bytes, filename: str) -> None:
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_DECLARATION = re.compile(r"^(<\?xml[^>]*?encoding\s*=\s*[\"'])([A-Za-z0-9._-]+)([\"'])")
+
+
+def _bom_codec(data: bytes) -> tuple[str | None, int]:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec, len(bom)
+    return None, 0
+
+
+def to_utf8(data: bytes, filename: str) -> bytes:
+    """The file as UTF-8 bytes with its XML declaration saying so: a file saved by another tool in
+    the encoding it declares (ISO-8859-1, GBK, GB18030, UTF-16 with a byte order mark ...) is decoded
+    by that declaration (or its BOM) and re-encoded, line for line, so every later reader (the
+    parser, the stored copy, the diagram shown in the browser) sees one encoding. A file that is
+    not text in the encoding it claims is refused with the line where it stops being so."""
+    codec, skip = _bom_codec(data)
+    head = data[skip:skip + 200]
+    if codec is None or codec == "utf-8":
+        declared = re.match(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", head)
+        name = declared.group(1).decode("ascii") if declared else "UTF-8"
+    else:
+        name = codec
     try:
-        data.decode("utf-8")
+        python_codec = codecs.lookup(name).name
+    except LookupError:
+        raise _fail(filename, 1, f"文件声明的编码 {name} 无法识别。请将文件另存为 UTF-8，"
+                                 "并把 XML 声明改为 encoding=\"UTF-8\"。") from None
+    if codec == "utf-8" and python_codec != "utf-8":
+        raise _fail(filename, 1, f"文件以 UTF-8 字节顺序标记开头，却声明编码为 {name}。"
+                                 "请把 XML 声明改为 encoding=\"UTF-8\"。")
+    body = data[skip:]
+    if python_codec == "utf-8" and skip == 0:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = _line_at(body, exc.start)
+            raise _fail(filename, line,
+                        f"文件不是 UTF-8 编码的文本（第 {line} 行附近有无法识别的字节），XML 声明中也没有注明其他编码。"
+                        "请确认上传的是 .bpmn 或 .dmn 文件；若用其他编码保存，请在 XML 声明中写明，"
+                        "如 encoding=\"GB18030\"，或另存为 UTF-8。") from None
+        return data
+    try:
+        text = body.decode(python_codec)
     except UnicodeDecodeError as exc:
-        raise _fail(filename, _line_at(data, exc.start),
-                    f"文件不是 UTF-8 编码的文本（第 {_line_at(data, exc.start)} 行附近有无法识别的字节）。"
-                    "请确认上传的是 .bpmn 或 .dmn 文件，并以 UTF-8 编码保存。") from None
-    declared = re.match(rb"^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']", data)
-    if declared and declared.group(1).decode("ascii").lower() not in _ALLOWED_ENCODINGS:
-        # libxml2 would honour the declaration and silently turn the UTF-8 bytes into mojibake.
-        raise _fail(filename, 1, f"文件声明的编码是 {declared.group(1).decode('ascii')}，只接受 UTF-8。"
-                                 "请将文件另存为 UTF-8，并把 XML 声明改为 encoding=\"UTF-8\"。")
+        line = body[:exc.start].decode(python_codec, errors="replace").count("\n") + 1
+        raise _fail(filename, line, f"文件声明的编码是 {name}，但第 {line} 行附近的字节不是有效的 {name} 文本。"
+                                    "请在建模工具中以声明的编码重新保存，或另存为 UTF-8。") from None
+    if "\x00" in text:
+        raise _fail(filename, 1, f"文件按声明的编码 {name} 解码后含有空字符，编码声明与文件内容不符。"
+                                 "请另存为 UTF-8，并把 XML 声明改为 encoding=\"UTF-8\"。")
+    return _DECLARATION.sub(r"\1UTF-8\3", text, count=1).encode("utf-8")
 
 
 def _make_parser() -> etree.XMLParser:
@@ -85,7 +127,7 @@ def parse_xml(data: bytes, filename: str) -> etree._ElementTree:
                                     "请拆分流程或删除不必要的内容（如嵌入的图片）。")
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise _fail(filename, None, "文件为空。请上传由建模工具导出的 .bpmn 或 .dmn 文件。")
-    _check_encoding(data, filename)
+    data = to_utf8(data, filename)
     _check_prolog(data, filename)
     try:
         tree = etree.parse(io.BytesIO(data), _make_parser())
@@ -104,6 +146,13 @@ def parse_xml(data: bytes, filename: str) -> etree._ElementTree:
                     f"根元素是 <{_short(str(root.tag))}>，不是 BPMN 2.0 或 DMN 的 <definitions>。"
                     "请上传由 Camunda Modeler 等建模工具导出的 .bpmn 或 .dmn 文件。", _local(root))
     return tree
+
+
+def is_executable(process: etree._Element) -> bool:
+    """Whether a <bpmn:process> is deployed: isExecutable="true", or no isExecutable at all (as
+    Camunda 7 does; the deploy warns about the missing attribute)."""
+    value = process.get("isExecutable")
+    return value is None or value.strip().lower() == "true"
 
 
 def kind_of(tree: etree._ElementTree) -> str:

@@ -116,7 +116,9 @@ HOSTILE = [
      "DOCTYPE"),
     ("notes.bpmn", "这不是 XML，只是一段文字。".encode(), "不是格式正确的 XML"),
     ("other.bpmn", b'<?xml version="1.0"?>\n<definitions xmlns="http://example.com/not-bpmn"/>', "不是 BPMN 2.0 或 DMN"),
-    ("latin.bpmn", b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>', "UTF-8"),
+    # Read in its declared encoding (no longer refused), then refused for what it is: not BPMN.
+    ("latin.bpmn", b'<?xml version="1.0" encoding="ISO-8859-1"?><a>\xe9</a>', "根元素是 &lt;a&gt;"),
+    ("gbk_lie.bpmn", b'<?xml version="1.0" encoding="GBK"?>\n<a>\xff\xff</a>', "不是有效的 GBK 文本"),
     ("empty.dmn", b"", "文件为空"),
     ("truncated.bpmn", V1[:len(V1) // 2], "不是格式正确的 XML"),
 ]

@@ -37,8 +37,11 @@ SCHEMAS: dict = {
             "process": _ref("ProcessKey"),
             "data": {"type": "object", "maxProperties": 200, "propertyNames": {"maxLength": 255},
                      "additionalProperties": _ref("FormValue"),
-                     "description": "The start form: the form of the first step the case opens. Validated like the "
-                                    "web form (types, required, lengths, ranges, options; unknown fields refused). "
+                     "description": "The application data: the process's start-event form (camunda:formData on "
+                                    "its start event) when it has one, its fields becoming the case data; else the "
+                                    "form of the first step the case opens. Validated like the web form (types, "
+                                    "required, lengths, ranges, options; unknown fields refused): a refusal is a "
+                                    "422 `validation-failed` problem with one `/data/<field>` pointer per field. "
                                     "Omit for a process without a start form."},
             "business_key": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": PLAIN_TEXT,
                              "description": "Business key, e.g. the 12345 work-order number; replies may be "

@@ -67,10 +67,16 @@ def start_case():
         if account is None or not account.active or not account.role.applicant:
             raise ApiProblem("validation-failed", _("申请人账号无效。"), [
                 {"pointer": "/applicant", "detail": _("“%(name)s”不是有效的申请人账号。", name=applicant)}])
+    submitted = body.get("data") or {}
     try:
+        # A start-event form takes the data as the case's start data; else it is the first step's form.
+        if services().engine.cases.start_event_form(process) is not None:
+            data, start_form = submitted, None
+        else:
+            data, start_form = {}, submitted
         started = services().starts.start(
-            client, key, body, definition_key=process, data={}, business_key=body.get("business_key"),
-            title=body.get("title"), start_form=body.get("data") or {}, started_by=applicant)
+            client, key, body, definition_key=process, data=data, business_key=body.get("business_key"),
+            title=body.get("title"), start_form=start_form, started_by=applicant)
     except IdempotencyKeyReused as err:
         raise ApiProblem("idempotency-key-reused", str(err), [{"header": "Idempotency-Key", "detail": str(err)}])
     except FormErrors as err:
