@@ -20,6 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
+from yijianshi.engine.modeling.external_service import external_topics, mark_external
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.timer_text import TIMER_KINDS, executable, make_executable, timer_problem
 from yijianshi.engine.scripting.sandbox import check_script
@@ -120,6 +121,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
 
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
+    topics: dict[tuple[str, str], str] = {}  # external service tasks
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
@@ -136,6 +138,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             metas, meta_problems = read_user_tasks(tree, src.filename)
             problems.extend(meta_problems)
             problems.extend(_check_expressions(tree, src.filename))
+            found_topics, topic_problems = external_topics(tree, src.filename)
+            topics.update(found_topics)
+            problems.extend(topic_problems)
             for meta in metas.values():
                 task_meta[f"{meta.process_id}:{meta.task_id}"] = meta
             for process in tree.getroot().iter(f"{BPMN}process"):
@@ -156,7 +161,8 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             if process.get("isExecutable", "false").lower() != "true":
                 continue
             try:
-                definitions.append(_build(parser, codec, process, src, process_files, decision_files, task_meta))
+                definitions.append(_build(parser, codec, process, src, process_files, decision_files, task_meta,
+                                          topics))
             except ValidationException as err:
                 problems.append(_problem_from_validation(err, src.filename))
             except DefinitionError as err:
@@ -177,10 +183,11 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     )
 
 
-def _build(parser, codec, process, src, process_files, decision_files, task_meta) -> ParsedDefinition:
+def _build(parser, codec, process, src, process_files, decision_files, task_meta, topics) -> ParsedDefinition:
     key = process.get("id")
     spec = parser.get_spec(key)
     subs = parser.get_subprocess_specs(key)
+    mark_external([spec, *subs.values()], topics)
     used = {key: src}
     for sub_id in subs:
         if sub_id in process_files:
