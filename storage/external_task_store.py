@@ -34,13 +34,16 @@ def _available(now: datetime):
 
 
 def candidates(conn: Connection, topic: str, now: datetime, limit: int, *, business_key: str | None = None,
-               definition_key: str | None = None, by_priority: bool = True) -> list[str]:
+               definition_key: str | None = None, definition_keys: frozenset[str] | None = None,
+               by_priority: bool = True) -> list[str]:
     """Ids of tasks of a topic a worker may lock now, highest priority (then oldest) first."""
     q = select(t.id).where(t.topic == topic, _available(now))
     if business_key is not None:
         q = q.where(t.business_key == business_key)
     if definition_key is not None:
         q = q.where(t.definition_key == definition_key)
+    if definition_keys is not None:
+        q = q.where(t.definition_key.in_(sorted(definition_keys)))
     order = (t.priority.desc(), t.created_at, t.id) if by_priority else (t.created_at, t.id)
     return list(conn.execute(q.order_by(*order).limit(limit)).scalars())
 

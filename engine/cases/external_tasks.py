@@ -57,9 +57,10 @@ class ExternalTaskService:
     # -- locks (no case command) -------------------------------------------------------------------
 
     def fetch_and_lock(self, worker_id: str, max_tasks: int, topics: Sequence[TopicRequest], *,
-                       use_priority: bool = True) -> list[LockedTask]:
+                       use_priority: bool = True, processes: frozenset[str] | None = None) -> list[LockedTask]:
         """Lock up to `max_tasks` free tasks of the topics for the worker; none may be held by
-        another worker at the same time (each lock is a conditional UPDATE)."""
+        another worker at the same time (each lock is a conditional UPDATE). `processes`: the
+        process keys the worker may reach (None: every process)."""
         now = to_utc(self.clock.now())
         locked: list[tuple[str, TopicRequest]] = []
         with self.db.writer.begin() as conn:
@@ -70,6 +71,7 @@ class ExternalTaskService:
                 until = now + min(timedelta(milliseconds=topic.lock_duration_ms), MAX_LOCK)
                 for task_id in store.candidates(conn, topic.name, now, wanted, business_key=topic.business_key,
                                                 definition_key=topic.process_definition_key,
+                                                definition_keys=processes,
                                                 by_priority=use_priority):
                     if store.try_lock(conn, task_id, worker_id, now, until):
                         locked.append((task_id, topic))
