@@ -121,3 +121,12 @@ def test_java_implementations_are_refused_with_a_line_and_the_way_out():
                for t in text), text
     assert any(t.startswith("java.bpmn:6: [Task_expr]") and "camunda:delegateExpression" in t for t in text), text
     assert any(t.startswith("java.bpmn:7: [Task_none]") and "没有可执行的实现" in t for t in text), text
+
+
+def test_the_lint_names_java_implementations_too(tmp_path):
+    from yijianshi.engine.modeling.lint import lint_files
+
+    path = tmp_path / "java.bpmn"
+    path.write_text(JAVA, encoding="utf-8")
+    found = [str(p) for p in lint_files([path]) if "Java" in p.message]
+    assert any("[Task_java]" in t and 'camunda:type="external"' in t for t in found), found

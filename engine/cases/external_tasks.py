@@ -78,6 +78,7 @@ class ExternalTaskService:
             rows = [(store.get(conn, task_id), topic) for task_id, topic in locked]
         out = []
         for row, topic in rows:
+            assert row is not None  # locked in this transaction: no command removes a locked row before it
             data = json.loads(row.variables_json)
             if topic.variables is not None:
                 data = {k: v for k, v in data.items() if k in topic.variables}
