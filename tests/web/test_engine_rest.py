@@ -125,10 +125,12 @@ def test_pycamunda_starts_correlates_a_message_and_completes_a_user_task(rest):
 
     start = pycamunda.processdef.StartInstance(url, key="message_approval", business_key="HF-2025-01")
     start.add_variable("applicant", "李四")
+    start.add_variable("reply_no", "HF-2025-01")
     instance = call(start)
     assert instance.business_key == "HF-2025-01" and not instance.suspended
     case_id = int(instance.id_)
-    correlate = pycamunda.message.CorrelateSingle(url, "dept_reply", business_key="HF-2025-01")
+    correlate = pycamunda.message.CorrelateSingle(url, "dept_approval_reply", business_key="HF-2025-01")
+    correlate.add_correlation_key("reply_no", "HF-2025-01")
     correlate.add_process_variable("opinion", "同意")
     call(correlate)
     tasks = call(pycamunda.task.GetList(url, process_instance_id=str(case_id)))
@@ -136,7 +138,10 @@ def test_pycamunda_starts_correlates_a_message_and_completes_a_user_task(rest):
     call(pycamunda.task.Claim(url, tasks[0].id_, user_id="chuangkou"))
     [claimed] = call(pycamunda.task.GetList(url, assignee="chuangkou"))
     assert claimed.id_ == tasks[0].id_
-    call(pycamunda.task.Complete(url, tasks[0].id_))
+    complete = pycamunda.task.Complete(url, tasks[0].id_)
+    call(complete)
+    data = engine.cases.workflow_of(case_id).data
+    assert data["Event_reply_Response"]["opinion"] == "同意", data
     with engine.db.reader.connect() as conn:
         assert case_store.case_head(conn, case_id).status == "completed"
 
@@ -155,7 +160,7 @@ def test_malformed_bodies_get_camundas_error_shape(rest):
         ("/process-definition/key/external_check/start", {"variables": {"amount": {"value": "x", "type": "Integer"}}},
          "variables.amount"),
         ("/process-definition/key/external_check/start", {"variables": {"bad": 3}}, "variables.bad"),
-        ("/message", {"messageName": "dept_reply"}, "businessKey"),
+        ("/message", {"messageName": "dept_approval_reply"}, "businessKey"),
     ]
     for path, body, named in cases:
         response = _post(url, path, token, body)
