@@ -24,7 +24,7 @@ from yijianshi.engine.cases.failures import stuck_cases
 from yijianshi.storage import case_store
 from yijianshi.storage.tables import WorkItem
 from tests.conftest import FIXTURES
-from tests.web.conftest import build_app
+from tests.web.conftest import Client, build_app
 from yijianshi.web.services import services
 
 SCOPES = ["cases:start", "messages:deliver", "external-tasks:work", "tasks:work"]
@@ -225,3 +225,29 @@ def test_two_workers_racing_never_lock_the_same_task(rest):
         t.join(timeout=30)
     every = [tid for ids in results.values() for tid in ids]
     assert len(every) == 6 and len(set(every)) == 6, results
+
+
+def test_an_incident_shows_on_the_admin_pages_and_a_retry_gives_the_worker_another_attempt(engine, tmp_path):
+    engine.deploy([FIXTURES / "camunda" / "external_check.bpmn"])
+    app = build_app(engine, tmp_path)
+    with app.app_context():
+        _client, token = services().api_clients.create("credit-worker", SCOPES)
+    http = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    started = http.post("/engine-rest/process-definition/key/external_check/start", json={}, headers=headers)
+    case_id = int(started.get_json()["id"])
+    fetch = {"workerId": "w", "maxTasks": 1, "topics": [{"topicName": "credit-check", "lockDuration": 60000}]}
+    [task] = http.post("/engine-rest/external-task/fetchAndLock", json=fetch, headers=headers).get_json()
+    failed = http.post(f"/engine-rest/external-task/{task['id']}/failure", headers=headers,
+                       json={"workerId": "w", "errorMessage": "征信接口停机", "retries": 0, "retryTimeout": 0})
+    assert failed.status_code == 204
+    admin = Client(app)
+    admin.login("admin")
+    assert f"/admin/cases/{case_id}/retry" in admin.page("/admin/cases")
+    assert "征信接口停机" in admin.page(f"/admin/cases/{case_id}")
+    assert "外部任务失败" in admin.page(f"/audit/cases/{case_id}")
+    assert http.post("/engine-rest/external-task/fetchAndLock", json=fetch, headers=headers).get_json() == []
+    admin.post(f"/admin/cases/{case_id}/retry")
+    assert f"/admin/cases/{case_id}/retry" not in admin.page("/admin/cases")
+    [again] = http.post("/engine-rest/external-task/fetchAndLock", json=fetch, headers=headers).get_json()
+    assert again["id"] == task["id"] and again["retries"] == 1
