@@ -130,3 +130,30 @@ def test_the_lint_names_java_implementations_too(tmp_path):
     path.write_text(JAVA, encoding="utf-8")
     found = [str(p) for p in lint_files([path]) if "Java" in p.message]
     assert any("[Task_java]" in t and 'camunda:type="external"' in t for t in found), found
+
+
+def test_an_external_task_inside_an_embedded_subprocess_waits_too(engine, clerk, tmp_path):
+    path = tmp_path / "nested.bpmn"
+    path.write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="nested" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="Sub"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:startEvent id="ss"><bpmn:outgoing>g1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:serviceTask id="Inner" camunda:type="external" camunda:topic="inner-topic"><bpmn:incoming>g1</bpmn:incoming><bpmn:outgoing>g2</bpmn:outgoing></bpmn:serviceTask>
+      <bpmn:endEvent id="se"><bpmn:incoming>g2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="g1" sourceRef="ss" targetRef="Inner"/>
+      <bpmn:sequenceFlow id="g2" sourceRef="Inner" targetRef="se"/>
+    </bpmn:subProcess>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="Sub"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Sub" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+""", encoding="utf-8")
+    engine.deploy([path])
+    summary = engine.cases.start_case("nested", {}, clerk)
+    assert summary.status == "running"
+    [task] = engine.external_tasks.fetch_and_lock("w1", 1, [TopicRequest("inner-topic", 60_000)])
+    assert task.row.process_id == "Sub" and task.row.task_spec == "Inner"
+    assert engine.external_tasks.complete(task.row.id, "w1", {"ok": True}, clerk).status == "completed"

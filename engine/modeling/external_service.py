@@ -15,17 +15,19 @@ from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 TOPIC = "external_topic"  # key in a task spec's extensions
 # Elements Camunda 7 runs with Java code; here only an external task (a worker over HTTP) can do it.
 _JAVA_TAGS = (f"{BPMN}serviceTask", f"{BPMN}sendTask", f"{BPMN}businessRuleTask")
+# Containers SpiffWorkflow makes a workflow spec of their own, named by their id.
+_CONTAINERS = {f"{BPMN}process", f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
 _JAVA_ATTRIBUTES = {"class": "Java 类（camunda:class）", "delegateExpression": "委托表达式（camunda:delegateExpression）",
                     "expression": "表达式（camunda:expression）"}
 
 
 def external_topics(tree: etree._ElementTree, filename: str) -> tuple[dict[tuple[str, str], str], list[Problem]]:
-    """{(process id, task id): topic} of the external service tasks, and the problems found:
-    Java implementations, and service tasks that name no external topic."""
+    """{(workflow spec name, task id): topic} of the external service tasks (the spec is the process
+    or the embedded subprocess holding the task), and the problems found: Java implementations, and
+    service tasks that name no external topic."""
     topics: dict[tuple[str, str], str] = {}
     problems: list[Problem] = []
     for process in tree.getroot().iterfind(f"{BPMN}process"):
-        process_id = process.get("id") or ""
         for el in process.iter(*_JAVA_TAGS):
             task_id = el.get("id") or ""
             kind = etree.QName(el).localname
@@ -43,11 +45,18 @@ def external_topics(tree: etree._ElementTree, filename: str) -> tuple[dict[tuple
             elif external and not topic:
                 problems.append(Problem(filename, el.sourceline, f"外部任务缺少 camunda:topic（主题名）。{hint}", task_id))
             elif external and kind == "serviceTask":
-                topics[(process_id, task_id)] = topic
+                topics[(_container_id(el), task_id)] = topic
             elif kind in ("serviceTask", "sendTask"):
                 what = "服务任务" if kind == "serviceTask" else "发送任务"
                 problems.append(Problem(filename, el.sourceline, f"{what}没有可执行的实现。{hint}", task_id))
     return topics, problems
+
+
+def _container_id(el: etree._Element) -> str:
+    parent = el.getparent()
+    while parent is not None and parent.tag not in _CONTAINERS:
+        parent = parent.getparent()
+    return (parent.get("id") or "") if parent is not None else ""
 
 
 def mark_external(specs, topics: dict[tuple[str, str], str]) -> None:
