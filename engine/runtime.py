@@ -7,6 +7,7 @@ from pathlib import Path
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.cases.commands import CaseService
+from yijianshi.engine.cases.external_tasks import ExternalTaskService
 from yijianshi.engine.clock import Clock
 from yijianshi.engine.modeling.definitions import (
     DefinitionCache,
@@ -37,6 +38,7 @@ class Engine:
         self.script_engine = SafeScriptEngine(environment=IsolatedEnvironment(self.clock, self.calendar,
                                                                               script_limits))
         self.cases = CaseService(db, self.definitions, self.script_engine, self.clock)
+        self.external_tasks = ExternalTaskService(self.cases)
 
     # -- definitions ---------------------------------------------------------------------------
 

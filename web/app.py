@@ -25,6 +25,7 @@ from yijianshi.web import overview
 from yijianshi.web import resources
 from yijianshi.web import supervise
 from yijianshi.web.api import routes as api
+from yijianshi.web import engine_rest
 from yijianshi.web.bpmn_forms import field_hint
 from yijianshi.web.case_view import departments_of, status_label
 from yijianshi.web.scenarios import limit_text
@@ -63,11 +64,12 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     init_operations(app, system)  # first, so that its timing and request log see every request
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # bearer tokens, no cookies: nothing to forge
+    csrf.exempt(engine_rest.bp)  # the same clients' tokens (Basic or bearer)
     init_babel(app)
     init_login(app)
     init_errors(app)
     for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
-                      api.bp):
+                      api.bp, engine_rest.bp):
         app.register_blueprint(blueprint)
     init_throttling(app, system.settings)
 

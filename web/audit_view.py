@@ -36,6 +36,11 @@ EVENT_LABELS = {
     h.TIMERS_REARMED: _l("重新计算期限"),
     h.CASE_COMPLETED: _l("办件办结"),
     h.CASE_CANCELLED: _l("办件撤销"),
+    h.EXTERNAL_TASK_CREATED: _l("外部任务开始"),
+    h.EXTERNAL_TASK_COMPLETED: _l("外部任务完成"),
+    h.EXTERNAL_TASK_BPMN_ERROR: _l("外部任务报告业务错误"),
+    h.EXTERNAL_TASK_FAILED: _l("外部任务失败"),
+    h.EXTERNAL_TASK_RETRIES_SET: _l("外部任务重新尝试"),
 }
 
 

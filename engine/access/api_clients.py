@@ -22,6 +22,8 @@ SCOPES: dict[str, str] = {
     "cases:start": "立案（启动流程）",
     "cases:read": "查询案件状态与历史",
     "messages:deliver": "投递部门系统的答复消息",
+    "external-tasks:work": "领取并办理外部任务（Camunda 外部任务工作者，/engine-rest）",
+    "tasks:work": "代办理人员查询、认领、办理人工任务（Camunda engine-rest）",
 }
 TOKEN_PREFIX = "yjs_"
 ACTOR_PREFIX = "api:"

@@ -16,7 +16,7 @@ from yijianshi.engine.cases import migration
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.deadlines.timers import command_time, rearm
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
-from yijianshi.engine.cases.engine_steps import deliver, run_engine
+from yijianshi.engine.cases.engine_steps import complete_task, deliver, run_engine, throw_error
 from yijianshi.engine.modeling.definitions import LoadedDefinition
 from yijianshi.storage import case_store as store
 
@@ -80,6 +80,15 @@ def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Ite
                 task.data.update(data["submitted"])
                 task.run()
                 run_engine(wf)
+            elif ev.type in (h.EXTERNAL_TASK_COMPLETED, h.EXTERNAL_TASK_BPMN_ERROR):
+                same = [r.task for r in project_work_items(wf).external.values()
+                        if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]
+                if data["ordinal"] >= len(same):
+                    raise Diverged(f"第 {ev.seq} 条记录要完成的外部任务 {ev.task_spec} 在重新执行时不在等待状态")
+                if ev.type == h.EXTERNAL_TASK_COMPLETED:
+                    complete_task(same[data["ordinal"]], data["variables"])
+                else:
+                    throw_error(same[data["ordinal"]], data["error_code"], data["error_message"], data["variables"])
             elif ev.type == h.MESSAGE_DELIVERED:
                 deliver(wf, data["message"], data["payload"], data["correlation"])
             elif ev.type == h.CASE_CANCELLED:

@@ -1,7 +1,9 @@
-"""Engine steps shared by live commands and by replay: running the engine, delivering a message,
+"""Engine steps shared by live commands and by replay: running the engine, completing a waiting task,
+throwing a BPMN error from one, delivering a message,
 and identifying a task by its position (task ids are not stable across re-execution)."""
 from __future__ import annotations
 
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.event_definitions import (
@@ -10,7 +12,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
-from yijianshi.engine.errors import NotFound, ProcessFailed, ScriptError
+from yijianshi.engine.errors import EngineError, NotFound, ProcessFailed, ScriptError
 from yijianshi.engine.cases.work_items import ReadyTask, WorkItemProjection
 
 
@@ -48,6 +50,33 @@ def deliver(wf: BpmnWorkflow, message_name: str, payload: dict, correlation: dic
     else:
         event = BpmnEvent(definition, {**(correlation or {}), **payload}, dict(wf.correlations))
     wf.send_event(event)
+    run_engine(wf)
+
+
+def complete_task(task, data: dict) -> None:
+    """Complete a waiting task (a user task, an external service task) with data, and run on."""
+    task.data.update(data)
+    task.run()
+    if task.state == TaskState.STARTED:  # a service task's run leaves it started: its work was done outside
+        task.complete()
+    run_engine(task.workflow.top_workflow)
+
+
+def throw_error(task, error_code: str, message: str | None, data: dict) -> None:
+    """A BPMN error thrown by the work of a waiting task (an external task's worker): an error
+    boundary event on the task catching its code takes over, else an event subprocess or boundary
+    further out; the data goes with the error. Raises EngineError if nothing catches it."""
+    event = BpmnEvent(ErrorEventDefinition(error_code, code=error_code),
+                      {**data, **({"errorMessage": message} if message else {})})
+    catchers = [c for c in (task.parent.children if task.parent is not None else [])
+                if c is not task and c.state == TaskState.WAITING and c.task_spec.catches(c, event)]
+    wf = task.workflow.top_workflow
+    if catchers:
+        for catcher in catchers:
+            catcher.task_spec.catch(catcher, event)
+            catcher.task_spec._update(catcher)
+    elif not wf.event_manager.catch(event, internal=False):
+        raise EngineError(f"没有边界事件或事件子流程捕获错误代码“{error_code}”：请在流程中为该环节添加错误边界事件。")
     run_engine(wf)
 
 

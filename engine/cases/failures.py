@@ -2,14 +2,14 @@
 a broken process, an unexpected fault) rather than refusing a person (a form error, no permission,
 work already done) is recorded with its error in a transaction of its own, the failed one having
 rolled back. A running case with a failure on its current version is stuck: nothing has moved it
-since. Administrators retry it (fire its due deadlines again, which is what a scheduler retries) or
-cancel it with a reason."""
+since. Administrators retry it (fire its due deadlines again, which is what a scheduler retries; give
+external tasks out of retries one attempt more) or cancel it with a reason."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.clock import to_utc
 from yijianshi.engine.errors import (
     AmbiguousCorrelation,
@@ -18,7 +18,7 @@ from yijianshi.engine.errors import (
     NotPermitted,
     WorkItemUnavailable,
 )
-from yijianshi.storage import deadline_store, failure_store
+from yijianshi.storage import deadline_store, external_task_store, failure_store
 
 log = logging.getLogger("yijianshi.cases")
 REFUSALS = (FormErrors, NotPermitted, NotFound, WorkItemUnavailable, AmbiguousCorrelation)
@@ -54,14 +54,19 @@ def command_name(body) -> str:
 class RetryResult:
     fired: int  # due deadlines fired again
     still_stuck: bool
+    external_tasks: int = 0  # external tasks out of retries given one attempt more
 
 
-def retry(engine, case_id: int) -> RetryResult:
+def retry(engine, case_id: int, actor: Actor = SYSTEM) -> RetryResult:
     """Run again what failed without anyone's input: the case's due deadlines (a broken timer, a
-    boundary event). A step someone submitted must be submitted again by them."""
+    boundary event), and its external tasks whose workers used up their retries (an incident: one
+    attempt more, a worker takes it again). A step someone submitted must be submitted again by them."""
     now = to_utc(engine.clock.now())
     with engine.db.reader.connect() as conn:
         due = [d.id for d in deadline_store.of_case(conn, case_id, ("armed",)) if d.due_at < now]
+        incidents = [t.id for t in external_task_store.of_case(conn, case_id) if t.retries == 0]
+    for task_id in incidents:
+        engine.external_tasks.set_retries(task_id, 1, actor)
     fired = 0
     for deadline_id in due:
         try:
@@ -71,7 +76,7 @@ def retry(engine, case_id: int) -> RetryResult:
             log.info("retry of deadline %s of case %s failed again", deadline_id, case_id)
     with engine.db.reader.connect() as conn:
         still = any(r.id == case_id for r in failure_store.stuck_cases(conn))
-    return RetryResult(fired, still)
+    return RetryResult(fired, still, len(incidents))
 
 
 def stuck_cases(engine) -> list:

@@ -24,8 +24,13 @@ TIMERS_REARMED = "timers_rearmed"  # command: due times computed again after a c
 CASE_COMPLETED = "case_completed"
 CASE_CANCELLED = "case_cancelled"  # command
 CASE_MIGRATED = "case_migrated"  # command: moved to a newer version of its process (engine/cases/migration.py)
-COMMAND_TYPES = frozenset({CASE_MIGRATED, CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED, TIMERS_FIRED,
-                           TIMERS_REARMED})
+EXTERNAL_TASK_CREATED = "external_task_created"  # a service task waits for a worker of its topic
+EXTERNAL_TASK_COMPLETED = "external_task_completed"  # command: a worker completed it
+EXTERNAL_TASK_BPMN_ERROR = "external_task_bpmn_error"  # command: a worker threw a BPMN error
+EXTERNAL_TASK_FAILED = "external_task_failed"  # a worker reported a failure (retries left, or an incident at 0)
+EXTERNAL_TASK_RETRIES_SET = "external_task_retries_set"  # an incident resolved: retries given again
+COMMAND_TYPES = frozenset({CASE_MIGRATED, CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED,
+                           TIMERS_FIRED, TIMERS_REARMED, EXTERNAL_TASK_COMPLETED, EXTERNAL_TASK_BPMN_ERROR})
 
 
 def canonical_json(value: Any) -> str:

@@ -1,5 +1,5 @@
 """A case's projections after each command: the difference between the workflow's view before and
-after the step becomes work-item rows, deadline rows, message routing rows and events. Everything
+after the step becomes work-item rows, external-task rows, deadline rows, message routing rows and events. Everything
 is computed (due-date expressions included) before the command's write transaction; the rows are
 written in it (CommandContext.later)."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.actors import SYSTEM
 from yijianshi.engine.cases.context import CommandContext
+from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import ScriptError
 from yijianshi.engine.deadlines.timers import TIME_VALUE_KINDS, UNRESOLVED, as_point_in_time
@@ -20,7 +21,8 @@ from yijianshi.engine.modeling.camunda_dialect import split_list
 from yijianshi.engine.modeling.timer_text import executable
 from yijianshi.engine.scripting.juel import is_juel
 from yijianshi.storage import case_store as store
-from yijianshi.storage import case_search, deadline_store
+from yijianshi.engine.modeling.external_service import topic_of
+from yijianshi.storage import case_search, deadline_store, external_task_store
 
 
 def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection,
@@ -86,9 +88,12 @@ def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
         if ctx.head.business_key:
             corr["business_key"] = ctx.head.business_key
     terms = _search_terms(ctx.events)
+    new_external, gone_external = external_rows(ctx, before, after)
 
     def write_rows(conn: Connection, case_id: int) -> None:
         store.insert_work_items(conn, [{**r, "case_id": case_id} for r in new_rows], definition_key)
+        external_task_store.delete_tasks(conn, gone_external)
+        external_task_store.insert_tasks(conn, [{**r, "case_id": case_id} for r in new_external])
         if waits is not None:
             store.replace_waits(conn, case_id, waits)
         if corr is not None:
@@ -102,6 +107,25 @@ def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
         return None
     return ("期限无法计算（所需年度的法定节假日安排尚未导入），请管理员导入后重新计算："
             + "、".join(sorted(set(unresolved))))[:500]
+
+
+def external_rows(ctx: CommandContext, before: WorkItemProjection,
+                  after: WorkItemProjection) -> tuple[list[dict], list[str]]:
+    """The external tasks that started waiting for a worker (rows without their case id) and the
+    ids of those no longer waiting (completed, cancelled, interrupted by a boundary event)."""
+    rows = []
+    for tid, task in after.external.items():
+        if tid in before.external:
+            continue
+        rows.append(dict(
+            id=tid, case_id=None, definition_id=ctx.definition.id, definition_key=ctx.head.definition_key,
+            business_key=ctx.head.business_key, process_id=task.process_id, task_spec=task.task_spec,
+            name=task.name[:255], topic=topic_of(task.task.task_spec), priority=0,
+            variables_json=canonical_json(task.data), worker_id=None, lock_expires_at=None, retries=None,
+            error_message=None, error_details=None, created_at=to_utc(ctx.at)))
+        ctx.event(h.EXTERNAL_TASK_CREATED, {"name": task.name, "topic": topic_of(task.task.task_spec)},
+                  work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
+    return rows, [tid for tid in before.external if tid not in after.external]
 
 
 def _search_terms(events) -> set[tuple[str, str]]:

@@ -18,12 +18,17 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
 from yijianshi.engine.errors import ProcessFailed
 
 STATE_FORMAT = "yjs-case/1"
+# The Camunda configuration has no converter for plain service tasks (external tasks here: see
+# engine/modeling/external_service.py); the default BPMN converter keeps their extensions.
+SPEC_CONFIG = {**CAMUNDA_CONFIG, ServiceTask: BpmnTaskSpecConverter}
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -176,7 +181,7 @@ class SpecCodec:
     """Serializes definition specs (process spec + called subprocess specs) once per version."""
 
     def __init__(self) -> None:
-        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPEC_CONFIG))
 
     def dumps(self, spec, subprocess_specs: dict) -> str:
         registry = self.serializer.registry
@@ -201,7 +206,7 @@ class CaseStateCodec:
     """Turns a running workflow into a JSON string and back, given the version's spec objects."""
 
     def __init__(self) -> None:
-        registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+        registry = BpmnWorkflowSerializer.configure(SPEC_CONFIG)
         self._converter = _SpeclessWorkflowConverter(BpmnWorkflow, registry)
         task_converter = _TaskConverter(Task, registry)
         self._converter.task_converter = task_converter

@@ -1,4 +1,4 @@
-"""What a case looks like from outside: its open human tasks, the messages it waits for and its
+"""What a case looks like from outside: its open human tasks, the service tasks waiting for an external worker, the messages it waits for and its
 correlation values. Computed from the workflow before and after each command; the difference is
 what gets written to the projection tables."""
 from __future__ import annotations
@@ -11,6 +11,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task, TaskState
 
 from yijianshi.engine.deadlines.timers import WaitingTimer, describe_timer
+from yijianshi.engine.modeling.external_service import topic_of
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class WorkItemProjection:
     waits: set[str] = field(default_factory=set)
     correlations: dict[str, str] = field(default_factory=dict)
     timers: dict[str, WaitingTimer] = field(default_factory=dict)
+    external: dict[str, ReadyTask] = field(default_factory=dict)  # service tasks waiting for a worker
 
     def limits_of(self, task_id: str) -> tuple[datetime | None, datetime | None]:
         """(due, warning) of a work item from the boundary timers watching it."""
@@ -74,10 +76,11 @@ def project_work_items(wf: BpmnWorkflow) -> WorkItemProjection:
         for prop, value in props.items()
     }
     timers: dict[str, WaitingTimer] = {}
+    external: dict[str, ReadyTask] = {}
     for task in all_tasks(wf):
         state = task.state
         if state == TaskState.READY and task.task_spec.manual:
-            ready[str(task.id)] = ReadyTask(task)
+            (external if topic_of(task.task_spec) is not None else ready)[str(task.id)] = ReadyTask(task)
         elif state == TaskState.WAITING:
             definition = getattr(task.task_spec, "event_definition", None)
             if isinstance(definition, MessageEventDefinition):
@@ -87,7 +90,7 @@ def project_work_items(wf: BpmnWorkflow) -> WorkItemProjection:
                 timer = describe_timer(task)
                 if timer is not None:
                     timers[timer.task_id] = timer
-    return WorkItemProjection(ready, waits, correlations, timers)
+    return WorkItemProjection(ready, waits, correlations, timers, external)
 
 
 def _correlation_values(wf: BpmnWorkflow, task: Task, definition: MessageEventDefinition) -> dict[str, str]:

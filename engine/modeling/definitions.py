@@ -22,6 +22,7 @@ from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_start_f
 from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
+from yijianshi.engine.modeling.external_service import external_topics, mark_external
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.unsupported import structure_message, unsupported_problem
 from yijianshi.engine.modeling.timer_text import TIMER_KINDS, executable, make_executable, timer_problem
@@ -134,6 +135,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
     start_forms: dict[str, Form] = {}
+    topics: dict[tuple[str, str], str] = {}  # external service tasks
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
@@ -153,6 +155,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             problems.extend(form_problems)
             start_forms.update(forms)
             problems.extend(_check_expressions(tree, src.filename))
+            found_topics, topic_problems = external_topics(tree, src.filename)
+            topics.update(found_topics)
+            problems.extend(topic_problems)
             for meta in metas.values():
                 task_meta[f"{meta.process_id}:{meta.task_id}"] = meta
             for process in tree.getroot().iter(f"{BPMN}process"):
@@ -174,7 +179,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             if not is_executable(process):
                 continue
             try:
-                built = _build(parser, codec, process, src, process_files, decision_files, task_meta)
+                built = _build(parser, codec, process, src, process_files, decision_files, task_meta, topics)
                 built.start_form = start_forms.get(built.key)
                 definitions.append(built)
             except ValidationException as err:
@@ -224,10 +229,11 @@ def _no_executable_process(trees) -> list[Problem]:
                              "文件中没有流程（<bpmn:process>）。请上传包含流程的 .bpmn 文件，或与流程一起部署此 DMN 文件。")]
 
 
-def _build(parser, codec, process, src, process_files, decision_files, task_meta) -> ParsedDefinition:
+def _build(parser, codec, process, src, process_files, decision_files, task_meta, topics) -> ParsedDefinition:
     key = process.get("id")
     spec = parser.get_spec(key)
     subs = parser.get_subprocess_specs(key)
+    mark_external([spec, *subs.values()], topics)
     used = {key: src}
     for sub_id in subs:
         if sub_id in process_files:

@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from yijianshi.engine.access.accounts import department_label
+from yijianshi.engine.modeling.external_service import topic_of
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
 from yijianshi.engine.modeling.definitions import LoadedDefinition
 from yijianshi.engine.modeling.time_limits import Limit, limit_of
@@ -54,7 +55,7 @@ def in_flow_order(spec):
 
 def entry_task(loaded: LoadedDefinition) -> UserTaskMeta | None:
     """The first user task a new case reaches from its start event."""
-    first = next((ts for ts in in_flow_order(loaded.spec) if ts.manual), None)
+    first = next((ts for ts in in_flow_order(loaded.spec) if ts.manual and topic_of(ts) is None), None)
     return loaded.meta_for(loaded.spec.name, first.name) if first is not None else None
 
 

@@ -21,11 +21,12 @@ from yijianshi.storage.tables.audit import ExportJob
 from yijianshi.storage.tables.supervision import WeeklyBulletin
 from yijianshi.storage.tables.api_clients import ApiClient, ApiIdempotencyKey
 from yijianshi.storage.tables.failures import CommandFailure
+from yijianshi.storage.tables.external_tasks import ExternalTask
 
 __all__ = [
     "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
-    "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "Material",
+    "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
     "MessageWait", "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
     "WorkItemGroup",
 ]

@@ -61,7 +61,7 @@ def find():
 @bp.post("/cases/<int:case_id>/retry")
 @administrators
 def retry(case_id: int):
-    result = failures.retry(services().engine, case_id)
+    result = failures.retry(services().engine, case_id, current_user.actor)
     if result.still_stuck:
         flash(_("重试后办件 %(id)s 仍然出错，请查看错误信息，或撤销该办件。", id=case_id), "warning")
     else:

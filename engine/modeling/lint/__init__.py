@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from yijianshi.engine.errors import DefinitionError, Problem
+from yijianshi.engine.modeling.external_service import external_topics
 from yijianshi.engine.modeling.definitions import SourceFile, read_sources
 from yijianshi.engine.modeling.lint.diagram import check_diagram
 from yijianshi.engine.modeling.lint.expressions import check_dmn_expressions, check_expressions
@@ -80,4 +81,5 @@ def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None
         problems += check_signals(f, model)
         problems += check_scenario_metadata(f, model)
         problems += check_diagram(f)
+        problems += external_topics(f.tree, f.path)[1]  # Java implementations: use an external task topic
     return problems
