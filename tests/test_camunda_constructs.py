@@ -77,7 +77,7 @@ MODELS = {
     "multi_instance": ("", task("userTask", 'camunda:candidateGroups="clerk" camunda:assignee="${reviewer}"',
                                 '<bpmn:multiInstanceLoopCharacteristics camunda:collection="${reviewers}" camunda:elementVariable="reviewer" />')),
     "dmn_rule": ("", task("businessRuleTask", 'camunda:decisionRef="decide" camunda:resultVariable="result" camunda:mapDecisionResult="singleEntry"')),
-    "compensation": ("", """    <bpmn:serviceTask id="t1" camunda:expression="${x}"><bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing></bpmn:serviceTask>
+    "compensation": ("", """    <bpmn:serviceTask id="t1" camunda:type="external" camunda:topic="pay"><bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing></bpmn:serviceTask>
     <bpmn:boundaryEvent id="cb" attachedToRef="t1"><bpmn:compensateEventDefinition /></bpmn:boundaryEvent>
     <bpmn:scriptTask id="undo" isForCompensation="true" scriptFormat="python"><bpmn:script>x = 0</bpmn:script></bpmn:scriptTask>
     <bpmn:sequenceFlow id="f1" sourceRef="t1" targetRef="th" />
@@ -122,8 +122,8 @@ def test_the_service_task_message_says_what_to_draw_instead():
     with pytest.raises(DefinitionError) as err:
         parse_deployment([model("svc_class")])
     (problem,) = err.value.problems
-    assert str(problem).startswith("svc_class.bpmn:6: [t1] <bpmn:serviceTask>“办事” 无法部署")
-    assert "scriptTask" in problem.message
+    assert str(problem).startswith("svc_class.bpmn:6: [t1] 本系统不运行 Java 实现（Java 类（camunda:class））")
+    assert 'camunda:type="external" camunda:topic=' in problem.message
 
 
 def test_a_process_without_is_executable_deploys_with_a_warning():
