@@ -118,11 +118,8 @@ WARNINGS = {"c18_not_executable": ["corpus_not_executable"]}
 # Files that validate and deploy but do not run today (listed in the README and reported on #12;
 # strict: when the engine is fixed the test says so).
 KNOWN_FAILURES = {
-    "c12_embedded_subprocess": "camunda:candidateGroups of a user task inside an embedded subprocess is "
-                               "not read: the work item has no groups and nobody may complete it",
     "c13_multi_instance": "camunda:collection=\"${departments}\" is not evaluated: starting the case raises "
                           "TypeError: 'NoneType' object is not iterable",
-    "c14_event_subprocess": "camunda:candidateGroups of a user task inside an event subprocess is not read",
 }
 
 

@@ -305,11 +305,22 @@ def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, 
                     for message in check_script(group, "eval"):
                         report(task, f"办理部门或角色表达式“{group}”有误：{message}")
             tasks[task_id] = UserTaskMeta(
-                process_id=process_id, task_id=task_id, name=(task.get("name") or "").strip(),
+                process_id=_runs_in(task, process_id), task_id=task_id, name=(task.get("name") or "").strip(),
                 line=task.sourceline, candidate_groups=groups,
                 lane=_lane_of(task, lanes), due_date=task.get(f"{CAMUNDA}dueDate"),
                 form=_read_form(task, report), formless=_is_formless(ext))
     return tasks, problems
+
+
+def _runs_in(task: etree._Element, process_id: str) -> str:
+    """The id of the process the engine runs the task in: an embedded subprocess (or a
+    transaction, an event subprocess) is a process of its own to SpiffWorkflow, named by its id."""
+    for ancestor in task.iterancestors():
+        if ancestor.tag in _SUBPROCESS_TAGS and ancestor.get("id"):
+            return ancestor.get("id") or process_id
+        if ancestor.tag == f"{BPMN}process":
+            break
+    return process_id
 
 
 def read_start_forms(tree: etree._ElementTree, filename: str) -> tuple[dict[str, Form], list[Problem]]:

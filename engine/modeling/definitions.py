@@ -247,7 +247,7 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
             if ref in decision_files:
                 files[decision_files[ref].sha256] = decision_files[ref]
     content_hash = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()
-    meta = {k: m for k, m in task_meta.items() if m.process_id in process_ids}
+    meta = {k: m for k, m in task_meta.items() if m.process_id in process_ids or m.process_id in subs}
     try:
         spec_json = codec.dumps(spec, subs)
     except (TypeError, ValueError) as err:
