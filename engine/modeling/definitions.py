@@ -72,6 +72,9 @@ class ParsedDeployment:
     warnings: list[Problem] = field(default_factory=list)  # worth fixing, but nothing stops the deploy
 
 
+MULTI_INSTANCE_CHILD = " [child]"
+
+
 @dataclass
 class LoadedDefinition:
     """A stored definition version with its spec objects restored (cached, shared by its cases)."""
@@ -87,7 +90,11 @@ class LoadedDefinition:
     start_form: Form | None = None
 
     def meta_for(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
-        return self.task_meta.get(f"{process_id}:{task_spec}")
+        found = self.task_meta.get(f"{process_id}:{task_spec}")
+        if found is None and task_spec.endswith(MULTI_INSTANCE_CHILD):
+            # One instance of a multi-instance task: SpiffWorkflow names its spec "<id> [child]".
+            found = self.task_meta.get(f"{process_id}:{task_spec[:-len(MULTI_INSTANCE_CHILD)]}")
+        return found
 
 
 def read_sources(paths: list[str | Path]) -> list[SourceFile]:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from yijianshi.engine.modeling.namespaces import BPMN
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.scripting import juel
 
 TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")
@@ -86,8 +86,18 @@ def timer_problem(kind: str, text: str) -> str | None:
 _WORDS = {"timeDate": "日期时间", "timeDuration": "时长", "timeCycle": "重复间隔"}
 
 
+_VARIABLE = re.compile(r"\s*[$#]\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\s*")
+
+
 def make_executable(tree: etree._ElementTree) -> None:
-    """Quote every ISO literal timer text of a parsed BPMN file in place (before SpiffWorkflow reads it)."""
+    """Quote every ISO literal timer text of a parsed BPMN file in place (before SpiffWorkflow reads
+    it); and name the variable of a multi-instance `camunda:collection="${list}"` (SpiffWorkflow reads
+    the attribute as a variable name, so the JUEL brackets would make it look for "${list}")."""
     for el in tree.getroot().iter(*(f"{BPMN}{kind}" for kind in TIMER_KINDS)):
         if el.text and el.text.strip():
             el.text = executable(etree.QName(el).localname, el.text)
+    for loop in tree.getroot().iter(f"{BPMN}multiInstanceLoopCharacteristics"):
+        for attribute in (f"{CAMUNDA}collection", f"{CAMUNDA}elementVariable"):
+            plain = _VARIABLE.fullmatch(loop.get(attribute) or "")
+            if plain:
+                loop.set(attribute, plain.group(1))
