@@ -89,7 +89,6 @@ SCRIPTS: dict[str, tuple] = {
         ("do", "Activity_sign", {"signed": "true"}), ("do", "Activity_issue", ISSUE)],
         {"Activity_joint", "Activity_market", "Activity_sign", "Activity_issue"}, set()),
     "c13_multi_instance": ("corpus_multi_instance", {"applicant_name": "周九"}, [
-        ("groups", "Activity_countersign [child]", "market"),  # each instance: its department's form
         ("do", "Activity_countersign [child]", REVIEW_OK), ("do", "Activity_countersign [child]", REVIEW_OK)],
         {"Activity_pick", "Activity_countersign"}, set()),
     "c14_event_subprocess": ("corpus_event_subprocess", {}, [
