@@ -17,24 +17,23 @@ depends_on = None
 UTC = yijianshi.storage.tables.base.UTCDateTime
 
 
+# Plain ALTER TABLE (never batch mode): recreating work_items on SQLite would drop the trigger of
+# migration 0004 that keeps work_item_groups.state in step. SQLite >= 3.35 drops columns natively.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("work_items", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("priority", sa.Integer(), server_default=sa.text("50"), nullable=False))
-        batch_op.add_column(sa.Column("follow_up_at", UTC(), nullable=True))
-    with op.batch_alter_table("work_item_groups", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("priority_key", sa.Integer(), server_default=sa.text("-50"), nullable=False))
-        batch_op.create_index("ix_work_item_groups_priority", ["group_code", "state", "priority_key", "due_key",
-                                                               "created_at", "work_item_id"], unique=False)
-    with op.batch_alter_table("definitions", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("initiator", sa.String(length=255), nullable=True))
+    op.add_column("work_items", sa.Column("priority", sa.Integer(), server_default=sa.text("50"), nullable=False))
+    op.add_column("work_items", sa.Column("follow_up_at", UTC(), nullable=True))
+    op.add_column("work_item_groups",
+                  sa.Column("priority_key", sa.Integer(), server_default=sa.text("-50"), nullable=False))
+    op.create_index("ix_work_item_groups_priority", "work_item_groups",
+                    ["group_code", "state", "priority_key", "due_key", "created_at", "work_item_id"], unique=False)
+    op.add_column("definitions", sa.Column("initiator", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("definitions", schema=None) as batch_op:
-        batch_op.drop_column("initiator")
-    with op.batch_alter_table("work_item_groups", schema=None) as batch_op:
-        batch_op.drop_index("ix_work_item_groups_priority")
-        batch_op.drop_column("priority_key")
-    with op.batch_alter_table("work_items", schema=None) as batch_op:
-        batch_op.drop_column("follow_up_at")
-        batch_op.drop_column("priority")
+    op.drop_column("definitions", "initiator")
+    op.drop_index("ix_work_item_groups_priority", table_name="work_item_groups")
+    op.drop_column("work_item_groups", "priority_key")
+    op.drop_column("work_items", "follow_up_at")
+    op.drop_column("work_items", "priority")
