@@ -5,6 +5,7 @@ written in it (CommandContext.later)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import Connection
@@ -77,8 +78,8 @@ def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
             warning_at=warning_at, created_at=to_utc(at), ended_at=None, ended_by=None,
             priority=priority, follow_up_at=follow_up_at,
         ))
-        ready = {"name": task.name, "groups": list(groups), "due_at": _iso_or_none(due_at),
-                 "warning_at": _iso_or_none(warning_at)}
+        ready: dict[str, Any] = {"name": task.name, "groups": list(groups), "due_at": _iso_or_none(due_at),
+                                 "warning_at": _iso_or_none(warning_at)}
         if assignee:
             ready["assignee"] = assignee
         if priority != DEFAULT_PRIORITY:
