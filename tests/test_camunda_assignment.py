@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
+from yijianshi.engine.errors import DefinitionError, NotPermitted, WorkItemUnavailable
 from yijianshi.storage.tables import WorkItem, WorkItemGroup
-from tests.conftest import deploy_fixtures
+from tests.conftest import FIXTURES, deploy_fixtures
 
 WANG = Actor("wangwu", frozenset({"applicant"}), name="王五")
 SHICHANG = Actor("shichang", frozenset({"market"}), name="市场")
@@ -88,3 +88,13 @@ def test_priority_and_follow_up_date_are_stored(engine, urgent, priority):
         keys = {r.priority_key for r in conn.execute(select(t.c.priority_key).where(t.c.work_item_id == sign.id))}
     assert keys == {-priority}
     assert engine.cases.complete_work_item(sign.id, {"signed": True}, MARKET).status == "completed"
+
+
+def test_an_initiator_that_cannot_be_a_variable_is_refused_at_its_line(engine, tmp_path):
+    text = (FIXTURES / "camunda" / "assignment.bpmn").read_text(encoding="utf-8")
+    bad = tmp_path / "assignment.bpmn"
+    bad.write_text(text.replace('camunda:initiator="starter"', 'camunda:initiator="start er"'), encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        engine.deploy([bad])
+    (problem,) = err.value.problems
+    assert problem.line == 4 and problem.element == "StartEvent_1" and "initiator" in problem.message

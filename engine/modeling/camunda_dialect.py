@@ -376,13 +376,19 @@ def read_start_forms(tree: etree._ElementTree, filename: str) -> tuple[dict[str,
     return forms, problems
 
 
-def read_initiators(tree: etree._ElementTree) -> dict[str, str]:
+def read_initiators(tree: etree._ElementTree, filename: str) -> tuple[dict[str, str], list[Problem]]:
     """The variable each process sets to the starting user's id (camunda:initiator on a start event
-    directly in the process), by process id."""
+    directly in the process), by process id; also the names that cannot be variables."""
     found: dict[str, str] = {}
+    problems: list[Problem] = []
     for process in tree.getroot().iterfind(f"{BPMN}process"):
         for start in process.iterfind(f"{BPMN}startEvent"):
             name = (start.get(f"{CAMUNDA}initiator") or "").strip()
-            if name:
-                found.setdefault(process.get("id") or "", name)
-    return found
+            if not name:
+                continue
+            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+                problems.append(Problem(filename, start.sourceline, f"camunda:initiator “{name}” 不是合法的变量名。"
+                                        "请只用字母、数字、下划线，且不要以数字或下划线开头。", start.get("id")))
+                continue
+            found.setdefault(process.get("id") or "", name)
+    return found, problems
