@@ -35,14 +35,14 @@ inbox_users = audience(lambda u: u.uses_inbox)
 
 
 def can_view_case(conn, user, case_row) -> bool:
-    """The applicant sees his own cases; clerks the cases their departments worked on; supervisors,
-    auditors and administrators every case."""
+    """The applicant sees his own cases; clerks the cases their departments worked on or that named
+    them (candidate user, assignee); supervisors, auditors and administrators every case."""
     if user.oversees or user.is_admin:
         return True
     if user.is_applicant:
         return case_row.started_by == user.username
     if user.is_clerk:
-        return bool(inbox_store.case_groups(conn, case_row.id) & user.groups)
+        return bool(inbox_store.case_groups(conn, case_row.id) & (user.groups | {personal_group(user.username)}))
     return False
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor, personal_group
+from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.access.password_rules import DEFAULT_MIN_SCORE, password_problems
 from yijianshi.engine.access.passwords import ARGON2, PasswordHasher
@@ -127,9 +127,9 @@ class Account:
 
     @property
     def actor(self) -> Actor:
-        """The engine identity: applicants act in the applicant role, clerks for their departments;
-        everyone also as himself (the work items naming him: candidate user, assignee)."""
-        groups = {*self.departments, personal_group(self.username)}
+        """The engine identity: applicants act in the applicant role, clerks for their departments
+        (and everyone on the work items naming him: Actor.may_work_on)."""
+        groups = set(self.departments)
         if self.role.applicant:
             groups.add(APPLICANT_ROLE)
         if self.role.code == FRONT_DESK:
