@@ -10,6 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from yijianshi.storage.tables import (
+    DEFAULT_PRIORITY,
     EVERY_GROUP,
     NO_DEADLINE,
     Case,
@@ -182,6 +183,7 @@ def insert_work_items(conn: Connection, rows: list[dict], definition_key: str) -
     """Work items of one case, with their rows for each department and the every-department row."""
     if not rows:
         return
+    rows = [{"priority": DEFAULT_PRIORITY, "follow_up_at": None, **r} for r in rows]
     _INSERT_ITEMS.execute_many(conn, rows)
     _INSERT_GROUPS.execute_many(conn, [
         group_row(r, g, definition_key)
@@ -194,7 +196,7 @@ def group_row(item: dict, group_code: str, definition_key: str) -> dict:
     return {"work_item_id": item["id"], "group_code": group_code, "state": item["state"],
             "due_key": item["due_at"] or NO_DEADLINE, "warning_at": item["warning_at"],
             "created_at": item["created_at"], "case_id": item["case_id"], "definition_key": definition_key,
-            "claimed_by": item["claimed_by"]}
+            "claimed_by": item["claimed_by"], "priority_key": -item.get("priority", DEFAULT_PRIORITY)}
 
 
 def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, by: str | None) -> None:

@@ -28,7 +28,8 @@ _CASE_COLUMNS = (cases.c.title, cases.c.definition_key, cases.c.business_key, ca
 _ITEM_COLUMNS = (work_items.c.id, work_items.c.case_id, work_items.c.definition_id, work_items.c.process_id,
                  work_items.c.task_spec, work_items.c.name, work_items.c.groups, work_items.c.state,
                  work_items.c.claimed_by, work_items.c.claimed_at, work_items.c.due_at, work_items.c.warning_at,
-                 work_items.c.created_at, work_items.c.ended_at, work_items.c.ended_by)
+                 work_items.c.created_at, work_items.c.ended_at, work_items.c.ended_by, work_items.c.priority,
+                 work_items.c.follow_up_at)
 _CASE_LIST_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key, cases.c.business_key,
                       cases.c.title, cases.c.status, cases.c.started_by, cases.c.started_at, cases.c.updated_at,
                       cases.c.ended_at)
@@ -39,6 +40,7 @@ SORTS = {
     "received": ("created_at", "work_item_id"),
     "case": ("case_id", "created_at", "work_item_id"),
     "scenario": ("definition_key", "due_key", "created_at", "work_item_id"),
+    "priority": ("priority_key", "due_key", "created_at", "work_item_id"),  # highest camunda:priority first
 }
 # The quick-filter counts stop here ("1000+"): counting every open item would read them all.
 COUNT_CAP = 1000

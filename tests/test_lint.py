@@ -197,3 +197,18 @@ def test_validate_prints_lint_problems_and_fails(bad_dir, capsys):
 
     assert validate_with_lint(Namespace(paths=[str(ROOT / "processes")])) == 0
     assert "全部有效" in capsys.readouterr().out
+
+
+def test_assignee_and_candidate_users_literal_names_pass_bad_expressions_are_located(tmp_path):
+    task = ('<bpmn:userTask id="{id}" name="审核" {attrs}>' + FORM + '</bpmn:userTask>')
+    text = HEAD + '<bpmn:process id="users" name="示例" isExecutable="true">\n' + "\n".join([
+        task.format(id="ok", attrs='camunda:assignee="zhangsan" camunda:candidateUsers="lisi,${reviewer}" '
+                                   'camunda:priority="${urgent ? 80 : 20}"'),
+        task.format(id="bad_assignee", attrs='camunda:assignee="${starter +}"'),
+        task.format(id="bad_users", attrs='camunda:candidateUsers="lisi,${execution.getVariable(\'x\')}"'),
+        task.format(id="bad_priority", attrs='camunda:assignee="lisi" camunda:priority="${urgent ?}"'),
+    ]) + "\n</bpmn:process></bpmn:definitions>"
+    (tmp_path / "users.bpmn").write_text(text, encoding="utf-8")
+    problems = lint_files([tmp_path])
+    assert {p.element for p in problems} == {"bad_assignee", "bad_users", "bad_priority"}, [str(p) for p in problems]
+    assert all(p.line == _line(text, f'id="{p.element}"') for p in problems)

@@ -8,7 +8,7 @@ from flask import abort, current_app
 from flask_login import current_user, login_required
 
 from yijianshi.engine.access import work_item_access
-from yijianshi.engine.access.actors import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE, personal_group
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.storage import inbox_store
 from yijianshi.engine.modeling.personal_fields import personal_kind
@@ -35,14 +35,14 @@ inbox_users = audience(lambda u: u.uses_inbox)
 
 
 def can_view_case(conn, user, case_row) -> bool:
-    """The applicant sees his own cases; clerks the cases their departments worked on; supervisors,
-    auditors and administrators every case."""
+    """The applicant sees his own cases; clerks the cases their departments worked on or that named
+    them (candidate user, assignee); supervisors, auditors and administrators every case."""
     if user.oversees or user.is_admin:
         return True
     if user.is_applicant:
         return case_row.started_by == user.username
     if user.is_clerk:
-        return bool(inbox_store.case_groups(conn, case_row.id) & user.groups)
+        return bool(inbox_store.case_groups(conn, case_row.id) & (user.groups | {personal_group(user.username)}))
     return False
 
 
@@ -53,6 +53,8 @@ def can_view_item(user, item) -> bool:
     groups = item_groups(item.groups)
     if APPLICANT_ROLE in groups:
         return user.is_applicant and item.started_by == user.username
+    if personal_group(user.username) in groups:  # a candidate user or the assignee
+        return True
     return user.is_clerk and bool(user.groups.intersection(groups))
 
 

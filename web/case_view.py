@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask import g
+
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.accounts import department_label
-from yijianshi.engine.access.actors import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE, user_of
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
@@ -33,8 +35,22 @@ def status_label(status: str) -> str:
 
 
 def departments_of(groups: str | tuple[str, ...]) -> str:
+    """The departments/roles and named people of a work item, as people read them ("市场监管局、张三")."""
     codes = item_groups(groups) if isinstance(groups, str) else groups
-    return "、".join(_(department_label(g)) for g in codes if g)
+    users = {u for g in codes if (u := user_of(g))}
+    names = _display_names(users) if users else {}
+    return "、".join(names.get(u, u) if (u := user_of(g)) else _(department_label(g)) for g in codes if g)
+
+
+def _display_names(usernames: set[str]) -> dict[str, str]:
+    """Display names of accounts (a name without an account shows as itself), cached per request."""
+    cache = g.setdefault("display_names", {})
+    missing = usernames - cache.keys()
+    if missing:
+        with services().db.reader.connect() as conn:
+            found = account_store.display_names(conn, missing)
+        cache.update({u: found.get(u) or u for u in missing})
+    return {u: cache[u] for u in usernames}
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
-from yijianshi.engine.access.actors import APPLICANT_ROLE
+from yijianshi.engine.access.actors import APPLICANT_ROLE, personal_group
 from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
 from yijianshi.storage import account_store
 from yijianshi.storage import case_search
@@ -77,7 +77,9 @@ class InboxQuery:
 
     def filter(self, user, *, show: str | None = None) -> InboxFilter:
         show = self.show if show is None else show
-        groups = None if self.scope == "all" else tuple(sorted(user.groups - {APPLICANT_ROLE}))
+        # "mine": the clerk's departments and the work items naming him (candidate user, assignee)
+        groups = None if self.scope == "all" else tuple(sorted((user.groups - {APPLICANT_ROLE})
+                                                               | {personal_group(user.username)}))
         return InboxFilter(groups=groups, me=user.username, claimed_by_me=show == "claimed",
                            unclaimed=show == "unclaimed", warning=show == "warning", overdue=show == "overdue",
                            definition_key=self.scenario or None, search=self.search or None, sort=self.sort,

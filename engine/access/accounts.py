@@ -127,7 +127,8 @@ class Account:
 
     @property
     def actor(self) -> Actor:
-        """The engine identity: applicants act in the applicant role, clerks for their departments."""
+        """The engine identity: applicants act in the applicant role, clerks for their departments
+        (and everyone on the work items naming him: Actor.may_work_on)."""
         groups = set(self.departments)
         if self.role.applicant:
             groups.add(APPLICANT_ROLE)

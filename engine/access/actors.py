@@ -4,6 +4,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 APPLICANT_ROLE = "applicant"  # the group of the applicant's own steps (一表申请, 补正, 评价)
+# A work item's group entry naming one person (camunda:candidateUsers, camunda:assignee): "user:zhangsan".
+USER_PREFIX = "user:"
+
+
+def personal_group(username: str) -> str:
+    """The group entry of a work item that names this user."""
+    return USER_PREFIX + username
+
+
+def user_of(group: str) -> str | None:
+    """The user name a group entry names, or None for a department or role."""
+    return group[len(USER_PREFIX):] if group.startswith(USER_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -18,8 +30,9 @@ class Actor:
         return self.name or self.id
 
     def may_work_on(self, groups: tuple[str, ...] | list[str]) -> bool:
-        """A work item is open to members of any of its departments/roles (and to administrators)."""
-        return self.is_admin or bool(self.groups.intersection(groups))
+        """A work item is open to members of any of its departments/roles, to the users it names
+        (candidate users, the assignee) and to administrators."""
+        return self.is_admin or bool(self.groups.intersection(groups)) or personal_group(self.id) in groups
 
 
 SYSTEM = Actor(id="system", name="系统", is_admin=True)

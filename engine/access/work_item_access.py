@@ -3,7 +3,7 @@ back: the one rule the engine enforces when a command runs and the pages follow 
 whether to offer the form and buttons."""
 from __future__ import annotations
 
-from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
+from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor, user_of
 from yijianshi.engine.errors import EngineError, NotPermitted, WorkItemUnavailable
 
 
@@ -15,7 +15,8 @@ def item_groups(groups: str) -> tuple[str, ...]:
 def refusal(item, actor: Actor, started_by: str) -> EngineError | None:
     """Why `actor` may not act on the work item `item` of a case started by `started_by`, or None
     when he may: the applicant's own steps belong to the person who applied, other steps to the
-    members of the item's departments/roles, a claimed item to the one who claimed it; administrators
+    members of the item's departments/roles and the users it names (`user:<name>` entries: candidate
+    users, the assignee), a claimed item to the one who claimed it; administrators
     may act on every item."""
     groups = item_groups(item.groups)
     if APPLICANT_ROLE in groups and not actor.is_admin:
@@ -25,7 +26,8 @@ def refusal(item, actor: Actor, started_by: str) -> EngineError | None:
             return NotPermitted("这是其他申请人的案件，您无权办理。")
         return None
     if not actor.may_work_on(groups):
-        return NotPermitted(f"您不属于办理该事项的部门或角色（{'、'.join(groups) or '无'}）。")
+        named = "、".join(f"指定人员 {user}" if (user := user_of(g)) else g for g in groups)
+        return NotPermitted(f"您不属于办理该事项的部门或角色，也不是指定办理人（{named or '无'}）。")
     if item.claimed_by and item.claimed_by != actor.id and not actor.is_admin:
         return WorkItemUnavailable(f"该事项已由 {item.claimed_by} 认领办理。")
     return None

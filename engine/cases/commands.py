@@ -93,6 +93,9 @@ class CaseService:
             definition = self.definitions.by_id(conn, row.id)
             if definition.start_form is not None:
                 initial = check_data(validate_submission(definition.start_form, initial))
+            if definition.initiator:
+                # camunda:initiator: the starting user's id (whose case it is), recorded with the start
+                initial[definition.initiator] = owner
             wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
             wf.task_tree.data.update(initial)
             before = project_work_items(wf)

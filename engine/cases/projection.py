@@ -5,12 +5,13 @@ written in it (CommandContext.later)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.task import TaskState
 from sqlalchemy import Connection
 
 from yijianshi.engine.cases import history as h
-from yijianshi.engine.access.actors import SYSTEM
+from yijianshi.engine.access.actors import SYSTEM, personal_group
 from yijianshi.engine.cases.context import CommandContext
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.clock import SHANGHAI, to_utc
@@ -23,6 +24,7 @@ from yijianshi.engine.scripting.juel import is_juel
 from yijianshi.storage import case_store as store
 from yijianshi.engine.modeling.external_service import topic_of
 from yijianshi.storage import case_search, deadline_store, external_task_store
+from yijianshi.storage.case_store import DEFAULT_PRIORITY
 
 
 def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: WorkItemProjection,
@@ -59,20 +61,32 @@ def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
             continue
         meta = ctx.definition.meta_for(task.process_id, task.task_spec)
         groups = groups_of(task, meta, script_engine)
+        assignee = assignee_of(task, meta, script_engine)
+        users = [*users_of(task, meta, script_engine), *([assignee] if assignee else [])]
+        groups = tuple(dict.fromkeys([*groups, *(personal_group(u) for u in users)]))
         due_at, warning_at = after.limits_of(tid)
         if due_at is None:
             due_at = due_at_of(task, meta, script_engine)
         if UNRESOLVED in (due_at, warning_at):
             unresolved.append(task.name)
+        priority = priority_of(task, meta, script_engine)
+        follow_up_at = follow_up_at_of(task, meta, script_engine)
         new_rows.append(dict(
             id=tid, case_id=None, definition_id=ctx.definition.id, process_id=task.process_id,
             task_spec=task.task_spec, name=task.name, groups=",".join(groups), state="ready",
-            claimed_by=None, claimed_at=None, due_at=due_at, warning_at=warning_at, created_at=to_utc(at),
-            ended_at=None, ended_by=None,
+            claimed_by=assignee, claimed_at=to_utc(at) if assignee else None, due_at=due_at,
+            warning_at=warning_at, created_at=to_utc(at), ended_at=None, ended_by=None,
+            priority=priority, follow_up_at=follow_up_at,
         ))
-        ctx.event(h.WORK_ITEM_READY, {"name": task.name, "groups": list(groups),
-                                      "due_at": _iso_or_none(due_at), "warning_at": _iso_or_none(warning_at)},
-                  work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
+        ready: dict[str, Any] = {"name": task.name, "groups": list(groups), "due_at": _iso_or_none(due_at),
+                                 "warning_at": _iso_or_none(warning_at)}
+        if assignee:
+            ready["assignee"] = assignee
+        if priority != DEFAULT_PRIORITY:
+            ready["priority"] = priority
+        if follow_up_at is not None:
+            ready["follow_up_at"] = follow_up_at.isoformat()
+        ctx.event(h.WORK_ITEM_READY, ready, work_item_id=tid, task_spec=task.task_spec, actor=SYSTEM)
     if ctx.head.attention:
         # Work items created earlier with a due date that could not be computed still count.
         ended = set(done) | set(cancelled)
@@ -183,6 +197,66 @@ def due_at_of(task, meta, script_engine) -> datetime | None:
         return None
     value = script_engine.environment.evaluate(executable("timeDate", meta.due_date), dict(task.data))
     return _as_datetime(value, meta)
+
+
+def _names(entries, task, meta, script_engine, what: str) -> list[str]:
+    """Names written in an attribute, each `${...}` entry evaluated on the task's data (to a name, a
+    comma-separated list or a list of names)."""
+    names: list[str] = []
+    for entry in entries:
+        if not is_juel(entry):
+            names.append(entry)
+            continue
+        value = script_engine.environment.evaluate(entry, dict(task.data))
+        found = split_list(value) if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
+        if not found or not all(isinstance(n, str) and n.strip() for n in found):
+            raise ScriptError(f"任务 {meta.task_id} 的{what}表达式 “{entry}” 没有得到用户名：{value!r}")
+        names.extend(n.strip() for n in found)
+    return list(dict.fromkeys(names))
+
+
+def users_of(task, meta, script_engine) -> list[str]:
+    """The candidate users of a ready user task (camunda:candidateUsers), expressions evaluated."""
+    if meta is None or not meta.candidate_users:
+        return []
+    return _names(meta.candidate_users, task, meta, script_engine, "候选办理人")
+
+
+def assignee_of(task, meta, script_engine) -> str | None:
+    """The user a ready user task is assigned to (camunda:assignee, an expression evaluated), or None."""
+    if meta is None or not meta.assignee:
+        return None
+    names = _names((meta.assignee,), task, meta, script_engine, "办理人")
+    if len(names) != 1:
+        raise ScriptError(f"任务 {meta.task_id} 的办理人表达式 “{meta.assignee}” 应得到一个用户名：{names!r}")
+    return names[0]
+
+
+def priority_of(task, meta, script_engine) -> int:
+    """A ready user task's camunda:priority (an integer or an expression giving one), default 50."""
+    if meta is None or not meta.priority:
+        return DEFAULT_PRIORITY
+    value = (script_engine.environment.evaluate(meta.priority, dict(task.data)) if is_juel(meta.priority)
+             else meta.priority)
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise ScriptError(f"任务 {meta.task_id} 的优先级 “{meta.priority}” 的结果 {value!r} 不是整数。") from err
+
+
+def follow_up_at_of(task, meta, script_engine) -> datetime | None:
+    """The follow-up time from a user task's camunda:followUpDate (an expression or an ISO date-time
+    literal), evaluated on its data."""
+    if meta is None or not meta.follow_up_date:
+        return None
+    value = script_engine.environment.evaluate(executable("timeDate", meta.follow_up_date), dict(task.data))
+    try:
+        return to_utc(as_point_in_time(value))
+    except ValueError as err:
+        raise ScriptError(f"任务 {meta.task_id} 的跟进日期 “{meta.follow_up_date}” 的结果 {value!r} 不是"
+                          f"{TIME_VALUE_KINDS}。") from err
 
 
 def groups_of(task, meta, script_engine) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """What the application reads from Camunda-flavoured BPMN itself: user-task assignment (candidate
-groups may be `${...}` expressions, evaluated when the task becomes ready), due dates (an expression
-or an ISO date-time literal), forms."""
+groups, candidate users and the assignee, each entry a name or a `${...}` expression evaluated when
+the task becomes ready), due and follow-up dates (an expression or an ISO date-time literal), the
+priority, forms, and the start event's camunda:initiator."""
 from __future__ import annotations
 
 import keyword
@@ -35,19 +36,31 @@ class UserTaskMeta:
     due_date: str | None = None
     form: Form | None = None
     formless: bool = False
+    assignee: str | None = None  # camunda:assignee: a user name or a `${...}` expression
+    candidate_users: tuple[str, ...] = ()  # camunda:candidateUsers: names and `${...}` expressions
+    priority: str | None = None  # camunda:priority: an integer or a `${...}` expression
+    follow_up_date: str | None = None  # camunda:followUpDate: like due_date
 
     @property
     def groups(self) -> tuple[str, ...]:
-        """Groups allowed to work on the task: explicit candidate groups, else the lane."""
-        if self.candidate_groups:
+        """Groups allowed to work on the task: explicit candidate groups, else the lane (unless the
+        task names its people: an assignee or candidate users)."""
+        if self.candidate_groups or self.assignee or self.candidate_users:
             return self.candidate_groups
         return (self.lane,) if self.lane else ()
+
+    @property
+    def assigned(self) -> bool:
+        """Whether anyone is named to work on the task (groups, lane, candidate users or assignee)."""
+        return bool(self.groups or self.assignee or self.candidate_users)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dict."""
         return {"process_id": self.process_id, "task_id": self.task_id, "name": self.name, "line": self.line,
                 "candidate_groups": list(self.candidate_groups), "lane": self.lane, "due_date": self.due_date,
-                "form": self.form.to_dict() if self.form is not None else None, "formless": self.formless}
+                "form": self.form.to_dict() if self.form is not None else None, "formless": self.formless,
+                "assignee": self.assignee, "candidate_users": list(self.candidate_users),
+                "priority": self.priority, "follow_up_date": self.follow_up_date}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserTaskMeta:
@@ -57,7 +70,9 @@ class UserTaskMeta:
                    line=data.get("line"), candidate_groups=tuple(data.get("candidate_groups", ())),
                    lane=data.get("lane"), due_date=data.get("due_date"),
                    form=Form.from_dict(form) if form is not None else None,
-                   formless=bool(data.get("formless", False)))
+                   formless=bool(data.get("formless", False)), assignee=data.get("assignee"),
+                   candidate_users=tuple(data.get("candidate_users", ())), priority=data.get("priority"),
+                   follow_up_date=data.get("follow_up_date"))
 
 
 class _Reporter:
@@ -137,6 +152,14 @@ def _is_formless(ext: etree._Element | None) -> bool:
     return any((prop.get("name") or "").strip() == "formless"
                and (prop.get("value") or "").strip().lower() == "true"
                for prop in ext.iterfind(f"{CAMUNDA}properties/{CAMUNDA}property"))
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _int_config(text: str | None) -> int | None:
@@ -304,11 +327,26 @@ def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, 
                 if is_juel(group):
                     for message in check_script(group, "eval"):
                         report(task, f"办理部门或角色表达式“{group}”有误：{message}")
+            users = split_groups(task.get(f"{CAMUNDA}candidateUsers"))
+            assignee = (task.get(f"{CAMUNDA}assignee") or "").strip() or None
+            for what, entry in [*(("候选办理人", u) for u in users), *((("办理人", assignee),) if assignee else ())]:
+                if is_juel(entry):  # a literal user name cannot be checked here: accounts change
+                    for message in check_script(entry, "eval"):
+                        report(task, f"{what}表达式“{entry}”有误：{message}")
+            priority = (task.get(f"{CAMUNDA}priority") or "").strip() or None
+            if priority is not None:
+                if is_juel(priority):
+                    for message in check_script(priority, "eval"):
+                        report(task, f"优先级表达式“{priority}”有误：{message}")
+                elif not _is_integer(priority):
+                    report(task, f"优先级“{priority}”不是整数。请填写整数（如 50），或 ${{...}} 表达式。")
             tasks[task_id] = UserTaskMeta(
                 process_id=_runs_in(task, process_id), task_id=task_id, name=(task.get("name") or "").strip(),
                 line=task.sourceline, candidate_groups=groups,
                 lane=_lane_of(task, lanes), due_date=task.get(f"{CAMUNDA}dueDate"),
-                form=_read_form(task, report), formless=_is_formless(ext))
+                form=_read_form(task, report), formless=_is_formless(ext), assignee=assignee,
+                candidate_users=users, priority=priority,
+                follow_up_date=(task.get(f"{CAMUNDA}followUpDate") or "").strip() or None)
     return tasks, problems
 
 
@@ -347,3 +385,21 @@ def read_start_forms(tree: etree._ElementTree, filename: str) -> tuple[dict[str,
                 continue
             forms[process_id] = form
     return forms, problems
+
+
+def read_initiators(tree: etree._ElementTree, filename: str) -> tuple[dict[str, str], list[Problem]]:
+    """The variable each process sets to the starting user's id (camunda:initiator on a start event
+    directly in the process), by process id; also the names that cannot be variables."""
+    found: dict[str, str] = {}
+    problems: list[Problem] = []
+    for process in tree.getroot().iterfind(f"{BPMN}process"):
+        for start in process.iterfind(f"{BPMN}startEvent"):
+            name = (start.get(f"{CAMUNDA}initiator") or "").strip()
+            if not name:
+                continue
+            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+                problems.append(Problem(filename, start.sourceline, f"camunda:initiator “{name}” 不是合法的变量名。"
+                                        "请只用字母、数字、下划线，且不要以数字或下划线开头。", start.get("id")))
+                continue
+            found.setdefault(process.get("id") or "", name)
+    return found, problems

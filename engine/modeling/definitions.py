@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_start_forms, read_user_tasks
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_initiators, read_start_forms, read_user_tasks
 from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
@@ -62,6 +62,7 @@ class ParsedDefinition:
     task_meta: dict[str, UserTaskMeta]
     files: list[dict]
     start_form: Form | None = None  # camunda:formData on the process's start event
+    initiator: str | None = None  # camunda:initiator on the start event: the variable of the starter's id
 
 
 @dataclass
@@ -88,6 +89,8 @@ class LoadedDefinition:
     task_meta: dict[str, UserTaskMeta]
     # The start-event form: the data a case is started with, validated by CaseService.start_case.
     start_form: Form | None = None
+    # camunda:initiator: the variable set to the starting user's id when a case starts.
+    initiator: str | None = None
 
     def meta_for(self, process_id: str, task_spec: str) -> UserTaskMeta | None:
         found = self.task_meta.get(f"{process_id}:{task_spec}")
@@ -142,6 +145,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     parser = CamundaParser()
     task_meta: dict[str, UserTaskMeta] = {}
     start_forms: dict[str, Form] = {}
+    initiators: dict[str, str] = {}
     topics: dict[tuple[str, str], str] = {}  # external service tasks
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
@@ -161,6 +165,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             forms, form_problems = read_start_forms(tree, src.filename)
             problems.extend(form_problems)
             start_forms.update(forms)
+            found_initiators, initiator_problems = read_initiators(tree, src.filename)
+            problems.extend(initiator_problems)
+            initiators.update(found_initiators)
             problems.extend(_check_expressions(tree, src.filename))
             found_topics, topic_problems = external_topics(tree, src.filename)
             topics.update(found_topics)
@@ -188,6 +195,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             try:
                 built = _build(parser, codec, process, src, process_files, decision_files, task_meta, topics)
                 built.start_form = start_forms.get(built.key)
+                built.initiator = initiators.get(built.key)
                 definitions.append(built)
             except ValidationException as err:
                 problems.append(_problem_from_validation(err, src.filename, tree))
@@ -334,10 +342,11 @@ def _check_user_tasks(definitions: list[ParsedDefinition], problems: list[Proble
             if (meta.process_id, meta.task_id) in seen:
                 continue
             seen.add((meta.process_id, meta.task_id))
-            if not meta.groups:
+            if not meta.assigned:
                 problems.append(Problem(
                     d.files[0]["filename"] if len(d.files) == 1 else meta.process_id, meta.line,
-                    "用户任务没有办理部门或角色：请设置 camunda:candidateGroups，或把任务放进以部门命名的泳道。",
+                    "用户任务没有办理部门或角色：请设置 camunda:candidateGroups（或 camunda:assignee、"
+                    "camunda:candidateUsers），或把任务放进以部门命名的泳道。",
                     meta.task_id))
 
 
@@ -412,7 +421,8 @@ class DefinitionCache:
         meta = {k: UserTaskMeta.from_dict(v) for k, v in json.loads(row.task_meta_json).items()}
         start_json = getattr(row, "start_form_json", None)
         start_form = Form.from_dict(json.loads(start_json)) if start_json else None
-        loaded = LoadedDefinition(row.id, row.key, row.version, row.name, spec, subs, meta, start_form)
+        loaded = LoadedDefinition(row.id, row.key, row.version, row.name, spec, subs, meta, start_form,
+                                  getattr(row, "initiator", None))
         with self._lock:
             return self._by_id.setdefault(row.id, loaded)
 
@@ -461,7 +471,7 @@ def store_deployment(conn, parsed: ParsedDeployment, actor: str, at) -> list[Dep
             task_meta_json=json.dumps({k: m.to_dict() for k, m in d.task_meta.items()}, ensure_ascii=False),
             start_form_json=(json.dumps(d.start_form.to_dict(), ensure_ascii=False)
                              if d.start_form is not None else None),
-            files_json=json.dumps(d.files, ensure_ascii=False), deployed_at=at, deployed_by=actor,
+            initiator=d.initiator, files_json=json.dumps(d.files, ensure_ascii=False), deployed_at=at, deployed_by=actor,
         ))
         results.append(DeployedVersion(d.key, version, new_id, True))
     return results

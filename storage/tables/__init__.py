@@ -3,6 +3,7 @@ so `Base.metadata` is complete (the migrations and `create_all` rely on it)."""
 from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
 from yijianshi.storage.tables.definitions import Definition, DefinitionFile
 from yijianshi.storage.tables.cases import (
+    DEFAULT_PRIORITY,
     EVERY_GROUP,
     NO_DEADLINE,
     Case,
@@ -24,7 +25,7 @@ from yijianshi.storage.tables.failures import CommandFailure
 from yijianshi.storage.tables.external_tasks import ExternalTask
 
 __all__ = [
-    "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
+    "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
     "MessageWait", "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",

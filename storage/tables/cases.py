@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+
+# A work item's priority when its task gives none (Camunda's default too).
+DEFAULT_PRIORITY = 50
 
 
 class Case(Base):
@@ -53,6 +56,9 @@ class WorkItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_by: Mapped[str | None] = mapped_column(String(255))
+    # camunda:priority (higher first; Camunda's default 50) and camunda:followUpDate.
+    priority: Mapped[int] = mapped_column(Integer, server_default=text(str(DEFAULT_PRIORITY)))
+    follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WorkItemGroup(Base):
@@ -73,6 +79,8 @@ class WorkItemGroup(Base):
         Index("ix_work_item_groups_case", "group_code", "state", "case_id", "created_at", "work_item_id"),
         Index("ix_work_item_groups_scenario", "group_code", "state", "definition_key", "due_key", "created_at",
               "work_item_id"),
+        Index("ix_work_item_groups_priority", "group_code", "state", "priority_key", "due_key", "created_at",
+              "work_item_id"),
     )
     work_item_id: Mapped[str] = mapped_column(
         ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
@@ -86,6 +94,8 @@ class WorkItemGroup(Base):
     case_id: Mapped[int] = mapped_column(BigId)
     definition_key: Mapped[str] = mapped_column(String(255))
     claimed_by: Mapped[str | None] = mapped_column(String(255))
+    # Minus the work item's priority: the most urgent first in index order.
+    priority_key: Mapped[int] = mapped_column(Integer, server_default=text(str(-DEFAULT_PRIORITY)))
 
 
 # The work_item_groups row of every work item, whatever its departments (inboxes of all departments).

@@ -33,6 +33,7 @@ class Definition(Base):
     task_meta_json: Mapped[str] = mapped_column(Text)
     # The start event's camunda:formData (Form.to_dict()); NULL: the process has no start-event form.
     start_form_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    initiator: Mapped[str | None] = mapped_column(String(255), nullable=True)  # camunda:initiator
     files_json: Mapped[str] = mapped_column(Text)  # [{"filename", "sha256", "kind"}]
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str] = mapped_column(String(255))

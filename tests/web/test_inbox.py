@@ -323,3 +323,44 @@ def test_a_deadline_waiting_for_an_unpublished_year_says_so_instead_of_9999(clie
     for page in (market.page("/inbox/"), market.page(f"/inbox/items/{food}"), market.page(f"/inbox/cases/{case_id}")):
         assert f"期限待定（待导入 {year} 年节假日安排）" in page
         assert "9999" not in page and "2912" not in page
+
+
+def _assignment_case(engine, urgent: bool = True) -> str:
+    """A case of the Modeler-drawn assignment process at its review by candidate users
+    shichang and xiaofang (the latter named by the `reviewer` expression); the review's id."""
+    from tests.conftest import deploy_fixtures
+    deploy_fixtures(engine, "camunda/assignment.bpmn")
+    case = engine.cases.start_case("assignment", {"reviewer": "xiaofang", "urgent": urgent},
+                                   Actor("zhangsan", frozenset({"applicant"})))
+    admin = Actor("root", frozenset(), is_admin=True)
+    return engine.cases.complete_work_item(case.ready[0].id, {"confirmed": True}, admin).ready[0].id
+
+
+def test_a_candidate_user_in_none_of_the_items_groups_sees_and_works_it(client_for, web_engine, app):
+    review = _assignment_case(web_engine)
+    fire, urban = client_for("xiaofang"), client_for("chengguan")
+    page = fire.page("/inbox/")
+    assert "会审" in _rows(page) and f'data-item="{review}"' in page
+    assert "赵磊（市场监管局）、孙强（消防救援大队）" in page and "user:" not in page
+    assert "会审" not in _rows(urban.page("/inbox/"))
+    assert urban.get(f"/inbox/items/{review}").status_code == 403
+    task = fire.page(f"/inbox/items/{review}")
+    assert "user:" not in task
+    assert fire.post(f"/inbox/items/{review}", {"approved": "y"}).status_code == 302
+    assert f'data-item="{review}"' not in fire.page("/inbox/")
+
+
+def test_the_inbox_sorts_by_priority_highest_first(client_for, web_engine, app):
+    admin = Actor("root", frozenset(), is_admin=True)
+    signs = {}
+    for urgent in (False, True):
+        review = _assignment_case(web_engine, urgent)
+        signs[urgent] = web_engine.cases.complete_work_item(review, {"approved": True}, admin).ready[0].id
+    market = client_for("shichang")
+    page = market.page("/inbox/?sort=priority")
+    order = [i for i in re.findall(r'data-item="([^"]+)"', page) if i in signs.values()]
+    assert order == [signs[True], signs[False]]
+    page = market.page("/inbox/?sort=priority&order=desc")
+    assert [i for i in re.findall(r'data-item="([^"]+)"', page) if i in signs.values()] == [signs[False], signs[True]]
+    task = market.page(f"/inbox/items/{signs[True]}")
+    assert "优先级" in task and "跟进日期" in task

@@ -1,4 +1,5 @@
-"""Lint of user tasks: assigned to a registered department or role, with a form or declared form-less,
+"""Lint of user tasks: assigned to a registered department or role (or to users: camunda:assignee and
+camunda:candidateUsers, whose expressions must parse), with a form or declared form-less,
 named in Chinese, with snake_case field ids and Chinese field labels."""
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
             if is_juel(g):  # evaluated when the task becomes ready
                 for message in check_script(g, "eval"):
                     p(f"办理部门或角色表达式“{g}”有误：{message}")
+        # A literal user name cannot be checked against the registry (accounts change): accepted.
+        for what, entry in [*(("候选办理人", u) for u in meta.candidate_users),
+                            *((("办理人", meta.assignee),) if meta.assignee else ())]:
+            if is_juel(entry):
+                for message in check_script(entry, "eval"):
+                    p(f"{what}表达式“{entry}”有误：{message}")
+        if meta.priority and is_juel(meta.priority):
+            for message in check_script(meta.priority, "eval"):
+                p(f"优先级表达式“{meta.priority}”有误：{message}")
         if registry is not None:
             where = "camunda:candidateGroups" if meta.candidate_groups else "泳道名称"
             for g in meta.groups:
