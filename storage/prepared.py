@@ -90,7 +90,9 @@ class Prepared:
 
     def _form(self, conn: Connection, keys: Iterable[str] | None = None) -> _Form:
         dialect = conn.dialect
-        key = (id(dialect), tuple(keys) if keys is not None else None)
+        # By the dialect's kind, not id(dialect): a disposed engine's dialect object can be freed and
+        # its id reused by another database's (SQLite's "?" form run on PostgreSQL, seen in tests).
+        key = (type(dialect), dialect.paramstyle, tuple(keys) if keys is not None else None)
         form = self._forms.get(key)
         if form is None:
             form = _Form(self.statement, dialect, list(keys) if keys is not None else None)

@@ -118,3 +118,26 @@ def test_plain_execution_reads_and_writes_the_same(db, plain_db):
     counts, row, rows, missing, stored = seen["plain"]
     assert counts == (1, 0) and row == (AT, None, "t", 1) and rows == [row] and missing is None
     assert stored == [(1, AT + timedelta(seconds=1)), (2, AT + timedelta(seconds=2))]
+
+
+def test_a_statement_compiled_for_one_dialect_is_never_used_for_another(tmp_path):
+    """Forms are kept per kind of dialect: a new dialect object (whose id may be a freed one's) of
+    another database never gets the first one's SQL."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.dialects import postgresql
+
+    from yijianshi.storage.prepared import Prepared
+    from yijianshi.storage.tables import Case
+
+    stmt = Prepared(select(Case.__table__.c.id).where(Case.__table__.c.id == 1))
+
+    class FakeConn:
+        def __init__(self, dialect):
+            self.dialect = dialect
+
+    sqlite = create_engine(f"sqlite:///{tmp_path}/x.sqlite3").dialect
+    pg = postgresql.psycopg.dialect()
+    assert "?" in stmt._form(FakeConn(sqlite)).sql or ":" in stmt._form(FakeConn(sqlite)).sql
+    assert "%(" in stmt._form(FakeConn(pg)).sql or "%s" in stmt._form(FakeConn(pg)).sql
+    assert stmt._form(FakeConn(sqlite)) is not stmt._form(FakeConn(pg))
+    assert stmt._form(FakeConn(sqlite)) is stmt._form(FakeConn(create_engine("sqlite://").dialect))

@@ -199,7 +199,7 @@ def due_at_of(task, meta, script_engine) -> datetime | None:
     return _as_datetime(value, meta)
 
 
-def _names(entries, task, meta, script_engine, what: str) -> list[str]:
+def _names(entries, task, meta, script_engine, what: str, expected: str = "用户名") -> list[str]:
     """Names written in an attribute, each `${...}` entry evaluated on the task's data (to a name, a
     comma-separated list or a list of names)."""
     names: list[str] = []
@@ -210,7 +210,7 @@ def _names(entries, task, meta, script_engine, what: str) -> list[str]:
         value = script_engine.environment.evaluate(entry, dict(task.data))
         found = split_list(value) if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
         if not found or not all(isinstance(n, str) and n.strip() for n in found):
-            raise ScriptError(f"任务 {meta.task_id} 的{what}表达式 “{entry}” 没有得到用户名：{value!r}")
+            raise ScriptError(f"任务 {meta.task_id} 的{what}表达式 “{entry}” 没有得到{expected}：{value!r}")
         names.extend(n.strip() for n in found)
     return list(dict.fromkeys(names))
 
@@ -264,17 +264,7 @@ def groups_of(task, meta, script_engine) -> tuple[str, ...]:
     the task's data (to a name, a comma-separated list or a list of names), else its lane."""
     if meta is None:
         return (task.lane,) if task.lane else ()
-    groups: list[str] = []
-    for entry in meta.groups:
-        if not is_juel(entry):
-            groups.append(entry)
-            continue
-        value = script_engine.environment.evaluate(entry, dict(task.data))
-        names = split_list(value) if isinstance(value, str) else value if isinstance(value, (list, tuple)) else None
-        if not names or not all(isinstance(n, str) and n.strip() for n in names):
-            raise ScriptError(f"任务 {meta.task_id} 的办理部门或角色表达式 “{entry}” 没有得到部门或角色代码：{value!r}")
-        groups.extend(n.strip() for n in names)
-    return tuple(dict.fromkeys(groups))
+    return tuple(_names(meta.groups, task, meta, script_engine, "办理部门或角色", "部门或角色代码"))
 
 
 def _iso_or_none(when: datetime | None) -> str | None:

@@ -5,7 +5,6 @@ by key, correlate a message, list, claim and complete a user task); plus malform
 credentials and two workers racing for the same tasks (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import pycamunda.message
@@ -17,31 +16,19 @@ from camunda.client.external_task_client import ExternalTaskClient
 from camunda.external_task.external_task_worker import ExternalTaskWorker
 from requests.auth import HTTPBasicAuth
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from yijianshi.engine.access.api_clients import ApiClientService
 from yijianshi.engine.cases.failures import stuck_cases
 from yijianshi.storage import case_store
 from yijianshi.storage.tables import WorkItem
 from tests.conftest import FIXTURES
+from tests.web.test_browser import serving
 from tests.web.conftest import Client, build_app
 from yijianshi.web.services import services
 
 SCOPES = ["cases:start", "messages:deliver", "external-tasks:work", "tasks:work"]
 FAST = {"maxTasks": 1, "lockDuration": 60_000, "asyncResponseTimeout": 500, "httpTimeoutMillis": 10_000,
         "sleepSeconds": 0}
-
-
-@contextlib.contextmanager
-def serving(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
