@@ -64,27 +64,44 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def person(browser, live):
-    """A separate browser context (own cookies) per person, signed in through the login page."""
-    base, _ = live
+@contextlib.contextmanager
+def people(browser, base: str, on_login_page=None, **context_options):
+    """Yields sign_in(username) -> a page signed in through the login page, each person in a browser
+    context of his own (own cookies) made with `context_options`; `on_login_page(page)` runs on the
+    login page before signing in. The contexts are closed afterwards."""
     contexts = []
 
     def sign_in(username: str) -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        context = browser.new_context(locale="zh-CN", **context_options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{base}/login")
+        if on_login_page is not None:
+            on_login_page(page)
         page.fill("#username", username)
         page.fill("#password", f"demo-{username}")
         page.click("button[type=submit]")
-        expect(page.locator(".who")).to_be_visible()
+        expect(page.locator(".who")).to_be_attached()
         return page
 
-    yield sign_in
-    for context in contexts:
-        context.close()
+    try:
+        yield sign_in
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def person(browser, live):
+    """A separate browser context (own cookies) per person, signed in through the login page."""
+    with people(browser, live[0], viewport={"width": 1280, "height": 900}) as sign_in:
+        yield lambda username: _visible_user(sign_in(username))
+
+
+def _visible_user(page: Page) -> Page:
+    expect(page.locator(".who")).to_be_visible()  # on a desktop the signed-in user is shown
+    return page
 
 
 def shot(page: Page, name: str) -> None:

@@ -23,26 +23,9 @@ def live(tmp_path_factory):
 
 @pytest.fixture
 def phone(browser, live):
-    base, _ = live
-    contexts = []
-
-    def sign_in(username: str) -> Page:
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                      locale="zh-CN")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{base}/login")
-        fits(page, "phone-00-login")
-        page.fill("#username", username)
-        page.fill("#password", f"demo-{username}")
-        page.click("button[type=submit]")
-        expect(page.locator(".who")).to_be_attached()
-        return page
-
-    yield sign_in
-    for context in contexts:
-        context.close()
+    with journey.people(browser, live[0], on_login_page=lambda page: fits(page, "phone-00-login"),
+                        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True) as sign_in:
+        yield sign_in
 
 
 def fits(page: Page, name: str) -> None:
