@@ -1,23 +1,29 @@
-"""Hostile scripts slow nothing else (issue #13): latency of other work, idle and while hostile
-scripts run, on SQLite.
+"""Hostile scripts slow nothing else (issue #13): latency of other work on SQLite, with nothing else
+running, with another process doing ordinary work, and with that process running hostile scripts.
 
-    python bench/hostile_script.py [--samples 500] [--hostile-threads 2] [--probe pow] [--cpu 1.0]
+    python bench/hostile_script.py [--samples 100] [--rounds 10] [--hostile-threads 2] [--probe pow] [--cpu 1.0]
 
 Measures, each as p50 / p99 / max in milliseconds:
 - start+complete: start a case of tests/fixtures/hostile.bpmn and complete its first step (which
   runs its script task in a script worker: a harmless script here);
 - sign-in: AccountService.authenticate (a write: the last sign-in time);
-- healthz: GET /healthz through the Flask app;
-first with nothing else running, then while `--hostile-threads` threads keep completing steps whose
-script is the hostile probe (default: pow with a 30000-bit modulus, which ran 37-45 s holding the
-write lock before the fix; each now ends at the CPU limit with a ScriptError).
-Also prints the cost of one expression evaluation in-process and in a script worker.
-Ends with the line hostile_slowdown_p99=<float> (start+complete p99 under attack / idle)."""
+- healthz: GET /healthz through the Flask app.
+Rounds are taken in turn, so that the machine's own drift falls on every condition alike:
+- idle: nothing else runs;
+- benign: another process (as another web worker would be) starts cases and completes their
+  scripted step with a harmless script in `--hostile-threads` threads, one case per thread every
+  1.5 x the CPU limit (about as often as hostile scripts end): ordinary traffic, the control;
+- hostile: the same process and threads complete steps whose script is the hostile probe (default:
+  pow with a 30000-bit modulus, which ran 37-45 s holding the write lock before the fix; each now
+  ends at the CPU limit with a ScriptError), without pause.
+Also prints the cost of one expression evaluation in-process and in a script worker, and the p99
+ratios hostile/idle and hostile/benign."""
 from __future__ import annotations
 
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -82,13 +88,108 @@ def per_call_costs(system: System, n: int = 2000) -> None:
         print(f"expression_{label}_us={1e6 * (time.perf_counter() - t0) / n:.1f}")
 
 
+def attacker(home: str, probe: str, threads: int, cpu: float) -> None:
+    """The attacking process (`--attacker HOME`): another process on the same database, as another
+    web worker would be, that keeps completing steps whose script is the hostile probe while "on".
+    While "benign" it does the same work with a harmless script, paced at one case per thread every
+    1.5 times the CPU limit (about as often as hostile scripts end): the control, another process's
+    ordinary writes without a hostile script. Reads "on" / "benign" / "off" lines; prints
+    "stopped <seconds>" per stopped script and "off" once every thread is idle after an "off"."""
+    system = System.build(Settings.at(home, password_hash_method="argon2:1:8:1", script_cpu_seconds=cpu))
+    on = threading.Event()
+    idle = threading.Semaphore(0)
+    mode = {"probe": probe}
+
+    def attack() -> None:
+        while True:
+            if not on.is_set():
+                idle.release()
+                on.wait()
+            started = system.engine.cases.start_case("hostile_script", {"probe": mode["probe"]}, CLERK)
+            t0 = time.perf_counter()
+            try:
+                system.engine.cases.complete_work_item(started.ready[0].id, {}, CLERK)
+                if mode["probe"] == "none":
+                    time.sleep(1.5 * cpu)
+                else:
+                    print("not-stopped", flush=True)
+            except ScriptError:
+                print(f"stopped {time.perf_counter() - t0:.3f}", flush=True)
+
+    for _ in range(threads):
+        threading.Thread(target=attack, daemon=True).start()
+    for _ in range(threads):
+        idle.acquire()
+    print("off", flush=True)
+    for line in sys.stdin:
+        if line.strip() in ("on", "benign"):
+            mode["probe"] = probe if line.strip() == "on" else "none"
+            on.set()
+        else:
+            on.clear()
+            for _ in range(threads):
+                idle.acquire()
+            print("off", flush=True)
+
+
+class Attack:
+    """The attacker process, switched on for the hostile rounds and off for the idle ones."""
+
+    def __init__(self, home: str, args: argparse.Namespace):
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--attacker", home, "--probe", args.probe,
+             "--hostile-threads", str(args.hostile_threads), "--cpu", str(args.cpu)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.offs = threading.Semaphore(0)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.offs.acquire()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            if line.strip() == "off":
+                self.offs.release()
+            else:
+                self.lines.append(line.strip())
+
+    def on(self) -> None:
+        """Switch on and return once the first hostile script of this round has been stopped (every
+        attacking thread is then in its second script, at the latest)."""
+        seen = len(self.lines)
+        self.process.stdin.write("on\n")
+        self.process.stdin.flush()
+        while len(self.lines) == seen:
+            time.sleep(0.01)
+
+    def benign(self) -> None:
+        self.process.stdin.write("benign\n")
+        self.process.stdin.flush()
+
+    def off(self) -> None:
+        """Switch off and return once no hostile script runs."""
+        self.process.stdin.write("off\n")
+        self.process.stdin.flush()
+        self.offs.acquire()
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.reader.join(5)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--samples", type=int, default=500)
+    ap.add_argument("--samples", type=int, default=100, help="samples per round")
+    ap.add_argument("--rounds", type=int, default=10, help="idle and hostile rounds, taken in turn")
     ap.add_argument("--hostile-threads", type=int, default=2)
     ap.add_argument("--probe", default="pow", help="a probe of tests/fixtures/hostile.bpmn")
     ap.add_argument("--cpu", type=float, default=1.0, help="the script CPU limit, seconds")
+    ap.add_argument("--attacker", metavar="HOME", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.attacker:
+        attacker(args.attacker, args.probe, args.hostile_threads, args.cpu)
+        return
     home = tempfile.mkdtemp(prefix="yjs-hostile-")
     system = System.build(Settings.at(home, password_hash_method="argon2:1:8:1",
                                       script_cpu_seconds=args.cpu))
@@ -97,42 +198,42 @@ def main() -> None:
         system.engine.deploy([DIAGRAM])
         system.accounts.create("bench_user", PASSWORD, "测试员", "front_desk")
         client = create_app(system, {"SECRET_KEY": "bench", "ACCOUNT_CACHE_SECONDS": 0}).test_client()
-        print(f"hostile_script: {args.samples} samples idle and under {args.hostile_threads} threads running "
-              f"the '{args.probe}' probe; script CPU limit {args.cpu:g} s")
+        print(f"hostile_script: {args.rounds} rounds of {args.samples} samples idle, then the same while "
+              f"another process runs the '{args.probe}' probe in {args.hostile_threads} threads; "
+              f"script CPU limit {args.cpu:g} s")
         per_call_costs(system)
         measure(system, client, 10)  # warm-up: workers, caches, pool
-        idle = measure(system, client, args.samples)
+        idle: dict[str, list[float]] = {}
+        benign: dict[str, list[float]] = {}
+        under: dict[str, list[float]] = {}
+        attack = Attack(home, args)
+        try:
+            for _ in range(args.rounds):
+                for name, values in measure(system, client, args.samples).items():
+                    idle.setdefault(name, []).extend(values)
+                attack.benign()
+                for name, values in measure(system, client, args.samples).items():
+                    benign.setdefault(name, []).extend(values)
+                attack.off()
+                attack.on()
+                for name, values in measure(system, client, args.samples).items():
+                    under.setdefault(name, []).extend(values)
+                attack.off()
+        finally:
+            attack.close()
+        stopped = [float(line.split()[1]) for line in attack.lines if line.startswith("stopped")]
+        not_stopped = sum(1 for line in attack.lines if line == "not-stopped")
         report("idle", idle)
-        idle_p99 = percentile(idle["start+complete"], 99)
-
-        stop = threading.Event()
-        hostile_runs: list[float] = []
-        errors: list[str] = []
-
-        def attack() -> None:
-            while not stop.is_set():
-                started = system.engine.cases.start_case("hostile_script", {"probe": args.probe}, CLERK)
-                t0 = time.perf_counter()
-                try:
-                    system.engine.cases.complete_work_item(started.ready[0].id, {}, CLERK)
-                    errors.append("the hostile script was not stopped")
-                except ScriptError:
-                    hostile_runs.append(time.perf_counter() - t0)
-
-        threads = [threading.Thread(target=attack, daemon=True) for _ in range(args.hostile_threads)]
-        for t in threads:
-            t.start()
-        time.sleep(0.5)
-        under = measure(system, client, args.samples)
-        stop.set()
-        for t in threads:
-            t.join(60)
+        report("benign", benign)
         report("hostile", under)
-        print(f"hostile_scripts_stopped={len(hostile_runs)} each_s p50={statistics.median(hostile_runs):.2f} "
-              f"max={max(hostile_runs):.2f}" if hostile_runs else "hostile_scripts_stopped=0")
-        if errors:
-            print(f"hostile_errors={errors[:3]}")
-        print(f"hostile_slowdown_p99={percentile(under['start+complete'], 99) / idle_p99:.2f}")
+        print(f"hostile_scripts_stopped={len(stopped)} each_s p50={statistics.median(stopped):.2f} "
+              f"max={max(stopped):.2f}" if stopped else "hostile_scripts_stopped=0")
+        if not_stopped:
+            print(f"hostile_not_stopped={not_stopped}")
+        for name in idle:
+            key = name.replace("+", "_").replace("-", "_")
+            print(f"hostile_vs_idle_p99_{key}={percentile(under[name], 99) / percentile(idle[name], 99):.2f} "
+                  f"hostile_vs_benign_p99_{key}={percentile(under[name], 99) / percentile(benign[name], 99):.2f}")
     finally:
         system.close()
         shutil.rmtree(home, ignore_errors=True)

@@ -1,8 +1,9 @@
 """Script worker processes: the hard limits on what one expression or script may cost.
 
-Each worker (script_worker.py) is a long-lived process, a fresh interpreter started with
-subprocess (never a fork of a process with threads and open database connections), that caps its
-own address space (RLIMIT_AS) and keeps an RLIMIT_CPU backstop. The parent sends a request over a
+Each worker (script_worker.py) is a long-lived process, forked from this process's mother process
+(worker_zygote.py: a fresh interpreter that has the sandbox imported; never a fork of a process
+with threads and open database connections), that caps its own address space (RLIMIT_AS) and keeps
+an RLIMIT_CPU backstop. The parent sends a request over a
 pipe and waits; once the call has taken as much wall time as its CPU allowance it starts reading
 the worker's CPU time from /proc, and kills the worker (SIGKILL) as soon as the call has used more
 CPU than allowed, or after a generous wall-time ceiling. A killed, crashed or memory-exhausted
@@ -18,23 +19,31 @@ import os
 import pickle
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from multiprocessing.connection import Connection
 from dataclasses import dataclass
 from typing import Any
 
+from yijianshi.engine.scripting.long_call_slots import LongCallSlots, Slot
+from yijianshi.engine.scripting.worker_zygote import MotherGone, mother
+
 
 SPARE_WORKERS = 2  # idle workers kept started beyond those in use
-STARTUP_S = 30.0  # a new worker must be ready within this (a fresh interpreter importing the sandbox)
+STARTUP_S = 30.0  # a new worker must be ready within this
 _CHECK_EVERY_S = 0.02
-# A call still running after this long (ordinary scripts and expressions take well under a
+# A call that has used this much CPU time (ordinary scripts and expressions use well under a
 # millisecond) is demoted to Linux's SCHED_IDLE policy for the rest of its life: whatever it burns
 # up to its CPU limit then comes only from time no other process wants, so web requests, the
 # scheduler and other cases' scripts are not slowed by it. Its limit counts CPU time, not waiting.
-DEMOTE_AFTER_S = 0.05
+# The parent checks the worker's CPU clock every DEMOTE_CHECK_S of the call's wall time.
+DEMOTE_AFTER_CPU_S = 0.002
+DEMOTE_CHECK_S = 0.001
+# Calls that have used more CPU than this (a script doing real work takes milliseconds; the rest are
+# mostly hostile) need one of this machine's long-call slots to go on (long_call_slots.py): at most
+# one fewer than the cores run at once, so one core always stays free of them; more wait, stopped.
+SLOT_AFTER_CPU_S = 0.1
+LONG_CALLS = LongCallSlots()
 
 
 @dataclass(frozen=True)
@@ -83,22 +92,31 @@ class WorkerDied(Exception):
 
 
 class ScriptWorker:
-    """One worker process (`python -m yijianshi.engine.scripting.script_worker`, a fresh interpreter:
-    never a fork of a process with threads and open database connections) and the parent's end of
+    """One worker process (forked by the mother process, worker_zygote.py) and the parent's end of
     the socket pair it talks over."""
 
     def __init__(self, limits: ScriptLimits):
         self.limits = limits
         mine, theirs = socket.socketpair()
         with theirs:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "yijianshi.engine.scripting.script_worker", str(theirs.fileno()),
-                 str(limits.memory_mb * 1024 * 1024), repr(limits.cpu_seconds), str(limits.max_reply_bytes)],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+            for attempt in range(2):
+                self.mother = mother()
+                try:
+                    self.pid = self.mother.spawn(theirs, limits.memory_mb * 1024 * 1024, limits.cpu_seconds,
+                                                 limits.max_reply_bytes)
+                    break
+                except MotherGone:
+                    if attempt:  # a mother started just now failed too
+                        mine.close()
+                        raise
+        self.exit_code: int | None = None  # once the mother has reaped it
         self.conn = Connection(mine.detach())
         self.calendar: Any = None  # the calendar object this worker has (sent with an earlier call)
         self.cpu_base: float | None = None  # the worker's CPU seconds after its last answer
         self.demoted = False  # set for a call that ran long: the worker is retired after it
+        self._cpu_clock = ((~self.pid) << 3) | 2  # Linux: the process CPU clock id of a pid (CPUCLOCK_SCHED)
+        self.slot: Slot | None = None  # a long-call slot, held while a demoted call runs
+        self.stopped = False  # a demoted call waiting for a slot (SIGSTOP)
 
     def call(self, request: bytes) -> tuple:
         """Send one request and wait for its answer within the limits; raises WorkerDied."""
@@ -111,24 +129,33 @@ class ScriptWorker:
                 self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
             started = time.monotonic()
             self.conn.send_bytes(request)
-            ready = self.conn.poll(min(DEMOTE_AFTER_S, limits.cpu_seconds))
-            if not ready:
-                self.demote()  # a long call: from now on it runs only on CPU time nobody else wants
-                ready = self.conn.poll(max(0.0, limits.cpu_seconds - DEMOTE_AFTER_S))  # CPU time never runs ahead of wall time
+            ready = self.conn.poll(DEMOTE_CHECK_S)
+            while not ready and not self.demoted:
+                used = self.cpu_time()
+                if used is None or used - self.cpu_base > DEMOTE_AFTER_CPU_S:
+                    self.demote()  # a long call: from now on it runs only on CPU time nobody else wants
+                    # CPU time never runs ahead of wall time: no need to look again before this
+                    ready = self.conn.poll(max(0.0, min(limits.cpu_seconds, SLOT_AFTER_CPU_S)
+                                               - (time.monotonic() - started)))
+                else:
+                    ready = self.conn.poll(DEMOTE_CHECK_S)  # waiting for a core, or for a reply
             while not ready:
                 over = self._over_limit(started)
                 if over is not None:
                     self.kill()
                     raise WorkerDied(over)
+                if self.slot is None and (self.stopped or self._used() > SLOT_AFTER_CPU_S):
+                    self._take_slot()
                 ready = self.conn.poll(_CHECK_EVERY_S)
             data = self.conn.recv_bytes(limits.max_reply_bytes + 4096)
         except (EOFError, OSError) as err:
-            try:
-                code = self.process.wait(1)
-            except subprocess.TimeoutExpired:
-                code = None
+            code = self._wait(1.0)
             self.kill()
             raise WorkerDied(_death_reason(code)) from err
+        finally:
+            if self.slot is not None:
+                self.slot.release()
+                self.slot = None
         try:
             answer = load_answer(data)
         except Exception as err:  # a type outside the allow-list: this worker is not to be trusted again
@@ -157,38 +184,81 @@ class ScriptWorker:
         return "cpu" if used - self.cpu_base > self.limits.cpu_seconds else None
 
     def cpu_time(self) -> float | None:
-        """The worker's CPU seconds so far (user + system), from /proc; None where there is none."""
+        """The worker's CPU seconds so far (user + system): from its CPU clock (nanoseconds), else
+        from /proc (clock ticks); None where there is neither."""
         try:
-            with open(f"/proc/{self.process.pid}/stat", "rb") as f:
+            return time.clock_gettime(self._cpu_clock)
+        except (AttributeError, OSError):
+            pass
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             return None
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _used(self) -> float:
+        """CPU seconds the call in progress has used so far."""
+        used = self.cpu_time()
+        return 0.0 if used is None or self.cpu_base is None else used - self.cpu_base
+
+    def _take_slot(self) -> bool:
+        """Take a long-call slot for this demoted call; without one the worker is stopped until one
+        is free (the caller retries). Whether it runs."""
+        self.slot = LONG_CALLS.try_acquire()
+        if self.slot is None and not self.stopped:
+            os.kill(self.pid, signal.SIGSTOP)
+            self.stopped = True
+        elif self.slot is not None and self.stopped:
+            os.kill(self.pid, signal.SIGCONT)
+            self.stopped = False
+        return self.slot is not None
 
     def demote(self) -> None:
         """Run this worker only on otherwise idle CPU from now on (it is retired after this call,
         since an unprivileged process cannot be raised back)."""
         self.demoted = True
         try:
-            os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
+            os.sched_setscheduler(self.pid, os.SCHED_IDLE, os.sched_param(0))
         except (AttributeError, OSError):
             try:
-                os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
+                os.setpriority(os.PRIO_PROCESS, self.pid, 19)
             except OSError:
                 pass  # gone already: the call finds out
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()  # SIGKILL to this worker's own pid
+        if self.exit_code is None:
             try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)  # not yet reaped: still this worker's pid
+            except ProcessLookupError:
                 pass
+            self._wait(5.0)
         self.conn.close()
+
+    def _wait(self, timeout: float) -> int | None:
+        """The worker's exit code, waiting up to `timeout` seconds for it to end (None if it has not,
+        or if the mother is gone, in which case nobody can reap it but init)."""
+        ends = time.monotonic() + timeout
+        while self.exit_code is None:
+            try:
+                self.exit_code = self.mother.wait(self.pid)
+            except MotherGone:
+                return None
+            if self.exit_code is not None or time.monotonic() > ends:
+                break
+            time.sleep(0.005)
+        return self.exit_code
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        """Whether the worker process has not ended (a zombie, not yet reaped, has ended)."""
+        if self.exit_code is not None:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+        except OSError:
+            return not os.path.isdir("/proc/self")  # no /proc: the next call finds out
 
 
 def _death_reason(exit_code: int | None) -> str:
@@ -253,7 +323,10 @@ class ScriptWorkerPool:
 
     def _new(self) -> ScriptWorker:
         self.started += 1
-        return ScriptWorker(self.limits)
+        try:
+            return ScriptWorker(self.limits)
+        except MotherGone as err:
+            raise WorkerDied("crash") from err
 
     def close(self) -> None:
         with self._lock:
