@@ -154,12 +154,14 @@ def _serve(control: socket.socket) -> None:
                 os.close(fd)
             control.send(pickle.dumps(("pid", pid)))
         elif message[0] == "wait":
+            exit_code: int | None = None
             try:
                 done, status = os.waitpid(message[1], os.WNOHANG)
-                code = _exit_code(status) if done else None
+                if done:
+                    exit_code = _exit_code(status)
             except ChildProcessError:
-                code = None
-            control.send(pickle.dumps(("exit", code)))
+                pass
+            control.send(pickle.dumps(("exit", exit_code)))
 
 
 if __name__ == "__main__":
