@@ -291,11 +291,17 @@ def replace_correlations(conn: Connection, case_id: int, values: dict[str, str],
                      [{"case_id": case_id, "name": k, "value": v} for k, v in sorted(values.items())])
 
 
+VARIABLE_PREFIX = "var:"  # correlation rows that hold a case variable (engine/cases/work_items.py)
+
+
 def cases_waiting_for(conn: Connection, message_name: str, correlation: dict[str, str]) -> list[int]:
+    """Cases waiting for the message whose correlation values match every key: a key matches a
+    correlation property (or the business key) of that name, or else a case variable of that name."""
     q = select(waits.c.case_id).where(waits.c.message_name == message_name)
     for name, value in correlation.items():
         q = q.where(waits.c.case_id.in_(
-            select(correlations.c.case_id).where(and_(correlations.c.name == name, correlations.c.value == value))))
+            select(correlations.c.case_id).where(and_(correlations.c.name.in_([name, VARIABLE_PREFIX + name]),
+                                                      correlations.c.value == value))))
     return list(conn.execute(q.order_by(waits.c.case_id)).scalars())
 
 
@@ -306,8 +312,10 @@ def waits_of(conn: Connection, case_id: int) -> list[str]:
 
 
 def correlations_of(conn: Connection, case_id: int) -> dict[str, str]:
-    """The correlation values a reply to the case may carry (its business key included)."""
-    q = select(correlations.c.name, correlations.c.value).where(correlations.c.case_id == case_id)
+    """The correlation values a reply to the case may carry (its business key included; not the
+    case variables a reply may also name)."""
+    q = select(correlations.c.name, correlations.c.value).where(
+        correlations.c.case_id == case_id, ~correlations.c.name.startswith(VARIABLE_PREFIX))
     return {name: value for name, value in conn.execute(q.order_by(correlations.c.name))}
 
 

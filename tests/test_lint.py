@@ -99,7 +99,6 @@ def _found(problems, element: str, words: str) -> list[str]:
     ("number_due", "不是日期时间（datetime）、日期（date）或 ISO 8601 时间字符串", 'id="number_due"'),
     ("bad_region", "地区“mars”未在登记表", '"mars"'),
     ("bad_duration", "不是 ISO 8601 时长", '"3 days"'),
-    ("Msg_reply", "没有关联属性", 'id="Msg_reply"'),
     ("send", "没有内容表达式", 'messageRef="Msg_out"'),
     ("wait_signal", "没有任何地方抛出", 'id="wait_signal"'),
     ("gw", "没有默认流向", 'id="gw"'),

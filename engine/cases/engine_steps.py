@@ -45,12 +45,33 @@ def deliver(wf: BpmnWorkflow, message_name: str, payload: dict, correlation: dic
         # (default "<event id>_Response").
         # Retrieval expressions of the catch event are evaluated on the message; a reply routed by
         # business key does not carry them, so the waiting case's own values stand in.
-        context = {**waiting[0].data, **(correlation or {})}
+        context = _correlation_context(wf, definition, {**waiting[0].data, **(correlation or {})})
         event = BpmnEvent(definition, {**context, "payload": payload, "result_var": definition.result_var})
     else:
-        event = BpmnEvent(definition, {**(correlation or {}), **payload}, dict(wf.correlations))
+        message = _correlation_context(wf, definition, {**(correlation or {}), **payload})
+        event = BpmnEvent(definition, message, dict(wf.correlations))
     wf.send_event(event)
     run_engine(wf)
+
+
+def _correlation_context(wf: BpmnWorkflow, definition, context: dict) -> dict:
+    """What the catch event's correlation properties are evaluated on when the message arrives. A
+    property reading a variable that neither the case nor the message has (the reply reached the
+    case by its business key or by other variables) reads as null instead of failing the delivery;
+    any other failing retrieval expression is refused naming the property and the fix."""
+    out = dict(context)
+    for prop in getattr(definition, "correlation_properties", None) or []:
+        expression = (prop.retrieval_expression or "").strip()
+        try:
+            wf.script_engine.environment.evaluate(expression, dict(out))
+        except Exception as err:  # noqa: BLE001 - turned into a message naming the property
+            if expression.isidentifier() and expression not in out:
+                out[expression] = None
+                continue
+            raise EngineError(
+                f"消息“{definition.name}”的关联属性“{prop.name}”无法求值（{expression}）：{err}。"
+                "请检查该关联属性的 messagePath，或在案件等待该消息之前为它读取的变量赋值。") from None
+    return out
 
 
 def complete_task(task, data: dict) -> None:

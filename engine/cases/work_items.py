@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -85,12 +86,34 @@ def project_work_items(wf: BpmnWorkflow) -> WorkItemProjection:
             definition = getattr(task.task_spec, "event_definition", None)
             if isinstance(definition, MessageEventDefinition):
                 waits.add(definition.name)
+                correlations.update(_variable_values(task))
                 correlations.update(_correlation_values(wf, task, definition))
             else:
                 timer = describe_timer(task)
                 if timer is not None:
                     timers[timer.task_id] = timer
     return WorkItemProjection(ready, waits, correlations, timers, external)
+
+
+VARIABLE_PREFIX = "var:"  # a case variable a reply may be correlated by (Camunda's correlationKeys)
+_MAX_VARIABLES = 200
+_MAX_VALUE = 512
+
+
+def _variable_values(task: Task) -> dict[str, str]:
+    """The waiting case's variables a reply may name to reach it without a declared correlation
+    property, as Camunda correlates by process variables: each top-level text, number or yes/no
+    value of the catch event's data (up to 200 of them, each up to 512 characters)."""
+    values = {}
+    for name in sorted(task.data):
+        value = task.data[name]
+        if isinstance(value, (str, int, float, Decimal)) and not name.startswith("_") and len(name) <= 240:
+            text = str(value)
+            if len(text) <= _MAX_VALUE:
+                values[VARIABLE_PREFIX + name] = text
+                if len(values) == _MAX_VARIABLES:
+                    break
+    return values
 
 
 def _correlation_values(wf: BpmnWorkflow, task: Task, definition: MessageEventDefinition) -> dict[str, str]:

@@ -133,6 +133,33 @@ def test_pycamunda_starts_correlates_a_message_and_completes_a_user_task(rest):
         assert case_store.case_head(conn, case_id).status == "completed"
 
 
+def test_pycamunda_correlates_by_a_process_variable_alone(rest):
+    """No business key and no bpmn:correlationProperty in the model: Camunda's correlationKeys name a
+    variable of the waiting case (issue #12, item 5)."""
+    url, name, token, engine = rest
+    engine.deploy([FIXTURES / "camunda" / "message_by_variable.bpmn"])
+    auth = HTTPBasicAuth(name, token)
+
+    def call(request):
+        request.auth = auth
+        return request()
+
+    cases = {}
+    for letter in ("HF-31", "HF-32"):
+        cases[letter] = int(call(pycamunda.processdef.StartInstance(url, key="message_by_variable")).id_)
+        [task] = call(pycamunda.task.GetList(url, process_instance_id=str(cases[letter])))
+        call(pycamunda.task.Claim(url, task.id_, user_id="chuangkou"))
+        complete = pycamunda.task.Complete(url, task.id_)
+        complete.add_variable("letter_no", letter)
+        call(complete)
+    correlate = pycamunda.message.CorrelateSingle(url, "dept_reply_by_variable")
+    correlate.add_correlation_key("letter_no", "HF-32")
+    correlate.add_process_variable("reply", "同意")
+    call(correlate)
+    assert _ready(engine, cases["HF-32"]) == ["Activity_decide"]
+    assert _ready(engine, cases["HF-31"]) == []
+
+
 def _post(url, path, token, body=None, **kw):
     return requests.post(f"{url}{path}", headers={"Authorization": f"Bearer {token}", **kw.pop("headers", {})},
                          timeout=10, **({"json": body} if body is not None else {}), **kw)

@@ -11,7 +11,7 @@ Rules:
 - every timer and due date evaluates on the working-day calendar with sample data to a zoned time
   (or an ISO duration), not before it was armed; region arguments are registered regions;
 - diverging exclusive and inclusive gateways have a default flow and conditions on the others;
-- every message a process waits for has a correlation property, every thrown message a payload;
+- every message event names a defined message, every thrown message has a payload;
   every signal a process waits for is thrown somewhere;
 - scenario metadata for the model metrics (materials, form_fields, visits) is well-formed;
 - a file with a diagram draws every element: a shape for every flow node, lane and pool, an edge

@@ -1,5 +1,6 @@
-"""Lint of messages and signals: every message a process waits for has a correlation property, every
-thrown message a payload, every signal waited for is thrown somewhere."""
+"""Lint of messages and signals: every message event names a defined message, every thrown message
+has a payload, every signal waited for is thrown somewhere. (A message waited for needs no
+correlation property: a reply may reach the case by its business key or by any of its variables.)"""
 from __future__ import annotations
 
 from yijianshi.engine.errors import Problem
@@ -14,7 +15,6 @@ def check_messages(f: LintFile) -> list[Problem]:
     problems = []
     root = f.tree.getroot()
     messages = {m.get("id"): m for m in root.iter(f"{BPMN}message")}
-    correlated = {e.get("messageRef") for e in root.iter(f"{BPMN}correlationPropertyRetrievalExpression")}
     for ev in root.iter(*_CATCHERS, *_THROWERS, f"{BPMN}receiveTask", f"{BPMN}sendTask"):
         for md in ([ev] if ev.tag in (f"{BPMN}receiveTask", f"{BPMN}sendTask") else ev.iter(f"{BPMN}messageEventDefinition")):
             ref = md.get("messageRef")
@@ -24,10 +24,6 @@ def check_messages(f: LintFile) -> list[Problem]:
                 continue
             name = messages[ref].get("name") or ref
             catching = ev.tag in _CATCHERS or ev.tag == f"{BPMN}receiveTask"
-            if catching and ref not in correlated:
-                problems.append(Problem(f.path, messages[ref].sourceline, f"消息“{name}”没有关联属性：案件等待它时，"
-                                        "回复只能按业务编号投递。请添加 bpmn:correlationProperty 及其对该消息的取值表达式"
-                                        "（例如办件编号、12345 工单号）。", ref))
             if not catching and not md.get(f"{CAMUNDA}expression"):
                 problems.append(Problem(f.path, md.sourceline, f"发出的消息“{name}”没有内容表达式（camunda:expression），"
                                         "接收方无法知道它属于哪个案件。请在内容中带上关联值。", ev.get("id")))
