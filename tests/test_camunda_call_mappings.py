@@ -97,6 +97,18 @@ def test_without_any_mapping_the_spiffworkflow_default_is_kept(sqlite_engine, tm
     assert data["result"] == "fail" and data["internal_score"] == 7 and data["applicant_name"] == "张三"
 
 
+def test_the_business_key_in_mapping_passes_no_variable_as_in_camunda(sqlite_engine, tmp_path):
+    text = (FIXTURES / "camunda" / "fire_all.bpmn").read_text(encoding="utf-8")
+    only_key = text.replace('<camunda:in variables="all" />', '<camunda:in businessKey="#{execution.processBusinessKey}" />')
+    (tmp_path / "fire_all.bpmn").write_text(only_key.replace('<camunda:out variables="all" />', ""), encoding="utf-8")
+    sqlite_engine.deploy([FIXTURES / "camunda" / "fire_check.bpmn", tmp_path / "fire_all.bpmn"])
+    case = sqlite_engine.cases.start_case("fire_all", dict(CALLER_DATA), DESK, business_key="XF-2026-002")
+    ((item, seen),) = _called(sqlite_engine, case.id).values()
+    assert seen == {}
+    sqlite_engine.cases.complete_work_item(item, {"result": "ok"}, FIRE)
+    assert _summary_data(sqlite_engine, case.id) == CALLER_DATA  # no camunda:out: nothing comes back
+
+
 def test_a_failing_out_expression_names_the_call_activity_and_changes_nothing(sqlite_engine, tmp_path):
     text = (FIXTURES / "camunda" / "fire_all.bpmn").read_text(encoding="utf-8")
     (tmp_path / "fire_all.bpmn").write_text(text.replace(

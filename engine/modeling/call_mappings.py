@@ -13,8 +13,9 @@ A call activity with none keeps SpiffWorkflow's behaviour, which differs from Ca
 passes nothing either way): the called process starts with all of the caller's data and the caller
 continues with all of the called process's final data. The shipped scenarios are written for that.
 
-`<camunda:in businessKey="#{execution.processBusinessKey}"/>` is accepted and changes nothing: a
-called process here runs inside the caller's case, whose business key it already has. Anything else
+`<camunda:in businessKey="#{execution.processBusinessKey}"/>` is accepted and passes no variable: a
+called process here runs inside the caller's case, whose business key it already has (as any
+camunda:in, it makes the call activity pass only what is mapped, as in Camunda). Anything else
 (another business key, `local="true"` — there are no local variable scopes here —, an entry that
 says nothing to pass, a target that cannot be a variable) is refused at validate/deploy, located."""
 from __future__ import annotations
@@ -165,7 +166,7 @@ def read_mappings(call: etree._Element) -> tuple[CallMappings | None, list[tuple
 
 def check_call_mappings(tree: etree._ElementTree, filename: str) -> list[Problem]:
     """The mapping problems of every call activity of a file, located at the entry's line."""
-    problems = []
+    problems: list[Problem] = []
     for call in tree.getroot().iter(f"{BPMN}callActivity"):
         _, found = read_mappings(call)
         problems.extend(Problem(filename, el.sourceline, message, call.get("id")) for el, message in found)
