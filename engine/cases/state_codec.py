@@ -24,11 +24,13 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
 from yijianshi.engine.errors import ProcessFailed
+from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityConverter
 
 STATE_FORMAT = "yjs-case/1"
 # The Camunda configuration has no converter for plain service tasks (external tasks here: see
-# engine/modeling/external_service.py); the default BPMN converter keeps their extensions.
-SPEC_CONFIG = {**CAMUNDA_CONFIG, ServiceTask: BpmnTaskSpecConverter}
+# engine/modeling/external_service.py); the default BPMN converter keeps their extensions. Call
+# activities keep their camunda:in / camunda:out mappings (engine/modeling/call_mappings.py).
+SPEC_CONFIG = {**CAMUNDA_CONFIG, ServiceTask: BpmnTaskSpecConverter, MappedCallActivity: MappedCallActivityConverter}
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):

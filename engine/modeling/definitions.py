@@ -15,9 +15,11 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityParser, check_call_mappings
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_initiators, read_start_forms, read_user_tasks
 from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
@@ -118,6 +120,13 @@ def read_sources(paths: list[str | Path]) -> list[SourceFile]:
     return sources
 
 
+class _Parser(CamundaParser):
+    """SpiffWorkflow's Camunda parser, with call activities that apply camunda:in / camunda:out."""
+
+    OVERRIDE_PARSER_CLASSES = {**CamundaParser.OVERRIDE_PARSER_CLASSES,
+                               full_tag("callActivity"): (MappedCallActivityParser, MappedCallActivity)}
+
+
 def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     """Validate and parse a set of files; raises DefinitionError listing every problem found."""
     problems: list[Problem] = []
@@ -142,7 +151,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     if not trees:
         raise DefinitionError([Problem("(部署)", None, "没有找到可部署的 BPMN 或 DMN 文件。")])
 
-    parser = CamundaParser()
+    parser = _Parser()
     task_meta: dict[str, UserTaskMeta] = {}
     start_forms: dict[str, Form] = {}
     initiators: dict[str, str] = {}
@@ -169,6 +178,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             problems.extend(initiator_problems)
             initiators.update(found_initiators)
             problems.extend(_check_expressions(tree, src.filename))
+            problems.extend(check_call_mappings(tree, src.filename))
             found_topics, topic_problems = external_topics(tree, src.filename)
             topics.update(found_topics)
             problems.extend(topic_problems)
@@ -261,7 +271,7 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
             ref = brt.get(f"{CAMUNDA}decisionRef")
             if ref in decision_files:
                 files[decision_files[ref].sha256] = decision_files[ref]
-    content_hash = hashlib.sha256("".join(sorted(files)).encode()).hexdigest()
+    content_hash = hashlib.sha256(("".join(sorted(files)) + _behaviour_mark([spec, *subs.values()])).encode()).hexdigest()
     meta = {k: m for k, m in task_meta.items() if m.process_id in process_ids or m.process_id in subs}
     try:
         spec_json = codec.dumps(spec, subs)
@@ -279,6 +289,17 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
         files=sorted(({"filename": Path(s.filename).name, "sha256": h} for h, s in files.items()),
                      key=lambda f: f["filename"]),
     )
+
+
+# Versions stored before call activities applied camunda:in / camunda:out ran them ignoring the
+# mappings; the same files deployed again make a new version that applies them (old cases keep theirs).
+_MAPPINGS_MARK = "+call-mappings/1"
+
+
+def _behaviour_mark(specs) -> str:
+    """What the content hash adds for files this engine runs differently from earlier releases."""
+    mapped = any(getattr(ts, "variable_mappings", None) is not None for spec in specs for ts in spec.task_specs.values())
+    return _MAPPINGS_MARK if mapped else ""
 
 
 _EXPRESSION_TAGS = {

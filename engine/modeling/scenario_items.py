@@ -7,6 +7,8 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from SpiffWorkflow.bpmn.specs.defaults import CallActivity
+
 from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.modeling.external_service import topic_of
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
@@ -66,7 +68,7 @@ def deployed_items(loaded: LoadedDefinition) -> list[ScenarioItem]:
     metas = list(loaded.task_meta.values())
     for ts in in_flow_order(loaded.spec):
         called = getattr(ts, "spec", None)
-        if type(ts).__name__ != "CallActivity" or not isinstance(called, str):
+        if not isinstance(ts, CallActivity) or not isinstance(called, str):
             continue
         inner = [m for m in metas if m.process_id == called]
         # The lane the scenario puts the item in names the department that handles it; the called
