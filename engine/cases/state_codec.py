@@ -24,11 +24,13 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
 from yijianshi.engine.errors import ProcessFailed
+from yijianshi.engine.modeling.input_output import CONVERTERS as INPUT_OUTPUT_CONVERTERS
 
 STATE_FORMAT = "yjs-case/1"
 # The Camunda configuration has no converter for plain service tasks (external tasks here: see
-# engine/modeling/external_service.py); the default BPMN converter keeps their extensions.
-SPEC_CONFIG = {**CAMUNDA_CONFIG, ServiceTask: BpmnTaskSpecConverter}
+# engine/modeling/external_service.py); the default BPMN converter keeps their extensions. The
+# camunda:inputOutput mappings (engine/modeling/input_output.py) are stored with the spec too.
+SPEC_CONFIG = {**CAMUNDA_CONFIG, ServiceTask: BpmnTaskSpecConverter, **INPUT_OUTPUT_CONVERTERS}
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
