@@ -138,7 +138,8 @@ def _read_value(el: etree._Element, what: str, report) -> Value | None:
         if is_juel(text):
             messages = check_script(text, "eval")
             for message in messages:
-                report(el, f"{what} 的表达式“{text}”有误：{message}")
+                report(el, f"{what} 的表达式“{text}”有误：{message}请改正该表达式（整段写成一个 ${{...}}），"
+                           "或写成不含 ${ 的文本。")
             return None if messages else ["expr", text]
         return ["text", text]
     if len(children) > 1:
