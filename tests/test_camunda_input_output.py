@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.state_codec import CaseStateCodec, SpecCodec
-from yijianshi.engine.errors import DefinitionError
+from yijianshi.engine.errors import DefinitionError, ScriptError
 from yijianshi.engine.modeling.definitions import SourceFile, parse_deployment
 from yijianshi.engine.modeling.lint import lint_sources, lint_warnings
 from yijianshi.engine.modeling.upload_check import check_sources
@@ -216,3 +216,33 @@ def test_a_mapping_where_it_cannot_run_is_refused_at_its_line(where, word):
     assert problem.element == element and problem.line and word in problem.message and "请" in problem.message, str(problem)
     # the lint of an upload says nothing more about it than the deploy check does
     assert not [p for p in lint_sources([_source(text)]) if "inputOutput" in p.message]
+
+
+SEQUENCE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="io_sequence" name="顺序" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:userTask id="first" name="受理" camunda:candidateGroups="market">
+      <bpmn:extensionElements><camunda:formData><camunda:formField id="note" label="备注" type="string" /></camunda:formData></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:userTask id="second" name="复核" camunda:candidateGroups="market">
+      <bpmn:extensionElements><camunda:inputOutput>
+        <camunda:inputParameter name="label">${undefined_variable}</camunda:inputParameter>
+      </camunda:inputOutput></bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first" />
+    <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="second" />
+    <bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_failing_input_expression_names_the_step_and_saves_nothing(engine):
+    engine.deploy(sources=[SourceFile("io_sequence.bpmn", SEQUENCE.encode())])
+    case = engine.cases.start_case("io_sequence", {}, ACTOR)
+    (first,) = case.ready
+    with pytest.raises(ScriptError) as err:
+        engine.cases.complete_work_item(first.id, {"note": "好"}, ACTOR)
+    assert "undefined_variable" in str(err.value) and "环节 复核" in str(err.value)
+    assert [t.task_spec.name for t in engine.cases.workflow_of(case.id).get_tasks(state=TaskState.READY)] == ["first"]
