@@ -35,15 +35,16 @@ def check_parallel_writes(f: LintFile, model: ModelIndex) -> list[Problem]:
 
 
 def _check_container(f: LintFile, model: ModelIndex, container: etree._Element) -> list[Problem]:
-    nodes = {el.get("id"): el for el in container
-             if isinstance(el.tag, str) and el.tag not in _FLOW_NODE_SKIP and el.get("id")}
+    nodes: dict[str, etree._Element] = {
+        el.get("id") or "": el for el in container
+        if isinstance(el.tag, str) and el.tag not in _FLOW_NODE_SKIP and el.get("id")}
     successors: dict[str, set[str]] = {node_id: set() for node_id in nodes}
     for flow in container.iterfind(f"{BPMN}sequenceFlow"):
-        source, target = flow.get("sourceRef"), flow.get("targetRef")
+        source, target = flow.get("sourceRef") or "", flow.get("targetRef") or ""
         if source in successors and target in nodes:
             successors[source].add(target)
     for node_id, el in nodes.items():  # a boundary event continues from its activity
-        host = el.get("attachedToRef")
+        host = el.get("attachedToRef") or ""
         if el.tag == f"{BPMN}boundaryEvent" and host in successors:
             successors[host].add(node_id)
     reach = {node_id: _reachable(node_id, successors) for node_id in nodes}
