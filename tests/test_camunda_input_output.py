@@ -4,7 +4,8 @@ activity, output parameters reach the case data when it completes. The Modeler-d
 each fill in `approved`, made local by an input parameter and written out as approved_a/_b/_c; a
 script task after the join reads them through a camunda:list input. Also: the lint warning for the
 unmapped parallel version, the refused constructs with their located messages, a save/restore round
-trip and the re-execution of a case driven through the engine."""
+trip and the re-execution of a case driven through the engine; an embedded subprocess with a script
+inside, an external task's worker, and a failing input expression."""
 from __future__ import annotations
 
 import re
@@ -246,3 +247,76 @@ def test_a_failing_input_expression_names_the_step_and_saves_nothing(engine):
         engine.cases.complete_work_item(first.id, {"note": "好"}, ACTOR)
     assert "undefined_variable" in str(err.value) and "环节 复核" in str(err.value)
     assert [t.task_spec.name for t in engine.cases.workflow_of(case.id).get_tasks(state=TaskState.READY)] == ["first"]
+
+
+SUBPROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="io_subprocess" name="子流程" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:subProcess id="inner" name="内部核验">
+      <bpmn:extensionElements><camunda:inputOutput>
+        <camunda:inputParameter name="limit">${amount * 2}</camunda:inputParameter>
+        <camunda:outputParameter name="checked">${within}</camunda:outputParameter>
+      </camunda:inputOutput></bpmn:extensionElements>
+      <bpmn:startEvent id="inner_start" />
+      <bpmn:scriptTask id="check" name="核验" scriptFormat="python">
+        <bpmn:extensionElements><camunda:inputOutput>
+          <camunda:inputParameter name="scratch">${limit - 1}</camunda:inputParameter>
+        </camunda:inputOutput></bpmn:extensionElements>
+        <bpmn:script>within = scratch &lt; 100
+scratch = 0</bpmn:script>
+      </bpmn:scriptTask>
+      <bpmn:endEvent id="inner_end" />
+      <bpmn:sequenceFlow id="i1" sourceRef="inner_start" targetRef="check" />
+      <bpmn:sequenceFlow id="i2" sourceRef="check" targetRef="inner_end" />
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+    <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_an_embedded_subprocess_and_a_script_inside_it_keep_their_inputs_local():
+    (definition,) = parse_deployment([SourceFile("io_subprocess.bpmn", SUBPROCESS.encode())]).definitions
+    spec, subs = SpecCodec().loads(definition.spec_json)
+    wf = BpmnWorkflow(spec, subs, script_engine=SafeScriptEngine())
+    wf.task_tree.data.update({"amount": 30, "scratch": "案件的值"})
+    wf.do_engine_steps()
+    assert wf.completed
+    # limit (60) is local to the subprocess, scratch (59) to the script; within reaches the subprocess
+    # scope, which is no input there either, so it reaches the case; checked is the subprocess's output.
+    assert wf.last_task.data == {"amount": 30, "scratch": "案件的值", "within": True, "checked": True}
+
+
+EXTERNAL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="io_external" name="外部核验" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:serviceTask id="credit" name="信用核验" camunda:type="external" camunda:topic="io-credit">
+      <bpmn:extensionElements><camunda:inputOutput>
+        <camunda:inputParameter name="purpose">开办餐馆</camunda:inputParameter>
+        <camunda:inputParameter name="ids"><camunda:list><camunda:value>${applicant_id}</camunda:value><camunda:value>B</camunda:value></camunda:list></camunda:inputParameter>
+        <camunda:outputParameter name="credit_score">${score}</camunda:outputParameter>
+      </camunda:inputOutput></bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="credit" />
+    <bpmn:sequenceFlow id="f2" sourceRef="credit" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_an_external_task_worker_gets_the_inputs_and_its_result_goes_through_the_outputs(engine):
+    from yijianshi.engine.cases.external_tasks import TopicRequest
+
+    engine.deploy(sources=[SourceFile("io_external.bpmn", EXTERNAL.encode())])
+    case = engine.cases.start_case("io_external", {"applicant_id": "A"}, ACTOR)
+    [task] = engine.external_tasks.fetch_and_lock("io-worker", 1, [TopicRequest("io-credit", 60_000)])
+    assert task.variables == {"applicant_id": "A", "purpose": "开办餐馆", "ids": ["A", "B"]}
+    engine.external_tasks.complete(task.row.id, "io-worker", {"score": 720, "purpose": "改写"}, ACTOR)
+    wf = engine.cases.workflow_of(case.id)
+    assert wf.completed
+    # purpose is local (the worker's value too); score is no input, so it reaches the case as Camunda 7 does
+    assert wf.last_task.data == {"applicant_id": "A", "score": 720, "credit_score": 720}
+    assert engine.reexecute(case.id).ok
