@@ -108,6 +108,10 @@ SCRIPTS: dict[str, tuple] = {
         ("do", "Activity_apply", {"department": "health", "limit_days": "2"}), ("groups", "Activity_review", "health"),
         ("due", "Activity_review", (2026, 2, 26, 23, 59, 59)), ("do", "Activity_review", REVIEW_OK)],
         {"Activity_review"}, set()),
+    "c21_parallel_input_output": ("corpus_parallel_input_output", {}, [
+        ("do", "Activity_accept", {"applicant_name": "李四"}), ("do", "review_b", REVIEW_NO),
+        ("do", "review_a", REVIEW_OK), ("do", "review_c", REVIEW_OK)],
+        {"review_a", "review_b", "review_c", "Gateway_join", "Activity_decide"}, set()),
 }
 # Refused files: the elements each message names.
 REFUSALS = {

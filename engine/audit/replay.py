@@ -16,7 +16,7 @@ from yijianshi.engine.cases import migration
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.deadlines.timers import command_time, rearm
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
-from yijianshi.engine.cases.engine_steps import complete_task, deliver, run_engine, throw_error
+from yijianshi.engine.cases.engine_steps import complete_task, deliver, run_engine, run_task, throw_error
 from yijianshi.engine.modeling.definitions import LoadedDefinition
 from yijianshi.storage import case_store as store
 
@@ -78,7 +78,7 @@ def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Ite
                     raise Diverged(f"第 {ev.seq} 条记录要办理的环节 {ev.task_spec} 在重新执行时不在待办状态")
                 task = same[data["ordinal"]]
                 task.data.update(data["submitted"])
-                task.run()
+                run_task(task)
                 run_engine(wf)
             elif ev.type in (h.EXTERNAL_TASK_COMPLETED, h.EXTERNAL_TASK_BPMN_ERROR):
                 same = [r.task for r in project_work_items(wf).external.values()

@@ -29,7 +29,7 @@ from yijianshi.engine.cases.context import (
 )
 from yijianshi.engine.cases import migration
 from yijianshi.engine.cases.materials import NewMaterial, material_rows
-from yijianshi.engine.cases.engine_steps import deliver, ready_ordinal, run_engine, timer_ordinal
+from yijianshi.engine.cases.engine_steps import deliver, ready_ordinal, run_engine, run_task, timer_ordinal
 from yijianshi.engine.cases.projection import due_at_of
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
 from yijianshi.engine.clock import Clock, to_utc
@@ -210,7 +210,7 @@ class CaseService:
         previous = {k: task.data[k] for k in clean if k in task.data and task.data[k] != clean[k]}
         changed = {k: v for k, v in clean.items() if task.data.get(k, _MISSING) != v}
         task.data.update(clean)
-        task.run()
+        run_task(task)
         run_engine(wf)
         ctx.state_changed = True
         completed: dict[str, Any] = {

@@ -3,6 +3,8 @@ throwing a BPMN error from one, delivering a message,
 and identifying a task by its position (task ids are not stable across re-execution)."""
 from __future__ import annotations
 
+from typing import NoReturn
+
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -21,10 +23,23 @@ def run_engine(wf: BpmnWorkflow) -> None:
     try:
         wf.do_engine_steps()
     except SpiffWorkflowException as err:
-        cause = err.__cause__ or getattr(err, "exception", None)
-        if isinstance(cause, ScriptError):
-            raise ScriptError(f"{cause}（{_where(err)}）") from err
-        raise ProcessFailed(f"流程执行出错（{_where(err)}）：{err}") from err
+        _readable(err)
+
+
+def run_task(task) -> None:
+    """Run a waiting task (a user task being completed), failures in sentences as run_engine's: its
+    successors become ready here, evaluating their camunda:inputOutput input parameters."""
+    try:
+        task.run()
+    except SpiffWorkflowException as err:
+        _readable(err)
+
+
+def _readable(err: SpiffWorkflowException) -> NoReturn:
+    cause = err.__cause__ or getattr(err, "exception", None)
+    if isinstance(cause, ScriptError):
+        raise ScriptError(f"{cause}（{_where(err)}）") from err
+    raise ProcessFailed(f"流程执行出错（{_where(err)}）：{err}") from err
 
 
 def _where(err: SpiffWorkflowException) -> str:
@@ -77,7 +92,7 @@ def _correlation_context(wf: BpmnWorkflow, definition, context: dict) -> dict:
 def complete_task(task, data: dict) -> None:
     """Complete a waiting task (a user task, an external service task) with data, and run on."""
     task.data.update(data)
-    task.run()
+    run_task(task)
     if task.state == TaskState.STARTED:  # a service task's run leaves it started: its work was done outside
         task.complete()
     run_engine(task.workflow.top_workflow)

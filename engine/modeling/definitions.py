@@ -25,6 +25,7 @@ from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
 from yijianshi.engine.errors import DefinitionError, NotFound, Problem
 from yijianshi.engine.modeling.external_service import external_topics, mark_external
+from yijianshi.engine.modeling.input_output import Mapping, attach_input_output, read_input_outputs
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.unsupported import structure_message, unsupported_problem
 from yijianshi.engine.modeling.timer_text import TIMER_KINDS, executable, make_executable, timer_problem
@@ -156,6 +157,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     start_forms: dict[str, Form] = {}
     initiators: dict[str, str] = {}
     topics: dict[tuple[str, str], str] = {}  # external service tasks
+    io_mappings: dict[tuple[str, str], Mapping] = {}  # camunda:inputOutput of activities
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     for src, tree, kind in trees:
@@ -182,6 +184,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             found_topics, topic_problems = external_topics(tree, src.filename)
             topics.update(found_topics)
             problems.extend(topic_problems)
+            found_mappings, mapping_problems = read_input_outputs(tree, src.filename)
+            io_mappings.update(found_mappings)
+            problems.extend(mapping_problems)
             for meta in metas.values():
                 task_meta[f"{meta.process_id}:{meta.task_id}"] = meta
             for process in tree.getroot().iter(f"{BPMN}process"):
@@ -203,7 +208,8 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             if not is_executable(process):
                 continue
             try:
-                built = _build(parser, codec, process, src, process_files, decision_files, task_meta, topics)
+                built = _build(parser, codec, process, src, process_files, decision_files, task_meta, topics,
+                               io_mappings)
                 built.start_form = start_forms.get(built.key)
                 built.initiator = initiators.get(built.key)
                 definitions.append(built)
@@ -254,11 +260,13 @@ def _no_executable_process(trees) -> list[Problem]:
                              "文件中没有流程（<bpmn:process>）。请上传包含流程的 .bpmn 文件，或与流程一起部署此 DMN 文件。")]
 
 
-def _build(parser, codec, process, src, process_files, decision_files, task_meta, topics) -> ParsedDefinition:
+def _build(parser, codec, process, src, process_files, decision_files, task_meta, topics,
+           io_mappings) -> ParsedDefinition:
     key = process.get("id")
     spec = parser.get_spec(key)
     subs = parser.get_subprocess_specs(key)
     mark_external([spec, *subs.values()], topics)
+    attach_input_output([spec, *subs.values()], io_mappings)
     used = {key: src}
     for sub_id in subs:
         if sub_id in process_files:

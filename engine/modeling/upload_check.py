@@ -120,15 +120,18 @@ def check_sources(sources: list[SourceFile], registry: Registry | None,
                   report_for: set[str] | None = None) -> tuple[ParsedDeployment | None, list[Problem], list[Problem]]:
     """The checks every way of deploying applies (`yijianshi validate`, `yijianshi deploy`, the web
     upload): the deploy validation, then the designer lint with the department registry. Returns the
-    parsed files (None when the deploy validation failed), its problems, and the lint problems in the
-    files named in `report_for` (default: all) that the deploy validation did not report already."""
-    from yijianshi.engine.modeling.lint import lint_sources
+    parsed files (None when the deploy validation failed; its warnings include the lint warnings),
+    its problems, and the lint problems in the files named in `report_for` (default: all) that the
+    deploy validation did not report already."""
+    from yijianshi.engine.modeling.lint import lint_sources, lint_warnings
 
     try:
         parsed, problems = parse_deployment(sources), []
     except DefinitionError as err:
         parsed, problems = None, list(err.problems)
     names = report_for if report_for is not None else {s.filename for s in sources}
+    if parsed is not None:  # notes that do not stop the deploy, with the deploy's own
+        parsed.warnings.extend(w for w in lint_warnings(sources) if w.file in names)
     reported = {(p.file, p.line, p.element) for p in problems}
     # The lint repeats some deploy checks (forbidden expressions): say each place once.
     lint = [p for p in lint_sources(sources, registry)

@@ -15,7 +15,11 @@ Rules:
   every signal a process waits for is thrown somewhere;
 - scenario metadata for the model metrics (materials, form_fields, visits) is well-formed;
 - a file with a diagram draws every element: a shape for every flow node, lane and pool, an edge
-  with at least two waypoints for every sequence flow (else the modeler shows them stacked at 0,0)."""
+  with at least two waypoints for every sequence flow (else the modeler shows them stacked at 0,0).
+
+Warnings (lint_warnings: shown, but they do not stop a deploy):
+- two activities on parallel branches write the same case variable without making it local with
+  camunda:inputOutput (the one finishing last overwrites the other)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -29,6 +33,7 @@ from yijianshi.engine.modeling.lint.expressions import check_dmn_expressions, ch
 from yijianshi.engine.modeling.lint.gateways import check_gateways
 from yijianshi.engine.modeling.lint.messages_and_signals import check_messages, check_signals
 from yijianshi.engine.modeling.lint.model_index import LintFile, index_files
+from yijianshi.engine.modeling.lint.parallel_writes import check_parallel_writes
 from yijianshi.engine.modeling.lint.references import check_call_targets
 from yijianshi.engine.modeling.lint.scenario_metadata import check_scenario_metadata
 from yijianshi.engine.modeling.lint.time_expressions import check_timers
@@ -56,10 +61,7 @@ def lint_files(paths: Iterable[str | Path], registry: Registry | None = None) ->
     return problems + lint_sources(sources, registry)
 
 
-def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None) -> list[Problem]:
-    """Every lint problem in these files, read already (an upload); without a registry the rules
-    that need one are skipped."""
-    problems: list[Problem] = []
+def _read(sources: Iterable[SourceFile]) -> list[LintFile]:
     files = []
     for src in sources:
         try:
@@ -67,6 +69,22 @@ def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None
             files.append(LintFile(src.filename, tree, kind_of(tree)))
         except DefinitionError:
             continue  # unreadable files are the schema check's to report
+    return files
+
+
+def lint_warnings(sources: Iterable[SourceFile]) -> list[Problem]:
+    """What is worth a second look in these files but may be meant (validate, deploy and the web
+    upload show these as notes): activities on parallel branches writing the same variable."""
+    files = _read(sources)
+    model = index_files(files)
+    return [w for f in files if f.kind == "bpmn" for w in check_parallel_writes(f, model)]
+
+
+def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None) -> list[Problem]:
+    """Every lint problem in these files, read already (an upload); without a registry the rules
+    that need one are skipped."""
+    problems: list[Problem] = []
+    files = _read(sources)
     model = index_files(files)
     for f in files:
         if f.kind == "dmn":
