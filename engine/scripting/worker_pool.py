@@ -32,12 +32,12 @@ from yijianshi.engine.scripting.worker_zygote import MotherGone, mother
 SPARE_WORKERS = 2  # idle workers kept started beyond those in use
 STARTUP_S = 30.0  # a new worker must be ready within this
 _CHECK_EVERY_S = 0.02
-# A call that has used this much CPU time (ordinary scripts and expressions use well under a
-# millisecond) is demoted to Linux's SCHED_IDLE policy for the rest of its life: whatever it burns
-# up to its CPU limit then comes only from time no other process wants, so web requests, the
-# scheduler and other cases' scripts are not slowed by it. Its limit counts CPU time, not waiting.
+# A call that has used this much CPU time (ordinary scripts and expressions use 0.2-1.7 ms, the first
+# calls on a fresh worker the most) is demoted to Linux's SCHED_IDLE policy for the rest of its life:
+# whatever it burns up to its CPU limit then comes only from time no other process wants, so web
+# requests, the scheduler and other cases' scripts are not slowed by it. Its limit counts CPU time.
 # The parent checks the worker's CPU clock every DEMOTE_CHECK_S of the call's wall time.
-DEMOTE_AFTER_CPU_S = 0.002
+DEMOTE_AFTER_CPU_S = 0.005
 DEMOTE_CHECK_S = 0.001
 # Calls that have used more CPU than this (a script doing real work takes milliseconds; the rest are
 # mostly hostile) need one of this machine's long-call slots to go on (long_call_slots.py): at most
