@@ -20,6 +20,12 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityParser, check_call_mappings
+from yijianshi.engine.modeling.decision_result import (
+    MappedBusinessRuleTask,
+    MappedBusinessRuleTaskParser,
+    check_decision_results,
+)
+from yijianshi.engine.modeling.dmn_language import translate_tree
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_initiators, read_start_forms, read_user_tasks
 from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
@@ -125,7 +131,8 @@ class _Parser(CamundaParser):
     """SpiffWorkflow's Camunda parser, with call activities that apply camunda:in / camunda:out."""
 
     OVERRIDE_PARSER_CLASSES = {**CamundaParser.OVERRIDE_PARSER_CLASSES,
-                               full_tag("callActivity"): (MappedCallActivityParser, MappedCallActivity)}
+                               full_tag("callActivity"): (MappedCallActivityParser, MappedCallActivity),
+                               full_tag("businessRuleTask"): (MappedBusinessRuleTaskParser, MappedBusinessRuleTask)}
 
 
 def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
@@ -163,6 +170,11 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     for src, tree, kind in trees:
         try:
             if kind == "dmn":
+                # FEEL cells become the Python the DMN engine evaluates (stored so with the spec).
+                feel_problems = translate_tree(tree, src.filename)
+                if feel_problems:
+                    problems.extend(feel_problems)
+                    continue
                 parser.add_dmn_xml(tree.getroot(), filename=src.filename)
                 for decision in tree.getroot().iter("{*}decision"):
                     decision_files[decision.get("id")] = src
@@ -181,6 +193,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             initiators.update(found_initiators)
             problems.extend(_check_expressions(tree, src.filename))
             problems.extend(check_call_mappings(tree, src.filename))
+            problems.extend(check_decision_results(tree, src.filename))
             found_topics, topic_problems = external_topics(tree, src.filename)
             topics.update(found_topics)
             problems.extend(topic_problems)

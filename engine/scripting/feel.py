@@ -1,0 +1,327 @@
+"""FEEL, the expression language Camunda Modeler writes in DMN decision tables: a lark grammar of the
+subset decision tables use, translated at deploy time node by node into the Python expression forms
+SpiffWorkflow's DMN engine evaluates in the restricted sandbox (nothing is substituted at run time).
+
+Input entries (simple unary tests): `-` or empty (any value); a literal ("text", numbers,
+true/false, null) or a name/path (`limit`, `a.b`) meaning equality; `< x`, `<= x`, `> x`, `>= x`;
+ranges `[a..b]`, `]a..b[`, `(a..b)` and the mixed forms (`[`/`]` closed or open as FEEL defines);
+comma lists (any matches) and `not(...)`; `date("…")` and `date and time("…")` literals.
+Expressions (input expressions, output entries): names and paths, literals, `+ - * /`, unary
+minus, `= != < <= > >=`, `and`/`or`/`not(…)`, parentheses and `if … then … else …`.
+The translation tests the input value through the name `dmninputexpr` (the DMN engine binds it to
+the evaluated input expression). Comparisons, equality and paths reuse JUEL's null-safe helpers
+(juel.HELPERS): comparing with null is false, a path through null or a missing key gives null.
+Anything else (functions, `for`/`some`/`every`, `in`, lists, contexts, `instance of`, `between`,
+`?` in unary tests) is refused with a Chinese message naming the construct and the fix.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import keyword
+import re
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from yijianshi.engine.errors import ScriptError
+
+FEEL_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/FEEL/", "http://www.omg.org/spec/FEEL/20140401",
+                   "https://www.omg.org/spec/FEEL/20140401")
+INPUT = "dmninputexpr"  # the name DMNEngine.evaluate binds to the input value
+MAX_SOURCE = 2000
+
+_GRAMMAR = r"""
+?tests: "-"                                   -> any_
+      | negated
+      | test_list
+negated.2: "not" "(" test_list ")"
+test_list: test ("," test)*
+?test: CMP endpoint                           -> comparison
+     | OPEN endpoint ".." endpoint CLOSE      -> interval
+     | expr                                   -> equality
+
+?endpoint: literal
+         | path
+         | "-" NUMBER                         -> negative
+         | date_time
+         | NAME "(" [args] ")"                -> call
+
+?expr: ifexpr
+?ifexpr: or_expr
+       | "if" expr "then" expr "else" expr    -> cond
+?or_expr: and_expr
+        | or_expr "or" and_expr               -> or_
+?and_expr: cmp_expr
+         | and_expr "and" cmp_expr            -> and_
+?cmp_expr: add_expr
+         | add_expr CMP_OP add_expr           -> compare
+?add_expr: mul_expr
+         | add_expr ADD_OP mul_expr           -> arith
+?mul_expr: unary
+         | mul_expr MUL_OP unary              -> arith
+?unary: primary
+      | "-" unary                             -> neg
+?primary: literal
+        | path
+        | "not" "(" expr ")"                  -> not_
+        | date_time
+        | NAME "(" [args] ")"                 -> call
+        | "(" expr ")"
+date_time.2: "date" "and" "time" "(" STRING ")"
+args: expr ("," expr)*
+?path: NAME                                   -> var
+     | path "." NAME                          -> prop
+literal: STRING                               -> string
+       | NUMBER                               -> number
+       | "true"                               -> true
+       | "false"                              -> false
+       | "null"                               -> null
+
+CMP: "<=" | ">=" | "<" | ">"
+CMP_OP: "<=" | ">=" | "!=" | "<" | ">" | "="
+ADD_OP: "+" | "-"
+MUL_OP: "*" | "/"
+OPEN: "[" | "]" | "("
+CLOSE: "]" | "[" | ")"
+NAME.-1: /(?!(?:and|or|not|if|then|else|true|false|null|for|some|every|in|between|instance|of|function|return|satisfies)(?![A-Za-z0-9_]))[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*/
+STRING: /"(?:[^"\\]|\\.)*"/
+NUMBER: /[0-9]+(\.[0-9]+)?/
+%ignore /[ \t\r\n]+/
+"""
+
+_TESTS = Lark(_GRAMMAR, start="tests", parser="earley", maybe_placeholders=True)
+_EXPR = Lark(_GRAMMAR, start="expr", parser="earley", maybe_placeholders=True)
+_CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "=": "eq", "!=": "ne"}
+_ARITH = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult(), "/": ast.Div()}
+_RESERVED = {"for", "some", "every", "in", "return", "satisfies", "instance", "of", "between", "function",
+             "then", "else", "if", "and", "or", "not", "true", "false", "null"}
+_FUNCTION_FIX = ("请改写为比较（如 < 1000、[1000..5000]）、字面量或变量，或在决策表前用脚本任务算好后作为输入，"
+                 "或把决策表改为 expressionLanguage=\"python\"。")
+
+_SYNTAX_FIX = "请检查写法（支持的写法见 README“Camunda 7 兼容性”中的 DMN 一节）。"
+
+
+class FeelError(ScriptError):
+    """A FEEL text outside the supported subset or with a syntax error (message in Chinese)."""
+
+
+def _helper(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(ast.Name(f"_juel_{name}_", ast.Load()), list(args), [])
+
+
+def _unescape(token: str) -> str:
+    escapes = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "'": "'"}
+
+    def one(match: re.Match) -> str:
+        if match.group(1):
+            return chr(int(match.group(1), 16))
+        return escapes.get(match.group(2), "\\" + match.group(2))
+
+    return re.sub(r"\\u([0-9a-fA-F]{4})|\\(.)", one, token[1:-1])
+
+
+def _date(text: str, with_time: bool) -> ast.expr:
+    from datetime import date, datetime
+    try:
+        if with_time:
+            datetime.fromisoformat(text)
+        else:
+            date.fromisoformat(text)
+    except ValueError:
+        what = "date and time" if with_time else "date"
+        raise FeelError(f"FEEL {what}(\"{text}\") 不是有效的 ISO 8601 {'日期时间' if with_time else '日期'}"
+                        f"（应为 {'2026-01-01T09:00:00' if with_time else '2026-01-01'}）。") from None
+    # Dates compare as their ISO text, as form date fields store them.
+    return ast.Constant(text)
+
+
+@v_args(inline=True)
+class _ToPython(Transformer):
+    """Each rule becomes the Python AST node computing it."""
+
+    # ---- unary tests
+    def any_(self) -> None:
+        return None
+
+    def test_list(self, *tests: ast.expr) -> ast.expr:
+        return tests[0] if len(tests) == 1 else ast.BoolOp(ast.Or(), list(tests))
+
+    def negated(self, tests: ast.expr) -> ast.expr:
+        return ast.UnaryOp(ast.Not(), tests)
+
+    def comparison(self, op: Token, value: ast.expr) -> ast.expr:
+        return _helper("cmp", ast.Constant(_CMP[str(op)]), ast.Name(INPUT, ast.Load()), value)
+
+    def interval(self, opening: Token, low: ast.expr, high: ast.expr, closing: Token) -> ast.expr:
+        low_op = "ge" if str(opening) == "[" else "gt"
+        high_op = "le" if str(closing) == "]" else "lt"
+        value = ast.Name(INPUT, ast.Load())
+        return ast.BoolOp(ast.And(), [_helper("cmp", ast.Constant(low_op), value, low),
+                                      _helper("cmp", ast.Constant(high_op), value, high)])
+
+    def equality(self, value: ast.expr) -> ast.expr:
+        if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not):
+            raise FeelError("not(…) 只能包住整个条件单元格，例如 not(\"A\", \"B\")。")
+        if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+            # `true` / `false` as a test: the input is exactly that boolean
+            return ast.Compare(ast.Name(INPUT, ast.Load()), [ast.Is()], [value])
+        return _helper("cmp", ast.Constant("eq"), ast.Name(INPUT, ast.Load()), value)
+
+    def negative(self, token: Token) -> ast.expr:
+        return ast.UnaryOp(ast.USub(), self.number(token))
+
+    # ---- expressions
+    def string(self, token: Token) -> ast.expr:
+        return ast.Constant(_unescape(str(token)))
+
+    def number(self, token: Token) -> ast.expr:
+        text = str(token)
+        return ast.Constant(int(text) if text.isdigit() else float(text))
+
+    def true(self) -> ast.expr:
+        return ast.Constant(True)
+
+    def false(self) -> ast.expr:
+        return ast.Constant(False)
+
+    def null(self) -> ast.expr:
+        return ast.Constant(None)
+
+    def var(self, name: Token) -> ast.expr:
+        text = str(name)
+        if text in ("True", "False", "None"):
+            raise FeelError(f"FEEL 中布尔值和空值写作 true、false、null（小写），不是“{text}”。"
+                            "请改为小写，或把决策表改为 expressionLanguage=\"python\"。")
+        if text in _RESERVED:
+            raise FeelError(f"FEEL 的“{text}”写法不受支持。{_FUNCTION_FIX}")
+        if text.startswith("_") or keyword.iskeyword(text) or text == INPUT:
+            raise FeelError(f"变量名“{text}”不可用：不能以下划线开头或是 Python 保留字，请改名。")
+        return ast.Name(text, ast.Load())
+
+    def prop(self, base: ast.expr, name: Token) -> ast.expr:
+        return _helper("get", base, ast.Constant(str(name)))
+
+    def date_time(self, text: Token) -> ast.expr:
+        return _date(_unescape(str(text)), True)
+
+    def args(self, *items: ast.expr) -> list[ast.expr]:
+        return list(items)
+
+    def call(self, name: Token, args: list[ast.expr] | None) -> ast.expr:
+        if str(name) == "date" and args and len(args) == 1 and isinstance(args[0], ast.Constant) \
+                and isinstance(args[0].value, str):
+            return _date(args[0].value, False)
+        raise FeelError(f"FEEL 函数 {name}(…) 不受支持。{_FUNCTION_FIX}")
+
+    def not_(self, operand: ast.expr) -> ast.expr:
+        return ast.UnaryOp(ast.Not(), operand)
+
+    def neg(self, operand: ast.expr) -> ast.expr:
+        if isinstance(operand, ast.Constant) and isinstance(operand.value, (int, float)):
+            return ast.Constant(-operand.value)
+        return ast.UnaryOp(ast.USub(), operand)
+
+    def and_(self, a: ast.expr, b: ast.expr) -> ast.expr:
+        return ast.BoolOp(ast.And(), [a, b])
+
+    def or_(self, a: ast.expr, b: ast.expr) -> ast.expr:
+        return ast.BoolOp(ast.Or(), [a, b])
+
+    def cond(self, test: ast.expr, then: ast.expr, otherwise: ast.expr) -> ast.expr:
+        return ast.IfExp(ast.Compare(test, [ast.Is()], [ast.Constant(True)]), then, otherwise)
+
+    def compare(self, a: ast.expr, op: Token, b: ast.expr) -> ast.expr:
+        return _helper("cmp", ast.Constant(_CMP[str(op)]), a, b)
+
+    def arith(self, a: ast.expr, op: Token, b: ast.expr) -> ast.expr:
+        return ast.BinOp(a, _ARITH[str(op)], b)
+
+
+_REFUSED_WORDS = {
+    "for": "FEEL 的 for 循环", "some": "FEEL 的 some 量词", "every": "FEEL 的 every 量词",
+    "in": "FEEL 的 in 运算", "instance": "FEEL 的 instance of", "between": "FEEL 的 between",
+    "function": "FEEL 的函数定义",
+}
+
+
+def _syntax_message(err: UnexpectedInput, text: str) -> str:
+    words = set(re.findall(r"[A-Za-z]+", text))
+    for word, what in _REFUSED_WORDS.items():
+        if word in words:
+            return f"{what}不受支持。{_FUNCTION_FIX}"
+    spaced = re.search(r"\b([A-Za-z]+(?: [A-Za-z]+)+)\s*\(", text)
+    if spaced and spaced.group(1) != "date and time":
+        return f"FEEL 函数 {spaced.group(1)}(…) 不受支持。{_FUNCTION_FIX}"
+    if "?" in text:
+        return "FEEL 单元格中不能用“?”。请直接写条件（如 < 1000、[1000..5000]、\"A\",\"B\"）。"
+    if "{" in text or "[" in text and ".." not in text:
+        return "FEEL 的列表、上下文（{…}）不受支持。请改写为字面量、比较、区间或逗号分隔的多个值。"
+    if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        return "FEEL 表达式不完整（可能缺少右括号、区间端点或操作数）。" + _SYNTAX_FIX
+    column = getattr(err, "column", None)
+    if isinstance(err, UnexpectedCharacters):
+        char = text[err.pos_in_stream or 0]
+        return f"FEEL 表达式第 {column} 列：无法识别的字符“{char}”。" + _SYNTAX_FIX
+    if isinstance(err, UnexpectedToken):
+        return f"FEEL 表达式第 {column} 列：此处不应出现“{err.token}”。" + _SYNTAX_FIX
+    return "FEEL 表达式有语法错误。" + _SYNTAX_FIX
+
+
+def _translate(text: str, parser: Lark) -> ast.expr | None:
+    if len(text) > MAX_SOURCE:
+        raise FeelError(f"FEEL 表达式过长（超过 {MAX_SOURCE} 个字符）。")
+    try:
+        tree = parser.parse(text)
+    except UnexpectedInput as err:
+        raise FeelError(_syntax_message(err, text)) from None
+    try:
+        node = _ToPython().transform(tree)
+    except VisitError as err:
+        if isinstance(err.orig_exc, FeelError):
+            raise err.orig_exc from None
+        raise
+    return node
+
+
+def _source(node: ast.expr) -> str:
+    # Strings are written with \x escapes for ? and quotes, so the DMN engine's `?` rewriting (a
+    # regular expression over the text) never sees either inside a literal.
+    literals: list[str] = []
+
+    class _Mark(ast.NodeTransformer):
+        def visit_Constant(self, constant: ast.Constant) -> Any:
+            if isinstance(constant.value, str):
+                literals.append(_literal(constant.value))
+                return ast.Name(f"feelstr{len(literals) - 1}x", ast.Load())
+            return constant
+
+    marked = _Mark().visit(ast.fix_missing_locations(ast.Expression(node)))
+    source = ast.unparse(marked)
+    return re.sub(r"\bfeelstr(\d+)x\b", lambda m: literals[int(m.group(1))], source)
+
+
+def _literal(value: str) -> str:
+    body = repr(value)[1:-1] if "'" not in value else repr(value.replace("'", "\0"))[1:-1].replace("\\x00", "\\x27")
+    body = body.replace('"', "\\x22").replace("?", "\\x3f")
+    return f'"{body}"'
+
+
+@functools.lru_cache(maxsize=4096)
+def unary_tests(text: str | None) -> str | None:
+    """The Python test of a FEEL input entry over `dmninputexpr`; None when it matches any value."""
+    stripped = (text or "").strip()
+    if not stripped:
+        return None
+    node = _translate(stripped, _TESTS)
+    return None if node is None else _source(node)
+
+
+@functools.lru_cache(maxsize=4096)
+def expression(text: str) -> str:
+    """The Python source of a FEEL expression (input expression or output entry)."""
+    node = _translate(text.strip(), _EXPR)
+    if node is None:  # pragma: no cover - the expression grammar has no `-` test
+        raise FeelError("FEEL 表达式为空。")
+    return _source(node)
