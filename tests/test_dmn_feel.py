@@ -306,3 +306,22 @@ def test_the_shipped_python_tables_are_left_as_they_are():
     sources = [SourceFile(p.name, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.suffix in (".bpmn", ".dmn")]
     (definition,) = [d for d in parse_deployment(sources).definitions if d.key == "open_restaurant"]
     assert "dmninputexpr" not in definition.spec_json and '"\\"package\\""' in definition.spec_json
+
+
+def test_after_a_restart_the_stored_translation_and_result_mapping_decide_the_same(migrated_sqlite_url, tmp_path):
+    from tests.conftest import check_every_case, make_engine
+    first = make_engine(migrated_sqlite_url)
+    for src in _fee_sources():
+        (tmp_path / src.filename).write_bytes(src.data)
+    first.deploy([tmp_path / "c22_decision_fee.bpmn", tmp_path / "c22_decision_fee.dmn"])
+    case = first.cases.start_case("corpus_decision_fee", {}, DESK)
+    first.db.dispose()
+    again = make_engine(migrated_sqlite_url)  # a new process: the spec comes from the database only
+    try:
+        (apply,) = again.cases.workflow_of(case.id).get_tasks(state=TaskState.READY)
+        again.cases.complete_work_item(str(apply.id), {"amount": "2000", "category": "餐饮"}, DESK)
+        (ready,) = again.cases.workflow_of(case.id).get_tasks(state=TaskState.READY)
+        assert ready.task_spec.name == "Activity_normal" and ready.data["fee"] == "B"
+        check_every_case(again)  # the replay from history decides the same
+    finally:
+        again.db.dispose()
