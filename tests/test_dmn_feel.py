@@ -92,6 +92,13 @@ def test_comparing_with_null_does_not_match_and_does_not_fail():
     assert not matches("< 1000", None) and not matches("[1..2]", None) and not matches('"A"', None)
 
 
+def test_a_boolean_expression_over_the_input_value_question_mark():
+    assert matches("? > 5 and ? != 7", 6) and not matches("? > 5 and ? != 7", 7) and not matches("? > 5", 5)
+    assert matches('? = "a?"', "a?") and not matches("not(? > 3)", 4)
+    with pytest.raises(feel.FeelError, match="只能用在条件单元格"):
+        feel.expression("? + 1")
+
+
 def test_dates_are_iso_literals():
     assert matches('date("2026-01-01")', "2026-01-01")
     assert matches('>= date("2026-01-01")', "2026-03-01") and not matches('< date("2026-01-01")', "2026-03-01")
@@ -100,7 +107,7 @@ def test_dates_are_iso_literals():
 
 @pytest.mark.parametrize("text, value", [
     ('"他说\\"好\\""', '他说"好"'), ('"what?"', "what?"), ('"it\'s"', "it's"), ('"a\\\\b"', "a\\b"),
-    ('"line\\nnext"', "line\nnext"), ('"\\u4e2d"', "中"), ('"?\'\\"?"', "?'\"?"),
+    ('"line\\nnext"', "line\nnext"), ('"tab\\there"', "tab\there"), ('"\\u4e2d"', "中"), ('"?\'\\"?"', "?'\"?"),
 ])
 def test_strings_with_escapes_quotes_and_question_marks_survive(text, value):
     assert matches(text, value) and value_of(text) == value
@@ -122,7 +129,7 @@ def test_expressions(expression, expected):
 
 @pytest.mark.parametrize("text, words", [
     ("count(items)", "FEEL 函数 count"), ("for i in xs return i", "for"), ("x in [1, 2]", "in 运算"),
-    ("? > 5", "?"), ("[1, 2, 3]", "列表"), ("{a: 1}", "上下文"), ("[1..", "不完整"), ("5 between 1 and 7", "between"),
+    ("[1, 2, 3]", "列表"), ("{a: 1}", "上下文"), ("[1..", "不完整"), ("5 between 1 and 7", "between"),
     ('date("2026-13-01")', "2026-01-01"), ("True", "小写"), ('not("a"), "b"', "整个条件"),
     ("_secret", "下划线"),
 ])
@@ -325,3 +332,13 @@ def test_after_a_restart_the_stored_translation_and_result_mapping_decide_the_sa
         check_every_case(again)  # the replay from history decides the same
     finally:
         again.db.dispose()
+
+
+def test_an_unknown_language_of_the_whole_file_is_reported_once_and_a_collect_aggregation_is_refused():
+    dmn = (CORPUS / "c22_decision_fee.dmn").read_text(encoding="utf-8").replace(
+        'id="Definitions_fee_level"', 'id="Definitions_fee_level" expressionLanguage="javascript"').replace(
+        'hitPolicy="FIRST"', 'hitPolicy="COLLECT" aggregation="SUM"')
+    with pytest.raises(DefinitionError) as err:
+        parse_deployment(_fee_sources(dmn_text=dmn))
+    assert [(p.line, p.element) for p in err.value.problems] == [(4, "DecisionTable_fee"), (2, "Definitions_fee_level")]
+    assert "SUM" in err.value.problems[0].message and "javascript" in err.value.problems[1].message

@@ -18,7 +18,7 @@ _KINDS = {"inputExpression": "输入表达式", "inputEntry": "条件单元格",
 
 
 def language(cell: etree._Element) -> str:
-    """"feel", "python" or the unknown language named, for an inputExpression/inputEntry/outputEntry."""
+    """"feel", "python" or the unknown language named, for <definitions> or one of its cells."""
     root = cell.getroottree().getroot()
     declared = cell.get("expressionLanguage") or root.get("expressionLanguage") or "feel"
     declared = declared.strip().lower()
@@ -29,13 +29,20 @@ def language(cell: etree._Element) -> str:
 
 def translate_tree(tree: etree._ElementTree, filename: str) -> list[Problem]:
     """Rewrite every FEEL cell of a DMN tree in place as Python; the problems of cells that cannot be."""
-    problems = []
-    for cell in tree.getroot().iter(*_CELLS):
+    root = tree.getroot()
+    problems = _table_problems(root, filename)
+    unknown = language(root) not in ("feel", PYTHON)
+    if unknown:
+        problems.append(Problem(filename, root.sourceline,
+                                f"决策表的表达式语言“{root.get('expressionLanguage')}”不受支持。"
+                                "请删除 expressionLanguage 属性（即 FEEL，Camunda Modeler 的默认）或改为 python。",
+                                root.get("id")))
+    for cell in root.iter(*_CELLS):
         kind = etree.QName(cell).localname
         lang = language(cell)
         text = cell.find("{*}text")
-        if lang == PYTHON:
-            continue
+        if lang == PYTHON or (unknown and cell.get("expressionLanguage") is None):
+            continue  # python, or the unknown language of the whole file (reported once above)
         where = f"{_KINDS[kind]}"
         if lang != "feel":
             problems.append(Problem(filename, cell.sourceline,
@@ -55,6 +62,17 @@ def translate_tree(tree: etree._ElementTree, filename: str) -> list[Problem]:
             text.text = None  # reported once here; nothing else checks the untranslated text
             problems.append(Problem(filename, text.sourceline,
                                     f"{where}“{_short(source)}”：{err}", cell.get("id")))
+    return problems
+
+
+def _table_problems(root: etree._Element, filename: str) -> list[Problem]:
+    """Table features the DMN engine would silently ignore: a COLLECT aggregation (C+, C#, C<, C>)."""
+    problems = []
+    for table in root.iter("{*}decisionTable"):
+        if table.get("aggregation"):
+            problems.append(Problem(filename, table.sourceline,
+                                    f"命中策略 COLLECT 的聚合 {table.get('aggregation')} 不受支持（会返回列表而不是聚合值）。"
+                                    "请删除聚合（命中策略选 Collect 不带运算），在后续脚本任务中计算。", table.get("id")))
     return problems
 
 

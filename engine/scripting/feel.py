@@ -11,8 +11,9 @@ minus, `= != < <= > >=`, `and`/`or`/`not(…)`, parentheses and `if … then …
 The translation tests the input value through the name `dmninputexpr` (the DMN engine binds it to
 the evaluated input expression). Comparisons, equality and paths reuse JUEL's null-safe helpers
 (juel.HELPERS): comparing with null is false, a path through null or a missing key gives null.
+A unary test may also be a boolean expression over `?`, the input value (`? > 5 and ? != 7`).
 Anything else (functions, `for`/`some`/`every`, `in`, lists, contexts, `instance of`, `between`,
-`?` in unary tests) is refused with a Chinese message naming the construct and the fix.
+`?` outside an input entry) is refused with a Chinese message naming the construct and the fix.
 """
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ test_list: test ("," test)*
         | "not" "(" expr ")"                  -> not_
         | date_time
         | NAME "(" [args] ")"                 -> call
+        | "?"                                 -> input_ref
         | "(" expr ")"
 date_time.2: "date" "and" "time" "(" STRING ")"
 args: expr ("," expr)*
@@ -161,7 +163,12 @@ class _ToPython(Transformer):
         return ast.BoolOp(ast.And(), [_helper("cmp", ast.Constant(low_op), value, low),
                                       _helper("cmp", ast.Constant(high_op), value, high)])
 
+    def input_ref(self) -> ast.expr:
+        return ast.Name(INPUT, ast.Load())
+
     def equality(self, value: ast.expr) -> ast.expr:
+        if _uses_input(value):  # `? > 5 and ? != 7`: the test is the expression itself
+            return ast.Compare(value, [ast.Is()], [ast.Constant(True)])
         if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not):
             raise FeelError("not(…) 只能包住整个条件单元格，例如 not(\"A\", \"B\")。")
         if isinstance(value, ast.Constant) and isinstance(value.value, bool):
@@ -254,8 +261,6 @@ def _syntax_message(err: UnexpectedInput, text: str) -> str:
     spaced = re.search(r"\b([A-Za-z]+(?: [A-Za-z]+)+)\s*\(", text)
     if spaced and spaced.group(1) != "date and time":
         return f"FEEL 函数 {spaced.group(1)}(…) 不受支持。{_FUNCTION_FIX}"
-    if "?" in text:
-        return "FEEL 单元格中不能用“?”。请直接写条件（如 < 1000、[1000..5000]、\"A\",\"B\"）。"
     if "{" in text or "[" in text and ".." not in text:
         return "FEEL 的列表、上下文（{…}）不受支持。请改写为字面量、比较、区间或逗号分隔的多个值。"
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
@@ -267,6 +272,10 @@ def _syntax_message(err: UnexpectedInput, text: str) -> str:
     if isinstance(err, UnexpectedToken):
         return f"FEEL 表达式第 {column} 列：此处不应出现“{err.token}”。" + _SYNTAX_FIX
     return "FEEL 表达式有语法错误。" + _SYNTAX_FIX
+
+
+def _uses_input(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == INPUT for n in ast.walk(node))
 
 
 def _translate(text: str, parser: Lark) -> ast.expr | None:
@@ -303,9 +312,15 @@ def _source(node: ast.expr) -> str:
 
 
 def _literal(value: str) -> str:
-    body = repr(value)[1:-1] if "'" not in value else repr(value.replace("'", "\0"))[1:-1].replace("\\x00", "\\x27")
-    body = body.replace('"', "\\x22").replace("?", "\\x3f")
-    return f'"{body}"'
+    out = []
+    for char in value:
+        if char in "?'\"\\":
+            out.append(f"\\x{ord(char):02x}")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])
+    return '"' + "".join(out) + '"'
 
 
 @functools.lru_cache(maxsize=4096)
@@ -322,6 +337,6 @@ def unary_tests(text: str | None) -> str | None:
 def expression(text: str) -> str:
     """The Python source of a FEEL expression (input expression or output entry)."""
     node = _translate(text.strip(), _EXPR)
-    if node is None:  # pragma: no cover - the expression grammar has no `-` test
-        raise FeelError("FEEL 表达式为空。")
+    if node is None or _uses_input(node):
+        raise FeelError("“?”（输入值）只能用在条件单元格中。请在输入表达式和结果单元格中直接写变量名。")
     return _source(node)
