@@ -342,3 +342,16 @@ def test_an_unknown_language_of_the_whole_file_is_reported_once_and_a_collect_ag
         parse_deployment(_fee_sources(dmn_text=dmn))
     assert [(p.line, p.element) for p in err.value.problems] == [(4, "DecisionTable_fee"), (2, "Definitions_fee_level")]
     assert "SUM" in err.value.problems[0].message and "javascript" in err.value.problems[1].message
+
+
+@pytest.mark.parametrize("text", [" or ".join(["a = 1"] * 300), "+".join(["a"] * 900), "(" * 900 + "1" + ")" * 900])
+def test_a_huge_cell_is_refused_or_translated_quickly_never_a_raw_recursion_error(text):
+    import time
+    started = time.monotonic()
+    try:
+        source = feel.expression(text)
+    except feel.FeelError as err:
+        assert "过于复杂" in str(err) or "过长" in str(err)
+    else:
+        assert check_script(source, "eval") is not None
+    assert time.monotonic() - started < 1.0

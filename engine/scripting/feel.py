@@ -5,7 +5,8 @@ SpiffWorkflow's DMN engine evaluates in the restricted sandbox (nothing is subst
 Input entries (simple unary tests): `-` or empty (any value); a literal ("text", numbers,
 true/false, null) or a name/path (`limit`, `a.b`) meaning equality; `< x`, `<= x`, `> x`, `>= x`;
 ranges `[a..b]`, `]a..b[`, `(a..b)` and the mixed forms (`[`/`]` closed or open as FEEL defines);
-comma lists (any matches) and `not(...)`; `date("…")` and `date and time("…")` literals.
+comma lists (any matches) and `not(...)`; `date("…")` and `date and time("…")` literals (so `date`
+is FEEL's function, never a variable name).
 Expressions (input expressions, output entries): names and paths, literals, `+ - * /`, unary
 minus, `= != < <= > >=`, `and`/`or`/`not(…)`, parentheses and `if … then … else …`.
 The translation tests the input value through the name `dmninputexpr` (the DMN engine binds it to
@@ -35,19 +36,16 @@ MAX_SOURCE = 2000
 
 _GRAMMAR = r"""
 ?tests: "-"                                   -> any_
-      | negated
+      | "not" "(" test_list ")"               -> negated
       | test_list
-negated.2: "not" "(" test_list ")"
 test_list: test ("," test)*
-?test: CMP endpoint                           -> comparison
-     | OPEN endpoint ".." endpoint CLOSE      -> interval
+?test: cmp_op add_expr                        -> comparison
+     | "[" add_expr ".." add_expr close_      -> closed_start
+     | "]" add_expr ".." add_expr close_      -> open_start
+     | "(" add_expr ".." add_expr close_      -> open_start
      | expr                                   -> equality
-
-?endpoint: literal
-         | path
-         | "-" NUMBER                         -> negative
-         | date_time
-         | NAME "(" [args] ")"                -> call
+!cmp_op: "<=" | ">=" | "<" | ">"
+!close_: "]" | "[" | ")"
 
 ?expr: ifexpr
 ?ifexpr: or_expr
@@ -57,21 +55,24 @@ test_list: test ("," test)*
 ?and_expr: cmp_expr
          | and_expr "and" cmp_expr            -> and_
 ?cmp_expr: add_expr
-         | add_expr CMP_OP add_expr           -> compare
+         | add_expr rel_op add_expr           -> compare
+!rel_op: "<=" | ">=" | "!=" | "<" | ">" | "="
 ?add_expr: mul_expr
-         | add_expr ADD_OP mul_expr           -> arith
+         | add_expr add_op mul_expr           -> arith
+!add_op: "+" | "-"
 ?mul_expr: unary
-         | mul_expr MUL_OP unary              -> arith
+         | mul_expr mul_op unary              -> arith
+!mul_op: "*" | "/"
 ?unary: primary
       | "-" unary                             -> neg
 ?primary: literal
         | path
-        | "not" "(" expr ")"                  -> not_
-        | date_time
+        %NOT%
+        | "date" "(" STRING ")"               -> date
+        | "date" "and" "time" "(" STRING ")"  -> date_time
         | NAME "(" [args] ")"                 -> call
         | "?"                                 -> input_ref
         | "(" expr ")"
-date_time.2: "date" "and" "time" "(" STRING ")"
 args: expr ("," expr)*
 ?path: NAME                                   -> var
      | path "." NAME                          -> prop
@@ -81,20 +82,17 @@ literal: STRING                               -> string
        | "false"                              -> false
        | "null"                               -> null
 
-CMP: "<=" | ">=" | "<" | ">"
-CMP_OP: "<=" | ">=" | "!=" | "<" | ">" | "="
-ADD_OP: "+" | "-"
-MUL_OP: "*" | "/"
-OPEN: "[" | "]" | "("
-CLOSE: "]" | "[" | ")"
-NAME.-1: /(?!(?:and|or|not|if|then|else|true|false|null|for|some|every|in|between|instance|of|function|return|satisfies)(?![A-Za-z0-9_]))[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*/
+NAME: /[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*/
 STRING: /"(?:[^"\\]|\\.)*"/
 NUMBER: /[0-9]+(\.[0-9]+)?/
 %ignore /[ \t\r\n]+/
 """
 
-_TESTS = Lark(_GRAMMAR, start="tests", parser="earley", maybe_placeholders=True)
-_EXPR = Lark(_GRAMMAR, start="expr", parser="earley", maybe_placeholders=True)
+# LALR keeps translation linear in the text (deploys check every cell of untrusted uploads). In unary
+# tests `not(...)` negates the whole cell, so only the expression grammar has the not(...) function.
+_TESTS = Lark(_GRAMMAR.replace("%NOT%", ""), start="tests", parser="lalr", maybe_placeholders=True)
+_EXPR = Lark(_GRAMMAR.replace("%NOT%", '| "not" "(" expr ")" -> not_'), start="expr", parser="lalr",
+             maybe_placeholders=True)
 _CMP = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "=": "eq", "!=": "ne"}
 _ARITH = {"+": ast.Add(), "-": ast.Sub(), "*": ast.Mult(), "/": ast.Div()}
 _RESERVED = {"for", "some", "every", "in", "return", "satisfies", "instance", "of", "between", "function",
@@ -103,6 +101,9 @@ _FUNCTION_FIX = ("请改写为比较（如 < 1000、[1000..5000]）、字面量�
                  "或把决策表改为 expressionLanguage=\"python\"。")
 
 _SYNTAX_FIX = "请检查写法（支持的写法见 README“Camunda 7 兼容性”中的 DMN 一节）。"
+
+
+_TOO_DEEP = "FEEL 表达式嵌套或连写过多，过于复杂。请拆分为多列条件，或在前面的脚本任务中先算好。"
 
 
 class FeelError(ScriptError):
@@ -139,6 +140,13 @@ def _date(text: str, with_time: bool) -> ast.expr:
     return ast.Constant(text)
 
 
+def _interval(low_op: str, low: ast.expr, high: ast.expr, closing: Token) -> ast.expr:
+    value = ast.Name(INPUT, ast.Load())
+    high_op = "le" if str(closing) == "]" else "lt"
+    return ast.BoolOp(ast.And(), [_helper("cmp", ast.Constant(low_op), value, low),
+                                  _helper("cmp", ast.Constant(high_op), value, high)])
+
+
 @v_args(inline=True)
 class _ToPython(Transformer):
     """Each rule becomes the Python AST node computing it."""
@@ -153,15 +161,19 @@ class _ToPython(Transformer):
     def negated(self, tests: ast.expr) -> ast.expr:
         return ast.UnaryOp(ast.Not(), tests)
 
+    def cmp_op(self, token: Token) -> Token:
+        return token
+
+    rel_op = add_op = mul_op = close_ = cmp_op
+
     def comparison(self, op: Token, value: ast.expr) -> ast.expr:
         return _helper("cmp", ast.Constant(_CMP[str(op)]), ast.Name(INPUT, ast.Load()), value)
 
-    def interval(self, opening: Token, low: ast.expr, high: ast.expr, closing: Token) -> ast.expr:
-        low_op = "ge" if str(opening) == "[" else "gt"
-        high_op = "le" if str(closing) == "]" else "lt"
-        value = ast.Name(INPUT, ast.Load())
-        return ast.BoolOp(ast.And(), [_helper("cmp", ast.Constant(low_op), value, low),
-                                      _helper("cmp", ast.Constant(high_op), value, high)])
+    def closed_start(self, low: ast.expr, high: ast.expr, closing: Token) -> ast.expr:
+        return _interval("ge", low, high, closing)
+
+    def open_start(self, low: ast.expr, high: ast.expr, closing: Token) -> ast.expr:
+        return _interval("gt", low, high, closing)
 
     def input_ref(self) -> ast.expr:
         return ast.Name(INPUT, ast.Load())
@@ -175,9 +187,6 @@ class _ToPython(Transformer):
             # `true` / `false` as a test: the input is exactly that boolean
             return ast.Compare(ast.Name(INPUT, ast.Load()), [ast.Is()], [value])
         return _helper("cmp", ast.Constant("eq"), ast.Name(INPUT, ast.Load()), value)
-
-    def negative(self, token: Token) -> ast.expr:
-        return ast.UnaryOp(ast.USub(), self.number(token))
 
     # ---- expressions
     def string(self, token: Token) -> ast.expr:
@@ -216,10 +225,10 @@ class _ToPython(Transformer):
     def args(self, *items: ast.expr) -> list[ast.expr]:
         return list(items)
 
+    def date(self, text: Token) -> ast.expr:
+        return _date(_unescape(str(text)), False)
+
     def call(self, name: Token, args: list[ast.expr] | None) -> ast.expr:
-        if str(name) == "date" and args and len(args) == 1 and isinstance(args[0], ast.Constant) \
-                and isinstance(args[0].value, str):
-            return _date(args[0].value, False)
         raise FeelError(f"FEEL 函数 {name}(…) 不受支持。{_FUNCTION_FIX}")
 
     def not_(self, operand: ast.expr) -> ast.expr:
@@ -261,6 +270,8 @@ def _syntax_message(err: UnexpectedInput, text: str) -> str:
     spaced = re.search(r"\b([A-Za-z]+(?: [A-Za-z]+)+)\s*\(", text)
     if spaced and spaced.group(1) != "date and time":
         return f"FEEL 函数 {spaced.group(1)}(…) 不受支持。{_FUNCTION_FIX}"
+    if re.match(r"not\s*\(", text):
+        return "not(…) 只能包住整个条件单元格，例如 not(\"A\", \"B\")、not(< 5, [7..9])。请检查括号与写法。"
     if "{" in text or "[" in text and ".." not in text:
         return "FEEL 的列表、上下文（{…}）不受支持。请改写为字面量、比较、区间或逗号分隔的多个值。"
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
@@ -280,7 +291,7 @@ def _uses_input(node: ast.AST) -> bool:
 
 def _translate(text: str, parser: Lark) -> ast.expr | None:
     if len(text) > MAX_SOURCE:
-        raise FeelError(f"FEEL 表达式过长（超过 {MAX_SOURCE} 个字符）。")
+        raise FeelError(f"FEEL 表达式过长（超过 {MAX_SOURCE} 个字符）。请拆分为多列条件，或在前面的脚本任务中先算好。")
     try:
         tree = parser.parse(text)
     except UnexpectedInput as err:
@@ -291,6 +302,8 @@ def _translate(text: str, parser: Lark) -> ast.expr | None:
         if isinstance(err.orig_exc, FeelError):
             raise err.orig_exc from None
         raise
+    except RecursionError:
+        raise FeelError(_TOO_DEEP) from None
     return node
 
 
@@ -330,7 +343,10 @@ def unary_tests(text: str | None) -> str | None:
     if not stripped:
         return None
     node = _translate(stripped, _TESTS)
-    return None if node is None else _source(node)
+    try:
+        return None if node is None else _source(node)
+    except RecursionError:
+        raise FeelError(_TOO_DEEP) from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -339,4 +355,7 @@ def expression(text: str) -> str:
     node = _translate(text.strip(), _EXPR)
     if node is None or _uses_input(node):
         raise FeelError("“?”（输入值）只能用在条件单元格中。请在输入表达式和结果单元格中直接写变量名。")
-    return _source(node)
+    try:
+        return _source(node)
+    except RecursionError:
+        raise FeelError(_TOO_DEEP) from None
