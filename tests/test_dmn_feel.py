@@ -355,3 +355,19 @@ def test_a_huge_cell_is_refused_or_translated_quickly_never_a_raw_recursion_erro
     else:
         assert check_script(source, "eval") is not None
     assert time.monotonic() - started < 1.0
+
+
+def test_files_deployed_by_an_earlier_release_make_a_new_version_when_deployed_again():
+    """Earlier releases stored FEEL cells untranslated and merged every result: the same files now
+    hash differently, so deploying them again gives a version that runs them as described here."""
+    import hashlib
+    sources = _fee_sources()
+    (definition,) = parse_deployment(sources).definitions
+    old = hashlib.sha256("".join(sorted(s.sha256 for s in sources)).encode()).hexdigest()
+    assert definition.content_hash != old
+    folder = FIXTURES.parent.parent / "processes" / "open_restaurant"
+    shipped = [SourceFile(p.name, p.read_bytes()) for p in sorted(folder.rglob("*")) if p.suffix in (".bpmn", ".dmn")]
+    (main,) = [d for d in parse_deployment(shipped).definitions if d.key == "open_restaurant"]
+    from yijianshi.engine.modeling.definitions import _MAPPINGS_MARK
+    files = "".join(sorted(f["sha256"] for f in main.files))
+    assert main.content_hash in {hashlib.sha256((files + mark).encode()).hexdigest() for mark in ("", _MAPPINGS_MARK)}

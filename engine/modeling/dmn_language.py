@@ -27,6 +27,11 @@ def language(cell: etree._Element) -> str:
     return declared
 
 
+def uses_feel(tree: etree._ElementTree) -> bool:
+    """Whether any cell of this DMN tree is written in FEEL."""
+    return any(language(cell) == "feel" for cell in tree.getroot().iter(*_CELLS))
+
+
 def translate_tree(tree: etree._ElementTree, filename: str) -> list[Problem]:
     """Rewrite every FEEL cell of a DMN tree in place as Python; the problems of cells that cannot be."""
     root = tree.getroot()
