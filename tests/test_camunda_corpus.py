@@ -45,6 +45,9 @@ def at(*args) -> tuple:
 # external task; ("error", topic, code) throws a BPMN error from it; ("message", name, payload)
 # delivers a message by business key.
 SCRIPTS: dict[str, tuple] = {
+    "c22_decision_fee": ("corpus_decision_fee", {}, [
+        ("do", "Activity_apply", {"amount": "500", "category": "餐饮"}), ("do", "Activity_fast", {})],
+        {"Activity_fee", "Activity_fast"}, {"Activity_normal"}),
     "c01_licence_issue": ("corpus_licence_issue", {}, [
         ("do", "Activity_apply", {"applicant_name": "张三", "promise": "true"}),
         ("do", "Activity_review", REVIEW_OK), ("do", "Activity_issue", ISSUE)],
@@ -197,10 +200,11 @@ def test_each_supported_file_deploys_and_runs_end_to_end(engine, name, request):
         request.applymarker(pytest.mark.xfail(reason=KNOWN_FAILURES[name], strict=True))
     path = CORPUS / f"{name}.bpmn"
     key, start_data, steps, ran, not_ran = SCRIPTS[name]
-    parsed = parse_deployment([SourceFile(path.name, path.read_bytes())])
+    paths = [path, *[p for p in [path.with_suffix(".dmn")] if p.exists()]]  # the decisions it uses
+    parsed = parse_deployment([SourceFile(p.name, p.read_bytes()) for p in paths])
     assert [w.element for w in parsed.warnings] == WARNINGS.get(name, [])
     engine.clock.set(datetime(2026, 2, 24, 9, 0, tzinfo=SHANGHAI))  # a Tuesday
-    engine.deploy([path])
+    engine.deploy(paths)
     business_key = f"BK-{name}"
     case = engine.cases.start_case(key, start_data, ACTOR, business_key=business_key)
     for step in steps:

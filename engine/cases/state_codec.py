@@ -25,15 +25,17 @@ from SpiffWorkflow.task import Task, TaskState
 
 from yijianshi.engine.errors import ProcessFailed
 from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityConverter
+from yijianshi.engine.modeling.decision_result import MappedBusinessRuleTask, MappedBusinessRuleTaskConverter
 from yijianshi.engine.modeling.input_output import CONVERTERS as INPUT_OUTPUT_CONVERTERS
 
 STATE_FORMAT = "yjs-case/1"
 # The Camunda configuration has no converter for plain service tasks (external tasks here: see
 # engine/modeling/external_service.py); the default BPMN converter keeps their extensions. Call
 # activities keep their camunda:in / camunda:out mappings (engine/modeling/call_mappings.py), and
-# the camunda:inputOutput mappings (engine/modeling/input_output.py) are stored with the spec too.
+# the camunda:inputOutput mappings (engine/modeling/input_output.py) are stored with the spec too, and
+# so are a business rule task's camunda:resultVariable / mapDecisionResult (decision_result.py).
 SPEC_CONFIG = {**CAMUNDA_CONFIG, ServiceTask: BpmnTaskSpecConverter, MappedCallActivity: MappedCallActivityConverter,
-               **INPUT_OUTPUT_CONVERTERS}
+               MappedBusinessRuleTask: MappedBusinessRuleTaskConverter, **INPUT_OUTPUT_CONVERTERS}
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):

@@ -20,6 +20,12 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityParser, check_call_mappings
+from yijianshi.engine.modeling.decision_result import (
+    MappedBusinessRuleTask,
+    MappedBusinessRuleTaskParser,
+    check_decision_results,
+)
+from yijianshi.engine.modeling.dmn_language import translate_tree, uses_feel
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_initiators, read_start_forms, read_user_tasks
 from yijianshi.engine.modeling.forms import Form
 from yijianshi.engine.cases.state_codec import SpecCodec
@@ -125,7 +131,8 @@ class _Parser(CamundaParser):
     """SpiffWorkflow's Camunda parser, with call activities that apply camunda:in / camunda:out."""
 
     OVERRIDE_PARSER_CLASSES = {**CamundaParser.OVERRIDE_PARSER_CLASSES,
-                               full_tag("callActivity"): (MappedCallActivityParser, MappedCallActivity)}
+                               full_tag("callActivity"): (MappedCallActivityParser, MappedCallActivity),
+                               full_tag("businessRuleTask"): (MappedBusinessRuleTaskParser, MappedBusinessRuleTask)}
 
 
 def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
@@ -160,12 +167,21 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
     io_mappings: dict[tuple[str, str], Mapping] = {}  # camunda:inputOutput of activities
     process_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
     decision_files: dict[str | None, SourceFile] = {}  # by id as written (None: missing)
+    feel_decisions: set[str | None] = set()  # decisions whose tables were written in FEEL
     for src, tree, kind in trees:
         try:
             if kind == "dmn":
+                # FEEL cells become the Python the DMN engine evaluates (stored so with the spec).
+                in_feel = uses_feel(tree)
+                feel_problems = translate_tree(tree, src.filename)
+                if feel_problems:
+                    problems.extend(feel_problems)
+                    continue
                 parser.add_dmn_xml(tree.getroot(), filename=src.filename)
                 for decision in tree.getroot().iter("{*}decision"):
                     decision_files[decision.get("id")] = src
+                    if in_feel:
+                        feel_decisions.add(decision.get("id"))
                 continue
             _check_duplicate_processes(tree, src, process_files, problems)
             problems.extend(_check_timers(tree, src.filename))
@@ -181,6 +197,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             initiators.update(found_initiators)
             problems.extend(_check_expressions(tree, src.filename))
             problems.extend(check_call_mappings(tree, src.filename))
+            problems.extend(check_decision_results(tree, src.filename))
             found_topics, topic_problems = external_topics(tree, src.filename)
             topics.update(found_topics)
             problems.extend(topic_problems)
@@ -209,7 +226,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
                 continue
             try:
                 built = _build(parser, codec, process, src, process_files, decision_files, task_meta, topics,
-                               io_mappings)
+                               io_mappings, feel_decisions)
                 built.start_form = start_forms.get(built.key)
                 built.initiator = initiators.get(built.key)
                 definitions.append(built)
@@ -261,7 +278,7 @@ def _no_executable_process(trees) -> list[Problem]:
 
 
 def _build(parser, codec, process, src, process_files, decision_files, task_meta, topics,
-           io_mappings) -> ParsedDefinition:
+           io_mappings, feel_decisions=frozenset()) -> ParsedDefinition:
     key = process.get("id")
     spec = parser.get_spec(key)
     subs = parser.get_subprocess_specs(key)
@@ -273,13 +290,16 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
             used[sub_id] = process_files[sub_id]
     process_ids = set(used)
     files = {s.sha256: s for s in used.values()}
+    refs = set()
     for pid in process_ids:
         node = parser.get_process_parser(pid).node
         for brt in node.iter(f"{BPMN}businessRuleTask"):
             ref = brt.get(f"{CAMUNDA}decisionRef")
+            refs.add(ref)
             if ref in decision_files:
                 files[decision_files[ref].sha256] = decision_files[ref]
-    content_hash = hashlib.sha256(("".join(sorted(files)) + _behaviour_mark([spec, *subs.values()])).encode()).hexdigest()
+    mark = _behaviour_mark([spec, *subs.values()]) + (_FEEL_MARK if refs & feel_decisions else "")
+    content_hash = hashlib.sha256(("".join(sorted(files)) + mark).encode()).hexdigest()
     meta = {k: m for k, m in task_meta.items() if m.process_id in process_ids or m.process_id in subs}
     try:
         spec_json = codec.dumps(spec, subs)
@@ -304,10 +324,18 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
 _MAPPINGS_MARK = "+call-mappings/1"
 
 
+# Likewise for decision tables in FEEL (earlier releases evaluated their cells as Python) and business
+# rule tasks with camunda:resultVariable (earlier releases merged the outputs into the case data).
+_FEEL_MARK = "+dmn-feel/1"
+_RESULT_MARK = "+decision-result/1"
+
+
 def _behaviour_mark(specs) -> str:
     """What the content hash adds for files this engine runs differently from earlier releases."""
-    mapped = any(getattr(ts, "variable_mappings", None) is not None for spec in specs for ts in spec.task_specs.values())
-    return _MAPPINGS_MARK if mapped else ""
+    tasks = [ts for spec in specs for ts in spec.task_specs.values()]
+    mapped = any(getattr(ts, "variable_mappings", None) is not None for ts in tasks)
+    results = any(getattr(ts, "result_variable", None) is not None for ts in tasks)
+    return (_MAPPINGS_MARK if mapped else "") + (_RESULT_MARK if results else "")
 
 
 _EXPRESSION_TAGS = {

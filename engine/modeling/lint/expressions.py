@@ -2,9 +2,12 @@
 restricted sandbox forbids; JUEL (`${...}`) parses; timer texts are ISO 8601 literals or expressions."""
 from __future__ import annotations
 
+import copy
+
 from lxml import etree
 
 from yijianshi.engine.errors import Problem
+from yijianshi.engine.modeling.dmn_language import translate_tree
 from yijianshi.engine.modeling.lint.model_index import LintFile, owner_id
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.timer_text import executable, timer_problem
@@ -34,8 +37,10 @@ def check_expressions(f: LintFile) -> list[Problem]:
 
 
 def check_dmn_expressions(f: LintFile) -> list[Problem]:
-    problems = []
-    root = f.tree.getroot()
+    # FEEL cells are checked as the Python they translate to (a copy: the lint never changes its input).
+    tree = copy.deepcopy(f.tree)
+    problems = translate_tree(tree, f.path)
+    root = tree.getroot()
     for el in root.iter("{*}inputExpression", "{*}outputEntry"):
         text = el.find("{*}text")
         if text is not None and (source := text.text or "").strip():
