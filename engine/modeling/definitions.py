@@ -17,7 +17,6 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityParser, check_call_mappings
 from yijianshi.engine.modeling.decision_result import (
@@ -33,9 +32,15 @@ from yijianshi.engine.errors import DefinitionError, NotFound, Problem
 from yijianshi.engine.modeling.external_service import external_topics, mark_external
 from yijianshi.engine.modeling.input_output import Mapping, attach_input_output, read_input_outputs
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
-from yijianshi.engine.modeling.unsupported import structure_message, unsupported_problem
-from yijianshi.engine.modeling.timer_text import TIMER_KINDS, executable, make_executable, timer_problem
-from yijianshi.engine.scripting.sandbox import check_script
+from yijianshi.engine.modeling.timer_text import make_executable
+from yijianshi.engine.modeling.definition_problems import (
+    check_duplicate_processes,
+    check_expressions,
+    check_timers,
+    problem_from_exception,
+    problem_from_validation,
+    unsavable_elements,
+)
 from yijianshi.engine.modeling.xml_loading import (
     MAX_FILE_BYTES,
     is_executable,
@@ -183,8 +188,8 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
                     if in_feel:
                         feel_decisions.add(decision.get("id"))
                 continue
-            _check_duplicate_processes(tree, src, process_files, problems)
-            problems.extend(_check_timers(tree, src.filename))
+            check_duplicate_processes(tree, src, process_files, problems)
+            problems.extend(check_timers(tree, src.filename))
             make_executable(tree)  # Camunda's unquoted ISO timer literals, as SpiffWorkflow evaluates them
             parser.add_bpmn_xml(tree, filename=src.filename)
             metas, meta_problems = read_user_tasks(tree, src.filename)
@@ -195,7 +200,7 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             found_initiators, initiator_problems = read_initiators(tree, src.filename)
             problems.extend(initiator_problems)
             initiators.update(found_initiators)
-            problems.extend(_check_expressions(tree, src.filename))
+            problems.extend(check_expressions(tree, src.filename))
             problems.extend(check_call_mappings(tree, src.filename))
             problems.extend(check_decision_results(tree, src.filename))
             found_topics, topic_problems = external_topics(tree, src.filename)
@@ -209,9 +214,9 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
             for process in tree.getroot().iter(f"{BPMN}process"):
                 process_files[process.get("id")] = src
         except ValidationException as err:
-            problems.append(_problem_from_validation(err, src.filename, tree))
+            problems.append(problem_from_validation(err, src.filename, tree))
         except Exception as err:  # a hostile file must end as a message, never a traceback
-            problems.append(_problem_from_exception(err, src.filename, tree))
+            problems.append(problem_from_exception(err, src.filename, tree))
     if problems:
         raise DefinitionError(problems)
     warnings.extend(_executable_warnings(trees))
@@ -231,11 +236,11 @@ def parse_deployment(sources: list[SourceFile]) -> ParsedDeployment:
                 built.initiator = initiators.get(built.key)
                 definitions.append(built)
             except ValidationException as err:
-                problems.append(_problem_from_validation(err, src.filename, tree))
+                problems.append(problem_from_validation(err, src.filename, tree))
             except DefinitionError as err:
                 problems.extend(err.problems)
             except Exception as err:
-                problems.append(_problem_from_exception(err, src.filename, tree, process))
+                problems.append(problem_from_exception(err, src.filename, tree, process))
     _check_user_tasks(definitions, problems)
     if problems:
         raise DefinitionError(problems)
@@ -304,7 +309,7 @@ def _build(parser, codec, process, src, process_files, decision_files, task_meta
     try:
         spec_json = codec.dumps(spec, subs)
     except (TypeError, ValueError) as err:
-        found = _unsavable_elements(parser, codec, [spec, *subs.values()])
+        found = unsavable_elements(parser, codec, [spec, *subs.values()])
         if not found:
             raise
         raise DefinitionError(found) from err
@@ -338,60 +343,6 @@ def _behaviour_mark(specs) -> str:
     return (_MAPPINGS_MARK if mapped else "") + (_RESULT_MARK if results else "")
 
 
-_EXPRESSION_TAGS = {
-    f"{BPMN}script": "exec",
-    f"{BPMN}conditionExpression": "eval",
-    f"{BPMN}timeDate": "eval",
-    f"{BPMN}timeDuration": "eval",
-    f"{BPMN}timeCycle": "eval",
-}
-
-
-def _check_expressions(tree, filename: str) -> list[Problem]:
-    """Compile every script and expression in the restricted dialect now, so a forbidden construct
-    is a deploy-time problem with a line number rather than a failure in a running case."""
-    problems = []
-    for el in tree.getroot().iter(*_EXPRESSION_TAGS):
-        if not (el.text or "").strip() or timer_problem(etree.QName(el).localname, el.text or ""):
-            continue  # a timer text that is no expression at all has its own message (_check_timers)
-        for message in check_script(el.text, _EXPRESSION_TAGS[el.tag]):
-            problems.append(Problem(filename, el.sourceline, f"表达式或脚本不被允许：{message}", _owner(el)))
-    for el in tree.getroot().iter(f"{BPMN}userTask"):
-        due = el.get(f"{CAMUNDA}dueDate")
-        if due:
-            for message in check_script(executable("timeDate", due), "eval"):
-                problems.append(Problem(filename, el.sourceline, f"办理期限表达式不被允许：{message}", el.get("id")))
-    return problems
-
-
-def _check_timers(tree, filename: str) -> list[Problem]:
-    """Timer texts that are neither an ISO 8601 literal nor an expression (e.g. a cron cycle)."""
-    problems = []
-    for el in tree.getroot().iter(*(f"{BPMN}{kind}" for kind in TIMER_KINDS)):
-        message = timer_problem(etree.QName(el).localname, el.text or "")
-        if message:
-            problems.append(Problem(filename, el.sourceline, message, _owner(el)))
-    return problems
-
-
-def _owner(el) -> str | None:
-    """The id of the flow element a nested expression belongs to (the event, not its definition)."""
-    while el is not None:
-        if el.get("id") and etree.QName(el).localname not in ("timerEventDefinition", "conditionExpression"):
-            return el.get("id")
-        el = el.getparent()
-    return None
-
-
-def _check_duplicate_processes(tree, src, process_files, problems) -> None:
-    for process in tree.getroot().iter(f"{BPMN}process"):
-        pid = process.get("id")
-        if pid in process_files and process_files[pid].filename != src.filename:
-            problems.append(Problem(src.filename, process.sourceline,
-                                    f"流程 ID “{pid}” 已在 {process_files[pid].filename} 中定义，请改用唯一的 ID。",
-                                    pid))
-
-
 def _check_user_tasks(definitions: list[ParsedDefinition], problems: list[Problem]) -> None:
     seen = set()
     for d in definitions:
@@ -405,61 +356,6 @@ def _check_user_tasks(definitions: list[ParsedDefinition], problems: list[Proble
                     "用户任务没有办理部门或角色：请设置 camunda:candidateGroups（或 camunda:assignee、"
                     "camunda:candidateUsers），或把任务放进以部门命名的泳道。",
                     meta.task_id))
-
-
-def _unsavable_elements(parser, codec, specs) -> list[Problem]:
-    """The elements whose parsed form cannot be stored (the parser read them, but no converter
-    knows their class: a Java service task, a send or receive task), one problem each."""
-    found = []
-    registry = codec.serializer.registry
-    for spec in specs:
-        try:
-            node = parser.get_process_parser(spec.name).node
-            filename = parser.get_process_parser(spec.name).filename
-        except Exception:  # noqa: BLE001 - an unknown process: no location to give
-            node, filename = None, spec.file or spec.name
-        for ts in spec.task_specs.values():
-            try:
-                json.dumps(registry.convert(ts))
-            except (TypeError, ValueError):
-                el = _element_by_id(node, ts.bpmn_id) if node is not None else None
-                local = etree.QName(el).localname if el is not None else type(ts).__name__
-                found.append(unsupported_problem(filename, el.sourceline if el is not None else None,
-                                                 local, ts.bpmn_id or ts.name,
-                                                 el.get("name") if el is not None else ts.bpmn_name))
-    return found
-
-
-def _element_by_id(root, element_id):
-    if root is None or not element_id:
-        return None
-    return next((el for el in root.iter() if isinstance(el.tag, str) and el.get("id") == element_id), None)
-
-
-def _problem_from_validation(err: ValidationException, filename: str, tree=None) -> Problem:
-    element = err.id or None
-    line = err.line_number if isinstance(err.line_number, int) else None
-    if line is None and tree is not None:
-        found = _element_by_id(tree.getroot(), element)
-        line = found.sourceline if found is not None else None
-    return Problem(err.file_name or filename, line, structure_message(str(err)), element or err.tag or None)
-
-
-def _problem_from_exception(err: Exception, filename: str, tree=None, process=None) -> Problem:
-    """Any other failure while reading a file: located at the element it names (a ValidationException-
-    like `id`, else the process being built), in words a designer can act on; the exception itself
-    goes to the log for the operators."""
-    if isinstance(err, SpiffWorkflowException) and not isinstance(err, ValidationException):
-        element = getattr(err, "id", None) or None
-    else:
-        element = None
-    found = _element_by_id(tree.getroot(), element) if tree is not None and element else None
-    where = found if found is not None else process
-    log.warning("model could not be read", extra={"file": filename}, exc_info=err)
-    return Problem(filename, where.sourceline if where is not None else None,
-                   "本系统无法读取此处的模型内容（可能使用了 Camunda 7 专有、本系统不支持的构造）。"
-                   "请对照 README“Writing processes”一节列出的支持构造修改该元素，或删除它后重新上传。",
-                   (where.get("id") if where is not None else None))
 
 
 class DefinitionCache:
