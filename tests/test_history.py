@@ -10,21 +10,11 @@ from sqlalchemy.exc import DBAPIError
 
 from yijianshi.engine.access.actors import Actor
 from tests.conftest import deploy_fixtures
+from tests.checkpoint_support import finished_case
 
 ADMIN = Actor("admin", frozenset(), is_admin=True)
 DESK = Actor("desk", frozenset({"front_desk"}))
 
-
-def _finished_case(engine):
-    deploy_fixtures(engine, "parallel_review.bpmn")
-    case = engine.cases.start_case("parallel_review", {"channel": "窗口"}, DESK, business_key="B-9")
-    queue = list(case.ready)
-    forms = {"apply": {"applicant_name": "孙七", "amount": "12"}, "deliver": {"delivered": True}}
-    while queue:
-        item = queue.pop(0)
-        engine.cases.claim(item.id, ADMIN)
-        queue.extend(engine.cases.complete_work_item(item.id, forms.get(item.task_spec, {"approved": True}), ADMIN).ready)
-    return case.id
 
 
 def _tamper(engine, sql: str, **params) -> None:
@@ -39,7 +29,7 @@ def _tamper(engine, sql: str, **params) -> None:
 
 
 def test_history_records_every_step_with_actor_and_data(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     events = engine.history(case_id)
     types = [e.type for e in events]
     assert types[0] == "case_started" and types[-1] == "case_completed"
@@ -55,7 +45,7 @@ def test_history_records_every_step_with_actor_and_data(engine):
 
 
 def test_events_are_append_only_in_the_database(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     for sql in ("UPDATE events SET actor = 'mallory' WHERE case_id = :c", "DELETE FROM events WHERE case_id = :c"):
         with pytest.raises(DBAPIError, match="append-only"):
             with engine.db.engine.begin() as conn:
@@ -65,7 +55,7 @@ def test_events_are_append_only_in_the_database(engine):
 
 @pytest.mark.tampers_history
 def test_verify_names_an_altered_row(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     seq = next(e.seq for e in engine.history(case_id) if "孙七" in e.data)
     _tamper(engine, "UPDATE events SET data = REPLACE(data, '孙七', '周八') WHERE case_id = :c AND seq = :s",
             c=case_id, s=seq)
@@ -75,7 +65,7 @@ def test_verify_names_an_altered_row(engine):
 
 @pytest.mark.tampers_history
 def test_verify_names_a_missing_row(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     _tamper(engine, "DELETE FROM events WHERE case_id = :c AND seq = 5", c=case_id)
     (report,) = engine.verify(case_id)
     assert not report.ok and report.first_bad_seq == 5 and "缺失" in report.reason
@@ -83,7 +73,7 @@ def test_verify_names_a_missing_row(engine):
 
 @pytest.mark.tampers_history
 def test_verify_notices_a_truncated_tail(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     last = engine.history(case_id)[-1].seq
     _tamper(engine, "DELETE FROM events WHERE case_id = :c AND seq = :s", c=case_id, s=last)
     (report,) = engine.verify(case_id)
@@ -92,7 +82,7 @@ def test_verify_notices_a_truncated_tail(engine):
 
 @pytest.mark.tampers_history
 def test_verify_notices_a_rewritten_actor_even_with_recomputed_link(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     _tamper(engine, "UPDATE events SET actor = 'mallory' WHERE case_id = :c AND seq = 2", c=case_id)
     reports = {r.case_id: r for r in engine.verify()}
     assert reports[case_id].first_bad_seq == 2
@@ -100,7 +90,7 @@ def test_verify_notices_a_rewritten_actor_even_with_recomputed_link(engine):
 
 @pytest.mark.tampers_history
 def test_reexecution_detects_a_changed_command(engine):
-    case_id = _finished_case(engine)
+    case_id = finished_case(engine)
     assert engine.reexecute(case_id).ok
     _tamper(engine, "UPDATE events SET data = REPLACE(data, :old, :new) "
                     "WHERE case_id = :c AND type = 'work_item_completed'",
