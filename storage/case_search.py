@@ -8,8 +8,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
+from yijianshi.storage.prepared import Prepared
 from yijianshi.storage.tables import CaseSearchTerm
 
 terms_t = CaseSearchTerm.__table__
@@ -56,14 +58,16 @@ def terms_of(data: Mapping[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
+# Adding a term the case already has does nothing (one statement, no read first).
+_ADD_TERMS = {"sqlite": Prepared(sqlite.insert(terms_t).on_conflict_do_nothing()),
+              "postgresql": Prepared(postgresql.insert(terms_t).on_conflict_do_nothing())}
+
+
 def add_terms(conn: Connection, case_id: int, terms: set[tuple[str, str]]) -> None:
     """Add terms a case does not have yet (a case keeps every name and number it ever had)."""
-    if not terms:
-        return
-    have = set(conn.execute(select(terms_t.c.kind, terms_t.c.term).where(terms_t.c.case_id == case_id)).tuples())
-    new = sorted(terms - have)
-    if new:
-        conn.execute(insert(terms_t), [{"case_id": case_id, "kind": k, "term": t} for k, t in new])
+    if terms:
+        _ADD_TERMS[conn.dialect.name].execute_many(
+            conn, [{"case_id": case_id, "kind": k, "term": t} for k, t in sorted(terms)])
 
 
 def cases_with_identifier(value: str):

@@ -124,13 +124,14 @@ def case_row(conn: Connection, case_id: int):
     return conn.execute(select(cases).where(cases.c.id == case_id)).first()
 
 
-def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> bool:
-    """Optimistic write: succeeds only if nobody changed the case since it was read.
+def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> None:
+    """Optimistic write: succeeds only if nobody changed the case since it was read, else
+    StaleWrite (at once, or when the command's write batch is sent: storage/write_batch.py).
     `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state,
     status, ended_at and attention."""
     stmt = _UPDATE_STATE if "engine_state" in values else _UPDATE_HISTORY
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
-    return stmt.execute(conn, params) == 1
+    stmt.execute_guarded(conn, params)
 
 
 def list_cases(conn: Connection, *, status: str | None = None, definition_key: str | None = None,

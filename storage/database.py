@@ -1,14 +1,17 @@
 """Connecting to the database: SQLite (WAL, the default) or PostgreSQL, and upgrading its schema."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from yijianshi.storage.prepared import PREPARED_OPTION
+from yijianshi.storage.write_batch import flush_before_sqlalchemy, pipelined_transaction
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -38,13 +41,32 @@ class Database:
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_engine(
-                self.url, echo=echo, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, **options
-            )
+            # No pre-ping (a round trip per checkout): a dead connection fails its statement, is
+            # invalidated, and a case command runs again (storage/write_batch.py).
+            self.engine = create_engine(self.url, echo=echo, pool_size=pool_size, max_overflow=20, **options)
+            flush_before_sqlalchemy(self.engine)
         self.writer: Engine = (
             self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
         )
-        self.reader: Engine = self.engine
+        # PostgreSQL reads run in autocommit: under READ COMMITTED every statement has its own
+        # snapshot anyway, and a read costs one round trip instead of BEGIN, query and ROLLBACK.
+        self.reader: Engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+
+    @contextmanager
+    def command_transaction(self) -> Iterator[Connection]:
+        """The write transaction of a case command. On PostgreSQL it is one round trip: BEGIN, the
+        hot-path writes and COMMIT sent together (storage/write_batch.py); on SQLite an IMMEDIATE
+        transaction."""
+        if self.is_sqlite:
+            with self.writer.begin() as conn:
+                yield conn
+            return
+        # Autocommit: the driver sends no BEGIN or COMMIT of its own; the batch sends both, and the
+        # rollback of a failed command is sent by the driver because the server is in a transaction.
+        with self.reader.connect() as conn, conn.begin(), pipelined_transaction(conn):
+            yield conn
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or upgrade the schema with Alembic."""

@@ -20,6 +20,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.sql import Executable
 
+from yijianshi.storage.write_batch import StaleWrite, active_batch, check_disconnect
+
 # Execution option on the SQLAlchemy engine (set by Database): False runs every statement here
 # through plain Connection.execute.
 PREPARED_OPTION = "yijianshi_prepared"
@@ -106,16 +108,30 @@ class Prepared:
         return dbapi_connection.cursor()
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> int:
-        """Run once; returns the number of rows affected."""
+        """Run once; returns the number of rows affected (-1 when queued in a write batch)."""
         if _plain(conn):
             return conn.execute(self.statement, dict(values)).rowcount
         form = self._form(conn, values.keys() if self._is_insert else None)
-        cur = self._cursor(conn)
-        try:
-            cur.execute(form.sql, form.parameters(values))
-            return cur.rowcount
-        finally:
-            cur.close()
+        batch = active_batch(conn)
+        if batch is not None:
+            batch.add(form.sql, form.parameters(values))
+            return -1
+        return self._run(conn, lambda cur: (cur.execute(form.sql, form.parameters(values)), cur.rowcount)[1])
+
+    def execute_guarded(self, conn: Connection, values: Mapping[str, Any], rows: int = 1) -> None:
+        """Run once, expecting `rows` rows affected, else StaleWrite (storage/write_batch.py) — at
+        once, or when a write batch the statement is queued in is sent."""
+        if _plain(conn):
+            if conn.execute(self.statement, dict(values)).rowcount != rows:
+                raise StaleWrite()
+            return
+        form = self._form(conn, values.keys() if self._is_insert else None)
+        batch = active_batch(conn)
+        if batch is not None:
+            batch.add(form.sql, form.parameters(values), expect=rows)
+            return
+        if self._run(conn, lambda cur: (cur.execute(form.sql, form.parameters(values)), cur.rowcount)[1]) != rows:
+            raise StaleWrite()
 
     def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -124,36 +140,51 @@ class Prepared:
             conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
             return
         form = self._form(conn, rows[0].keys() if self._is_insert else None)
-        cur = self._cursor(conn)
-        try:
+        batch = active_batch(conn)
+        if batch is not None:
+            if len(rows) == 1:
+                batch.add(form.sql, form.parameters(rows[0]))
+            else:
+                batch.add(form.sql, [form.parameters(r) for r in rows], many=True)
+            return
+
+        def run(cur):
             if len(rows) == 1:
                 cur.execute(form.sql, form.parameters(rows[0]))
             else:
                 cur.executemany(form.sql, [form.parameters(r) for r in rows])
-        finally:
-            cur.close()
+        self._run(conn, run)
 
     def first(self, conn: Connection, values: Mapping[str, Any]):
         """The first row (a named tuple with SQLAlchemy's type conversions applied) or None."""
         if _plain(conn):
             return conn.execute(self.statement, dict(values)).first()
         form = self._form(conn, values.keys() if self._is_insert else None)
-        cur = self._cursor(conn)
-        try:
-            cur.execute(form.sql, form.parameters(values))
-            return form.row(cur.fetchone())
-        finally:
-            cur.close()
+        batch = active_batch(conn)
+        if batch is not None:  # sent with the queued writes, in the same round trip
+            return form.row(self._run(conn, lambda cur: batch.flush((form.sql, form.parameters(values)))))
+        return self._run(conn, lambda cur: (cur.execute(form.sql, form.parameters(values)), form.row(cur.fetchone()))[1])
 
     def all(self, conn: Connection, values: Mapping[str, Any]) -> list:
         """Every row, as `first` gives one."""
         if _plain(conn):
             return list(conn.execute(self.statement, dict(values)).all())
         form = self._form(conn)
+        batch = active_batch(conn)
+        if batch is not None:
+            self._run(conn, lambda cur: batch.flush())
+        return self._run(conn, lambda cur: (cur.execute(form.sql, form.parameters(values)),
+                                            [form.row(raw) for raw in cur.fetchall()])[1])
+
+    def _run(self, conn: Connection, work: Callable[[Any], Any]) -> Any:
+        """`work(cursor)` on the transaction's DBAPI cursor; a dead connection is invalidated and
+        raises Disconnected."""
         cur = self._cursor(conn)
         try:
-            cur.execute(form.sql, form.parameters(values))
-            return [form.row(raw) for raw in cur.fetchall()]
+            return work(cur)
+        except Exception as err:
+            check_disconnect(conn, err, cur)
+            raise
         finally:
             cur.close()
 

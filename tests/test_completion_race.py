@@ -9,6 +9,7 @@ import time
 
 from yijianshi.engine.errors import WorkItemUnavailable
 from yijianshi.storage import case_store
+from yijianshi.storage.write_batch import active_batch
 from tests.conftest import deploy_fixtures, make_engine
 
 
@@ -23,6 +24,9 @@ def test_simultaneous_completion_of_one_item_answers_already_done(engine, clerk,
     def insert_then_hold(conn, rows):  # the first command waits, uncommitted, with everything written
         original(conn, rows)
         if threading.current_thread().name == "first":
+            batch = active_batch(conn)
+            if batch is not None:  # PostgreSQL: send the queued writes now, uncommitted, holding their locks
+                batch.flush()
             inside.set()
             release.wait(10)
 

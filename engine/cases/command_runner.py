@@ -35,6 +35,7 @@ from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage.case_store import CaseHead, WorkItemRow
 from yijianshi.storage.database import Database
+from yijianshi.storage.write_batch import Disconnected, StaleWrite, batched
 
 log = logging.getLogger("yijianshi.cases")
 MAX_ATTEMPTS = 20
@@ -94,9 +95,13 @@ class CommandRunner:
                 if values is None and not ctx.writes:
                     new_version = ctx.head.version
                 else:
-                    with self.db.writer.begin() as conn:
+                    with self.db.command_transaction() as conn:
                         new_version = self.apply(conn, ctx, values).version
-            except ConcurrencyConflict:
+            except (ConcurrencyConflict, StaleWrite, Disconnected):
+                # StaleWrite: the version check failed when the batched writes reached PostgreSQL.
+                # Disconnected: the connection was found dead (the database restarted); it is
+                # invalidated and the command runs again on a new one (a re-run after a COMMIT that
+                # did land sees the new version and acts on that).
                 self._forget(case_id)
                 backoff(attempt)
                 continue
@@ -110,7 +115,8 @@ class CommandRunner:
                 continue
             except Exception as err:
                 self._forget(case_id)
-                if is_write_conflict(err) or (is_unique_violation(err) and self._moved_on(ctx)):
+                if is_write_conflict(err) or getattr(err, "connection_invalidated", False) \
+                        or (is_unique_violation(err) and self._moved_on(ctx)):
                     backoff(attempt)
                     continue
                 if case_id is not None and not isinstance(err, NothingToDo):  # see engine/cases/failures.py
@@ -198,17 +204,21 @@ class CommandRunner:
         moved on since the command read it."""
         head = ctx.head
         if values is None:
-            for write in ctx.writes:
-                write(conn, head.id)
+            with batched(conn):
+                for write in ctx.writes:
+                    write(conn, head.id)
             return head
         rows = h.chain(head.id, head.history_seq, head.history_head, ctx.at, ctx.events)
         values = dict(values, history_seq=rows[-1]["seq"] if rows else head.history_seq,
                       history_head=rows[-1]["hash"] if rows else head.history_head)
-        if not store.update_case(conn, head.id, head.version, values):
-            raise ConcurrencyConflict()
-        for write in ctx.writes:
-            write(conn, head.id)
-        store.insert_events(conn, rows)
+        try:
+            with batched(conn):  # PostgreSQL: every write below in one round trip
+                store.update_case(conn, head.id, head.version, values)
+                for write in ctx.writes:
+                    write(conn, head.id)
+                store.insert_events(conn, rows)
+        except StaleWrite:
+            raise ConcurrencyConflict() from None
         return dataclasses.replace(head, version=head.version + 1, status=values.get("status", head.status),
                                    history_seq=values["history_seq"], history_head=values["history_head"],
                                    attention=values.get("attention", head.attention))

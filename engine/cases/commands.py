@@ -125,7 +125,7 @@ class CaseService:
                 meta = definition.meta_for(following.item.process_id, following.item.task_spec)
                 case_title_ = case_title(row.name, meta.form if meta else None, start_form or {})
         last = following or ctx
-        with self.db.writer.begin() as conn:
+        with self.db.command_transaction() as conn:
             case_id = store.insert_case(conn, dict(
                 definition_id=row.id, definition_key=row.key, business_key=business_key,
                 title=case_title_, status="running", version=0, engine_state="",
