@@ -17,6 +17,7 @@ import io
 import json
 from pathlib import Path
 
+from yijianshi.engine.access.organisation import OrgError
 from yijianshi.engine.access.org_rules import Absence, Deputy, Membership, OrgData, Unit, parse_day, where
 
 CSV_COLUMNS = ("type", "code", "name", "kind", "parent", "username", "role", "principal", "starts_on", "ends_on",
@@ -24,12 +25,8 @@ CSV_COLUMNS = ("type", "code", "name", "kind", "parent", "username", "role", "pr
 SECTIONS = ("units", "memberships", "deputies", "absences")
 
 
-class OrgFileError(Exception):
+class OrgFileError(OrgError):
     """A file that cannot be read as an organisation at all (every problem in `problems`)."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def read_org_file(path: Path) -> OrgData:
