@@ -48,7 +48,7 @@ def parse_csv(text: str) -> OrgData:
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise OrgFileError([f"第 1 行（line 1）：表头缺少列 {', '.join(missing)}；应为 {','.join(CSV_COLUMNS)}。"])
-    data, problems = OrgData(), []
+    data, problems = OrgData(), list[str]()
     for row in reader:
         line = reader.line_num
         cell = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
@@ -67,7 +67,7 @@ def parse_json(text: str) -> OrgData:
         raise OrgFileError([f"第 1 行（line 1）：须为只含 {'、'.join(SECTIONS)} 的 JSON 对象。"])
     lines = iter(_record_lines(text))
     kinds = {"units": "unit", "memberships": "member", "deputies": "deputy", "absences": "absence"}
-    data, problems = OrgData(), []
+    data, problems = OrgData(), list[str]()
     for section, records in doc.items():
         if not isinstance(records, list):
             problems.append(f"“{section}”须为列表（a list）。")
