@@ -23,6 +23,7 @@ def cmd_serve(args) -> int:
     from werkzeug.serving import run_simple
 
     from yijianshi.engine.access.accounts import seeded_lines
+    from yijianshi.engine.access.org_seed import seed_organisation
     from yijianshi.web.app import create_app
 
     system = open_system(args)
@@ -35,6 +36,7 @@ def cmd_serve(args) -> int:
     print("演示账号（用户名 / 密码 / 角色 / 部门 / 名称）：")
     for line in seeded_lines(system.accounts.seed_demo()):
         print(line)
+    seed_organisation(system.db)
     system.engine.calendar.seed_bundled()
     scheduler = None
     if not args.no_scheduler:

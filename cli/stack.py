@@ -155,11 +155,14 @@ class Stack:
 
                 self.cluster = ThrowawayCluster().start()
                 self.url = self.cluster.create_database("yijianshi")
+            from yijianshi.engine.access.org_seed import seed_organisation
+
             system = System.build(self.settings)
             system.db.upgrade()  # yijianshi db upgrade
             system.engine.calendar.seed_bundled()
             self.deployed = system.engine.deploy(self.deploy_paths)  # yijianshi deploy processes/
             self.seeded = system.accounts.seed_demo()
+            seed_organisation(system.db)  # the registry's departments and the demo district
             system.close()
             self.gunicorn, self.port = start_gunicorn(
                 self.url, self.workers, self.home, port=self.port, host=self.host, secret_key=self.secret_key,

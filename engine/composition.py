@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from yijianshi.engine.access.accounts import AccountService, SignInPolicy
+from yijianshi.engine.access.organisation import OrganisationService
 from yijianshi.engine.access.api_clients import ApiClientService
 from yijianshi.engine.audit.checkpoints import Checkpoints
 from yijianshi.engine.audit.export_jobs import ExportJobs
@@ -37,6 +38,7 @@ class System:
     api_clients: ApiClientService
     starts: IdempotentStarts
     checkpoints: Checkpoints
+    organisation: OrganisationService
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, *, pool_size: int = 10) -> System:
@@ -62,6 +64,7 @@ class System:
             api_clients=ApiClientService(db, clock),
             starts=IdempotentStarts(db, engine.cases),
             checkpoints=Checkpoints(db, clock, settings.checkpoint_dir, settings.signing_key_file),
+            organisation=OrganisationService(db, clock),
         )
 
     def scheduler(self, **options) -> DeadlineScheduler:

@@ -211,3 +211,14 @@ def test_assignee_and_candidate_users_literal_names_pass_bad_expressions_are_loc
     problems = lint_files([tmp_path])
     assert {p.element for p in problems} == {"bad_assignee", "bad_users", "bad_priority"}, [str(p) for p in problems]
     assert all(p.line == _line(text, f'id="{p.element}"') for p in problems)
+
+
+def test_a_unit_group_is_not_checked_against_the_registry(tmp_path):
+    """`unit:<code>` names an organisation unit (a database row, engine/access/organisation.py):
+    accepted at deploy like a user name; a plain unknown code is still refused."""
+    task = '<bpmn:userTask id="{id}" name="属地办理" camunda:candidateGroups="{groups}">' + FORM + '</bpmn:userTask>'
+    text = HEAD + '<bpmn:process id="units" name="示例" isExecutable="true">' + task.format(
+        id="t1", groups="unit:dongcheng") + task.format(id="t2", groups="dongcheng") + "</bpmn:process></bpmn:definitions>"
+    (tmp_path / "units.bpmn").write_text(text, encoding="utf-8")
+    problems = lint_files([tmp_path], registry=load_registry(ROOT / "processes" / "registry.json"))
+    assert [p.element for p in problems] == ["t2"], [str(p) for p in problems]

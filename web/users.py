@@ -91,6 +91,10 @@ class AccountCache:
         with self._lock:
             self._items.pop(username, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 def init_login(app) -> None:
     manager = LoginManager()

@@ -23,3 +23,5 @@ DEPARTMENT_LABELS = (
 )
 STATUS_LABELS = (N_("办理中"), N_("已办结"), N_("已撤销"), N_("已撤回"))
 LIMIT_WORDS = (N_("%(n)s 个工作日"), N_("%(n)s 日"), N_("%(n)s 小时"))  # engine/modeling/time_limits.py
+# The kinds of organisation units and the capacities of their members (engine/access/org_rules.py).
+ORG_LABELS = (N_("区"), N_("街镇"), N_("片区"), N_("部门"), N_("科室/下属单位"), N_("办事人员"), N_("负责人（可见下级单位的事项）"))

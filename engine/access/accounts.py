@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
+from yijianshi.engine.access.demo_accounts import DEMO_ACCOUNTS, DemoAccount
+from yijianshi.engine.access.organisation import groups_of
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.access.password_rules import DEFAULT_MIN_SCORE, password_problems
 from yijianshi.engine.access.passwords import ARGON2, PasswordHasher
@@ -124,12 +126,14 @@ class Account:
     departments: tuple[str, ...]
     active: bool
     password_hash: str
+    # The organisation's `unit:<code>` groups of the day he was read (engine/access/organisation.py).
+    unit_groups: frozenset[str] = frozenset()
 
     @property
     def actor(self) -> Actor:
         """The engine identity: applicants act in the applicant role, clerks for their departments
-        (and everyone on the work items naming him: Actor.may_work_on)."""
-        groups = set(self.departments)
+        and their units (and everyone on the work items naming him: Actor.may_work_on)."""
+        groups = set(self.departments) | self.unit_groups
         if self.role.applicant:
             groups.add(APPLICANT_ROLE)
         if self.role.code == FRONT_DESK:
@@ -145,37 +149,6 @@ class AccountStatus:
     account: Account
     last_login_at: datetime | None
     locked_until: datetime | None  # None unless locked now
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    username: str
-    password: str
-    display_name: str
-    role: str
-    departments: tuple[str, ...] = ()
-
-
-DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
-    DemoAccount("zhangsan", "demo-zhangsan", "张三", "citizen"),
-    DemoAccount("canyin", "demo-canyin", "蓉城川味餐饮有限公司", "enterprise"),
-    DemoAccount("chuangkou", "demo-chuangkou", "王敏（综合窗口）", "front_desk"),
-    DemoAccount("shichang", "demo-shichang", "赵磊（市场监管局）", "dept_clerk", ("market",)),
-    DemoAccount("chengguan", "demo-chengguan", "钱芳（城市管理局）", "dept_clerk", ("urban_mgmt",)),
-    DemoAccount("xiaofang", "demo-xiaofang", "孙强（消防救援大队）", "dept_clerk", ("fire",)),
-    # So that every shipped scenario can be worked end to end from the demo accounts:
-    DemoAccount("bumen", "demo-bumen", "李娜（其他审批部门）", "dept_clerk", (
-        "health", "tax", "public_security", "civil_affairs", "human_resources", "medical_insurance", "housing",
-        "natural_resources", "ecology", "education", "agriculture", "hub", "street", "housing_fund",
-        "development_reform", "water_company", "telecom", "power_company", "pbc", "industry_regulator",
-        "gas_company", "disease_control", "bank")),
-    DemoAccount("lianluo", "demo-lianluo", "陈刚（有需必应 诉求协调与督办）", "dept_clerk", (
-        "liaison", "grid_center", "district_leader", "city_office", "discipline", "supervision")),
-    DemoAccount("ducha", "demo-ducha", "周洁（督查室）", "supervisor"),
-    DemoAccount("sheji", "demo-sheji", "吴涛（流程设计）", "designer"),
-    DemoAccount("shenji", "demo-shenji", "郑红（审计）", "auditor"),
-    DemoAccount("admin", "demo-admin", "系统管理员", "admin"),
-)
 
 
 @dataclass(frozen=True)
@@ -240,7 +213,9 @@ class AccountService:
     def get(self, username: str) -> Account | None:
         with self.db.reader.connect() as conn:
             row = account_store.get(conn, username)
-        return _account(row._mapping) if row is not None else None
+            if row is None:
+                return None
+            return _account(row._mapping, groups_of(conn, username, self.clock.now().date()))
 
     def authenticate(self, username: str, password: str) -> Account:
         """The account if the password is right; SignInRefused otherwise, with the same sentence
@@ -263,7 +238,7 @@ class AccountService:
         with self.db.writer.begin() as conn:
             account_store.record_success(conn, username, now, new_hash)
             current = account_store.get(conn, username)
-        return _account(current._mapping)
+            return _account(current._mapping, groups_of(conn, username, self.clock.now().date()))
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -402,8 +377,8 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _account(values) -> Account:
-    return Account(username=values["username"], display_name=values["display_name"],
+def _account(values, unit_groups: frozenset[str] = frozenset()) -> Account:
+    return Account(unit_groups=unit_groups, username=values["username"], display_name=values["display_name"],
                    role=ROLES.get(values["role"], ROLES["citizen"]),
                    departments=tuple(d for d in (values["departments"] or "").split(",") if d),
                    active=bool(values["active"]), password_hash=values["password_hash"])

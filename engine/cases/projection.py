@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.access.actors import SYSTEM, personal_group
+from yijianshi.engine.access.organisation import stand_ins
 from yijianshi.engine.cases.context import CommandContext
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.clock import SHANGHAI, to_utc
@@ -63,6 +64,11 @@ def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
         groups = groups_of(task, meta, script_engine)
         assignee = assignee_of(task, meta, script_engine)
         users = [*users_of(task, meta, script_engine), *([assignee] if assignee else [])]
+        if users:  # an absent person is not offered new work: his deputies of the day are
+            away = stand_ins(conn, users, at.astimezone(SHANGHAI).date())
+            users = [s for u in users for s in away.get(u, [u])]
+            if assignee in away:
+                assignee = away[assignee][0]
         groups = tuple(dict.fromkeys([*groups, *(personal_group(u) for u in users)]))
         due_at, warning_at = after.limits_of(tid)
         if due_at is None:

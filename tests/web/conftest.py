@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _check_unless_tampered, check_every_case, make_engine
+from yijianshi.engine.access.org_seed import seed_organisation
 from yijianshi.engine.composition import System
 from yijianshi.engine.settings import Settings
 from yijianshi.web.app import create_app
@@ -42,6 +43,7 @@ def build_app(engine, tmp_path: Path, *, processes: Path = SCENARIO, settings: d
     system = web_system(engine, tmp_path, **(settings or {}))
     app = create_app(system, web_config(**extra))
     system.accounts.seed_demo()
+    seed_organisation(system.db)
     return app
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from yijianshi.engine.access.org_rules import UNIT_PREFIX
 from yijianshi.engine.errors import Problem
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
 from yijianshi.engine.modeling.lint.model_index import LintFile
@@ -42,7 +43,7 @@ def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
         if registry is not None:
             where = "camunda:candidateGroups" if meta.candidate_groups else "泳道名称"
             for g in meta.groups:
-                if is_juel(g):
+                if is_juel(g) or g.startswith(UNIT_PREFIX):  # units live in the database, not the registry
                     continue
                 kind = registry.kind(g)
                 if kind is None:

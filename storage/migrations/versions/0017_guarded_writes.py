@@ -5,12 +5,12 @@ matched another number of rows than expected, which skips the rest of the pipeli
 included. SQLite checks the row count in the client and needs nothing.
 
 Revision ID: 0017_guarded_writes
-Revises: 0013_work_item_priority
+Revises: 0015_organisation
 """
 from alembic import op
 
 revision = "0017_guarded_writes"
-down_revision = "0013_work_item_priority"
+down_revision = "0015_organisation"
 branch_labels = None
 depends_on = None
 
