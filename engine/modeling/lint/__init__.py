@@ -10,6 +10,8 @@ Rules:
 - scripts, conditions, timers, due dates and DMN cells use no forbidden construct;
 - every timer and due date evaluates on the working-day calendar with sample data to a zoned time
   (or an ISO duration), not before it was armed; region arguments are registered regions;
+- every due date and timer names the source of its limit (camunda:property limit_source: a
+  《document》clause citation or `local default`), and documented amounts match their scripts;
 - diverging exclusive and inclusive gateways have a default flow and conditions on the others;
 - every message event names a defined message, every thrown message has a payload;
   every signal a process waits for is thrown somewhere;
@@ -31,6 +33,7 @@ from yijianshi.engine.modeling.definitions import SourceFile, read_sources
 from yijianshi.engine.modeling.lint.diagram import check_diagram
 from yijianshi.engine.modeling.lint.expressions import check_dmn_expressions, check_expressions
 from yijianshi.engine.modeling.lint.gateways import check_gateways
+from yijianshi.engine.modeling.lint.limit_sources import check_limit_sources
 from yijianshi.engine.modeling.lint.messages_and_signals import check_messages, check_signals
 from yijianshi.engine.modeling.lint.model_index import LintFile, index_files
 from yijianshi.engine.modeling.lint.parallel_writes import check_parallel_writes
@@ -94,6 +97,7 @@ def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None
         problems += check_call_targets(f, model)
         problems += check_expressions(f)
         problems += check_timers(f, model, registry)
+        problems += check_limit_sources(f)
         problems += check_gateways(f)
         problems += check_messages(f)
         problems += check_signals(f, model)
