@@ -34,6 +34,8 @@ def cmd_scenarios_report(args) -> int:
         print("没有找到一件事场景（首个用户任务由申请人办理的可执行流程）。", file=sys.stderr)
         return 1
     print(format_report(metrics))
+    print()
+    print(format_sources(metrics))
     return 0
 
 
@@ -61,6 +63,20 @@ def format_report(metrics) -> str:
         if k == 0 or k == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("说明：“分别”为各事项单独申请之和；时限“关键路径”为并联办理时从受理到出件的最长承诺时限链。")
+    return "\n".join(lines)
+
+
+def format_sources(metrics) -> str:
+    """Every limit of each scenario with its source (时限依据): the items' promised limits, then the
+    scenario's own (受理, 容缺补齐, 差评核实与整改 …); `local default` marks a limit no document backs."""
+    lines = ["时限依据（《文件名》条款；local default 为本地默认值）"]
+    for m in metrics:
+        lines.append(f"{m.name}")
+        for i in m.items:
+            limit = str(i.limit) if i.limit is not None else "—"
+            lines.append(f"  事项 {i.name}：{limit}　依据：{i.limit_source or '（未写明）'}")
+        for e in m.own_limits:
+            lines.append(f"  环节 {e.name}：{e.text}　依据：{e.source or '（未写明）'}")
     return "\n".join(lines)
 
 

@@ -48,12 +48,25 @@ def test_parallel_and_staged_items():
     restaurant = metrics["open_restaurant"]
     assert {i.name: i.limit_days for i in restaurant.items} == {"营业执照登记": 1, "食品经营许可": 10,
                                                                 "户外招牌设置": 5, "消防安全检查": 10}
-    assert (restaurant.limits_sum, restaurant.critical_path) == (26, 10)  # all four in parallel
+    # the food permit and the fire check wait for the business licence: 1 + 10
+    assert (restaurant.limits_sum, restaurant.critical_path) == (26, 11)
     change = metrics["enterprise_change"]
     assert (change.limits_sum, change.critical_path) == (6, 2)  # registration first, then five in parallel
     retirement = metrics["retirement"]
     assert (retirement.limits_sum, retirement.critical_path) == (19, 15)  # 退休审批 10 → 医保待遇变更 5
     assert {d for i in restaurant.items for d in i.departments} == {"market", "urban_mgmt", "fire"}
+    medical = metrics["medical_institution_change"]
+    assert medical.critical_path == 5  # 放射诊疗“三证合一”: 15 → 5, the certificates reviewed together
+
+
+def test_every_item_limit_names_its_source():
+    for m in _by_key().values():
+        for item in m.items:
+            assert item.limit_source, (m.key, item.name)
+    medical = {i.name: i.limit_source for i in _by_key()["medical_institution_change"].items}
+    assert medical["放射诊疗许可证变更"].startswith("《天津市东丽区人民政府政务服务办公室2025年法治政府建设年度报告》")
+    restaurant = {i.name: i.limit_source for i in _by_key()["open_restaurant"].items}
+    assert restaurant["食品经营许可"] == "local default"
 
 
 def _process(xml: str):
@@ -89,7 +102,11 @@ def test_report_table(capsys):
     assert lines[0].split()[:2] == ["场景", "事项"] and "表单字段" in lines[0] and "关键路径" in lines[0]
     newborn = next(line for line in lines if line.startswith("新生儿出生一件事"))
     assert "57 → 16" in newborn and "21 → 2" in newborn and "5 → 1" in newborn and "14 → 5（-64.3%）" in newborn
-    assert lines[-2].startswith("合计")
+    table = lines[:lines.index("")]
+    assert table[-2].startswith("合计")
+    # then every limit with its source (时限依据)
+    assert "  事项 放射诊疗许可证变更：5 个工作日　依据：《天津市东丽区人民政府政务服务办公室2025年法治政府建设年度报告》" in out
+    assert "  环节 综合窗口受理：5 个工作日　依据：《中华人民共和国行政许可法》第三十二条" in out
     assert format_report(scenario_metrics([PROCESSES / "open_restaurant"])).count("\n") == 5
 
 

@@ -66,7 +66,8 @@ def test_a_request_passes_through_all_six_levels(sqlite_engine):
     handle = sc.item(cid, "l3_handle")
     # The hub's 10 working days: 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10, 10-11 (make-up Saturday), 10-13…10-16
     assert handle.due_at.astimezone(START.tzinfo) == at(2025, 10, 16, 23, 59, 59)
-    assert handle.warning_at.astimezone(START.tzinfo) == at(2025, 10, 15, 23, 59, 59)
+    # warned warning_days_before (the process property, 2) working days before the hub's limit
+    assert handle.warning_at.astimezone(START.tzinfo) == at(2025, 10, 14, 23, 59, 59)
     sc.complete(cid, "l3_handle", {"l3_outcome": "escalate", "l3_answer": "需区领导协调用地"})
     sc.complete(cid, "l4_assign", {"lead_department": "natural_resources", "l4_limit_days": "15",
                                    "l4_path": "规划资源分局调整管廊走向"})                   # 4 领导提级办

@@ -20,7 +20,7 @@ SINGLE = {"open_restaurant": "fire_check", "newborn": "social_security_card", "e
           "credit_repair": "gsxt_sync", "school_enrolment": "enrolment_registration",
           "medical_institution_change": "insurance_agreement_change"}
 # The item each scenario's department rejects, and the items that then never start (they need it).
-REJECT = {"open_restaurant": ("food_permit", []), "newborn": ("birth_certificate", ["birth_registration",
+REJECT = {"open_restaurant": ("business_licence", ["food_permit", "fire_check"]), "newborn": ("birth_certificate", ["birth_registration",
           "medical_insurance_enrolment", "social_security_card", "medical_insurance_payment"]),
           "enterprise_change": ("change_registration", ["tax_change", "social_insurance_change",
                                 "medical_insurance_change", "housing_fund_change", "bank_info_change"]),
@@ -28,8 +28,7 @@ REJECT = {"open_restaurant": ("food_permit", []), "newborn": ("birth_certificate
           "utility_connection": ("gas_connection", []),
           "credit_repair": ("credit_china_repair", ["gsxt_sync", "industry_sync", "credit_bureau_sync"]),
           "school_enrolment": ("property_verification", ["enrolment_registration"]),
-          "medical_institution_change": ("practice_licence_change", ["radiology_licence_change",
-                                         "insurance_agreement_change"])}
+          "medical_institution_change": ("practice_licence_change", [])}  # 三证合一: reviewed together
 START = at(2025, 9, 26, 9, 0)  # Friday before the National Day holidays
 
 
@@ -226,6 +225,7 @@ def test_rongque_abandoned_item_is_terminated(engine):
     sc.complete(cid, "accept", {"materials_complete": "false", "accept_with_commitment": "true",
                                 "deferred_materials": "设备布局和工艺流程图", "supply_days": "2",
                                 "defer_food_permit": "true", "defer_fire_check": "true"})
+    sc.decide(cid, "business_licence", approved=True)  # the food permit and fire check start on the licence
     sc.fire(at(2025, 9, 30, 9, 0))
     assert not {"review_food_permit", "review_fire_check"} & set(sc.ready_specs(cid))  # suspended
     sc.fire(at(2025, 11, 10, 9, 0))  # 20 working days of suspension pass without a word

@@ -32,6 +32,7 @@ class ScenarioItem:
     materials: tuple[str, ...] = ()
     form_fields: tuple[str, ...] = ()
     visits_before: int = 0
+    limit_source: str | None = None  # 时限依据: 《文件名》条款 or local default (engine/modeling/limit_sources.py)
 
     @property
     def limit_days(self) -> int | None:

@@ -30,6 +30,7 @@ from lxml import etree
 
 from yijianshi.engine.modeling.camunda_dialect import extension_properties, read_user_tasks, split_list
 from yijianshi.engine.modeling.definitions import SourceFile, read_sources
+from yijianshi.engine.modeling.limit_sources import LimitEntry, item_limit_source, limits_in
 from yijianshi.engine.modeling.namespaces import BPMN
 from yijianshi.engine.modeling.scenario_items import SELECTION_FIELDS, ScenarioItem
 from yijianshi.engine.modeling.time_limits import Limit, item_limit
@@ -51,6 +52,7 @@ class ScenarioMetrics:
     visits_after: int
     limits_sum: int
     critical_path: int
+    own_limits: tuple[LimitEntry, ...] = ()  # the scenario's own limits (受理, 容缺补齐, 差评整改 …) and sources
 
     @staticmethod
     def _cut(before: int, after: int) -> float | None:
@@ -120,7 +122,7 @@ def _measure(pid, filename, process, entry_fields, processes) -> ScenarioMetrics
             departments=_handling_groups(tprocess, tmetas),
             limit=Limit(days, "working_days") if days is not None else None,
             materials=split_list(props.get("materials"), "；"), form_fields=split_list(props.get("form_fields")),
-            visits_before=_int(props.get("visits_before"), 0)))
+            visits_before=_int(props.get("visits_before"), 0), limit_source=item_limit_source(tprocess)))
     props = extension_properties(process)
     merged_materials = split_list(props.get("materials"), "；") or sorted({m for i in items for m in i.materials})
     limits = {i.element_id: i.limit_days or 0 for i in items}
@@ -130,7 +132,9 @@ def _measure(pid, filename, process, entry_fields, processes) -> ScenarioMetrics
         fields_merged=len([f for f in entry_fields if not SELECTION_FIELDS.fullmatch(f)]),
         materials_separate=sum(len(i.materials) for i in items), materials_merged=len(merged_materials),
         visits_before=sum(i.visits_before for i in items), visits_after=_int(props.get("visits"), 1),
-        limits_sum=sum(limits.values()), critical_path=critical_path(process, limits))
+        limits_sum=sum(limits.values()), critical_path=critical_path(process, limits),
+        own_limits=tuple(e for e in limits_in(process) if not process.xpath(
+            "boolean(.//*[@id=$i][@attachedToRef])", i=e.element_id)))
 
 
 def _handling_groups(process, metas) -> tuple[str, ...]:
