@@ -23,11 +23,12 @@ from yijianshi.storage.tables.supervision import WeeklyBulletin
 from yijianshi.storage.tables.api_clients import ApiClient, ApiIdempotencyKey
 from yijianshi.storage.tables.failures import CommandFailure
 from yijianshi.storage.tables.external_tasks import ExternalTask
+from yijianshi.storage.tables.notifications import Notification, OutboxMessage
 
 __all__ = [
     "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
-    "MessageWait", "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
+    "MessageWait", "Notification", "OutboxMessage", "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
     "WorkItemGroup",
 ]
