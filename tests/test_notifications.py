@@ -5,6 +5,7 @@ share. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import email
+import json
 import email.policy
 from datetime import timedelta
 
@@ -18,7 +19,7 @@ from yijianshi.engine.notifications.dispatcher import Dispatcher
 from yijianshi.engine.settings import Settings
 from yijianshi.storage import notification_store, outbox_store
 from yijianshi.storage.tables import OutboxMessage
-from tests.conftest import deploy_fixtures
+from tests.conftest import FIXTURES, deploy_fixtures
 from tests.notify_support import HttpReceiver, SmtpInbox
 
 ZHANG = Actor("zhang", frozenset({"applicant"}), name="张三")
@@ -189,3 +190,30 @@ def test_warning_alerts_once_whether_timer_or_scan_comes_first(engine, tmp_path)
     assert [f.fired for f in fire_due(engine)] == [True]  # the boundary timer fires: no second alert
     assert len(_rows(engine, kind="warning")) == 1
     assert _rows(engine, kind="warning")[0].recipient == "front_desk"
+
+
+def test_the_command_line_dispatches_lists_and_requeues(migrated_sqlite_url, capsys):
+    from yijianshi.cli.main import main
+    from yijianshi.storage.database import Database
+
+    def run(*argv: str) -> tuple[int, str]:
+        code = main(["--db", migrated_sqlite_url, *argv])
+        return code, capsys.readouterr().out
+
+    assert run("deploy", str(FIXTURES / "notify.bpmn"))[0] == 0
+    assert run("start", "notify", "--as", "zhang", "--groups", "applicant")[0] == 0
+    code, out = run("work-items", "--json", "--group", "applicant")
+    item = json.loads(out)[0]["id"]
+    assert run("complete", item, "--as", "zhang", "--groups", "applicant")[0] == 0  # new work for the desk
+    db = Database(migrated_sqlite_url)
+    with db.writer.begin() as conn:  # a row whose channel is not configured here fails at once
+        conn.execute(OutboxMessage.__table__.update().values(channel="sms", attempts=7))
+    db.dispose()
+    code, out = run("notifications", "dispatch")
+    assert code == 0 and "已发送 0 条" in out and "失败 1 条" in out
+    code, out = run("notifications", "list", "--state", "failed")
+    assert code == 0 and "发送失败\tsms\t新待办" in out and "未配置“sms”通道" in out and "共 1 条" in out
+    row_id = out.split("\t")[0]
+    assert run("notifications", "requeue", row_id)[0] == 0
+    assert run("notifications", "requeue", row_id)[0] == 1  # pending now, not failed
+    assert "待发送" in run("notifications", "list")[1]
