@@ -22,14 +22,10 @@ def delivered(conn: Connection, outbox_id: int) -> bool:
         is not None
 
 
-def members(conn: Connection, groups: set[str]) -> set[str]:
-    """Active accounts belonging to any of the departments or roles `groups`."""
-    found = set()
-    for name, departments in conn.execute(select(accounts.c.username, accounts.c.departments)
-                                          .where(accounts.c.active.is_(True))):
-        if groups & {d.strip() for d in (departments or "").split(",")}:
-            found.add(name)
-    return found
+def active_accounts(conn: Connection) -> list:
+    """(username, role, departments) of every active account."""
+    return list(conn.execute(select(accounts.c.username, accounts.c.role, accounts.c.departments)
+                             .where(accounts.c.active.is_(True))))
 
 
 def existing(conn: Connection, usernames: set[str]) -> set[str]:

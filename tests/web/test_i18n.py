@@ -60,3 +60,12 @@ def test_counts_read_right_in_english(app):
                                timedelta(minutes=1), timedelta(minutes=30), timedelta(days=-1), timedelta(days=-3))]
     assert texts == ["1 working day left", "2 working days left", "1 hour left", "3 hours left",
                      "1 minute left", "30 minutes left", "Overdue by 1 day", "Overdue by 3 days"], texts
+
+
+def test_the_vocabulary_covers_the_notification_words():
+    from yijianshi.engine.notifications.messages import KIND_LABELS
+    from yijianshi.engine.notifications.messages import STATE_LABELS as DELIVERY
+    from yijianshi.web.vocabulary import DELIVERY_STATES, NOTIFICATION_KINDS
+
+    assert set(KIND_LABELS.values()) == set(NOTIFICATION_KINDS)
+    assert set(DELIVERY.values()) == set(DELIVERY_STATES)
