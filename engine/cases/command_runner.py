@@ -33,6 +33,7 @@ from yijianshi.engine.deadlines.timers import command_time
 from yijianshi.engine.errors import ConcurrencyConflict, EngineError, NotFound
 from yijianshi.engine.modeling.definitions import DefinitionCache, LoadedDefinition
 from yijianshi.engine.notifications import planning as notifications
+from yijianshi.engine.notifications.notices import Notices
 from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage.case_store import CaseHead, WorkItemRow
@@ -60,7 +61,7 @@ class CommandRunner:
         self.cache = WorkflowCache(cache_size)
         self.fire_deadline = fire_deadline  # the command that fires one deadline, for the catch-up
         # Which notification channels are on (composition.py sets them from the settings).
-        self.notices = notifications.Notices()
+        self.notices = Notices()
 
     def context(self, conn: Connection, head: CaseHead, definition: LoadedDefinition, actor: Actor,
                 at: datetime, *, item: WorkItemRow | None = None, catching_up: bool = False) -> CommandContext:

@@ -13,15 +13,13 @@ import hashlib
 import hmac
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.cases.context import CommandContext
 from yijianshi.engine.clock import to_utc
 from yijianshi.engine.notifications import messages as m
-
-if TYPE_CHECKING:
-    from yijianshi.engine.notifications.planning import Notices, Planned
+from yijianshi.engine.notifications.notices import Notices, Planned
 
 REVISIT_MESSAGE = "hotline_revisit"
 HOTLINE_CHANNEL = "hotline_12345"
@@ -67,8 +65,6 @@ def _answer(data: dict[str, Any]) -> dict[str, Any]:
 
 def plan(ctx: CommandContext, notices: Notices, data: dict[str, Any]) -> list[Planned]:
     """The hotline's messages of a command on a 12345 case (none for other cases)."""
-    from yijianshi.engine.notifications.planning import Planned
-
     number = work_order_of(ctx, data) if data else None
     if number is None:
         return []

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -20,36 +19,11 @@ from yijianshi.engine.cases.context import CommandContext
 from yijianshi.engine.clock import to_utc
 from yijianshi.engine.notifications import hotline
 from yijianshi.engine.notifications import messages as m
+from yijianshi.engine.notifications.notices import Notices, Planned
 from yijianshi.storage import outbox_store
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass
-class Notices:
-    """Which channels are on (in-app always is), and how long the hotline has for its revisit.
-    `add_working_days(start, n)` comes from the working calendar."""
-
-    email: bool = False
-    sms: bool = False
-    hotline_url: str | None = None
-    revisit_working_days: int = 5
-    add_working_days: Callable[[datetime, int], datetime] | None = field(default=None, repr=False)
-
-
-@dataclass
-class Planned:
-    """One message before the case id is known: turned into outbox rows in the write transaction."""
-
-    kind: str
-    audience: str  # "applicant", "clerks", "hotline", "watch"
-    step: str = ""
-    groups: str = ""
-    outcome: str = ""
-    dedupe: str | None = None  # suffix of the dedupe key; the case id is put in front
-    payload: dict | None = None
-    due: datetime | None = None
 
 
 def case_data(ctx: CommandContext) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from yijianshi.engine.notifications.channels import Channel, Email, HttpSmsGateway, InApp, RevisitWatch, Sms, Webhook
 from yijianshi.engine.notifications.dispatcher import Dispatcher
-from yijianshi.engine.notifications.planning import Notices
+from yijianshi.engine.notifications.notices import Notices
 from yijianshi.engine.settings import Settings
 
 
