@@ -28,12 +28,6 @@ def active_accounts(conn: Connection) -> list:
                              .where(accounts.c.active.is_(True))))
 
 
-def existing(conn: Connection, usernames: set[str]) -> set[str]:
-    if not usernames:
-        return set()
-    return set(conn.execute(select(accounts.c.username).where(accounts.c.username.in_(usernames))).scalars())
-
-
 def of_user(conn: Connection, username: str, limit: int = 50) -> list:
     return list(conn.execute(select(notifications).where(notifications.c.username == username)
                              .order_by(notifications.c.id.desc()).limit(limit)))

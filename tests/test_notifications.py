@@ -217,3 +217,45 @@ def test_the_command_line_dispatches_lists_and_requeues(migrated_sqlite_url, cap
     assert run("notifications", "requeue", row_id)[0] == 0
     assert run("notifications", "requeue", row_id)[0] == 1  # pending now, not failed
     assert "待发送" in run("notifications", "list")[1]
+
+
+def test_claims_skip_rows_another_open_transaction_holds(migrated_pg_url, tmp_path):
+    """PostgreSQL: a dispatcher whose claim is not committed yet holds its rows locked; another one
+    claims past them (FOR UPDATE SKIP LOCKED) instead of waiting or taking them too."""
+    from tests.conftest import make_engine
+
+    engine = make_engine(migrated_pg_url)
+    _configure(engine, tmp_path)
+    _, review = _through_review(engine)
+    engine.cases.complete_work_item(review, {"boom": "false"}, DESK)
+    now = engine.clock.now()
+    with engine.db.writer.connect() as first, engine.db.writer.connect() as second:
+        with first.begin():
+            mine = outbox_store.claim(first, now, "a", now + timedelta(minutes=2), 2)
+            with second.begin():
+                theirs = outbox_store.claim(second, now, "b", now + timedelta(minutes=2), 10)
+    assert len(mine) == 2 and len(theirs) == 1 and not {r.id for r in mine} & {r.id for r in theirs}
+    engine.db.dispose()
+
+
+def test_applicant_news_reaches_applicants_only(engine, tmp_path):
+    """A clerk who registers a request for someone owns the case, but the acceptance is not his news."""
+    setup_accounts(engine, tmp_path)
+    dispatcher = _configure(engine, tmp_path)
+    deploy_fixtures(engine, "notify.bpmn")
+    engine.cases.start_case("notify", {}, DESK, start_form=CONTACT)  # registered at the desk: the desk's case
+    zhangs = engine.cases.start_case("notify", {}, ZHANG, start_form=CONTACT)
+    for item in [r for r in _ready_items(engine) if r.task_spec == "review"]:
+        engine.cases.complete_work_item(item.id, {"boom": "false"}, DESK)
+    dispatcher.run_once()
+    with engine.db.reader.connect() as conn:
+        assert {(n.kind, n.case_id) for n in notification_store.of_user(conn, "zhang")} == {
+            ("accepted", zhangs.id), ("supplement", zhangs.id)}
+        assert {n.kind for n in notification_store.of_user(conn, "desk")} == {"new_work"}
+
+
+def _ready_items(engine) -> list:
+    from yijianshi.storage import case_store
+
+    with engine.db.reader.connect() as conn:
+        return list(case_store.query_work_items(conn))

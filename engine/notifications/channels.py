@@ -13,7 +13,7 @@ import urllib.request
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from yijianshi.engine.access.accounts import FRONT_DESK
+from yijianshi.engine.access.accounts import FRONT_DESK, ROLES
 from yijianshi.engine.access.actors import user_of
 from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.notifications import hotline
@@ -46,24 +46,25 @@ class InApp:
         with self.db.writer.begin() as conn:
             if notification_store.delivered(conn, row.id):  # an earlier attempt got this far, then died
                 return "已送达"
-            people = notification_store.existing(conn, named) | members(conn, groups)
+            people = set()
+            for name, role, departments in notification_store.active_accounts(conn):
+                if name in named:
+                    # what is meant for the applicant reaches the case's owner only if an applicant
+                    # (a clerk who registered a request on someone's behalf is told nothing)
+                    if row.kind not in m.APPLICANT_KINDS or (role in ROLES and ROLES[role].applicant):
+                        people.add(name)
+                elif groups & _groups_of(role, departments):
+                    people.add(name)
             notification_store.add(conn, [dict(username=u, outbox_id=row.id, case_id=row.case_id, kind=row.kind,
                                                title=row.subject, body=row.body, created_at=to_utc(self.clock.now()),
                                                read_at=None) for u in sorted(people)])
         return f"{len(people)} 人"
 
 
-def members(conn, groups: set[str]) -> set[str]:
-    """Active accounts working for any of `groups` (their departments, and the front desk by role,
-    as engine/access/accounts.Account.actor has it)."""
-    if not groups:
-        return set()
-    found = set()
-    for name, role, departments in notification_store.active_accounts(conn):
-        mine = {d.strip() for d in (departments or "").split(",")} | ({FRONT_DESK} if role == FRONT_DESK else set())
-        if groups & mine:
-            found.add(name)
-    return found
+def _groups_of(role: str, departments: str | None) -> set[str]:
+    """The groups an account works for: its departments, and the front desk by role (as
+    engine/access/accounts.Account.actor has it)."""
+    return {d.strip() for d in (departments or "").split(",") if d.strip()} | ({FRONT_DESK} if role == FRONT_DESK else set())
 
 
 class Email:

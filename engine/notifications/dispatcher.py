@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,10 +35,12 @@ class Outcome:
 class Dispatcher:
     def __init__(self, db: Database, clock: Clock, channels: dict[str, Channel], *, max_attempts: int = 8,
                  backoff_s: float = 30.0, max_backoff_s: float = 6 * 3600.0, lease_s: float = 120.0,
-                 holder: str | None = None):
+                 holder: str | None = None, alert_every_s: float = 60.0):
         self.db, self.clock, self.channels = db, clock, channels
         self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
         self.lease = timedelta(seconds=lease_s)
+        self.alert_every_s = alert_every_s  # the warning/overdue scan reads every open work item past its time
+        self._next_scan = 0.0
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def retry_delay(self, attempts: int) -> timedelta:
@@ -45,8 +48,11 @@ class Dispatcher:
         return timedelta(seconds=min(self.backoff_s * 2 ** max(attempts - 1, 0), self.max_backoff_s))
 
     def run_once(self, limit: int = 100) -> Outcome:
-        """Queue due alerts, then deliver what is due (up to `limit` rows)."""
-        alerts = self.queue_alerts()
+        """Queue due alerts (at most every `alert_every_s`), then deliver what is due (up to `limit` rows)."""
+        alerts = 0
+        if time.monotonic() >= self._next_scan:
+            self._next_scan = time.monotonic() + self.alert_every_s
+            alerts = self.queue_alerts()
         now = to_utc(self.clock.now())
         with self.db.writer.begin() as conn:
             rows = outbox_store.claim(conn, now, self.holder, now + self.lease, limit)

@@ -14,6 +14,7 @@ HOTLINE_ANSWER = "hotline_answer"
 HOTLINE_RESULT = "hotline_result"
 REVISIT_WATCH = "revisit_watch"
 REVISIT_TIMEOUT = "revisit_timeout"
+APPLICANT_KINDS = frozenset({SUPPLEMENT, ACCEPTED, RESULT, RATING})
 
 KIND_LABELS = {
     SUPPLEMENT: "一次告知", ACCEPTED: "已受理", RESULT: "办理结果", RATING: "评价邀请", NEW_WORK: "新待办",
