@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import json
+import time
 import email.policy
 from datetime import timedelta
 
@@ -259,3 +260,22 @@ def _ready_items(engine) -> list:
 
     with engine.db.reader.connect() as conn:
         return list(case_store.query_work_items(conn))
+
+
+def test_the_scheduler_delivers_notifications_as_a_job(engine, tmp_path):
+    from tests.web.conftest import web_system
+
+    system = web_system(engine, tmp_path / "web", notify_every_seconds=0.2)
+    _, review = _through_review(engine)
+    scheduler = system.scheduler(lease_ttl_s=5.0)
+    assert scheduler.notifier is system.notifier and scheduler.notify_every_s == 0.2
+    scheduler.start()
+    try:
+        assert scheduler.job("notifications") is not None
+        deadline = time.monotonic() + 10
+        while _rows(engine)[0].state != "sent" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+    assert _rows(engine)[0].state == "sent"
+    assert web_system(engine, tmp_path / "off", notify_every_seconds=0).scheduler().notifier is None
