@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from yijianshi.storage.prepared import Prepared
 from yijianshi.storage.tables import Case, OutboxMessage, WorkItem
 
 outbox = OutboxMessage.__table__
@@ -17,16 +18,17 @@ cases = Case.__table__
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)  # due times at or after this are sentinels (no deadline, unresolved)
 
 
-def add(conn: Connection, rows: list[dict]) -> int:
-    """Queue rows; one whose dedupe key is already queued is left out. Returns how many were queued."""
-    if not rows:
-        return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    queued = 0
-    for row in rows:  # one by one: rowcount says whether each one was queued
-        stmt = dialect.insert(outbox).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        queued += conn.execute(stmt).rowcount or 0
-    return queued
+# Queueing runs in every case command that notifies (storage/prepared.py): INSERT ... ON CONFLICT
+# (dedupe_key) DO NOTHING, one statement for each dialect.
+_ADD = {name: Prepared(d.insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        for name, d in (("postgresql", postgresql), ("sqlite", sqlite))}
+_TITLE = Prepared(select(cases.c.title).where(cases.c.id == bindparam("cid")))
+
+
+def add(conn: Connection, rows: list[dict]) -> None:
+    """Queue rows (all with the same keys); one whose dedupe key is already queued is left out."""
+    if rows:
+        _ADD["postgresql" if conn.dialect.name == "postgresql" else "sqlite"].execute_many(conn, rows)
 
 
 def _claimable(now: datetime):
@@ -113,7 +115,8 @@ def insert_rows(conn: Connection, rows: list[dict]) -> None:
 
 
 def case_title(conn: Connection, case_id: int) -> str:
-    return conn.execute(select(cases.c.title).where(cases.c.id == case_id)).scalar() or f"办件 {case_id}"
+    row = _TITLE.first(conn, {"cid": case_id})
+    return (row[0] if row is not None else None) or f"办件 {case_id}"
 
 
 def work_item_groups(conn: Connection, work_item_id: str) -> tuple[str, str] | None:

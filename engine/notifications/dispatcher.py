@@ -90,5 +90,6 @@ class Dispatcher:
                     rows.append(dict(channel="inapp", kind=level, case_id=item.case_id, recipient=item.groups,
                                      subject=subject, body=body, payload_json=None, dedupe_key=f"{level}:{item.id}",
                                      state="pending", attempts=0, next_attempt_at=now, created_at=now))
-                queued += outbox_store.add(conn, rows)
+                outbox_store.add(conn, rows)
+                queued += len(rows)
         return queued
