@@ -83,6 +83,22 @@ def test_a_failed_command_leaves_no_outbox_row(engine, tmp_path):
     assert _count(engine) == before + 2
 
 
+def test_a_transaction_that_rolls_back_takes_its_outbox_rows_along(engine, tmp_path):
+    """The rows are written by the command's write transaction itself: when it fails after they
+    were written (here in `within`, the last step before the commit), they go too."""
+    _configure(engine, tmp_path)
+    deploy_fixtures(engine, "notify.bpmn")
+    seen = []
+
+    def fail(conn, summary):
+        seen.append(conn.execute(select(func.count()).select_from(OutboxMessage.__table__)).scalar_one())
+        raise RuntimeError("the commit never comes")
+
+    with pytest.raises(RuntimeError):
+        engine.cases.start_case("notify", {}, DESK, start_form=CONTACT, within=fail)
+    assert seen == [1] and _count(engine) == 0  # the desk's new work was written, then rolled back
+
+
 def test_email_and_sms_reach_local_servers(engine, tmp_path):
     accounts = setup_accounts(engine, tmp_path)  # (its System configures the channels its own way first)
     with SmtpInbox() as smtp, HttpReceiver() as gateway:
