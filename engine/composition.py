@@ -19,6 +19,8 @@ from yijianshi.engine.audit.export_jobs import ExportJobs
 from yijianshi.engine.cases.idempotent_start import IdempotentStarts
 from yijianshi.engine.cases.materials import FileStore, MaterialService
 from yijianshi.engine.clock import Clock
+from yijianshi.engine.notifications import setup as notifications
+from yijianshi.engine.notifications.dispatcher import Dispatcher
 from yijianshi.engine.runtime import Engine
 from yijianshi.engine.settings import Settings
 from yijianshi.storage.database import Database
@@ -39,6 +41,7 @@ class System:
     starts: IdempotentStarts
     checkpoints: Checkpoints
     organisation: OrganisationService
+    notifier: Dispatcher
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, *, pool_size: int = 10) -> System:
@@ -52,6 +55,7 @@ class System:
         """The services on an engine that already exists (a test's, which it also drives directly).
         The engine's database, not settings.database_url, is the one used."""
         db, clock = engine.db, engine.clock
+        notifications.configure(engine.cases.runner.notices, settings)
         return cls(
             settings=settings,
             db=db,
@@ -65,6 +69,7 @@ class System:
             starts=IdempotentStarts(db, engine.cases),
             checkpoints=Checkpoints(db, clock, settings.checkpoint_dir, settings.signing_key_file),
             organisation=OrganisationService(db, clock),
+            notifier=notifications.dispatcher(engine, settings),
         )
 
     def scheduler(self, **options) -> DeadlineScheduler:
@@ -75,6 +80,9 @@ class System:
         if self.settings.checkpoint_every_s > 0:
             options.setdefault("checkpoints", self.checkpoints)
             options.setdefault("checkpoint_every_s", self.settings.checkpoint_every_s)
+        if self.settings.notify_every_seconds > 0:
+            options.setdefault("notifier", self.notifier)
+            options.setdefault("notify_every_s", self.settings.notify_every_seconds)
         return DeadlineScheduler(self.engine, **options)
 
     def close(self) -> None:

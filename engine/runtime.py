@@ -39,6 +39,8 @@ class Engine:
                                                                               script_limits))
         self.cases = CaseService(db, self.definitions, self.script_engine, self.clock)
         self.external_tasks = ExternalTaskService(self.cases)
+        # The 12345 revisit watch counts working days on the calendar the deadlines use.
+        self.cases.runner.notices.add_working_days = lambda start, n: self.calendar.calendar.add_working_days(start, n)
 
     # -- definitions ---------------------------------------------------------------------------
 

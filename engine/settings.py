@@ -36,6 +36,25 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
     YIJIANSHI_SCRIPT_CPU_SECONDS  CPU time one BPMN script or expression may use (default 1)
     YIJIANSHI_SCRIPT_MEMORY_MB  memory (address space) of a script worker process (default 256)
     YIJIANSHI_SCRIPT_WORKERS    scripts that may run at the same time in one process (default 8)
+    YIJIANSHI_SMTP_HOST         SMTP server for e-mail notifications (default: none, e-mail is off)
+    YIJIANSHI_SMTP_PORT         its port (default 25); YIJIANSHI_SMTP_FROM the sender (default
+                                yijianshi@localhost); YIJIANSHI_SMTP_USER and YIJIANSHI_SMTP_PASSWORD a
+                                login; YIJIANSHI_SMTP_STARTTLS=1 STARTTLS first
+    YIJIANSHI_SMS_GATEWAY_URL   HTTP gateway SMS notifications are posted to (default: none, SMS is off);
+                                YIJIANSHI_SMS_GATEWAY_TOKEN its bearer token
+    YIJIANSHI_HOTLINE_WEBHOOK_URL
+                                the 12345 platform's webhook for answers and results (default: none, off)
+    YIJIANSHI_HOTLINE_WEBHOOK_SECRET
+                                the shared secret its HMAC-SHA256 X-Signature is made with
+    YIJIANSHI_HOTLINE_REVISIT_WORKING_DAYS
+                                working days the platform has for its revisit after an answer (default 5;
+                                0: no watch)
+    YIJIANSHI_NOTIFY_MAX_ATTEMPTS
+                                delivery attempts before a notification is marked failed (default 8)
+    YIJIANSHI_NOTIFY_BACKOFF_SECONDS
+                                wait after the first failed attempt, doubled after each (default 30)
+    YIJIANSHI_NOTIFY_EVERY_SECONDS
+                                how often the scheduler delivers notifications (default 5)
 
 Every path is made absolute when the settings are read (a relative one against the folder the
 process starts in), so that a path means the same file wherever it is used later."""
@@ -89,6 +108,21 @@ class Settings:
     script_cpu_seconds: float = 1.0
     script_memory_mb: int = 256
     script_workers: int = 8
+    # Notifications (engine/notifications/): in-app always; the others only when configured.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "yijianshi@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = field(default=None, repr=False)
+    hotline_webhook_url: str | None = None
+    hotline_webhook_secret: str | None = field(default=None, repr=False)
+    hotline_revisit_working_days: int = 5
+    notify_max_attempts: int = 8
+    notify_backoff_seconds: float = 30.0
+    notify_every_seconds: float = 5.0
     # Not read from the environment: production values, which tests replace.
     # "argon2" (argon2-cffi's default cost) or "argon2:<time>:<memory KiB>:<parallelism>"
     password_hash_method: str = "argon2"
@@ -99,6 +133,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.script_cpu_seconds <= 0 or self.script_memory_mb < 64 or self.script_workers < 1:
             raise ValueError("script limits: CPU seconds > 0, memory at least 64 MB, at least one worker")
+        if self.hotline_webhook_url and not self.hotline_webhook_secret:
+            raise ValueError("YIJIANSHI_HOTLINE_WEBHOOK_URL needs YIJIANSHI_HOTLINE_WEBHOOK_SECRET (the HMAC key)")
+        if self.notify_max_attempts < 1:
+            raise ValueError("YIJIANSHI_NOTIFY_MAX_ATTEMPTS must be at least 1")
         for name in ("home", "uploads", "prometheus_multiproc_dir", "checkpoints", "signing_key"):
             value = getattr(self, name)
             if value is not None and not Path(value).is_absolute():
@@ -145,6 +183,20 @@ class Settings:
             script_cpu_seconds=float(value("YIJIANSHI_SCRIPT_CPU_SECONDS") or "1"),
             script_memory_mb=int(value("YIJIANSHI_SCRIPT_MEMORY_MB") or "256"),
             script_workers=int(value("YIJIANSHI_SCRIPT_WORKERS") or "8"),
+            smtp_host=value("YIJIANSHI_SMTP_HOST"),
+            smtp_port=int(value("YIJIANSHI_SMTP_PORT") or "25"),
+            smtp_sender=value("YIJIANSHI_SMTP_FROM") or "yijianshi@localhost",
+            smtp_user=value("YIJIANSHI_SMTP_USER"),
+            smtp_password=value("YIJIANSHI_SMTP_PASSWORD"),
+            smtp_starttls=environ.get("YIJIANSHI_SMTP_STARTTLS") == "1",
+            sms_gateway_url=value("YIJIANSHI_SMS_GATEWAY_URL"),
+            sms_gateway_token=value("YIJIANSHI_SMS_GATEWAY_TOKEN"),
+            hotline_webhook_url=value("YIJIANSHI_HOTLINE_WEBHOOK_URL"),
+            hotline_webhook_secret=value("YIJIANSHI_HOTLINE_WEBHOOK_SECRET"),
+            hotline_revisit_working_days=int(value("YIJIANSHI_HOTLINE_REVISIT_WORKING_DAYS") or "5"),
+            notify_max_attempts=int(value("YIJIANSHI_NOTIFY_MAX_ATTEMPTS") or "8"),
+            notify_backoff_seconds=float(value("YIJIANSHI_NOTIFY_BACKOFF_SECONDS") or "30"),
+            notify_every_seconds=float(value("YIJIANSHI_NOTIFY_EVERY_SECONDS") or "5"),
         )
 
     @classmethod

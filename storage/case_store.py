@@ -31,7 +31,7 @@ correlations = CorrelationValue.__table__
 
 _HEAD_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key, cases.c.business_key,
                  cases.c.status, cases.c.version, cases.c.history_seq, cases.c.history_head,
-                 cases.c.started_by, cases.c.attention)
+                 cases.c.started_by, cases.c.attention, cases.c.title)
 _ITEM_COLUMNS = (work_items.c.id, work_items.c.case_id, work_items.c.process_id, work_items.c.task_spec,
                  work_items.c.name, work_items.c.groups, work_items.c.state, work_items.c.claimed_by,
                  work_items.c.ended_at, work_items.c.ended_by, work_items.c.definition_id)
@@ -49,6 +49,7 @@ class CaseHead:
     history_head: str
     started_by: str
     attention: str | None = None
+    title: str = ""
 
 
 class WorkItemRow(NamedTuple):

@@ -21,6 +21,7 @@ from yijianshi.web import auth
 from yijianshi.web import counter
 from yijianshi.web import design
 from yijianshi.web import inbox
+from yijianshi.web import notifications
 from yijianshi.web import overview
 from yijianshi.web import resources
 from yijianshi.web import supervise
@@ -68,7 +69,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
+    for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, notifications.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
                       api.bp, engine_rest.bp):
         app.register_blueprint(blueprint)
     init_throttling(app, system.settings)
@@ -88,7 +89,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
 def _template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         field_hint=field_hint, status_label=status_label, departments_of=departments_of, limit_text=limit_text,
-        starts_for_others=counter.startable,
+        starts_for_others=counter.startable, unread_notifications=notifications.unread_count,
         vendor_ready=(VENDOR / "bpmn-js" / "bpmn-navigated-viewer.production.min.js").exists(),
         upload_rules={"types": allowed_types_text(), "field": UPLOAD_FIELD, "files": app.config["MAX_UPLOAD_FILES"],
                       "mb": f"{app.config['MAX_UPLOAD_BYTES'] / 1024 / 1024:g}"})

@@ -25,3 +25,9 @@ STATUS_LABELS = (N_("办理中"), N_("已办结"), N_("已撤销"), N_("已撤�
 LIMIT_WORDS = (N_("%(n)s 个工作日"), N_("%(n)s 日"), N_("%(n)s 小时"))  # engine/modeling/time_limits.py
 # The kinds of organisation units and the capacities of their members (engine/access/org_rules.py).
 ORG_LABELS = (N_("区"), N_("街镇"), N_("片区"), N_("部门"), N_("科室/下属单位"), N_("办事人员"), N_("负责人（可见下级单位的事项）"))
+# engine/notifications/messages.py: kinds and delivery states of notifications
+NOTIFICATION_KINDS = (
+    N_("一次告知"), N_("已受理"), N_("办理结果"), N_("评价邀请"), N_("新待办"), N_("预警"), N_("超期"),
+    N_("12345 答复"), N_("12345 办结"), N_("12345 回访等待"), N_("12345 回访超时"),
+)
+DELIVERY_STATES = (N_("待发送"), N_("发送中"), N_("已发送"), N_("发送失败"), N_("已取消"))

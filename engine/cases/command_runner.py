@@ -1,7 +1,8 @@
 """The skeleton every case command runs in: on a read connection it reads the case head (version),
 runs the command body on the workflow (engine steps, scripts) and computes everything to write;
 then one short write transaction writes the new state with an optimistic version check, the
-projected work items and the chained events. No engine step, script or expression ever runs while
+projected work items, the chained events and the outbox rows of the notifications they call for
+(engine/notifications/planning.py). No engine step, script or expression ever runs while
 the database's write lock is held (SQLite's is database-wide), so a slow script slows only its own
 case.
 
@@ -31,6 +32,8 @@ from yijianshi.engine.clock import Clock, to_utc
 from yijianshi.engine.deadlines.timers import command_time
 from yijianshi.engine.errors import ConcurrencyConflict, EngineError, NotFound
 from yijianshi.engine.modeling.definitions import DefinitionCache, LoadedDefinition
+from yijianshi.engine.notifications import planning as notifications
+from yijianshi.engine.notifications.notices import Notices
 from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage.case_store import CaseHead, WorkItemRow
@@ -58,6 +61,8 @@ class CommandRunner:
         self.codec = CaseStateCodec()
         self.cache = WorkflowCache(cache_size)
         self.fire_deadline = fire_deadline  # the command that fires one deadline, for the catch-up
+        # Which notification channels are on (composition.py sets them from the settings).
+        self.notices = Notices()
 
     def context(self, conn: Connection, head: CaseHead, definition: LoadedDefinition, actor: Actor,
                 at: datetime, *, item: WorkItemRow | None = None, catching_up: bool = False) -> CommandContext:
@@ -194,6 +199,8 @@ class CommandRunner:
             if ctx.status is not None:
                 values["status"] = ctx.status
                 values["ended_at"] = ctx.at
+        if ctx.events:  # the outbox rows are written with the command (engine/notifications/planning.py)
+            notifications.queue(ctx, self.notices)
         if not ctx.events and not ctx.state_changed:
             return None
         return values

@@ -131,7 +131,7 @@ class CaseService:
                 title=case_title_, status="running", version=0, engine_state="",
                 started_by=owner, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
             ))
-            ctx.head = dataclasses.replace(head, id=case_id)
+            ctx.head = dataclasses.replace(head, id=case_id, title=case_title_)
             written = self.runner.apply(conn, ctx, values)
             if following is not None:
                 following.head = written

@@ -10,7 +10,10 @@ The active scheduler also writes the weekly bulletin (每周通报) of the previ
 scheduler was down that Monday). A bulletin is one row per week, so this too is idempotent.
 
 Given the system's checkpoints, the active scheduler also signs a history checkpoint
-(engine/audit/checkpoints.py) every `checkpoint_every_s` (hourly by default) when history grew."""
+(engine/audit/checkpoints.py) every `checkpoint_every_s` (hourly by default) when history grew.
+
+Given the system's notification dispatcher, every scheduler (active or standing by: claiming is safe
+between processes) delivers due notifications every `notify_every_s`."""
 from __future__ import annotations
 
 import logging
@@ -35,6 +38,7 @@ from yijianshi.storage import deadline_store
 log = logging.getLogger("yijianshi.scheduler")
 BULLETIN_JOB = "weekly_bulletin"
 CHECKPOINT_JOB = "checkpoint"
+NOTIFY_JOB = "notifications"
 # Every Monday at 08:00, Asia/Shanghai: the bulletin of the week that ended.
 BULLETIN_DAY, BULLETIN_TIME = 0, (8, 0)
 
@@ -69,10 +73,12 @@ def fire_due(engine, now: datetime | None = None, limit: int = 500) -> list[Firi
 class DeadlineScheduler:
     def __init__(self, engine, *, holder: str | None = None, lease_ttl_s: float = 5.0,
                  renew_every_s: float = 1.0, tick_s: float = 0.2, batch: int = 500,
-                 checkpoints=None, checkpoint_every_s: float = 3600.0):
+                 checkpoints=None, checkpoint_every_s: float = 3600.0, notifier=None, notify_every_s: float = 5.0):
         self.engine = engine
         self.checkpoints = checkpoints  # engine/audit/checkpoints.Checkpoints, or None: no checkpoint job
         self.checkpoint_every_s = checkpoint_every_s
+        self.notifier = notifier  # engine/notifications/dispatcher.Dispatcher, or None: no notification job
+        self.notify_every_s = notify_every_s
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl = timedelta(seconds=lease_ttl_s)
         self.renew_every_s = renew_every_s
@@ -196,6 +202,18 @@ class DeadlineScheduler:
                      extra={"checkpoint": cp.number, "tree_size": cp.tree_size})
         return cp
 
+    # -- notifications ---------------------------------------------------------------------------
+
+    def notify(self):
+        """The periodic job: deliver due notifications (None on failure, logged)."""
+        if self.notifier is None or self._stopping.is_set():
+            return None
+        try:
+            return self.notifier.run_once()
+        except Exception:
+            log.exception("notifications could not be delivered")
+            return None
+
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -210,10 +228,13 @@ class DeadlineScheduler:
         self._scheduler.add_job(self.weekly_bulletin, bulletin_trigger(), id=BULLETIN_JOB)
         if self.checkpoints is not None and self.checkpoint_every_s > 0:
             self._scheduler.add_job(self.checkpoint, "interval", seconds=self.checkpoint_every_s, id=CHECKPOINT_JOB)
+        if self.notifier is not None and self.notify_every_s > 0:
+            self._scheduler.add_job(self.notify, "interval", seconds=self.notify_every_s, id=NOTIFY_JOB)
         self._scheduler.start()
 
     def job(self, job_id: str) -> Job | None:
-        """One of the scheduler's APScheduler jobs (lease, dispatch, calendar, BULLETIN_JOB, CHECKPOINT_JOB)."""
+        """One of the scheduler's APScheduler jobs (lease, dispatch, calendar, BULLETIN_JOB, CHECKPOINT_JOB,
+        NOTIFY_JOB)."""
         return self._scheduler.get_job(job_id)
 
     def halt(self) -> None:

@@ -24,11 +24,13 @@ from yijianshi.storage.tables.api_clients import ApiClient, ApiIdempotencyKey
 from yijianshi.storage.tables.failures import CommandFailure
 from yijianshi.storage.tables.external_tasks import ExternalTask
 from yijianshi.storage.tables.organisation import OrgAbsence, OrgDeputy, OrgMembership, OrgUnit
+from yijianshi.storage.tables.notifications import Notification, OutboxMessage
 
 __all__ = [
     "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
-    "MessageWait", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit", "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
+    "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit", "OutboxMessage",
+    "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
     "WorkItemGroup",
 ]

@@ -69,3 +69,10 @@ def test_the_vocabulary_covers_the_organisation_words():
     assert set(KINDS.values()) | set(MEMBER_ROLES.values()) == set(ORG_LABELS)
     english = _english()
     assert all(english.get(w) for w in ORG_LABELS)
+def test_the_vocabulary_covers_the_notification_words():
+    from yijianshi.engine.notifications.messages import KIND_LABELS
+    from yijianshi.engine.notifications.messages import STATE_LABELS as DELIVERY
+    from yijianshi.web.vocabulary import DELIVERY_STATES, NOTIFICATION_KINDS
+
+    assert set(KIND_LABELS.values()) == set(NOTIFICATION_KINDS)
+    assert set(DELIVERY.values()) == set(DELIVERY_STATES)

@@ -2,13 +2,13 @@
 deputies (代理) and absences.
 
 Revision ID: 0015_organisation
-Revises: 0013_work_item_priority
+Revises: 0014_notification_outbox
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_organisation"
-down_revision = "0013_work_item_priority"
+down_revision = "0014_notification_outbox"
 branch_labels = None
 depends_on = None
 
