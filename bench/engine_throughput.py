@@ -8,6 +8,9 @@ cursor (storage/prepared.py, `Database(prepared=True)`) and through plain `Conne
 
     python bench/engine_throughput.py [--cases N] [--skip-postgres]
 
+Also prints bytes_per_case= (what a finished case occupies in SQLite, tables and indexes with the
+history included) and round_trips_per_command_postgresql= (bench/wire_turns.py).
+
 Ends with the line ratio_sqlite_vs_raw=<float> (the prepared SQLite figure)."""
 from __future__ import annotations
 
@@ -112,6 +115,56 @@ def _interleaved(make_url, modes, rounds: int, per_round: int, raw=None) -> tupl
     return seconds, {mode: run.cpu_s for mode, run in runs.items()}
 
 
+def bytes_per_case(n: int = 100) -> tuple[float, dict[str, float]]:
+    """Bytes a finished case occupies in a SQLite database, tables and indexes together (SQLite's
+    dbstat: page bytes in use, growth over n cases), and the share of each table with its indexes."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "size.sqlite3"
+        run = EngineRun(f"sqlite:///{path}", True)
+        try:
+            run.run(5)
+
+            def used() -> dict[str, int]:
+                with sqlite3.connect(path) as conn:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    owner = dict(conn.execute("SELECT name, tbl_name FROM sqlite_schema"))
+                    totals: dict[str, int] = {}
+                    for name, size in conn.execute("SELECT name, sum(pgsize - unused) FROM dbstat GROUP BY name"):
+                        table = owner.get(name, name)
+                        totals[table] = totals.get(table, 0) + size
+                    return totals
+
+            before = used()
+            run.run(n)
+            after = used()
+        finally:
+            run.close()
+    per_table = {t: (after[t] - before.get(t, 0)) / n for t in after if after[t] != before.get(t, 0)}
+    return sum(per_table.values()), per_table
+
+
+def round_trips(url: str) -> float:
+    """Round trips per case command on PostgreSQL, through bench/wire_turns.py's SlowLink."""
+    from sqlalchemy.engine import make_url
+
+    from bench.wire_turns import SlowLink
+
+    target = make_url(url)
+    link = SlowLink(target.host, target.port).start()
+    run = EngineRun(target.set(port=link.port).render_as_string(hide_password=False), True)
+    try:
+        run.run(3)
+        base = min(run.run(1) for _ in range(3))
+        link.latency = 0.05
+        slow = run.run(1)
+    finally:
+        run.close()
+        link.stop()
+    return (slow - base) / 0.05 / 7  # 7 commands: the start and six completions
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cases", type=int, default=1000)
@@ -152,6 +205,14 @@ def main() -> None:
         print(f"engine_postgresql_prepared_vs_plain={pg['plain'] / pg['prepared']:.3f}")
         print(f"engine_postgresql_cases_per_s={total / pg['prepared']:.1f}")
         print(f"ratio_postgresql_vs_raw={(total / pg['prepared']) / raw:.3f}")
+        cluster = ThrowawayCluster(durable=True).start()
+        try:
+            print(f"round_trips_per_command_postgresql={round_trips(cluster.create_database('bench_trips')):.2f}")
+        finally:
+            cluster.stop()
+    size, per_table = bytes_per_case()
+    print("bytes_per_case_by_table: " + ", ".join(f"{t}={b:.0f}" for t, b in sorted(per_table.items(), key=lambda x: -x[1])))
+    print(f"bytes_per_case={size:.0f}")
     print(f"ratio_sqlite_vs_raw={total / lite['prepared'] / raw:.3f}")
 
 

@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select, update
 
 from yijianshi.storage.tables import ExportJob
-from yijianshi.storage.tables import Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import Case, Event, WorkItem, WorkItemGroupLink
 
 cases = Case.__table__
 events = Event.__table__
 work_items = WorkItem.__table__
-groups_t = WorkItemGroup.__table__
+links_t = WorkItemGroupLink.__table__
 jobs = ExportJob.__table__
 
 _CASE_COLUMNS = (cases.c.id, cases.c.definition_id, cases.c.definition_key, cases.c.business_key, cases.c.title,
@@ -59,10 +59,8 @@ def _where(q, f: CaseSearch):
     if f.started_before is not None:
         q = q.where(cases.c.started_at < f.started_before)
     if f.department:
-        # The group index gives the work items of the department, their rows the cases.
-        worked = (select(work_items.c.case_id)
-                  .join(groups_t, groups_t.c.work_item_id == work_items.c.id)
-                  .where(groups_t.c.group_code == f.department))
+        # Cases with work for the department: one range of ix_work_item_group_links_group.
+        worked = select(links_t.c.case_id).where(links_t.c.group_code == f.department)
         q = q.where(cases.c.id.in_(worked))
     return q
 

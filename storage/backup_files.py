@@ -61,11 +61,13 @@ def integrity_problems(path: Path) -> list[str]:
     """SQLite's own integrity check of a file: empty when the file is sound."""
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # A damaged file's messages may quote bytes that are not UTF-8.
+        conn.text_factory = lambda raw: raw.decode("utf-8", "replace")
         try:
             rows = conn.execute("PRAGMA integrity_check").fetchall()
         finally:
             conn.close()
-    except sqlite3.DatabaseError as err:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as err:  # the error text itself may not decode
         return [str(err)]
     messages = [r[0] for r in rows]
     return [] if messages == ["ok"] else messages

@@ -2,10 +2,11 @@
 engine command runs a handful of these inside one transaction."""
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
@@ -19,12 +20,14 @@ from yijianshi.storage.tables import (
     MessageWait,
     WorkItem,
     WorkItemGroup,
+    WorkItemGroupLink,
 )
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
 work_items = WorkItem.__table__
 groups_t = WorkItemGroup.__table__
+links_t = WorkItemGroupLink.__table__
 events = Event.__table__
 waits = MessageWait.__table__
 correlations = CorrelationValue.__table__
@@ -87,18 +90,25 @@ def case_head(conn: Connection, case_id: int) -> CaseHead | None:
 _ITEM_AND_CASE = Prepared(select(*_ITEM_COLUMNS, *[c.label("case_" + c.name) for c in _HEAD_COLUMNS]).join(
     cases, cases.c.id == work_items.c.case_id).where(work_items.c.id == bindparam("wid")))
 _CASE_HEAD = Prepared(select(*_HEAD_COLUMNS).where(cases.c.id == bindparam("cid")))
-_CASE_STATE = Prepared(select(cases.c.version, cases.c.engine_state).where(cases.c.id == bindparam("cid")))
+_CASE_STATE = Prepared(select(cases.c.version, cases.c.engine_state, cases.c.state_blob)
+                       .where(cases.c.id == bindparam("cid")))
 _UPDATE_WHERE = and_(cases.c.id == bindparam("cid"), cases.c.version == bindparam("expected"))
-_UPDATE_HISTORY = Prepared(update(cases).where(_UPDATE_WHERE).values(
-    version=bindparam("new_version"), updated_at=bindparam("updated_at"),
-    history_seq=bindparam("history_seq"), history_head=bindparam("history_head")))
-_UPDATE_STATE = Prepared(update(cases).where(_UPDATE_WHERE).values(
-    version=bindparam("new_version"), updated_at=bindparam("updated_at"),
-    history_seq=bindparam("history_seq"), history_head=bindparam("history_head"),
-    engine_state=bindparam("engine_state"), status=bindparam("status"), ended_at=bindparam("ended_at"),
-    attention=bindparam("attention")))
+_HISTORY_VALUES: dict[str, Any] = dict(version=bindparam("new_version"), updated_at=bindparam("updated_at"),
+                       history_seq=bindparam("history_seq"), history_head=bindparam("history_head"))
+_STATE_VALUES: dict[str, Any] = dict(_HISTORY_VALUES, engine_state=bindparam("engine_state"), state_blob=bindparam("state_blob"),
+                     attention=bindparam("attention"))
+_UPDATE_HISTORY = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_VALUES))
+# `status` (indexed) only in the statement of the command that ends the case: SQLite rewrites the
+# index entry of every indexed column a SET names, changed or not.
+_UPDATE_STATE = Prepared(update(cases).where(_UPDATE_WHERE).values(**_STATE_VALUES))
+_UPDATE_END = Prepared(update(cases).where(_UPDATE_WHERE).values(
+    **_STATE_VALUES, status=bindparam("status"), ended_at=bindparam("ended_at")))
 _END_ITEM = Prepared(update(work_items).where(work_items.c.id == bindparam("wid")).values(
     state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by")))
+_DROP_GROUP_ROWS = Prepared(delete(groups_t).where(groups_t.c.work_item_id == bindparam("wid")))
+_INSERT_LINKS = Prepared(insert(links_t))
+# zlib levels: fast while a case runs (its state is written by every command), smallest once it ends.
+_RUNNING_LEVEL, _ENDED_LEVEL = 1, 9
 _INSERT_CASE = Prepared(insert(cases).returning(cases.c.id))
 _INSERT_EVENTS = Prepared(insert(events))
 _INSERT_ITEMS = Prepared(insert(work_items))
@@ -117,8 +127,13 @@ def work_item_and_case(conn: Connection, work_item_id: str) -> tuple[WorkItemRow
 
 def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
     """(version, engine state): the version lets a reader notice a commit made since its head read."""
-    version, state = _CASE_STATE.first(conn, {"cid": case_id})
-    return version, state
+    version, text, blob = _CASE_STATE.first(conn, {"cid": case_id})
+    return version, stored_state(text, blob)
+
+
+def stored_state(engine_state: str, state_blob: bytes | None) -> str:
+    """The engine state JSON of a case row (compressed since migration 0019, plain before)."""
+    return zlib.decompress(state_blob).decode("utf-8") if state_blob is not None else engine_state
 
 
 def case_row(conn: Connection, case_id: int):
@@ -128,10 +143,17 @@ def case_row(conn: Connection, case_id: int):
 def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> None:
     """Optimistic write: succeeds only if nobody changed the case since it was read, else
     StaleWrite (at once, or when the command's write batch is sent: storage/write_batch.py).
-    `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state,
-    status, ended_at and attention."""
-    stmt = _UPDATE_STATE if "engine_state" in values else _UPDATE_HISTORY
+    `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state
+    (stored compressed) and attention, and status and ended_at when the command ended the case."""
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
+    if "engine_state" not in values:
+        stmt = _UPDATE_HISTORY
+    else:
+        ended = "status" in values
+        stmt = _UPDATE_END if ended else _UPDATE_STATE
+        params["state_blob"] = zlib.compress(values["engine_state"].encode("utf-8"),
+                                             _ENDED_LEVEL if ended else _RUNNING_LEVEL)
+        params["engine_state"] = ""
     stmt.execute_guarded(conn, params)
 
 
@@ -187,10 +209,10 @@ def insert_work_items(conn: Connection, rows: list[dict], definition_key: str) -
         return
     rows = [{"priority": DEFAULT_PRIORITY, "follow_up_at": None, **r} for r in rows]
     _INSERT_ITEMS.execute_many(conn, rows)
-    _INSERT_GROUPS.execute_many(conn, [
-        group_row(r, g, definition_key)
-        for r in rows for g in (EVERY_GROUP, *dict.fromkeys(g for g in r["groups"].split(",") if g))
-    ])
+    codes = [(r, list(dict.fromkeys(g for g in r["groups"].split(",") if g))) for r in rows]
+    _INSERT_GROUPS.execute_many(conn, [group_row(r, g, definition_key) for r, gs in codes for g in (EVERY_GROUP, *gs)])
+    _INSERT_LINKS.execute_many(conn, [{"work_item_id": r["id"], "group_code": g, "case_id": r["case_id"]}
+                                      for r, gs in codes for g in gs])
 
 
 def group_row(item: dict, group_code: str, definition_key: str) -> dict:
@@ -204,8 +226,8 @@ def group_row(item: dict, group_code: str, definition_key: str) -> dict:
 def end_work_items(conn: Connection, ids: list[str], state: str, at: datetime, by: str | None) -> None:
     if not ids:
         return
-    # work_item_groups.state follows by database trigger (migration 0004).
     _END_ITEM.execute_many(conn, [{"wid": i, "state": state, "ended_at": at, "ended_by": by} for i in ids])
+    _DROP_GROUP_ROWS.execute_many(conn, [{"wid": i} for i in ids])  # an ended item is in no inbox
 
 
 def set_limits(conn: Connection, work_item_id: str, due_at: datetime | None, warning_at: datetime | None) -> None:
@@ -240,9 +262,10 @@ def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, s
         cases, cases.c.id == work_items.c.case_id)
     if groups is not None:
         groups = list(groups)
-        sub = select(groups_t.c.work_item_id).where(groups_t.c.group_code.in_(groups))
-        if state:
-            sub = sub.where(groups_t.c.state == state)
+        if state == "ready":  # the inbox rows (open items only)
+            sub = select(groups_t.c.work_item_id).where(groups_t.c.group_code.in_(groups))
+        else:
+            sub = select(links_t.c.work_item_id).where(links_t.c.group_code.in_(groups))
         q = q.where(work_items.c.id.in_(sub))
     if state:
         q = q.where(work_items.c.state == state)
@@ -273,7 +296,16 @@ def query_work_items(conn: Connection, *, groups: Iterable[str] | None = None, s
     return list(conn.execute(q.limit(limit).offset(offset)))
 
 
+def open_item_ids():
+    """Subquery: ids of the open (ready) work items — their every-department inbox rows, one index
+    range (work_items.state is not indexed: see WorkItemGroup)."""
+    return select(groups_t.c.work_item_id).where(groups_t.c.group_code == EVERY_GROUP)
+
+
 def count_work_items(conn: Connection, state: str = "ready") -> int:
+    if state == "ready":
+        return conn.execute(select(func.count()).select_from(groups_t)
+                            .where(groups_t.c.group_code == EVERY_GROUP)).scalar_one()
     return conn.execute(select(func.count()).select_from(work_items).where(work_items.c.state == state)).scalar_one()
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 
+from yijianshi.storage import case_store
 from yijianshi.storage.tables import Deadline, WorkItem
 
 work_items = WorkItem.__table__
@@ -26,7 +27,7 @@ def open_work_item_counts(conn: Connection, now: datetime) -> tuple[int, int, in
         func.count(),
         func.coalesce(func.sum(case((warning, 1), else_=0)), 0),
         func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-    ).where(work_items.c.state == "ready")).one()
+    ).where(work_items.c.id.in_(case_store.open_item_ids()))).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 

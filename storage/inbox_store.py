@@ -15,12 +15,13 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, union
 
 from yijianshi.storage import case_search
-from yijianshi.storage.tables import EVERY_GROUP, Case, Event, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import EVERY_GROUP, Case, Event, WorkItem, WorkItemGroup, WorkItemGroupLink
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
 work_items = WorkItem.__table__
 groups_t = WorkItemGroup.__table__
+links_t = WorkItemGroupLink.__table__
 events = Event.__table__
 
 _CASE_COLUMNS = (cases.c.title, cases.c.definition_key, cases.c.business_key, cases.c.started_by,
@@ -185,7 +186,7 @@ _WORK_ITEM = Prepared(select(*_ITEM_COLUMNS, *_CASE_COLUMNS).join(cases, cases.c
                       .where(work_items.c.id == bindparam("wid")))
 _CASE_ITEMS = Prepared(select(*_ITEM_COLUMNS).where(work_items.c.case_id == bindparam("cid"))
                        .order_by(work_items.c.created_at, work_items.c.id))
-_CASE_GROUPS = Prepared(select(groups_t.c.group_code).join(work_items, work_items.c.id == groups_t.c.work_item_id)
+_CASE_GROUPS = Prepared(select(links_t.c.group_code).join(work_items, work_items.c.id == links_t.c.work_item_id)
                         .where(work_items.c.case_id == bindparam("cid")).distinct())
 _CASE_ROW = Prepared(select(*_CASE_LIST_COLUMNS).where(cases.c.id == bindparam("cid")))
 

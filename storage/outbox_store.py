@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from yijianshi.storage import case_store
 from yijianshi.storage.prepared import Prepared
 from yijianshi.storage.tables import Case, OutboxMessage, WorkItem
 
@@ -100,7 +101,7 @@ def unalerted_work(conn: Connection, level: str, now: datetime, limit: int = 500
     q = (select(work_items.c.id, work_items.c.case_id, work_items.c.name, work_items.c.groups, cases.c.title,
                 work_items.c.due_at)
          .join(cases, cases.c.id == work_items.c.case_id)
-         .where(work_items.c.state == "ready", column.is_not(None), column <= now, column < FAR_FUTURE,
+         .where(work_items.c.id.in_(case_store.open_item_ids()), column.is_not(None), column <= now, column < FAR_FUTURE,
                 ~exists().where(outbox.c.dedupe_key == key))
          .order_by(column).limit(limit))
     if level == "warning":  # already overdue: the overdue alert says it all

@@ -2,7 +2,8 @@
 department, scenario and escalation level; work finished on time; cases that reached each level of
 the 有需必应 pathway; the weekly bulletins. Never reads engine state.
 
-Open work is either "now" (`current=True`: the ready rows, through the state indexes) or as of a past
+Open work is either "now" (`current=True`: the items with inbox rows, through the every-department
+rows of work_item_groups) or as of a past
 moment (`current=False`: opened by then and not yet ended then), which is how a weekly bulletin
 reconstructs the end of its week from the same rows."""
 from __future__ import annotations
@@ -15,11 +16,13 @@ from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, l
 from sqlalchemy.orm import aliased
 
 from yijianshi.storage.tables import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
+from yijianshi.storage.tables import WorkItemGroupLink
 from yijianshi.storage.tables import WeeklyBulletin
 
 cases = Case.__table__
 work_items = WorkItem.__table__
 groups_t = WorkItemGroup.__table__
+links_t = WorkItemGroupLink.__table__
 definitions = Definition.__table__
 files = DefinitionFile.__table__
 bulletins = WeeklyBulletin.__table__
@@ -35,7 +38,7 @@ class StaffWork:
     client_prefix: str
 
     def condition(self):
-        mine = aliased(groups_t)
+        mine = aliased(links_t)
         applicant_step = (select(mine.c.work_item_id)
                           .where(mine.c.work_item_id == work_items.c.id, mine.c.group_code == self.applicant_group)
                           .exists())
@@ -50,8 +53,8 @@ def _only(staff: StaffWork | None) -> list:
 # -- open work in warning and overdue ----------------------------------------------------------
 
 def _open_at(as_of: datetime, current: bool):
-    if current:
-        return work_items.c.state == "ready"
+    if current:  # an open item has inbox rows, one of them under EVERY_GROUP
+        return work_items.c.id.in_(select(groups_t.c.work_item_id).where(groups_t.c.group_code == EVERY_GROUP))
     return and_(work_items.c.created_at <= as_of,
                 or_(work_items.c.ended_at.is_(None), work_items.c.ended_at > as_of))
 
@@ -79,12 +82,10 @@ def urgency_by_department(conn: Connection, as_of: datetime, *, current: bool = 
                           staff: StaffWork | None = None) -> list:
     """(key: department or role code, open, warning, overdue) of open work; an item assigned to
     several departments counts for each."""
-    q = (select(groups_t.c.group_code.label("key"), *_urgency_columns(as_of))
-         .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-         .where(_open_at(as_of, current), groups_t.c.group_code != EVERY_GROUP, *_only(staff)))
-    if current:
-        q = q.where(groups_t.c.state == "ready")
-    return list(conn.execute(q.group_by(groups_t.c.group_code).order_by(groups_t.c.group_code)))
+    q = (select(links_t.c.group_code.label("key"), *_urgency_columns(as_of))
+         .select_from(links_t.join(work_items, work_items.c.id == links_t.c.work_item_id))
+         .where(_open_at(as_of, current), *_only(staff)))
+    return list(conn.execute(q.group_by(links_t.c.group_code).order_by(links_t.c.group_code)))
 
 
 def urgency_by_scenario(conn: Connection, as_of: datetime, *, current: bool = True,
@@ -162,10 +163,10 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
     if by is None:
         q = select(literal(None).label("key"), *columns).where(*where)
     elif by == "department":
-        q = (select(groups_t.c.group_code.label("key"), *columns)
-             .select_from(groups_t.join(work_items, work_items.c.id == groups_t.c.work_item_id))
-             .where(*where, groups_t.c.group_code != EVERY_GROUP)
-             .group_by(groups_t.c.group_code).order_by(groups_t.c.group_code))
+        q = (select(links_t.c.group_code.label("key"), *columns)
+             .select_from(links_t.join(work_items, work_items.c.id == links_t.c.work_item_id))
+             .where(*where)
+             .group_by(links_t.c.group_code).order_by(links_t.c.group_code))
     elif by == "scenario":
         q = (select(cases.c.definition_key.label("key"), *columns)
              .select_from(work_items.join(cases, cases.c.id == work_items.c.case_id))

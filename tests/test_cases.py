@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.errors import EngineError, FormErrors, NotFound, NotPermitted, ScriptError, WorkItemUnavailable
-from yijianshi.storage import case_store
+from yijianshi.storage import case_store, inbox_store
 from yijianshi.storage.tables import Case, Event, WorkItem
 from tests.conftest import FIXTURES, deploy_fixtures
 
@@ -80,8 +80,8 @@ def test_form_errors_are_per_field_and_nothing_is_saved(engine, clerk):
     assert set(err.value.errors) == {"applicant_name", "id_number", "amount", "__all__"}
     assert "必填" in err.value.errors["applicant_name"]
     (after,) = _rows(engine, Case, id=case.id)
-    assert (after.version, after.history_seq, after.engine_state) == (before.version, before.history_seq,
-                                                                      before.engine_state)
+    assert (after.version, after.history_seq, after.engine_state, after.state_blob) == (
+        before.version, before.history_seq, before.engine_state, before.state_blob)
     (item,) = _rows(engine, WorkItem, id=case.ready[0].id)
     assert item.state == "ready"
 
@@ -162,10 +162,13 @@ def test_inbox_queries_never_deserialize_cases(engine, clerk, monkeypatch):
 def test_case_state_is_stored_without_the_spec(engine, clerk):
     case, _ = _start_review(engine, clerk)
     (row,) = _rows(engine, Case, id=case.id)
-    state = json.loads(row.engine_state)
+    text = case_store.stored_state(row.engine_state, row.state_blob)
+    state = json.loads(text)
     assert "spec" not in state and "subprocess_specs" not in state
-    assert "task_specs" not in row.engine_state
-    assert len(row.engine_state) < 12_000
+    assert "task_specs" not in text
+    assert len(text) < 12_000
+    # Stored compressed (migration 0019): what is written is a fraction of the JSON.
+    assert row.engine_state == "" and len(row.state_blob) < len(text) / 3
 
 
 def test_cancel_and_withdraw(engine, clerk):
@@ -224,7 +227,8 @@ def test_failing_script_leaves_nothing_behind(engine, clerk, tmp_path):
         engine.cases.complete_work_item(step.ready[0].id, {"decision": "approve"}, MARKET)
     assert "ZeroDivisionError" in str(err.value) and "汇总结果" in str(err.value)
     (after,) = _rows(engine, Case, id=case.id)
-    assert after.version == before.version and after.engine_state == before.engine_state
+    assert after.version == before.version and (after.engine_state, after.state_blob) == (
+        before.engine_state, before.state_blob)
     assert _rows(engine, WorkItem, id=step.ready[0].id)[0].state == "ready"
     # and the work item can still be completed later, e.g. after a fixed version is deployed
     with engine.db.reader.connect() as conn:
@@ -273,15 +277,22 @@ def test_only_the_applicant_withdraws(engine):
     assert engine.cases.cancel_case(case.id, mine, "不办了", withdrawn=True).status == "withdrawn"
 
 
-def test_group_index_follows_work_item_state(engine, clerk):
-    from yijianshi.storage.tables import WorkItemGroup
+def test_inbox_rows_go_with_the_item_and_its_departments_stay(engine, clerk):
+    from yijianshi.storage.tables import WorkItemGroup, WorkItemGroupLink
 
     case, items = _start_review(engine, clerk)
     engine.cases.complete_work_item(items["dept_fire"], {"approved": True}, FIRE)
+    open_rows = {(r.work_item_id, r.group_code) for r in _rows(engine, WorkItemGroup)}
+    assert (items["dept_fire"], "fire") not in open_rows and (items["dept_market"], "market") in open_rows
+    assert {r.state for r in _rows(engine, WorkItemGroup)} == {"ready"}
     engine.cases.cancel_case(case.id, clerk, "测试")
-    states = {r.work_item_id: r.state for r in _rows(engine, WorkItemGroup)}
-    assert states[items["dept_fire"]] == "completed"
-    assert states[items["dept_market"]] == "cancelled"
+    assert _rows(engine, WorkItemGroup) == []
+    links = {(r.work_item_id, r.group_code) for r in _rows(engine, WorkItemGroupLink)}
+    assert {(items["dept_fire"], "fire"), (items["dept_market"], "market")} <= links
+    with engine.db.reader.connect() as conn:
+        assert "fire" in inbox_store.case_groups(conn, case.id)
+        done = case_store.query_work_items(conn, state="completed", groups=["fire"])
+    assert [r.id for r in done] == [items["dept_fire"]]
 
 
 def test_a_set_made_by_a_script_replays_to_the_same_state(engine, clerk, tmp_path):

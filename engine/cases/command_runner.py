@@ -187,8 +187,6 @@ class CommandRunner:
         head = ctx.head
         values: dict[str, Any] = {"updated_at": ctx.at}
         if ctx.state_changed:
-            values["status"] = head.status
-            values["ended_at"] = None
             wf = ctx.workflow
             values["engine_state"] = self.codec.dumps(wf)
             ctx.after = project_work_items(wf)

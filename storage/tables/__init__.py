@@ -13,6 +13,7 @@ from yijianshi.storage.tables.cases import (
     MessageWait,
     WorkItem,
     WorkItemGroup,
+    WorkItemGroupLink,
 )
 from yijianshi.storage.tables.calendar import CalendarClosure, CalendarYear
 from yijianshi.storage.tables.deadlines import Deadline, SchedulerLease
@@ -32,5 +33,5 @@ __all__ = [
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
     "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit", "OutboxMessage",
     "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
-    "WorkItemGroup",
+    "WorkItemGroup", "WorkItemGroupLink",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
@@ -23,7 +23,8 @@ class Case(Base):
     title: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), index=True)  # running, completed, cancelled
     version: Mapped[int] = mapped_column(Integer)  # optimistic lock, bumped by every command
-    engine_state: Mapped[str] = mapped_column(Text)
+    engine_state: Mapped[str] = mapped_column(Text)  # '' when state_blob holds it (rows written before 0019)
+    state_blob: Mapped[bytes | None] = mapped_column(LargeBinary)  # the engine state, zlib-compressed JSON
     started_by: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -38,8 +39,9 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        Index("ix_work_items_state_due", "state", "due_at"),
-        Index("ix_work_items_claimed", "claimed_by", "state"),
+        # Without `state` (it changes when an item ends): the open items are the work_item_groups rows.
+        Index("ix_work_items_due", "due_at"),
+        Index("ix_work_items_claimed", "claimed_by"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine task's id
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -62,11 +64,13 @@ class WorkItem(Base):
 
 
 class WorkItemGroup(Base):
-    """One row per (work item, department or role) so an inbox page is one index range scan, read in
-    the order of the page and stopped after it. Every work item also has a row under EVERY_GROUP for
-    the inboxes that see all departments. The rows carry copies of what inboxes sort and filter on;
-    `state` follows work_items.state by trigger (migration 0004), the rest is written with the item
-    (case_store.insert_work_items, set_limits, set_claim)."""
+    """One row per (open work item, department or role) so an inbox page is one index range scan,
+    read in the order of the page and stopped after it. Every work item also has a row under
+    EVERY_GROUP for the inboxes that see all departments. The rows carry copies of what inboxes sort
+    and filter on, written with the item (case_store.insert_work_items, set_limits, set_claim); they
+    are deleted when the item ends (case_store.end_work_items: eight index entries fewer to keep per
+    finished item), so `state` is always 'ready' (kept for the indexes' shape). Which departments an
+    item ever had is in WorkItemGroupLink."""
 
     __tablename__ = "work_item_groups"
     __table_args__ = (
@@ -96,6 +100,18 @@ class WorkItemGroup(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     # Minus the work item's priority: the most urgent first in index order.
     priority_key: Mapped[int] = mapped_column(Integer, server_default=text(str(-DEFAULT_PRIORITY)))
+
+
+class WorkItemGroupLink(Base):
+    """Which departments and roles a work item was for, kept after it ends (insert-only): who may
+    look at a case, supervision by department, the audit search by department."""
+
+    __tablename__ = "work_item_group_links"
+    __table_args__ = (Index("ix_work_item_group_links_group", "group_code", "case_id"),
+                      {"sqlite_with_rowid": False})
+    work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_code: Mapped[str] = mapped_column(String(128), primary_key=True)
+    case_id: Mapped[int] = mapped_column(BigId)
 
 
 # The work_item_groups row of every work item, whatever its departments (inboxes of all departments).
@@ -138,9 +154,10 @@ class Event(Base):
     """Append-only history: one row per thing that happened, chained per case by hash."""
 
     __tablename__ = "events"
+    # uq_events_case_seq also finds a case's events (no index of case_id alone).
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(255))
