@@ -47,14 +47,15 @@ def test_parallel_and_staged_items():
     metrics = _by_key()
     restaurant = metrics["open_restaurant"]
     assert {i.name: i.limit_days for i in restaurant.items} == {"营业执照登记": 1, "食品经营许可": 10,
-                                                                "户外招牌设置": 5, "消防安全检查": 10}
-    # the food permit and the fire check wait for the business licence: 1 + 10
-    assert (restaurant.limits_sum, restaurant.critical_path) == (26, 11)
+                                                                "户外招牌设置": 5, "消防安全检查": 10,
+                                                                "食品从业人员健康证明": 5, "烟草专卖零售许可": 10}
+    # the food permit, the fire check and the tobacco licence wait for the business licence: 1 + 10
+    assert (restaurant.limits_sum, restaurant.critical_path) == (41, 11)
     change = metrics["enterprise_change"]
     assert (change.limits_sum, change.critical_path) == (6, 2)  # registration first, then five in parallel
     retirement = metrics["retirement"]
     assert (retirement.limits_sum, retirement.critical_path) == (19, 15)  # 退休审批 10 → 医保待遇变更 5
-    assert {d for i in restaurant.items for d in i.departments} == {"market", "urban_mgmt", "fire"}
+    assert {d for i in restaurant.items for d in i.departments} == {"market", "urban_mgmt", "fire", "health", "tobacco"}
     medical = metrics["medical_institution_change"]
     assert medical.critical_path == 5  # 放射诊疗“三证合一”: 15 → 5, the certificates reviewed together
 
@@ -67,6 +68,8 @@ def test_every_item_limit_names_its_source():
     assert medical["放射诊疗许可证变更"].startswith("《天津市东丽区人民政府政务服务办公室2025年法治政府建设年度报告》")
     restaurant = {i.name: i.limit_source for i in _by_key()["open_restaurant"].items}
     assert restaurant["食品经营许可"] == "local default"
+    assert restaurant["食品从业人员健康证明"].startswith("local default：")  # local items: no published limit
+    assert restaurant["烟草专卖零售许可"].startswith("local default：")
 
 
 def _process(xml: str):

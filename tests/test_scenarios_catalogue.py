@@ -29,7 +29,7 @@ DRAWN = ("userTask", "scriptTask", "businessRuleTask", "callActivity", "startEve
 def test_every_file_deploys(engine):
     deployed = {d.key for d in engine.deploy([PROCESSES])}
     assert set(SCENARIOS) | {"enterprise_request"} <= deployed
-    assert len([k for k in deployed if k.startswith("item_")]) == 41
+    assert len([k for k in deployed if k.startswith("item_")]) == 43
 
 
 def test_validate_with_the_lint_is_clean(capsys):

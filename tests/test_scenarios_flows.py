@@ -219,20 +219,48 @@ def test_rongque_supplied_in_time_suspends_nothing(sqlite_engine):
 
 
 def test_rongque_abandoned_item_is_terminated(engine):
-    """On SQLite and PostgreSQL: signals, timers and the inclusive joins re-execute identically."""
+    """On SQLite and PostgreSQL: signals, timers, the 容缺状态 data object and the inclusive joins
+    re-execute identically. The food permit and the fire check have not started when the suspension
+    is signalled (they wait for the business licence result): the signal cannot reach them, so they
+    read the 容缺状态 when they start and are terminated at once."""
     sc, cid = _open(engine, "open_restaurant")
     sc.apply(cid)
     sc.complete(cid, "accept", {"materials_complete": "false", "accept_with_commitment": "true",
                                 "deferred_materials": "设备布局和工艺流程图", "supply_days": "2",
                                 "defer_food_permit": "true", "defer_fire_check": "true"})
-    sc.decide(cid, "business_licence", approved=True)  # the food permit and fire check start on the licence
     sc.fire(at(2025, 9, 30, 9, 0))
-    assert not {"review_food_permit", "review_fire_check"} & set(sc.ready_specs(cid))  # suspended
+    specs = set(sc.ready_specs(cid))
+    assert "review_business_licence" in specs or "supervise_business_licence" in specs  # not decided yet
+    assert not {"review_food_permit", "review_fire_check"} & specs  # not started: the licence comes first
     sc.fire(at(2025, 11, 10, 9, 0))  # 20 working days of suspension pass without a word
-    sc.approve_all_ready(cid)
+    sc.approve_all_ready(cid)  # the licence is granted; the two items start after the abandonment
+    assert not {"review_food_permit", "review_fire_check"} & set(sc.ready_specs(cid))
     data = sc.task_data(cid, "deliver")
     assert data["food_permit_result"] == data["fire_check_result"] == "terminated"
     assert data["business_licence_result"] == "approved"
+
+
+def test_rongque_item_started_after_the_suspension_waits_for_the_supplement(sqlite_engine):
+    """An item that starts while the 容缺 suspension holds starts suspended (no review, no running
+    limit) and is reviewed, with a limit counted anew, once the applicant supplies the materials."""
+    sc, cid = _open(sqlite_engine, "open_restaurant")
+    sc.apply(cid)
+    sc.complete(cid, "accept", {"materials_complete": "false", "accept_with_commitment": "true",
+                                "deferred_materials": "设备布局和工艺流程图", "supply_days": "1",
+                                "defer_food_permit": "true"})
+    sc.fire(at(2025, 9, 29, 8, 0))  # the commitment is broken before the licence is decided
+    sc.engine.clock.set(at(2025, 9, 29, 9, 0))
+    sc.complete(cid, "supervise_business_licence", {"business_licence_supervision_note": "限期办结"})
+    sc.decide(cid, "business_licence", approved=True, task="expedite")  # the two items start now
+    specs = set(sc.ready_specs(cid))
+    assert "review_fire_check" in specs  # not affected by the missing material
+    assert "review_food_permit" not in specs  # started suspended
+    sc.engine.clock.set(at(2025, 10, 9, 9, 0))
+    sc.complete(cid, "supply_late", {"late_supply_choice": "supply", "supply_note": "已补交"})
+    resumed = sc.item(cid, "review_food_permit")
+    assert resumed.created_at.astimezone(START.tzinfo) == at(2025, 10, 9, 9, 0)
+    sc.approve_all_ready(cid)
+    assert sc.task_data(cid, "deliver")["food_permit_result"] == "approved"
 
 
 @pytest.mark.parametrize("key", SCENARIOS)

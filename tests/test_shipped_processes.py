@@ -42,13 +42,16 @@ def test_open_restaurant_package_runs_to_the_end(engine):
     (accept,) = _complete(engine, supplement, APPLICATION, APPLICANT).ready
     reviews = _complete(engine, accept, {"materials_complete": "true", "missing_materials": ""}, DESK).ready
     # the food permit and the fire check need the business licence result: they start after it
-    assert sorted(r.task_spec for r in reviews) == ["review_business_licence", "review_signboard"]
-    after_licence = _complete(engine, reviews[0] if reviews[0].task_spec == "review_business_licence" else reviews[1],
-                              {"business_licence_approved": "true"}, MARKET).ready
+    # (the local 健康证明 runs in parallel; no tobacco is sold, so no 烟草专卖零售许可)
+    assert sorted(r.task_spec for r in reviews) == ["review_business_licence", "review_health_certificate",
+                                                     "review_signboard"]
+    licence = next(r for r in reviews if r.task_spec == "review_business_licence")
+    after_licence = _complete(engine, licence, {"business_licence_approved": "true"}, MARKET).ready
     assert sorted(r.task_spec for r in after_licence) == ["review_fire_check", "review_food_permit"]
     by_spec = {r.task_spec: r for r in [*reviews, *after_licence] if r.task_spec != "review_business_licence"}
     actors = {"review_food_permit": (MARKET, "food_permit"),
-              "review_signboard": (URBAN, "signboard"), "review_fire_check": (FIRE, "fire_check")}
+              "review_signboard": (URBAN, "signboard"), "review_fire_check": (FIRE, "fire_check"),
+              "review_health_certificate": (Actor("bumen", frozenset({"health"})), "health_certificate")}
     opened = []
     for spec, (actor, prefix) in actors.items():
         opened += _complete(engine, by_spec[spec], {f"{prefix}_approved": "true"}, actor).ready

@@ -210,3 +210,22 @@ def test_pages_on_postgresql(pg_web_engine, tmp_path):
     assert _figure(c.page("/supervise/"), "fig-overdue") == "1"
     assert _figure(c.page("/supervise/bulletins/2026-W10"), "fig-rate") == "50%"
     assert "开办餐饮店一件事" in c.page("/supervise/scenarios")
+
+
+def test_the_scenarios_page_lists_every_limit_with_its_source(client_for, web_engine):
+    """As the CLI report does: each item's limit and each step's limit with its 时限依据; a local
+    default is marked as such, and a limit without a source says so."""
+    deploy(web_engine, "credit_repair")
+    page = client_for("ducha").page("/supervise/scenarios")
+    section = re.search(r'<section class="card flush" id="limit-sources">(.*?)</section>', page, re.DOTALL).group(1)
+    rows = re.findall(r'<tr data-scenario="([^"]+)" data-kind="(item|step)">(.*?)</tr>', section, re.DOTALL)
+    text = {(key, kind): [] for key, kind, _ in rows}
+    for key, kind, row in rows:
+        text[(key, kind)].append(html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))).strip())
+    metrics = {m.key: m for m in scenario_metrics([SCENARIO])}
+    assert len(text[("open_restaurant", "item")]) == len(metrics["open_restaurant"].items)
+    credit = text[("credit_repair", "item")]
+    assert any("行政处罚信息信用修复" in r for r in credit)
+    steps = text[("credit_repair", "step")]
+    assert any("综合窗口受理" in r and "本地默认" in r for r in steps)  # the 1 working day is a local default
+    assert "local default" not in section  # shown as the Chinese badge
