@@ -10,7 +10,8 @@ import zipfile
 import pytest
 
 from yijianshi.engine.errors import FormErrors, NotPermitted
-from yijianshi.engine.cases.materials import FileStore, MaterialRefused, MaterialService, Upload, clean_filename
+from yijianshi.engine.cases.materials import MaterialRefused, MaterialService, Upload, clean_filename
+from yijianshi.storage.file_store import FolderFiles
 from yijianshi.storage import material_store
 from tests.web.helpers import APPLICATION, FRONT_DESK, MARKET, PDF, PNG, apply, item_id
 
@@ -19,7 +20,7 @@ ACCEPTED = {"materials_complete": "true"}
 
 
 def _service(engine, tmp_path, **kw) -> MaterialService:
-    return MaterialService(engine.db, FileStore(tmp_path / "store"), engine.clock, **kw)
+    return MaterialService(engine.db, FolderFiles(tmp_path / "store"), engine.clock, **kw)
 
 
 def _up(name: str, data: bytes) -> Upload:
@@ -42,7 +43,7 @@ def test_types_are_recognised_by_content(web_engine, tmp_path):
     svc = _service(web_engine, tmp_path)
     staged = svc.stage([_up("营业执照.pdf", PDF), _up("门头照片.PNG", PNG), _up("承诺书.ofd", _ofd())])
     assert [s.file_type.content_type for s in staged] == ["application/pdf", "image/png", "application/ofd"]
-    svc.store.discard(staged)
+    svc.discard(staged)
     with pytest.raises(MaterialRefused, match="不是允许的类型"):
         svc.stage([_up("脚本.pdf", b"<script>alert(1)</script>")])
     with pytest.raises(MaterialRefused, match="扩展名与内容不符"):
@@ -74,8 +75,8 @@ def test_files_are_stored_once_per_content_and_listed_per_case(app, client_for, 
     assert len(_stored_files(tmp_path)) == 1
     web_engine.cases.complete_work_item(accept_id, ACCEPTED, FRONT_DESK, materials=first + second)
     listed = svc.for_case(case_id)
-    path = svc.path_of(listed[0])
-    assert path.read_bytes() == PDF and path.name == first[0].sha256
+    content = svc.content_of(listed[0])
+    assert content.path.read_bytes() == PDF and content.path.name == first[0].sha256
     assert [m.filename for m in listed] == ["受理回执.pdf", "副本.pdf"]
     assert {m.kind for m in listed} == {"result"}  # attached by the front desk at its own step
 

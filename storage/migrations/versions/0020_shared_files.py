@@ -1,0 +1,49 @@
+"""Stored files and generated secrets in the database, so that several web hosts share nothing but
+the database (storage/tables/shared_files.py). On PostgreSQL the chunks are stored uncompressed
+(STORAGE EXTERNAL): PDFs, JPEGs, PNGs and OFDs are compressed already.
+
+Revision ID: 0020_shared_files
+Revises: 0017_guarded_writes
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020_shared_files"
+down_revision = "0017_guarded_writes"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "stored_files",
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("chunks", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+    op.create_table(
+        "stored_file_chunks",
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["key"], ["stored_files.key"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("key", "seq"),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER TABLE stored_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL")
+    op.create_table(
+        "app_secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("app_secrets")
+    op.drop_table("stored_file_chunks")
+    op.drop_table("stored_files")
