@@ -14,6 +14,7 @@ from yijianshi.engine.settings import Settings
 from yijianshi.storage import file_store, secret_store
 from yijianshi.storage.database import Database
 from yijianshi.storage.file_store import BadKey, DatabaseFiles, FolderFiles
+from yijianshi.web.settings import secret_key
 
 
 @pytest.fixture(params=["folder", "database"])
@@ -90,16 +91,18 @@ def test_shared_secret_is_created_once(migrated_db_url):
     db.dispose()
 
 
-def test_file_store_follows_the_database_unless_set(tmp_path):
-    at = Settings.at(tmp_path)
-    assert at.file_store_kind == "folder" and not at.secrets_in_database
-    pg = at.replace(database_url="postgresql+psycopg://u@h/db")
-    assert pg.file_store_kind == "database" and pg.secrets_in_database
-    assert pg.replace(file_store="folder").file_store_kind == "folder"
-    environ = {"YIJIANSHI_HOME": str(tmp_path), "YIJIANSHI_FILE_STORE": "Database"}
-    assert Settings.from_environ(environ).file_store_kind == "database"
-    with pytest.raises(ValueError, match="YIJIANSHI_FILE_STORE"):
-        Settings.from_environ({**environ, "YIJIANSHI_FILE_STORE": "s3"})
+def test_hosts_without_a_secret_key_share_the_one_in_the_database(tmp_path, migrated_db_url):
+    """Two hosts (separate homes) with the database file store and no YIJIANSHI_SECRET_KEY sign
+    sessions with the same key, generated once into the database; none is written to a home."""
+    db = Database(migrated_db_url)
+    a = Settings.at(tmp_path / "a", migrated_db_url, file_store="database")
+    b = Settings.at(tmp_path / "b", migrated_db_url, file_store="database")
+    key = secret_key(a, db)
+    assert len(key) == 64 and secret_key(b, db) == key
+    assert not a.secret_key_file.exists() and not b.secret_key_file.exists()
+    folder = Settings.at(tmp_path / "c", migrated_db_url, file_store="folder")
+    assert secret_key(folder, db) != key and folder.secret_key_file.exists()  # one machine: its file
+    db.dispose()
 
 
 def test_migrate_folder_files_to_the_database(tmp_path, migrated_db_url, monkeypatch, capsys):
