@@ -7,7 +7,8 @@ chain, and a refused completion attaches nothing).
 Upload rules: only PDF, JPEG, PNG and OFD (the national e-document format), recognised by their
 content, not by the name a browser sends; a size limit per file and a count limit per upload. Files
 are stored once per content (SHA-256) in the file store (storage/file_store.py: the database or a
-folder); the database says which case holds which file under which name. An upload is all-or-nothing: if any file is refused, none is kept."""
+folder); the database says which case holds which file under which name. An upload is
+all-or-nothing: if any file is refused, none is kept."""
 from __future__ import annotations
 
 import hashlib

@@ -28,10 +28,12 @@ from yijianshi.storage.tables.notifications import Notification, OutboxMessage
 from yijianshi.storage.tables.shared_files import AppSecret, StoredFile, StoredFileChunk
 
 __all__ = [
-    "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "AppSecret", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
+    "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "AppSecret", "Base", "BigId",
+    "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
     "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit", "OutboxMessage",
-    "SchedulerLease", "SignInSession", "StoredFile", "StoredFileChunk", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
+    "SchedulerLease", "SignInSession", "StoredFile", "StoredFileChunk", "UTCDateTime", "UserAccount", "WeeklyBulletin",
+    "WorkItem",
     "WorkItemGroup",
 ]
