@@ -1,14 +1,16 @@
-"""Stored files and generated secrets in the database, so that several web hosts share nothing but
-the database (storage/tables/shared_files.py). On PostgreSQL the chunks are stored uncompressed
-(STORAGE EXTERNAL): PDFs, JPEGs, PNGs and OFDs are compressed already.
+"""Several hosts: stored files and generated secrets in the database, so that web hosts share
+nothing but the database (storage/tables/shared_files.py), and marks of the signed checkpoints, so
+that a scheduler whose checkpoint folder is not the shared one notices (storage/tables/audit.py).
+On PostgreSQL the chunks are stored uncompressed (STORAGE EXTERNAL): PDFs, JPEGs, PNGs and OFDs are
+compressed already.
 
-Revision ID: 0020_shared_files
+Revision ID: 0020_several_hosts
 Revises: 0017_guarded_writes
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_shared_files"
+revision = "0020_several_hosts"
 down_revision = "0017_guarded_writes"
 branch_labels = None
 depends_on = None
@@ -35,6 +37,13 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE stored_file_chunks ALTER COLUMN data SET STORAGE EXTERNAL")
     op.create_table(
+        "checkpoint_marks",
+        sa.Column("number", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("signed_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("number"),
+    )
+    op.create_table(
         "app_secrets",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -45,5 +54,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("app_secrets")
+    op.drop_table("checkpoint_marks")
     op.drop_table("stored_file_chunks")
     op.drop_table("stored_files")
