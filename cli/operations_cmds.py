@@ -1,4 +1,4 @@
-"""`yijianshi bulletin`, `backup`, `restore` and `calendar`: what an operator runs now and then to
+"""`yijianshi bulletin`, `backup`, `restore`, `files` and `calendar`: what an operator runs now and then to
 keep the service and its working-day calendar in order."""
 from __future__ import annotations
 
@@ -91,6 +91,28 @@ def cmd_calendar_show(args) -> int:
     return 0
 
 
+def cmd_files_migrate(args) -> int:
+    """Copy the upload folder's materials and exports into the database file store."""
+    from yijianshi.engine.cases.materials import material_key
+    from yijianshi.storage import material_store
+    from yijianshi.storage.file_store import DatabaseFiles, FolderFiles, copy_folder_to
+
+    system = open_system(args)
+    settings, db = system.settings, system.db
+    folder = FolderFiles(settings.uploads)
+    target = DatabaseFiles(db.reader, db.writer, settings.uploads / "tmp")
+    copied, skipped = copy_folder_to(folder, target)
+    print(f"已从 {settings.uploads} 复制 {copied} 个文件到数据库；{skipped} 个已在数据库中，跳过。")
+    with db.reader.connect() as conn:
+        hashes = sorted(material_store.all_hashes(conn))
+    missing = [h for h in hashes if not target.exists(material_key(h))]
+    for h in missing:
+        print(f"缺少材料文件：{h}（不在 {settings.uploads}，也不在数据库中）")
+    if settings.file_store_kind != "database":
+        print("注意：当前设置仍从文件夹读取文件；请设置 YIJIANSHI_FILE_STORE=database（PostgreSQL 时为默认）。")
+    return 1 if missing else 0
+
+
 def add_operations_parsers(sub) -> None:
     bulletin = sub.add_parser("bulletin", help="每周通报").add_subparsers(dest="bulletin_command", required=True)
     p = bulletin.add_parser("generate", help="生成（或重新生成）某周的每周通报，默认上一个完整的周")
@@ -108,6 +130,11 @@ def add_operations_parsers(sub) -> None:
     p.add_argument("--force", action="store_true", help="目标数据库已存在时用备份替换它")
     p.add_argument("--reexecute", action="store_true", help="恢复前重新执行每个案件并比对存储状态（较慢）")
     p.set_defaults(func=cmd_restore)
+
+    files = sub.add_parser("files", help="材料与导出文件的存储").add_subparsers(dest="files_command", required=True)
+    p = files.add_parser("migrate-to-database",
+                         help="把上传目录（YIJIANSHI_UPLOADS）中的材料与导出文件复制到数据库，供多台主机共用；可重复运行")
+    p.set_defaults(func=cmd_files_migrate)
 
     cal = sub.add_parser("calendar", help="工作日日历（法定节假日安排）").add_subparsers(
         dest="calendar_command", required=True)

@@ -17,13 +17,14 @@ from yijianshi.engine.access.api_clients import ApiClientService
 from yijianshi.engine.audit.checkpoints import Checkpoints
 from yijianshi.engine.audit.export_jobs import ExportJobs
 from yijianshi.engine.cases.idempotent_start import IdempotentStarts
-from yijianshi.engine.cases.materials import FileStore, MaterialService
+from yijianshi.engine.cases.materials import MaterialService
 from yijianshi.engine.clock import Clock
 from yijianshi.engine.notifications import setup as notifications
 from yijianshi.engine.notifications.dispatcher import Dispatcher
 from yijianshi.engine.runtime import Engine
 from yijianshi.engine.settings import Settings
 from yijianshi.storage.database import Database
+from yijianshi.storage.file_store import DatabaseFiles, FileStore, FolderFiles
 
 if TYPE_CHECKING:  # imported when a scheduler is made: APScheduler is not every command's business
     from yijianshi.engine.deadlines.scheduler import DeadlineScheduler
@@ -35,6 +36,7 @@ class System:
     db: Database
     engine: Engine
     accounts: AccountService
+    files: FileStore
     materials: MaterialService
     exports: ExportJobs
     api_clients: ApiClientService
@@ -56,15 +58,17 @@ class System:
         The engine's database, not settings.database_url, is the one used."""
         db, clock = engine.db, engine.clock
         notifications.configure(engine.cases.runner.notices, settings)
+        files = file_store(settings, db)
         return cls(
             settings=settings,
             db=db,
             engine=engine,
             accounts=AccountService(db, clock, password_method=settings.password_hash_method,
                                     policy=SignInPolicy.from_settings(settings)),
-            materials=MaterialService(db, FileStore(settings.uploads), clock, max_bytes=settings.max_upload_bytes,
+            files=files,
+            materials=MaterialService(db, files, clock, max_bytes=settings.max_upload_bytes,
                                       max_files=settings.max_upload_files),
-            exports=ExportJobs(engine, settings.exports),
+            exports=ExportJobs(engine, files),
             api_clients=ApiClientService(db, clock),
             starts=IdempotentStarts(db, engine.cases),
             checkpoints=Checkpoints(db, clock, settings.checkpoint_dir, settings.signing_key_file),
@@ -87,3 +91,11 @@ class System:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def file_store(settings: Settings, db: Database) -> FileStore:
+    """Where materials and exports are stored (Settings.file_store_kind): the database, which every
+    host reads, or the upload folder. Uploads are staged in this host's <uploads>/tmp either way."""
+    if settings.file_store_kind == "database":
+        return DatabaseFiles(db.reader, db.writer, settings.uploads / "tmp")
+    return FolderFiles(settings.uploads)

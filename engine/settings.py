@@ -4,8 +4,14 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
     YIJIANSHI_HOME              folder for the default SQLite file, the secret key file and uploads
                                 (default: var, in the folder the process starts in)
     YIJIANSHI_DATABASE_URL      SQLAlchemy URL (default: SQLite file <home>/yijianshi.sqlite3)
-    YIJIANSHI_UPLOADS           folder for uploaded materials and exports (default: <home>/uploads)
-    YIJIANSHI_SECRET_KEY        the key that signs sessions (default: generated once into <home>/secret_key)
+    YIJIANSHI_UPLOADS           folder for uploaded materials and exports when they are kept in a
+                                folder, and for staging uploads on this host (default: <home>/uploads)
+    YIJIANSHI_FILE_STORE        where materials and exports are stored: database (the default with
+                                PostgreSQL: every host reads them, nothing but the database is shared)
+                                or folder (YIJIANSHI_UPLOADS; the default with SQLite; for several
+                                hosts only on a volume they all mount)
+    YIJIANSHI_SECRET_KEY        the key that signs sessions (default: generated once, into the database
+                                with the database file store, else into <home>/secret_key)
     YIJIANSHI_SECURE_COOKIES    1: session cookies only over HTTPS
     YIJIANSHI_CHECKPOINT_DIR    folder of the signed history checkpoints and their public keys, to ship to
                                 write-once storage (default: <home>/checkpoints)
@@ -79,6 +85,7 @@ DEFAULT_CHECKPOINT_EVERY_S = 3600.0
 # Uploads: the largest file, and how many files one submission may carry.
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 10
+FILE_STORES = ("database", "folder")
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,7 @@ class Settings:
     uploads: Path
     secret_key: str | None = field(default=None, repr=False)  # None: the key generated into secret_key_file
     secure_cookies: bool = False
+    file_store: str | None = None  # None: database with PostgreSQL, folder with SQLite (the file_store_kind)
     health_scheduler_stale_seconds: float = 15.0
     log_format: str = "json"  # "text" for a person at a terminal; anything else is json
     log_level: str | None = None  # None: the default of the command that runs
@@ -135,6 +143,8 @@ class Settings:
             raise ValueError("script limits: CPU seconds > 0, memory at least 64 MB, at least one worker")
         if self.hotline_webhook_url and not self.hotline_webhook_secret:
             raise ValueError("YIJIANSHI_HOTLINE_WEBHOOK_URL needs YIJIANSHI_HOTLINE_WEBHOOK_SECRET (the HMAC key)")
+        if self.file_store is not None and self.file_store not in FILE_STORES:
+            raise ValueError(f"YIJIANSHI_FILE_STORE must be database or folder, not {self.file_store}")
         if self.notify_max_attempts < 1:
             raise ValueError("YIJIANSHI_NOTIFY_MAX_ATTEMPTS must be at least 1")
         for name in ("home", "uploads", "prometheus_multiproc_dir", "checkpoints", "signing_key"):
@@ -166,6 +176,7 @@ class Settings:
             uploads=absolute(uploads, base) if uploads else home / "uploads",
             secret_key=value("YIJIANSHI_SECRET_KEY"),
             secure_cookies=environ.get("YIJIANSHI_SECURE_COOKIES") == "1",
+            file_store=(value("YIJIANSHI_FILE_STORE") or "").strip().lower() or None,
             health_scheduler_stale_seconds=float(value("YIJIANSHI_HEALTH_SCHEDULER_STALE_SECONDS") or "15"),
             log_format=(value("YIJIANSHI_LOG_FORMAT") or "json").lower(),
             log_level=(value("YIJIANSHI_LOG_LEVEL") or "").upper() or None,
@@ -222,6 +233,19 @@ class Settings:
                             max_workers=self.script_workers)
 
     @property
+    def file_store_kind(self) -> str:
+        """Where materials and exports are stored: "database" or "folder"."""
+        if self.file_store is not None:
+            return self.file_store
+        return "database" if make_url(self.database_url).get_backend_name() == "postgresql" else "folder"
+
+    @property
+    def secrets_in_database(self) -> bool:
+        """Generated secrets (the session key) are kept in the database, for every host, when the
+        files are: then the database is all that hosts share."""
+        return self.file_store_kind == "database"
+
+    @property
     def secret_key_file(self) -> Path:
         return self.home / SECRET_KEY_FILE
 
@@ -234,11 +258,6 @@ class Settings:
     def signing_key_file(self) -> Path:
         """The private key that signs checkpoints (kept out of the database and the checkpoint folder)."""
         return self.signing_key if self.signing_key is not None else self.home / SIGNING_KEY_FILE
-
-    @property
-    def exports(self) -> Path:
-        """Where finished case exports are written."""
-        return self.uploads / "exports"
 
 
 def absolute(path: str | Path, base: Path) -> Path:

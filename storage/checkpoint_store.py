@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, func, select
+from datetime import datetime
 
-from yijianshi.storage.tables import Event
+from sqlalchemy import Connection, func, insert, select
+
+from yijianshi.storage.tables import CheckpointMark, Event
 
 events = Event.__table__
+marks = CheckpointMark.__table__
 
 # Rows per query while streaming: enough to amortise the round trip, small enough to stay flat.
 BATCH = 5000
@@ -64,3 +67,14 @@ def recorded_before(conn: Connection, after_id: int, before, case_id: int | None
     if case_id is not None:
         q = q.where(events.c.case_id == case_id)
     return list(conn.execute(q.order_by(events.c.id).limit(limit)))
+
+
+def latest_mark(conn: Connection):
+    """The highest checkpoint signed against this database (number, digest, signed_at), or None."""
+    return conn.execute(select(marks).order_by(marks.c.number.desc()).limit(1)).first()
+
+
+def add_mark(conn: Connection, number: int, digest: str, at: datetime) -> None:
+    """Record that checkpoint `number` was signed; a second checkpoint of that number is refused by
+    the primary key (IntegrityError)."""
+    conn.execute(insert(marks).values(number=number, digest=digest, signed_at=at))

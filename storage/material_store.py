@@ -1,4 +1,5 @@
-"""SQL for uploaded materials (the files themselves live in the upload folder by content hash)."""
+"""SQL for uploaded materials (the files themselves are in the file store by content hash:
+storage/file_store.py)."""
 from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, insert, select
@@ -29,3 +30,8 @@ def referenced(conn: Connection, hashes: list[str]) -> set[str]:
     """Which of these content hashes some stored material still refers to."""
     q = select(materials.c.sha256).where(materials.c.sha256.in_(hashes)).distinct()
     return set(conn.execute(q).scalars())
+
+
+def all_hashes(conn: Connection) -> set[str]:
+    """The content hash of every stored material."""
+    return set(conn.execute(select(materials.c.sha256).distinct()).scalars())

@@ -252,6 +252,8 @@ def test_postgres_checkpoint_waits_for_open_writers_and_catches_arewrite(migrate
         assert (inserted.event_id, inserted.case_id, inserted.seq) == (gap, case_id, 4)
         assert "不在检查点中" in str(inserted)
         assert (report.first.case_id, report.first.seq) == (case_id, 4)
+        with engine.db.engine.begin() as conn:  # a new log in a new folder: the old log's marks go
+            conn.exec_driver_sql("DELETE FROM checkpoint_marks")
         checkpoints = checkpoints_at(engine, tmp_path / "after")
         checkpoints.create()
 
@@ -278,3 +280,28 @@ def test_leaves_commit_to_every_column():
                         ("data", '{"a":1}'), ("prev_hash", "q"), ("hash", "i")]:
         assert leaf_of(SimpleNamespace(**{**base, name: other})) != leaf, name
     assert hashlib.sha256(b"").hexdigest() == merkle.EMPTY_ROOT.hex()
+
+
+def test_a_host_with_another_checkpoint_folder_does_not_fork_the_log(engine, tmp_path):
+    """Several hosts run schedulers; the one that takes the lease over must continue the log the
+    others signed. One whose checkpoint folder is not the shared one (empty, or behind) refuses, and
+    creates no signing key there, instead of starting a second log from #1."""
+    import shutil
+
+    from yijianshi.engine.errors import EngineError
+
+    finished_case(engine)
+    host_a = checkpoints_at(engine, tmp_path / "a")
+    assert host_a.create().number == 1
+    host_b = checkpoints_at(engine, tmp_path / "b")
+    with pytest.raises(EngineError, match="中没有检查点，与数据库记录的已签署检查点 #1"):
+        host_b.create()
+    assert not host_b.keys.key_file.exists() and not list(host_b.folder.iterdir())
+    shutil.copytree(tmp_path / "a", tmp_path / "c")  # a copy of the folder, which then falls behind
+    host_c = checkpoints_at(engine, tmp_path / "c")
+    running_case(engine)
+    assert host_a.create().number == 2
+    with pytest.raises(EngineError, match="最新为 #1，与数据库记录的已签署检查点 #2"):
+        host_c.create()
+    running_case(engine)
+    assert host_a.create().number == 3 and anchoring.verify(host_a).ok  # the shared folder goes on

@@ -17,6 +17,7 @@ from yijianshi.engine.audit.event_logs import CSV_COLUMNS, XES_NS, case_log, tra
 from yijianshi.engine.audit.export_jobs import ExportJobs
 from yijianshi.storage import audit_store
 from yijianshi.storage.audit_store import CaseSearch
+from yijianshi.storage.file_store import FolderFiles
 from tests.web.conftest import SCENARIO
 from tests.web.helpers import APPLICATION, FRONT_DESK, accept, item_id, start
 
@@ -238,7 +239,7 @@ def test_what_each_step_changed(engine, cases):
 def test_export_job_progress_and_file(engine, cases, tmp_path, monkeypatch):
     monkeypatch.setattr("yijianshi.engine.audit.export_jobs.PROGRESS_EVERY", 1)
     seen = []
-    jobs = ExportJobs(engine, tmp_path / "exports")
+    jobs = ExportJobs(engine, FolderFiles(tmp_path / "files"))
     real_update = jobs.update
 
     def recording(job_id, **values):
@@ -251,8 +252,9 @@ def test_export_job_progress_and_file(engine, cases, tmp_path, monkeypatch):
     done = jobs.run(job.id)
     assert (done.state, done.done, done.total, done.percent) == ("done", 3, 3, 100)
     assert [s for s in seen if s is not None][:3] == [1, 2, 3]  # progress after every case
-    path = jobs.path_of(done)
-    assert path.exists() and not list(path.parent.glob("*.part"))
+    path = jobs.content_of(done).path
+    assert path.exists() and path.parent == tmp_path / "files" / "exports"
+    assert not list((tmp_path / "files").rglob("*.part"))
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
     assert len({r[0] for r in rows[1:]}) == 3 and done.events == len(rows) - 1
     assert [j.id for j in jobs.recent("shenji")] == [job.id]
@@ -263,11 +265,12 @@ def test_a_failing_export_leaves_no_file(engine, cases, tmp_path, monkeypatch):
         raise OSError("磁盘已满")
 
     monkeypatch.setattr("yijianshi.engine.audit.export_jobs.write_log", broken)
-    jobs = ExportJobs(engine, tmp_path / "exports")
+    jobs = ExportJobs(engine, FolderFiles(tmp_path / "files"))
     job = jobs.create("shenji", "xes", CaseSearch())
     failed = jobs.run(job.id)
     assert failed.state == "failed" and "磁盘已满" in failed.error
-    assert not list((tmp_path / "exports").iterdir())
+    assert not [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
+    assert jobs.content_of(failed) is None
 
 
 def test_unknown_format_is_refused(engine, tmp_path):
@@ -288,7 +291,7 @@ def test_search_round_trips_through_json():
 def test_a_job_whose_process_died_shows_as_failed(engine, cases, tmp_path):
     from yijianshi.engine.audit.export_jobs import ABANDONED
 
-    jobs = ExportJobs(engine, tmp_path / "exports")
+    jobs = ExportJobs(engine, FolderFiles(tmp_path / "files"))
     job = jobs.create("shenji", "csv", CaseSearch())  # queued, and no thread ever runs it
     engine.clock.advance(minutes=9)
     assert jobs.get(job.id).state == "queued"

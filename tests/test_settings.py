@@ -79,7 +79,6 @@ def test_relative_settings_come_out_absolute(tmp_path):
     assert settings.database_url == f"sqlite:///{tmp_path}/db/yijianshi.sqlite3"
     assert settings.prometheus_multiproc_dir == tmp_path / "prom"
     assert settings.secret_key_file == tmp_path / "var" / "secret_key"
-    assert settings.exports == tmp_path / "files" / "exports"
     for path in (settings.home, settings.uploads, settings.prometheus_multiproc_dir):
         assert path.is_absolute()
 
@@ -188,3 +187,15 @@ def test_uploads_are_written_and_served_from_one_absolute_folder(tmp_path, monke
     check_every_case(check)
     check.db.dispose()
     system.close()
+
+
+def test_file_store_follows_the_database_unless_set(tmp_path):
+    at = Settings.at(tmp_path)
+    assert at.file_store_kind == "folder" and not at.secrets_in_database
+    pg = at.replace(database_url="postgresql+psycopg://u@h/db")
+    assert pg.file_store_kind == "database" and pg.secrets_in_database
+    assert pg.replace(file_store="folder").file_store_kind == "folder"
+    environ = {"YIJIANSHI_HOME": str(tmp_path), "YIJIANSHI_FILE_STORE": "Database"}
+    assert Settings.from_environ(environ).file_store_kind == "database"
+    with pytest.raises(ValueError, match="YIJIANSHI_FILE_STORE"):
+        Settings.from_environ({**environ, "YIJIANSHI_FILE_STORE": "s3"})

@@ -57,7 +57,7 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     app.config.from_mapping(flask_config(system.settings))
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = secret_key(system.settings)
+        app.config["SECRET_KEY"] = secret_key(system.settings, system.db)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = max_request_bytes(app.config)
     install(app, system)

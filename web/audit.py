@@ -4,7 +4,7 @@ re-execution; step-through replay on the diagram; event-log exports (XES, CSV) f
 search, the large ones as background jobs with a progress page. Nothing here changes a case."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from yijianshi.engine.audit.case_record import audit_case, reexecution
@@ -19,6 +19,7 @@ from yijianshi.web.audit_view import SearchForm, processes_in, replay_json, time
 from yijianshi.web.i18n import gettext as _
 from yijianshi.web.paging import page_number
 from yijianshi.web.services import scenario_catalogue, services
+from yijianshi.web.stored_files import send_stored
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -154,10 +155,10 @@ def export_progress(job_id: int):
 def export_download(job_id: int):
     svc = services()
     job = _job_or_404(job_id)
-    path = svc.exports.path_of(job)
-    if job.state != "done" or not path.exists():
+    content = svc.exports.content_of(job)
+    if content is None:
         abort(404)
-    response = send_file(path, mimetype=FORMATS[job.format][0], as_attachment=True, download_name=job.filename,
-                         max_age=0)
+    response = send_stored(content, mimetype=FORMATS[job.format][0], as_attachment=True,
+                           download_name=job.filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response

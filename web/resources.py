@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, abort
 from flask_login import current_user, login_required
 
 from yijianshi.engine.modeling.drawing_copy import drawing_copy
 from yijianshi.storage import inbox_store
 from yijianshi.web.access import can_view_case, require
 from yijianshi.web.services import scenario_catalogue, services
+from yijianshi.web.stored_files import send_stored
 
 bp = Blueprint("resources", __name__)
 
@@ -26,9 +27,9 @@ def material(material_id: int):
     with svc.engine.db.reader.connect() as conn:
         row = inbox_store.case_row(conn, record.case_id)
         require(row is not None and can_view_case(conn, current_user, row))
-    response = send_file(svc.materials.path_of(record), mimetype=record.content_type,
-                         as_attachment=not (record.is_image or record.content_type == "application/pdf"),
-                         download_name=record.filename, max_age=0)
+    response = send_stored(svc.materials.content_of(record), mimetype=record.content_type,
+                           as_attachment=not (record.is_image or record.content_type == "application/pdf"),
+                           download_name=record.filename)
     # Uploaded content is never run as a page of this site.
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
     response.headers["Cache-Control"] = "private, no-store"

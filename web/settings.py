@@ -1,6 +1,8 @@
 """The Flask configuration of the web app, made from the process's settings (engine/settings.py).
-The secret key that signs sessions must be the same in every worker process, so without
-YIJIANSHI_SECRET_KEY it is generated once and kept in a file in the home folder."""
+The secret key that signs sessions must be the same in every worker process on every host, so
+without YIJIANSHI_SECRET_KEY it is generated once and kept in the database (with the database file
+store, where several hosts share nothing else: storage/secret_store.py), or else in a file in the
+home folder (one machine)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +10,10 @@ import secrets
 from datetime import timedelta
 
 from yijianshi.engine.settings import Settings
+from yijianshi.storage import secret_store
+from yijianshi.storage.database import Database
+
+SESSION_KEY = "session_secret_key"
 
 
 def flask_config(settings: Settings) -> dict:
@@ -45,10 +51,13 @@ FROM_SETTINGS_ONLY = ("UPLOAD_FOLDER", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_FILES", "
                       "DATABASE_URL")
 
 
-def secret_key(settings: Settings) -> str:
-    """YIJIANSHI_SECRET_KEY, else a key generated once into <home>/secret_key (mode 600)."""
+def secret_key(settings: Settings, db: Database) -> str:
+    """YIJIANSHI_SECRET_KEY, else a key generated once into the database (Settings.secrets_in_database)
+    or into <home>/secret_key (mode 600)."""
     if settings.secret_key:
         return settings.secret_key
+    if settings.secrets_in_database:
+        return secret_store.shared_secret(db.writer, SESSION_KEY, lambda: secrets.token_hex(32))
     path = settings.secret_key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():

@@ -5,7 +5,8 @@
 
 The environment is read here, once, into the settings (engine/settings.py lists them all):
 YIJIANSHI_DATABASE_URL (or YIJIANSHI_HOME for the default SQLite file), YIJIANSHI_SECRET_KEY (the
-same in every worker; otherwise it is kept in <YIJIANSHI_HOME>/secret_key), YIJIANSHI_UPLOADS. The
+same in every worker on every host; otherwise generated once into the database, or with the folder
+file store into <YIJIANSHI_HOME>/secret_key), YIJIANSHI_FILE_STORE, YIJIANSHI_UPLOADS. The
 schema must be upgraded first (`yijianshi db upgrade`). Logs are JSON lines on stderr
 (YIJIANSHI_LOG_FORMAT, YIJIANSHI_LOG_LEVEL); for Prometheus with several workers see
 web/gunicorn_conf.py."""

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from yijianshi.engine.audit import merkle
 from yijianshi.engine.audit.signing_keys import (KeyRing, PublicKey, b64, key_id_of, link_into_place,
                                                  temporary_beside, trusted_ids, write_new)
@@ -33,6 +35,9 @@ from yijianshi.engine.cases.history import canonical_bytes, canonical_json
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.errors import EngineError
 from yijianshi.storage import checkpoint_store
+
+_SHARE_FOLDER = ("签署检查点的各主机须共用同一个检查点目录（YIJIANSHI_CHECKPOINT_DIR）和签名密钥；若该目录确已丢失，"
+                 "请从一次写入存储中恢复。")
 
 FORMAT = "yijianshi-checkpoint/1"
 _NAME = re.compile(r"^(\d{6,})\.json$")
@@ -294,6 +299,7 @@ class Checkpoints:
         when no event was added since the latest (the scheduler's periodic run)."""
         with self._writing:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._check_same_log(self.log.latest())
             if not self.keys.key_file.exists() and not self.log.paths() and not any(self.keys.folder.glob("*.json")):
                 self.keys.init(self.clock.now())
             key = self.keys.signing_key()
@@ -333,11 +339,30 @@ class Checkpoints:
             except FileExistsError:
                 pass  # the same leaves, left by a run that died before writing its head
             try:
-                write_new(self.folder / f"{number:06d}.json",
-                          (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+                # The mark and the file together: another host that signed this number first (into
+                # another folder) makes the insert fail before the file is written.
+                with self.db.writer.begin() as conn:
+                    try:
+                        checkpoint_store.add_mark(conn, number, cp.digest(), now)
+                    except IntegrityError as err:
+                        raise EngineError(f"检查点 #{number} 已由另一进程或主机签署；{_SHARE_FOLDER}") from err
+                    write_new(self.folder / f"{number:06d}.json",
+                              (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
             except FileExistsError as err:
                 raise EngineError(f"检查点 #{number} 已由另一进程写入；请重试。") from err
             return cp
+
+    def _check_same_log(self, prev: Checkpoint | None) -> None:
+        """Refuse to continue a log that is behind the checkpoints signed against this database: this
+        folder is not the one the others write to (another host's, or a lost one)."""
+        with self.db.reader.connect() as conn:
+            mark = checkpoint_store.latest_mark(conn)
+        if mark is None or (prev is not None and prev.number > mark.number):
+            return
+        if prev is None or prev.number < mark.number or prev.digest() != mark.digest:
+            have = f"#{prev.number}" if prev is not None else "没有检查点"
+            raise EngineError(f"检查点目录 {self.folder} 中{'最新为 ' if prev else ''}{have}，与数据库记录的已签署检查点 "
+                              f"#{mark.number}（{mark.signed_at:%Y-%m-%d %H:%M} UTC）不符，不在此目录续写。{_SHARE_FOLDER}")
 
     def _write_leaves(self, tmp: Path, tree: merkle.Frontier, after: int, up_to: int):
         """Stream the events after `after` up to `up_to` into the tree and the leaves file `tmp`;

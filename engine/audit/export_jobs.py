@@ -1,10 +1,11 @@
 """Exports of many cases' event logs as background jobs: a job row records the search, the number of
-cases to write and how many are written, so a page can show progress; the file is written aside
-and moved into place when complete, so a download never sees half a file."""
+cases to write and how many are written, so a page can show progress; the file is written to this
+host's scratch folder and stored (storage/file_store.py: the database or a folder, where every host
+reads it) when complete, so a download never sees half a file."""
 from __future__ import annotations
 
 import json
-import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +16,7 @@ from yijianshi.engine.audit.event_logs import FORMATS, traces, write_log
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.storage import audit_store
 from yijianshi.storage.audit_store import CaseSearch
+from yijianshi.storage.file_store import Content, FileStore
 
 PROGRESS_EVERY = 20  # cases between progress updates
 # A queued or running job whose progress has not moved for this long lost the process that ran it
@@ -49,9 +51,9 @@ class ExportJobView:
 
 
 class ExportJobs:
-    def __init__(self, engine, folder: str | Path):
+    def __init__(self, engine, store: FileStore):
         self.engine = engine
-        self.folder = Path(folder)
+        self.store = store
 
     def create(self, requested_by: str, fmt: str, search: CaseSearch) -> ExportJobView:
         """Record a new export (queued) with the number of cases it will write."""
@@ -79,8 +81,14 @@ class ExportJobs:
         now = self.engine.clock.now()
         return [_view(r, now) for r in rows]
 
-    def path_of(self, job: ExportJobView) -> Path:
-        return self.folder / job.filename
+    def key_of(self, job: ExportJobView) -> str:
+        return f"exports/{job.filename}"
+
+    def content_of(self, job: ExportJobView) -> Content | None:
+        """The finished file of a job; None while it runs, after it failed, or if it was removed."""
+        if job.state != "done":
+            return None
+        return self.store.open(self.key_of(job))
 
     def start(self, job_id: int) -> threading.Thread:
         """Run the job on a daemon thread of this process."""
@@ -92,9 +100,9 @@ class ExportJobs:
         """Write the file, updating the job's progress as cases are written."""
         job = self.get(job_id)
         self.update(job_id, state="running")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        final = self.path_of(job)
-        partial = final.with_name(final.name + ".part")
+        self.store.scratch.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.store.scratch, prefix=f"export-{job_id}-", suffix=".part")
+        partial = Path(name)
         counts = {"done": 0, "events": 0}
 
         def progressed(trace) -> None:
@@ -104,9 +112,9 @@ class ExportJobs:
                 self.update(job_id, **counts)
 
         try:
-            with open(partial, "wb") as out:
+            with open(fd, "wb") as out:
                 write_log(job.format, out, traces(self.engine, job.search), on_trace=progressed)
-            os.replace(partial, final)
+            self.store.put(self.key_of(job), partial, replace=True)
         except Exception as err:  # the job page shows what went wrong; the partial file goes
             partial.unlink(missing_ok=True)
             self.update(job_id, state="failed", error=str(err)[:1000], finished_at=self.engine.clock.now(),

@@ -6,8 +6,9 @@ chain, and a refused completion attaches nothing).
 
 Upload rules: only PDF, JPEG, PNG and OFD (the national e-document format), recognised by their
 content, not by the name a browser sends; a size limit per file and a count limit per upload. Files
-are stored once per content (SHA-256) under an upload folder; the database says which case holds
-which file under which name. An upload is all-or-nothing: if any file is refused, none is kept."""
+are stored once per content (SHA-256) in the file store (storage/file_store.py: the database or a
+folder); the database says which case holds which file under which name. An upload is
+all-or-nothing: if any file is refused, none is kept."""
 from __future__ import annotations
 
 import hashlib
@@ -29,6 +30,7 @@ from yijianshi.engine.settings import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from yijianshi.storage import material_store
 from yijianshi.storage.case_store import WorkItemRow
 from yijianshi.storage.database import Database
+from yijianshi.storage.file_store import Content, FileStore
 
 APPLICATION, RESULT = "application", "result"
 _CHUNK = 1024 * 1024
@@ -63,7 +65,7 @@ class Upload:
 
 @dataclass
 class StagedFile:
-    """A checked upload written to a temporary file in the store, not yet published."""
+    """A checked upload written to a temporary file in the store's scratch folder, not yet stored."""
 
     filename: str
     file_type: FileType
@@ -136,63 +138,43 @@ def sniff(head: bytes, path: Path) -> FileType | None:
     return None
 
 
-class FileStore:
-    """Files by content hash under one folder: <root>/ab/cd/<sha256>. Writes are atomic."""
+def material_key(sha256: str) -> str:
+    """Where the content with this hash is stored: ab/cd/<sha256>."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise NotFound("材料文件不存在。")
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
 
-    def path_for(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise NotFound("材料文件不存在。")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def stage(self, upload: Upload, max_bytes: int) -> StagedFile:
-        """Copy an upload to a temporary file while hashing it; refuse it if too big or of a wrong type."""
-        name = clean_filename(upload.filename)
-        (self.root / "tmp").mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.root / "tmp", prefix="upload-")
-        temp_path = Path(temp)
-        digest, size, head = hashlib.sha256(), 0, b""
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := upload.stream.read(_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise MaterialRefused(f"文件“{name}”超过 {_megabytes(max_bytes)} 的大小上限，请压缩或拆分后再上传。")
-                    if len(head) < 16:
-                        head += chunk[:16]
-                    digest.update(chunk)
-                    out.write(chunk)
-            if size == 0:
-                raise MaterialRefused(f"文件“{name}”是空文件，请重新选择。")
-            file_type = sniff(head, temp_path)
-            if file_type is None:
-                raise MaterialRefused(f"文件“{name}”不是允许的类型。只接受 {allowed_types_text()} 文件。")
-            ext = os.path.splitext(name)[1].lower()
-            if ext not in file_type.extensions:
-                raise MaterialRefused(f"文件“{name}”的扩展名与内容不符（内容是 {file_type.label}），请改正后再上传。")
-        except BaseException:
-            temp_path.unlink(missing_ok=True)
-            raise
-        return StagedFile(name, file_type, digest.hexdigest(), size, temp_path)
-
-    def publish(self, staged: StagedFile) -> bool:
-        """Move a staged file to its content address; False if that content was already stored."""
-        final = self.path_for(staged.sha256)
-        if final.exists():
-            staged.temp_path.unlink(missing_ok=True)
-            return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged.temp_path, final)
-        return True
-
-    def discard(self, staged: Iterable[StagedFile]) -> None:
-        for s in staged:
-            s.temp_path.unlink(missing_ok=True)
-
-    def remove(self, sha256: str) -> None:
-        self.path_for(sha256).unlink(missing_ok=True)
+def stage_upload(scratch: Path, upload: Upload, max_bytes: int) -> StagedFile:
+    """Copy an upload to a temporary file in `scratch` while hashing it; refuse it if too big or of a
+    wrong type (nothing of it is kept)."""
+    name = clean_filename(upload.filename)
+    scratch.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=scratch, prefix="upload-")
+    temp_path = Path(temp)
+    digest, size, head = hashlib.sha256(), 0, b""
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := upload.stream.read(_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise MaterialRefused(f"文件“{name}”超过 {_megabytes(max_bytes)} 的大小上限，请压缩或拆分后再上传。")
+                if len(head) < 16:
+                    head += chunk[:16]
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise MaterialRefused(f"文件“{name}”是空文件，请重新选择。")
+        file_type = sniff(head, temp_path)
+        if file_type is None:
+            raise MaterialRefused(f"文件“{name}”不是允许的类型。只接受 {allowed_types_text()} 文件。")
+        ext = os.path.splitext(name)[1].lower()
+        if ext not in file_type.extensions:
+            raise MaterialRefused(f"文件“{name}”的扩展名与内容不符（内容是 {file_type.label}），请改正后再上传。")
+    except BaseException:
+        temp_path.unlink(missing_ok=True)
+        raise
+    return StagedFile(name, file_type, digest.hexdigest(), size, temp_path)
 
 
 class MaterialService:
@@ -214,24 +196,30 @@ class MaterialService:
         staged: list[StagedFile] = []
         try:
             for upload in uploads:
-                staged.append(self.store.stage(upload, self.max_bytes))
+                staged.append(stage_upload(self.store.scratch, upload, self.max_bytes))
         except BaseException:
-            self.store.discard(staged)
+            self.discard(staged)
             raise
         return staged
 
+    def discard(self, staged: Iterable[StagedFile]) -> None:
+        """Remove staged files that will not be published."""
+        for s in staged:
+            s.temp_path.unlink(missing_ok=True)
+
     def publish(self, staged: list[StagedFile]) -> PublishedFiles:
-        """Move checked uploads to their content addresses, ready to be attached by the command that
-        completes a work item (CaseService.complete_work_item(materials=...)), in its transaction.
-        If that command fails, `forget` removes what this call stored."""
+        """Store checked uploads by content, ready to be attached by the command that completes a
+        work item (CaseService.complete_work_item(materials=...)), in its transaction: a file is
+        stored whole before any row refers to it. If that command fails, `forget` removes what this
+        call stored."""
         published = PublishedFiles([], [])
         try:
             for s in staged:
-                if self.store.publish(s):
+                if self.store.put(material_key(s.sha256), s.temp_path):
                     published.new_hashes.append(s.sha256)
                 published.materials.append(NewMaterial(s.filename, s.file_type.content_type, s.size, s.sha256))
         except BaseException:
-            self.store.discard(staged)
+            self.discard(staged)
             self.forget(published)
             raise
         return published
@@ -246,7 +234,7 @@ class MaterialService:
             referenced = material_store.referenced(conn, hashes)
         for sha in hashes:
             if sha not in referenced:
-                self.store.remove(sha)
+                self.store.remove(material_key(sha))
 
     def for_case(self, case_id: int) -> list[MaterialRecord]:
         with self.db.reader.connect() as conn:
@@ -259,11 +247,12 @@ class MaterialService:
             raise NotFound("材料不存在。")
         return record_from_row(row)
 
-    def path_of(self, record: MaterialRecord) -> Path:
-        path = self.store.path_for(record.sha256)
-        if not path.exists():
-            raise NotFound(f"材料“{record.filename}”的文件已不在存储目录中，请联系系统管理员。")
-        return path
+    def content_of(self, record: MaterialRecord) -> Content:
+        """The stored file of a material, to stream."""
+        content = self.store.open(material_key(record.sha256))
+        if content is None:
+            raise NotFound(f"材料“{record.filename}”的文件已不在文件存储中，请联系系统管理员。")
+        return content
 
 
 def material_rows(materials: Iterable[NewMaterial], *, case_id: int, item: WorkItemRow, actor: Actor,

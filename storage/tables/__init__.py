@@ -19,19 +19,21 @@ from yijianshi.storage.tables.calendar import CalendarClosure, CalendarYear
 from yijianshi.storage.tables.deadlines import Deadline, SchedulerLease
 from yijianshi.storage.tables.accounts import SignInSession, UserAccount
 from yijianshi.storage.tables.materials import Material
-from yijianshi.storage.tables.audit import ExportJob
+from yijianshi.storage.tables.audit import CheckpointMark, ExportJob
 from yijianshi.storage.tables.supervision import WeeklyBulletin
 from yijianshi.storage.tables.api_clients import ApiClient, ApiIdempotencyKey
 from yijianshi.storage.tables.failures import CommandFailure
 from yijianshi.storage.tables.external_tasks import ExternalTask
 from yijianshi.storage.tables.organisation import OrgAbsence, OrgDeputy, OrgMembership, OrgUnit
 from yijianshi.storage.tables.notifications import Notification, OutboxMessage
+from yijianshi.storage.tables.shared_files import AppSecret, StoredFile, StoredFileChunk
 
 __all__ = [
-    "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "Base", "BigId", "CalendarClosure",
-    "CalendarYear", "Case", "CaseSearchTerm", "CommandFailure",
+    "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "AppSecret", "Base", "BigId",
+    "CalendarClosure",
+    "CalendarYear", "Case", "CaseSearchTerm", "CheckpointMark", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
     "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit", "OutboxMessage",
-    "SchedulerLease", "SignInSession", "UTCDateTime", "UserAccount", "WeeklyBulletin", "WorkItem",
-    "WorkItemGroup", "WorkItemGroupLink",
+    "SchedulerLease", "SignInSession", "StoredFile", "StoredFileChunk", "UTCDateTime", "UserAccount", "WeeklyBulletin",
+    "WorkItem", "WorkItemGroup", "WorkItemGroupLink",
 ]

@@ -15,6 +15,18 @@ Index("ix_cases_started_by", Case.started_by, Case.id)
 Index("ix_cases_started_at", Case.started_at)
 
 
+class CheckpointMark(Base):
+    """That checkpoint number N with this digest was signed (engine/audit/checkpoints.py). Not trusted
+    by verification, which reads only the checkpoint folder: a coordination record, so that a
+    scheduler on a host whose checkpoint folder is not the one the others write to refuses to start a
+    second, forked log there."""
+
+    __tablename__ = "checkpoint_marks"
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ExportJob(Base):
     """An export of event logs (XES or CSV) running in the background: the filter it was asked for,
     how far it got, and the file it wrote (in the export folder, named after the job)."""

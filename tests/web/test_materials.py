@@ -10,7 +10,8 @@ import zipfile
 import pytest
 
 from yijianshi.engine.errors import FormErrors, NotPermitted
-from yijianshi.engine.cases.materials import FileStore, MaterialRefused, MaterialService, Upload, clean_filename
+from yijianshi.engine.cases.materials import MaterialRefused, MaterialService, Upload, clean_filename, material_key
+from yijianshi.storage.file_store import FolderFiles
 from yijianshi.storage import material_store
 from tests.web.helpers import APPLICATION, FRONT_DESK, MARKET, PDF, PNG, apply, item_id
 
@@ -19,7 +20,7 @@ ACCEPTED = {"materials_complete": "true"}
 
 
 def _service(engine, tmp_path, **kw) -> MaterialService:
-    return MaterialService(engine.db, FileStore(tmp_path / "store"), engine.clock, **kw)
+    return MaterialService(engine.db, FolderFiles(tmp_path / "store"), engine.clock, **kw)
 
 
 def _up(name: str, data: bytes) -> Upload:
@@ -42,7 +43,7 @@ def test_types_are_recognised_by_content(web_engine, tmp_path):
     svc = _service(web_engine, tmp_path)
     staged = svc.stage([_up("营业执照.pdf", PDF), _up("门头照片.PNG", PNG), _up("承诺书.ofd", _ofd())])
     assert [s.file_type.content_type for s in staged] == ["application/pdf", "image/png", "application/ofd"]
-    svc.store.discard(staged)
+    svc.discard(staged)
     with pytest.raises(MaterialRefused, match="不是允许的类型"):
         svc.stage([_up("脚本.pdf", b"<script>alert(1)</script>")])
     with pytest.raises(MaterialRefused, match="扩展名与内容不符"):
@@ -74,8 +75,8 @@ def test_files_are_stored_once_per_content_and_listed_per_case(app, client_for, 
     assert len(_stored_files(tmp_path)) == 1
     web_engine.cases.complete_work_item(accept_id, ACCEPTED, FRONT_DESK, materials=first + second)
     listed = svc.for_case(case_id)
-    path = svc.path_of(listed[0])
-    assert path.read_bytes() == PDF and path.name == first[0].sha256
+    content = svc.content_of(listed[0])
+    assert content.path.read_bytes() == PDF and content.path.name == first[0].sha256
     assert [m.filename for m in listed] == ["受理回执.pdf", "副本.pdf"]
     assert {m.kind for m in listed} == {"result"}  # attached by the front desk at its own step
 
@@ -193,3 +194,60 @@ def test_the_uploader_of_a_material_is_shown_by_display_name(client_for, web_eng
     for page in (applicant.page(f"/apply/cases/{case_id}"), client_for("chuangkou").page(f"/inbox/cases/{case_id}")):
         row = re.search(r"营业执照副本\.pdf</a></td>(.*?)</tr>", page, re.DOTALL).group(1)
         assert 'data-label="上传人">张三</td>' in row and "zhangsan" not in row
+
+
+def test_materials_in_the_database_store(web_engine, tmp_path):
+    """With the database file store the upload folder keeps nothing: the file is a stored_files row
+    (written before the material row that refers to it), downloads stream from the database, and a
+    refused upload leaves no row and no chunk."""
+    from tests.web.conftest import Client, build_app
+
+    app = build_app(web_engine, tmp_path, settings={"file_store": "database"})
+    c = Client(app)
+    c.login("zhangsan")
+    c.get("/apply/scenarios/open_restaurant")
+    big_pdf = PDF + b"%" * (3 * 1024 * 1024)  # more than one chunk
+    response = c.post("/apply/scenarios/open_restaurant", {
+        **APPLICATION, "materials": [(io.BytesIO(big_pdf), "营业执照副本.pdf")]},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    case_id = int(response.location.rsplit("/", 1)[1])
+    with web_engine.db.reader.connect() as conn:
+        row = material_store.for_case(conn, case_id)[0]
+        assert conn.exec_driver_sql("SELECT count(*) FROM stored_file_chunks").scalar() == 4
+    download = c.get(f"/materials/{row.id}")
+    assert download.status_code == 200 and download.data == big_pdf
+    assert download.headers["Content-Length"] == str(len(big_pdf))
+    uploads = tmp_path / "uploads"
+    assert not [p for p in uploads.rglob("*") if p.is_file()]  # not even a staged file left
+
+    c.get("/apply/scenarios/open_restaurant")
+    refused = c.post("/apply/scenarios/open_restaurant", {
+        **APPLICATION, "materials": [(io.BytesIO(PNG), "门头.png"), (io.BytesIO(b"MZ\x90\x00"), "病毒.pdf")]},
+        content_type="multipart/form-data")
+    assert refused.status_code == 422
+    with web_engine.db.reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM stored_files").scalar() == 1
+
+    with web_engine.db.writer.begin() as conn:  # the file lost: a clear 404, not a traceback
+        conn.exec_driver_sql("DELETE FROM stored_file_chunks")
+        conn.exec_driver_sql("DELETE FROM stored_files")
+    missing = c.get(f"/materials/{row.id}")
+    assert missing.status_code == 404 and "已不在文件存储中" in missing.get_data(as_text=True)
+
+
+def test_a_refused_completion_leaves_no_file_in_the_database_store(client_for, web_engine, tmp_path):
+    from yijianshi.storage.file_store import DatabaseFiles
+
+    case_id = apply(client_for("zhangsan"))
+    db = web_engine.db
+    svc = MaterialService(db, DatabaseFiles(db.reader, db.writer, tmp_path / "scratch"), web_engine.clock)
+    published = svc.publish(svc.stage([_up("受理回执.pdf", PDF + b"distinct")]))
+    assert svc.store.exists(material_key(published.new_hashes[0]))
+    with pytest.raises(FormErrors):
+        web_engine.cases.complete_work_item(item_id(web_engine, case_id, "accept"),
+                                            {"materials_complete": "maybe"}, FRONT_DESK, materials=published.materials)
+    svc.forget(published)
+    with db.reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM stored_files").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM stored_file_chunks").scalar() == 0

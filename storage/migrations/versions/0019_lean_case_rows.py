@@ -1,4 +1,6 @@
-"""Less written per case command and per finished case (issue #17):
+"""Less written per case command and per finished case: inbox rows only for open items, departments
+kept in work_item_group_links, work_items indexes without state, the engine state compressed.
+
 - work_item_groups holds the open items only: an ending item's rows are deleted by the command
   (the state trigger of 0004 goes); which departments an item ever had moves to the insert-only
   work_item_group_links, filled here from the existing rows;
