@@ -335,3 +335,28 @@ def running_case_ids(conn: Connection, definition_id: int, limit: int = 1000) ->
     return list(conn.execute(select(cases.c.id).where(cases.c.definition_id == definition_id,
                                                       cases.c.status == "running")
                              .order_by(cases.c.id).limit(limit)).scalars())
+
+
+def set_groups(conn: Connection, work_item_id: str, groups: str, definition_key: str) -> None:
+    """Give an open work item other departments/units (a transfer, 转办): its row and its rows for
+    each department (the every-department row stays); a transfer also clears the claim."""
+    conn.execute(update(work_items).where(work_items.c.id == work_item_id)
+                 .values(groups=groups, claimed_by=None, claimed_at=None))
+    row = conn.execute(select(work_items).where(work_items.c.id == work_item_id)).mappings().one()
+    conn.execute(delete(groups_t).where(and_(groups_t.c.work_item_id == work_item_id,
+                                             groups_t.c.group_code != EVERY_GROUP)))
+    conn.execute(update(groups_t).where(groups_t.c.work_item_id == work_item_id).values(claimed_by=None))
+    new = [group_row(dict(row), g, definition_key) for g in dict.fromkeys(g for g in groups.split(",") if g)]
+    if new:
+        _INSERT_GROUPS.execute_many(conn, new)
+
+
+def set_follow_up(conn: Connection, work_item_id: str, follow_up_at: datetime | None) -> None:
+    conn.execute(update(work_items).where(work_items.c.id == work_item_id).values(follow_up_at=follow_up_at))
+
+
+def forget_work_item(conn: Connection, work_item_id: str) -> None:
+    """Remove an ended work item's row (and its department rows) before its step opens again under the
+    same id (a return, 退回: the history keeps what was done)."""
+    conn.execute(delete(groups_t).where(groups_t.c.work_item_id == work_item_id))
+    conn.execute(delete(work_items).where(work_items.c.id == work_item_id))
