@@ -43,6 +43,7 @@ def index_files(files: list[LintFile]) -> ModelIndex:
         root = f.tree.getroot()
         if f.kind == "dmn":
             model.decisions.update(d.get("id") for d in root.iter("{*}decision"))
+            model.variables.update(o.get("name") for o in root.iter("{*}output") if o.get("name"))
             continue
         f.metas, _ = read_user_tasks(f.tree, f.path)
         for process in root.iter(f"{BPMN}process"):
@@ -75,7 +76,6 @@ def _set_variables(root) -> list[str | None]:
     found += [el.get(f"{CAMUNDA}initiator") for el in root.iter(f"{BPMN}startEvent")]
     found += [el.get("target") for el in root.iter(f"{CAMUNDA}in", f"{CAMUNDA}out")]
     found += [el.get("name") for el in root.iter(f"{CAMUNDA}outputParameter", f"{CAMUNDA}inputParameter")]
-    found += [el.get("name") for el in root.iter("{*}output")]  # DMN outputs (a decision's result)
     return found
 
 
