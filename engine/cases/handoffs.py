@@ -148,7 +148,9 @@ def reopen(wf, current, target, projection: WorkItemProjection) -> None:
     others += [r.name for r in projection.external.values() if r.task.is_descendant_of(target)]
     if others:
         raise EngineError("退回会撤销其他正在办理的环节（" + "、".join(sorted(set(others))) + "），不能退回。")
-    wf.reset_from_task_id(target.id, data=copy.deepcopy(target.data))
+    removed = wf.reset_from_task_id(target.id, data=copy.deepcopy(target.data))
+    for task in removed:  # SpiffWorkflow leaves removed waiting events (a boundary timer) registered
+        wf.event_manager.remove_task(task)
     run_engine(wf)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, extension_properties, read_user_tasks
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 
 
@@ -48,6 +48,9 @@ def index_files(files: list[LintFile]) -> ModelIndex:
         f.metas, _ = read_user_tasks(f.tree, f.path)
         for process in root.iter(f"{BPMN}process"):
             model.processes.setdefault(process.get("id"), (f, process))
+            # what whoever starts the process supplies (an API client's start data), declared
+            declared = extension_properties(process).get("input_variables") or ""
+            model.variables.update(v for v in declared.replace(",", " ").split() if v)
         for ff in root.iter(f"{CAMUNDA}formField"):
             model.field_types.setdefault(ff.get("id"), (ff.get("type"), ff.get("defaultValue"), min_of(ff)))
         for s in root.iter(f"{BPMN}script"):

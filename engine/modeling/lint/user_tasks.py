@@ -73,7 +73,8 @@ def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
 
 def check_dynamic_assignments(f: LintFile, model: ModelIndex) -> list[Problem]:
     """Each variable a dynamic assignment reads must be set by something in the files checked together
-    (a form field, a script, a decision or call result, a mapping, record_actor, the initiator):
+    (a form field, a script, a decision or call result, a mapping, record_actor, the initiator, or the
+    start data the process declares in its extension property input_variables):
     otherwise the task cannot be given to anyone when it becomes ready."""
     problems = []
     for meta in f.metas.values():
@@ -85,7 +86,8 @@ def check_dynamic_assignments(f: LintFile, model: ModelIndex) -> list[Problem]:
             if missing:
                 problems.append(Problem(
                     f.path, meta.line, f"{what}表达式“{entry}”读取的变量 {'、'.join(missing)} 在模型中没有来源"
-                    "（表单字段、脚本赋值、决策结果、输入输出映射或 record_actor），任务就绪时无法确定办理人。",
+                    "（表单字段、脚本赋值、决策结果、输入输出映射、record_actor，或流程扩展属性 input_variables "
+                    "声明的启动数据），任务就绪时无法确定办理人。",
                     meta.task_id))
     return problems
 
