@@ -149,7 +149,8 @@ def _request(engine, sc: Scenario, *steps) -> int:
 
 INTAKE = ("intake", {"channel": "service_staff", "work_order_no": "", "enterprise_name": "宁河区某食品有限公司",
                      "credit_code": "91120221MA05TEQ0A0", "contact_name": "李四", "contact_phone": "13800000000",
-                     "grid_area": "芦台街道", "request_category": "factor", "request_summary": "用电增容"})
+                     "grid_area": "东城街道", "enterprise_address": "东城街道人民路 18 号", "request_category": "factor",
+                     "request_summary": "用电增容"})
 TRANSFER = ("level1", {"l1_outcome": "transfer", "assigned_department": "housing", "l1_answer": "转住建委"})
 COMPLEX = ("level1", {"l1_outcome": "complex", "l1_answer": "涉及多个部门"})
 RESOLVED = ("level1", {"l1_outcome": "resolved", "l1_answer": "已解答"})

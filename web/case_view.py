@@ -232,7 +232,8 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
         name = meta.name if meta is not None and meta.name else (e.task_spec or "")
         return HistoryLine(e.at, actor, _("办结“%(step)s”", step=name),
                            entries_for(definition, data.get("submitted") or {}, masker))
-    if applicant_view and e.type in (h.WORK_ITEM_CLAIMED, h.WORK_ITEM_UNCLAIMED, h.MESSAGE_SENT):
+    if applicant_view and e.type in (h.WORK_ITEM_CLAIMED, h.WORK_ITEM_UNCLAIMED, h.MESSAGE_SENT, h.WORK_ITEM_TRANSFERRED,
+                                     h.WORK_ITEM_DELEGATED, h.WORK_ITEM_COMMENTED, h.WORK_ITEM_FOLLOW_UP_SET):
         return None  # internal hand-overs are not the applicant's business
     if e.type == h.WORK_ITEM_CLAIMED:
         return HistoryLine(e.at, actor, _("认领了事项（首问负责）"))
@@ -240,6 +241,19 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
         return HistoryLine(e.at, actor, _("退回认领，事项回到部门待办"))
     if e.type == h.WORK_ITEM_CANCELLED:
         return HistoryLine(e.at, actor, _("事项已撤销"))
+    if e.type == h.WORK_ITEM_TRANSFERRED:
+        return HistoryLine(e.at, actor, _("转办至%(unit)s，理由：%(reason)s", unit=data.get("to_unit_name") or
+                                          data.get("to_unit", ""), reason=masker.text(data.get("reason", ""))))
+    if e.type == h.WORK_ITEM_DELEGATED:
+        return HistoryLine(e.at, actor, _("委派给 %(user)s，理由：%(reason)s", user=names.get(data.get("to", ""),
+                                          data.get("to", "")), reason=masker.text(data.get("reason", ""))))
+    if e.type == h.WORK_ITEM_RETURNED:
+        return HistoryLine(e.at, actor, _("退回至“%(step)s”，理由：%(reason)s", step=data.get("to_name", ""),
+                                          reason=masker.text(data.get("reason", ""))))
+    if e.type == h.WORK_ITEM_COMMENTED:
+        return HistoryLine(e.at, actor, _("办理意见：%(text)s", text=masker.text(data.get("text", ""))))
+    if e.type == h.WORK_ITEM_FOLLOW_UP_SET:
+        return HistoryLine(e.at, actor, _("设置跟进日期") if data.get("follow_up_at") else _("清除跟进日期"))
     if e.type == h.CASE_COMPLETED:
         return HistoryLine(e.at, actor, _("案件办结"))
     if e.type == h.CASE_CANCELLED:
