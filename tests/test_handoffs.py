@@ -149,3 +149,16 @@ def test_the_clerk_who_accepted_is_the_assignee_of_the_answer(routed):
     with pytest.raises(WorkItemUnavailable):
         engine.cases.complete_work_item(answer.id, {"answer_text": "x"}, Actor("clerk2", frozenset({"street"})))
     engine.cases.complete_work_item(answer.id, {"answer_text": "已答复"}, CLERK)
+
+
+def test_an_integration_client_accepts_for_nobody_in_particular(engine):
+    """A case an API client registers has no 首问 clerk: record_actor keeps null and the assignee
+    expression then assigns nobody (the candidate groups share the step), as Camunda does for null."""
+    deploy_fixtures(engine, "camunda/handoff.bpmn")
+    client = Actor("api:hotline12345", frozenset({"street"}))
+    case = engine.cases.start_case("handoff", {}, client)
+    engine.cases.complete_work_item(case.ready[0].id, {"handling_unit": "market", "summary": "工单"}, client)
+    engine.cases.complete_work_item(_item(engine, case.id, "handle").id, {"result": "已办"}, MARKET)
+    answer = _item(engine, case.id, "answer")
+    assert answer.claimed_by is None and answer.groups == "street"
+    engine.cases.complete_work_item(answer.id, {"answer_text": "已答复"}, Actor("clerk2", frozenset({"street"})))

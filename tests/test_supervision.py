@@ -230,7 +230,7 @@ def test_only_staff_work_counts(engine):
         by_department = supervision.on_time(conn, at(2025, 9, 1), at(2025, 12, 31), "department")
     assert "applicant" not in _open(work["department"])
     assert "open_restaurant" not in _open(work["scenario"])
-    assert _open(work["department"])["street"][0] == 2
+    assert _open(work["department"])["unit:dongcheng_1"][0] == 2  # level 1 in the 片区 of the address
     # only the street's own registration, completed in time; not the client's start form
     assert (rate.on_time, rate.late, rate.timed_out) == (1, 0, 0)
     assert [(o.key, o.on_time) for o in by_department] == [

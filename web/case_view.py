@@ -18,7 +18,8 @@ from yijianshi.engine.access.actors import APPLICANT_ROLE, user_of
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
-from yijianshi.storage import account_store, case_store
+from yijianshi.engine.access.org_rules import UNIT_PREFIX
+from yijianshi.storage import account_store, case_store, org_store
 from yijianshi.storage import inbox_store
 from yijianshi.storage import material_store
 from yijianshi.web.deadlines import Remaining, remaining
@@ -39,7 +40,18 @@ def departments_of(groups: str | tuple[str, ...]) -> str:
     codes = item_groups(groups) if isinstance(groups, str) else groups
     users = {u for g in codes if (u := user_of(g))}
     names = _display_names(users) if users else {}
-    return "、".join(names.get(u, u) if (u := user_of(g)) else _(department_label(g)) for g in codes if g)
+    return "、".join(names.get(u, u) if (u := user_of(g)) else group_label(g) for g in codes if g)
+
+
+def group_label(code: str, translate: bool = True) -> str:
+    """A department's or role's name, or an organisation unit's (`unit:<code>`, read once per request)."""
+    if not code.startswith(UNIT_PREFIX):
+        return _(department_label(code)) if translate else department_label(code)
+    cache = g.get("unit_names")
+    if cache is None:
+        with services().db.reader.connect() as conn:
+            cache = g.unit_names = {u.code: u.name for u in org_store.units(conn)}
+    return cache.get(code[len(UNIT_PREFIX):], code)
 
 
 def _display_names(usernames: set[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import Connection
 
-from yijianshi.engine.access.actors import SYSTEM, Actor
+from yijianshi.engine.access.actors import SYSTEM, Actor, is_person
 from yijianshi.engine.access.work_item_access import may_give_back
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.cases.case_title import case_title
@@ -202,7 +202,8 @@ class CaseService:
         else:
             clean = {}
         if meta is not None and meta.record_actor:  # 首问负责: who completed it, for a later step's assignee
-            clean[meta.record_actor] = ctx.actor.id
+            # a person; an API client or the system accepts for nobody in particular (null)
+            clean[meta.record_actor] = ctx.actor.id if is_person(ctx.actor) else None
         wf = ctx.workflow
         timers_first(ctx)
         ready = ctx.before.ready.get(work_item_id)

@@ -16,7 +16,7 @@ INTAKE = {"channel": "hotline_12345", "work_order_no": ORDER_NO, "enterprise_nam
           "request_summary": "扩建厂房用电增容申请迟迟未获批复，影响投产。"}
 WORK_ORDER = {"process": "enterprise_request", "business_key": ORDER_NO, "title": f"12345 工单 {ORDER_NO}",
               "data": INTAKE}
-STREET = Actor("staff1", frozenset({"street"}))
+STREET = Actor("staff1", frozenset({"street", "unit:dongcheng_1"}))  # 为企服务 staff of the address's 片区
 ALL_SCOPES = ["cases:start", "cases:read", "messages:deliver"]
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 
