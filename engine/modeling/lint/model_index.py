@@ -43,7 +43,7 @@ def index_files(files: list[LintFile]) -> ModelIndex:
         root = f.tree.getroot()
         if f.kind == "dmn":
             model.decisions.update(d.get("id") for d in root.iter("{*}decision"))
-            model.variables.update(o.get("name") for o in root.iter("{*}output") if o.get("name"))
+            model.variables.update(name for o in root.iter("{*}output") if (name := o.get("name")))
             continue
         f.metas, _ = read_user_tasks(f.tree, f.path)
         for process in root.iter(f"{BPMN}process"):
