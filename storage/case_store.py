@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from yijianshi.storage.tables import (
     DEFAULT_PRIORITY,
@@ -106,7 +108,10 @@ _UPDATE_END = Prepared(update(cases).where(_UPDATE_WHERE).values(
 _END_ITEM = Prepared(update(work_items).where(work_items.c.id == bindparam("wid")).values(
     state=bindparam("state"), ended_at=bindparam("ended_at"), ended_by=bindparam("ended_by")))
 _DROP_GROUP_ROWS = Prepared(delete(groups_t).where(groups_t.c.work_item_id == bindparam("wid")))
-_INSERT_LINKS = Prepared(insert(links_t))
+# A link kept from before is left as it is: a returned step (退回) opens again under its old id, a
+# transfer (转办) adds the new unit to those the item was for.
+_INSERT_LINKS = {"sqlite": Prepared(sqlite_dialect.insert(links_t).on_conflict_do_nothing()),
+                 "postgresql": Prepared(postgresql_dialect.insert(links_t).on_conflict_do_nothing())}
 # zlib levels: fast while a case runs (its state is written by every command), smallest once it ends.
 _RUNNING_LEVEL, _ENDED_LEVEL = 1, 9
 _INSERT_CASE = Prepared(insert(cases).returning(cases.c.id))
@@ -211,8 +216,13 @@ def insert_work_items(conn: Connection, rows: list[dict], definition_key: str) -
     _INSERT_ITEMS.execute_many(conn, rows)
     codes = [(r, list(dict.fromkeys(g for g in r["groups"].split(",") if g))) for r in rows]
     _INSERT_GROUPS.execute_many(conn, [group_row(r, g, definition_key) for r, gs in codes for g in (EVERY_GROUP, *gs)])
-    _INSERT_LINKS.execute_many(conn, [{"work_item_id": r["id"], "group_code": g, "case_id": r["case_id"]}
-                                      for r, gs in codes for g in gs])
+    add_links(conn, [(r["id"], g, r["case_id"]) for r, gs in codes for g in gs])
+
+
+def add_links(conn: Connection, links: list[tuple[str, str, int]]) -> None:
+    """Record that work items were for these departments or units: (work item id, group, case id)."""
+    _INSERT_LINKS[conn.dialect.name].execute_many(
+        conn, [{"work_item_id": w, "group_code": g, "case_id": c} for w, g, c in links])
 
 
 def group_row(item: dict, group_code: str, definition_key: str) -> dict:
@@ -368,3 +378,29 @@ def running_case_ids(conn: Connection, definition_id: int, limit: int = 1000) ->
     return list(conn.execute(select(cases.c.id).where(cases.c.definition_id == definition_id,
                                                       cases.c.status == "running")
                              .order_by(cases.c.id).limit(limit)).scalars())
+
+
+def set_groups(conn: Connection, work_item_id: str, groups: str, definition_key: str) -> None:
+    """Give an open work item other departments/units (a transfer, 转办): its row and its rows for
+    each department (the every-department row stays); a transfer also clears the claim."""
+    conn.execute(update(work_items).where(work_items.c.id == work_item_id)
+                 .values(groups=groups, claimed_by=None, claimed_at=None))
+    row = conn.execute(select(work_items).where(work_items.c.id == work_item_id)).mappings().one()
+    conn.execute(delete(groups_t).where(and_(groups_t.c.work_item_id == work_item_id,
+                                             groups_t.c.group_code != EVERY_GROUP)))
+    conn.execute(update(groups_t).where(groups_t.c.work_item_id == work_item_id).values(claimed_by=None))
+    new = [group_row(dict(row), g, definition_key) for g in dict.fromkeys(g for g in groups.split(",") if g)]
+    if new:
+        _INSERT_GROUPS.execute_many(conn, new)
+        add_links(conn, [(work_item_id, r["group_code"], row["case_id"]) for r in new])
+
+
+def set_follow_up(conn: Connection, work_item_id: str, follow_up_at: datetime | None) -> None:
+    conn.execute(update(work_items).where(work_items.c.id == work_item_id).values(follow_up_at=follow_up_at))
+
+
+def forget_work_item(conn: Connection, work_item_id: str) -> None:
+    """Remove an ended work item's row (and its department rows) before its step opens again under the
+    same id (a return, 退回: the history keeps what was done)."""
+    conn.execute(delete(groups_t).where(groups_t.c.work_item_id == work_item_id))
+    conn.execute(delete(work_items).where(work_items.c.id == work_item_id))

@@ -184,7 +184,7 @@ REFUSED = [
     ('<camunda:inputParameter name="department">market</camunda:inputParameter>',
      '<camunda:inputParameter name="1department">market</camunda:inputParameter>', "变量名"),
     ('<camunda:inputParameter name="department">market</camunda:inputParameter>',
-     '<camunda:inputParameter name="department">部门：${department}</camunda:inputParameter>', "表达式"),
+     '<camunda:inputParameter name="department">部门：${department</camunda:inputParameter>', "表达式"),
 ]
 
 

@@ -97,8 +97,8 @@ def test_malformed_juel_says_where(expression, column, words):
     ("${dateTime()}", "不支持的函数“dateTime”"),
     ("${class}", "保留字"),
     ("${_juel_get_}", "下划线"),
-    ("申请 ${name}", "只支持整段"),
-    ("${a} ${b}", "只支持整段"),
+    ("unit:${name", "没有对应的右花括号"),
+    ("unit:${amount >}", "第 16 列"),
 ])
 def test_refused_constructs_name_the_fix(env, expression, words):
     (message,) = check_script(expression, "eval")
@@ -106,6 +106,20 @@ def test_refused_constructs_name_the_fix(env, expression, words):
     with pytest.raises(ScriptError) as err:
         env.evaluate(expression, dict(DATA))
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("unit:${applicant.address.city}", "unit:成都"),
+    ("申请 ${name}，金额 ${amount + 1} 元", "申请 张三，金额 121 元"),
+    ("${approved}-${none}-${price}", "true--2.5"),
+    ("${name}${amount}", "张三120"),
+    ("unit:${blank == '' ? 'hub' : '}'}", "unit:hub"),
+    ("  ${amount}  ", 120),
+])
+def test_composite_templates_join_their_parts_as_text(env, expression, expected):
+    assert is_juel(expression)
+    assert env.evaluate(expression, dict(DATA)) == expected
+    assert check_script(expression, "eval") == []
 
 
 @pytest.mark.parametrize(("expression", "words"), [

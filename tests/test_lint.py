@@ -198,9 +198,40 @@ def test_validate_prints_lint_problems_and_fails(bad_dir, capsys):
     assert "全部有效" in capsys.readouterr().out
 
 
+INPUTS = ('<bpmn:extensionElements><camunda:properties><camunda:property name="input_variables" '
+          'value="reviewer, urgent" /></camunda:properties></bpmn:extensionElements>\n')
+
+
+def test_a_dynamic_assignment_must_read_variables_the_model_sets(tmp_path):
+    """#14.2: an expression in candidate groups, candidate users or the assignee that reads a variable
+    nothing sets cannot resolve when the task becomes ready: located; one set by a form field, a
+    decision's output, record_actor or declared start data (input_variables) passes."""
+    task = '<bpmn:userTask id="{id}" name="办理" {attrs}>' + FORM + '</bpmn:userTask>'
+    text = HEAD + '<bpmn:process id="dyn" name="示例" isExecutable="true">\n' + INPUTS + "\n".join([
+        task.format(id="by_field", attrs='camunda:candidateGroups="unit:${ok}"'),
+        task.format(id="by_input", attrs='camunda:candidateUsers="${reviewer}"'),
+        task.format(id="by_decision", attrs='camunda:candidateGroups="${grid_group}"'),
+        task.format(id="lost_group", attrs='camunda:candidateGroups="unit:${lead_unit}"'),
+        task.format(id="lost_assignee", attrs='camunda:assignee="${urgent ? accepted_by : owner}"'),
+    ]) + "\n</bpmn:process></bpmn:definitions>"
+    (tmp_path / "dyn.bpmn").write_text(text, encoding="utf-8")
+    (tmp_path / "grid.dmn").write_text(
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="x">'
+        '<decision id="grid" name="片区"><decisionTable id="t"><input id="i"><inputExpression id="ie">'
+        '<text>address</text></inputExpression></input><output id="o" name="grid_group" />'
+        '<rule id="r"><inputEntry id="ri"><text>-</text></inputEntry><outputEntry id="ro"><text>"street"</text>'
+        '</outputEntry></rule></decisionTable></decision></definitions>', encoding="utf-8")
+    problems = [p for p in lint_files([tmp_path]) if "没有来源" in p.message]
+    assert {p.element: p.line for p in problems} == {
+        "lost_group": _line(text, 'id="lost_group"'), "lost_assignee": _line(text, 'id="lost_assignee"')}
+    messages = {p.element: p.message for p in problems}
+    assert "lead_unit" in messages["lost_group"]
+    assert "accepted_by、owner" in messages["lost_assignee"]
+
+
 def test_assignee_and_candidate_users_literal_names_pass_bad_expressions_are_located(tmp_path):
     task = ('<bpmn:userTask id="{id}" name="审核" {attrs}>' + FORM + '</bpmn:userTask>')
-    text = HEAD + '<bpmn:process id="users" name="示例" isExecutable="true">\n' + "\n".join([
+    text = HEAD + '<bpmn:process id="users" name="示例" isExecutable="true">\n' + INPUTS + "\n".join([
         task.format(id="ok", attrs='camunda:assignee="zhangsan" camunda:candidateUsers="lisi,${reviewer}" '
                                    'camunda:priority="${urgent ? 80 : 20}"'),
         task.format(id="bad_assignee", attrs='camunda:assignee="${starter +}"'),

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from yijianshi.engine.access.actors import Actor
-from yijianshi.engine.errors import NotFound
+from yijianshi.engine.errors import NotFound, NotPermitted, WorkItemUnavailable
 from tests.test_scenarios_driver import Scenario, at, deploy
 
 START = at(2025, 9, 26, 9, 0)
@@ -18,7 +18,8 @@ ORDER_NO = "12345-20250926-0001"
 GRID = Actor("grid1", frozenset({"grid_center"}), name="区网格中心")
 STAFF = Actor("staff1", frozenset({"street"}), name="为企服务人员")
 REQUEST = {"enterprise_name": "宁河区某食品有限公司", "credit_code": "91120221MA05TEQ0A0", "contact_name": "李四",
-           "contact_phone": "13800000000", "grid_area": "芦台街道", "request_category": "factor",
+           "contact_phone": "13800000000", "grid_area": "东城街道", "request_category": "factor",
+           "enterprise_address": "东城街道人民路 18 号",
            "request_summary": "扩建厂房用电增容申请迟迟未获批复，影响投产。"}
 
 
@@ -40,7 +41,7 @@ def _intake(sqlite_engine, channel: str, **extra) -> tuple[Scenario, int]:
 def test_every_channel_is_registered_and_resolved_on_the_spot(sqlite_engine, channel):
     sc, cid = _intake(sqlite_engine, channel)
     level1 = sc.item(cid, "level1")
-    assert level1.groups == "street"
+    assert level1.groups == "unit:dongcheng_1"  # the 片区 of the address (grid_area.dmn)
     sc.complete(cid, "level1", {"l1_outcome": "resolved", "l1_answer": "已现场解答政策"})
     sc.complete(cid, "answer", {"request_met": "true", "final_answer": "已解答"})
     if channel == "hotline_12345":
@@ -60,10 +61,12 @@ def test_a_request_passes_through_all_six_levels(sqlite_engine):
     sc.complete(cid, "level1", {"l1_outcome": "transfer", "assigned_department": "power_company",
                                 "l1_answer": "不属街道职责，吹哨报到供电公司"})               # 1 属地即时办
     assert sc.item(cid, "level2").due_at == level1.due_at  # the same 7-day limit
+    assert sc.item(cid, "level2").groups == "unit:power_company"  # the 承办部门 chosen at level 1
     sc.complete(cid, "level2", {"l2_outcome": "escalate", "l2_answer": "涉及线路改造，需多部门"})  # 2 部门协同办
     sc.complete(cid, "l3_assign", {"lead_department": "urban_mgmt", "l3_limit_days": "10",
                                    "l3_plan": "城市管理局牵头，供电公司配合"})              # 3 中枢分派办
     handle = sc.item(cid, "l3_handle")
+    assert handle.groups == "unit:urban_mgmt"  # the 牵头部门 the hub chose
     # The hub's 10 working days: 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10, 10-11 (make-up Saturday), 10-13…10-16
     assert handle.due_at.astimezone(START.tzinfo) == at(2025, 10, 16, 23, 59, 59)
     # warned warning_days_before (the process property, 2) working days before the hub's limit
@@ -71,6 +74,7 @@ def test_a_request_passes_through_all_six_levels(sqlite_engine):
     sc.complete(cid, "l3_handle", {"l3_outcome": "escalate", "l3_answer": "需区领导协调用地"})
     sc.complete(cid, "l4_assign", {"lead_department": "natural_resources", "l4_limit_days": "15",
                                    "l4_path": "规划资源分局调整管廊走向"})                   # 4 领导提级办
+    assert sc.item(cid, "l4_handle").groups == "unit:natural_resources"
     sc.complete(cid, "l4_handle", {"l4_outcome": "escalate", "l4_answer": "涉及市级电网规划"})
     sc.complete(cid, "l5_coordinate", {"l5_outcome": "slow", "l5_answer": "市级协调推进缓慢"})  # 5 市区协调办
     sc.complete(cid, "l6_report", {"l6_report_text": "增容诉求推进缓慢，专报区委区政府"})        # 6 监督推动办
@@ -144,3 +148,36 @@ def test_the_work_order_number_routes_the_return_visit(sqlite_engine):
     assert sc.task_data(cid, "recheck")["revisit_note"] == "答复敷衍"
     sc.complete(cid, "recheck", {"recheck_outcome": "close", "recheck_note": "已再次解释"})
     assert sc.status(cid) == "completed"
+
+
+@pytest.mark.parametrize(("address", "group"), [
+    ("东城街道人民路 18 号", "unit:dongcheng_1"),
+    ("东城街道解放路 3 号", "unit:dongcheng_2"),       # a road of the second 片区 comes first
+    ("某某区建设路 66 号", "unit:xicheng_1"),          # by road name alone
+    ("南湖镇工业园 2 号", "unit:nanhu_1"),
+    ("外区某路 1 号", "street"),                       # not in the 片区 table: the street's staff dispatch it
+])
+def test_level_one_goes_to_the_grid_area_of_the_address(sqlite_engine, address, group):
+    sc, cid = _intake(sqlite_engine, "service_staff", enterprise_address=address)
+    assert sc.item(cid, "level1").groups == group
+
+
+def test_the_clerk_who_registered_the_request_answers_it(sqlite_engine):
+    """首问负责: the one who completed 诉求登记 is the assignee of 答复经营主体; a colleague may not
+    answer it unless it is handed to him."""
+    sqlite_engine.clock.set(START)
+    deploy(sqlite_engine, "enterprise_request")
+    sc = Scenario(sqlite_engine, "enterprise_request")
+    cid = sqlite_engine.cases.start_case("enterprise_request", {}, STAFF).id
+    sc.complete(cid, "intake", {"channel": "service_staff", **REQUEST}, STAFF)
+    sc.complete(cid, "level1", {"l1_outcome": "transfer", "assigned_department": "market", "l1_answer": "转市场监管局"})
+    with pytest.raises(NotPermitted):  # a liaison of another department
+        sc.complete(cid, "level2", {"l2_outcome": "resolved", "l2_answer": "x"}, Actor("l1", frozenset({"liaison"})))
+    sc.complete(cid, "level2", {"l2_outcome": "resolved", "l2_answer": "已办结"}, Actor("m1", frozenset({"unit:market"})))
+    answer = sc.item(cid, "answer")
+    assert answer.claimed_by == STAFF.id and f"user:{STAFF.id}" in answer.groups
+    colleague = Actor("staff2", frozenset({"street"}))
+    with pytest.raises(WorkItemUnavailable):
+        sc.complete(cid, "answer", {"request_met": "true", "final_answer": "已办结"}, colleague)
+    sc.complete(cid, "answer", {"request_met": "true", "final_answer": "已办结"}, STAFF)
+    assert sc.ready_specs(cid) == ["revisit"]

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from yijianshi.engine.errors import FormErrors
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.errors import FormErrors, NotPermitted
 from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
 
@@ -274,17 +275,39 @@ def test_bad_rating_is_rectified_with_a_limit_and_a_return_visit(sqlite_engine, 
     assert (verify.min, verify.max) == (5, 15)  # 整改时限 configurable within 5–15 working days
     sc.complete(cid, "verify_rating", {"rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
     rectify = sc.item(cid, "rectify")
+    assert rectify.groups.startswith("unit:") and rectify.groups != "unit:hub"  # the lead department, by default
     # 5 working days from Friday 09-26: 09-28 (a make-up Sunday), 09-29, 09-30, then after the holidays 10-09, 10-10
     assert rectify.due_at.astimezone(START.tzinfo) == at(2025, 10, 10, 23, 59, 59)
     assert rectify.warning_at.astimezone(START.tzinfo) == at(2025, 10, 9, 23, 59, 59)
     sc.fire(at(2025, 10, 11, 9, 0))
     sc.complete(cid, "supervise_rectify", {"rectify_supervision_note": "整改超期，督办"})
+    assert sc.item(cid, "rectify_late").groups == rectify.groups  # still the responsible unit
     sc.complete(cid, "rectify_late", {"rectify_measures": "增设综合窗口两个"})
     sc.complete(cid, "return_visit", {"revisit_satisfied": "unsatisfied", "revisit_note": "仍需排队"})
     sc.complete(cid, "rectify", {"rectify_measures": "推行预约办理"})  # a new round with its own limit
     sc.complete(cid, "return_visit", {"revisit_satisfied": "satisfied", "revisit_note": "已改善"})
     assert sc.status(cid) == "completed"
     assert sc.final_data(cid)["rectify_round"] == 2
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_bad_rating_rectification_goes_to_the_unit_named_in_verification(sqlite_engine, key):
+    """差评核实 names the 责任单位 (整改责任单位); 差评整改 goes to that unit (unit:<code>), not to the
+    scenario's lead department, and a clerk of the lead department may not act on it."""
+    sc, cid = _open(sqlite_engine, key)
+    _package(sc, cid)
+    sc.approve_all_ready(cid)
+    sc.deliver_and_rate(cid, "bad")
+    field = sc.form(sc.item(cid, "verify_rating")).field("responsible_unit")
+    lead, other = field.default, next(c for c, _ in field.options if c not in (field.default, "hub"))
+    sc.complete(cid, "verify_rating", {"rectify_requirement": "窗口服务态度差", "rectify_days": "5",
+                                       "responsible_unit": other})
+    rectify = sc.item(cid, "rectify")
+    assert rectify.groups == f"unit:{other}"
+    with pytest.raises(NotPermitted):
+        sc.complete(cid, "rectify", {"rectify_measures": "整改"}, Actor("clerk_lead", frozenset({f"unit:{lead}"})))
+    sc.complete(cid, "rectify", {"rectify_measures": "加强培训"}, Actor("clerk_other", frozenset({f"unit:{other}"})))
+    assert sc.ready_specs(cid) == ["return_visit"]
 
 
 @pytest.mark.parametrize("key", SCENARIOS)

@@ -149,7 +149,8 @@ def _request(engine, sc: Scenario, *steps) -> int:
 
 INTAKE = ("intake", {"channel": "service_staff", "work_order_no": "", "enterprise_name": "宁河区某食品有限公司",
                      "credit_code": "91120221MA05TEQ0A0", "contact_name": "李四", "contact_phone": "13800000000",
-                     "grid_area": "芦台街道", "request_category": "factor", "request_summary": "用电增容"})
+                     "grid_area": "东城街道", "enterprise_address": "东城街道人民路 18 号", "request_category": "factor",
+                     "request_summary": "用电增容"})
 TRANSFER = ("level1", {"l1_outcome": "transfer", "assigned_department": "housing", "l1_answer": "转住建委"})
 COMPLEX = ("level1", {"l1_outcome": "complex", "l1_answer": "涉及多个部门"})
 RESOLVED = ("level1", {"l1_outcome": "resolved", "l1_answer": "已解答"})
@@ -229,7 +230,7 @@ def test_only_staff_work_counts(engine):
         by_department = supervision.on_time(conn, at(2025, 9, 1), at(2025, 12, 31), "department")
     assert "applicant" not in _open(work["department"])
     assert "open_restaurant" not in _open(work["scenario"])
-    assert _open(work["department"])["street"][0] == 2
+    assert _open(work["department"])["unit:dongcheng_1"][0] == 2  # level 1 in the 片区 of the address
     # only the street's own registration, completed in time; not the client's start form
     assert (rate.on_time, rate.late, rate.timed_out) == (1, 0, 0)
     assert [(o.key, o.on_time) for o in by_department] == [

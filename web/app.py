@@ -20,7 +20,7 @@ from yijianshi.web import audit
 from yijianshi.web import auth
 from yijianshi.web import counter
 from yijianshi.web import design
-from yijianshi.web import inbox
+from yijianshi.web import handoffs, inbox
 from yijianshi.web import notifications
 from yijianshi.web import overview
 from yijianshi.web import resources
@@ -69,7 +69,8 @@ def create_app(system: System, config: dict | None = None) -> Flask:
     init_babel(app)
     init_login(app)
     init_errors(app)
-    for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, notifications.bp, resources.bp, overview.bp, design.bp, audit.bp, supervise.bp,
+    for blueprint in (auth.bp, admin.bp, apply.bp, counter.bp, inbox.bp, handoffs.bp, notifications.bp, resources.bp,
+                      overview.bp, design.bp, audit.bp, supervise.bp,
                       api.bp, engine_rest.bp):
         app.register_blueprint(blueprint)
     init_throttling(app, system.settings)

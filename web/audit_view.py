@@ -41,6 +41,11 @@ EVENT_LABELS = {
     h.EXTERNAL_TASK_BPMN_ERROR: _l("外部任务报告业务错误"),
     h.EXTERNAL_TASK_FAILED: _l("外部任务失败"),
     h.EXTERNAL_TASK_RETRIES_SET: _l("外部任务重新尝试"),
+    h.WORK_ITEM_TRANSFERRED: _l("转办"),
+    h.WORK_ITEM_DELEGATED: _l("委派"),
+    h.WORK_ITEM_RETURNED: _l("退回上一环节"),
+    h.WORK_ITEM_COMMENTED: _l("办理意见"),
+    h.WORK_ITEM_FOLLOW_UP_SET: _l("设置跟进日期"),
 }
 
 

@@ -18,7 +18,8 @@ from yijianshi.engine.access.actors import APPLICANT_ROLE, user_of
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
-from yijianshi.storage import account_store, case_store
+from yijianshi.engine.access.org_rules import UNIT_PREFIX
+from yijianshi.storage import account_store, case_store, org_store
 from yijianshi.storage import inbox_store
 from yijianshi.storage import material_store
 from yijianshi.web.deadlines import Remaining, remaining
@@ -39,7 +40,18 @@ def departments_of(groups: str | tuple[str, ...]) -> str:
     codes = item_groups(groups) if isinstance(groups, str) else groups
     users = {u for g in codes if (u := user_of(g))}
     names = _display_names(users) if users else {}
-    return "、".join(names.get(u, u) if (u := user_of(g)) else _(department_label(g)) for g in codes if g)
+    return "、".join(names.get(u, u) if (u := user_of(g)) else group_label(g) for g in codes if g)
+
+
+def group_label(code: str, translate: bool = True) -> str:
+    """A department's or role's name, or an organisation unit's (`unit:<code>`, read once per request)."""
+    if not code.startswith(UNIT_PREFIX):
+        return _(department_label(code)) if translate else department_label(code)
+    cache = g.get("unit_names")
+    if cache is None:
+        with services().db.reader.connect() as conn:
+            cache = g.unit_names = {u.code: u.name for u in org_store.units(conn)}
+    return cache.get(code[len(UNIT_PREFIX):], code)
 
 
 def _display_names(usernames: set[str]) -> dict[str, str]:
@@ -232,7 +244,8 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
         name = meta.name if meta is not None and meta.name else (e.task_spec or "")
         return HistoryLine(e.at, actor, _("办结“%(step)s”", step=name),
                            entries_for(definition, data.get("submitted") or {}, masker))
-    if applicant_view and e.type in (h.WORK_ITEM_CLAIMED, h.WORK_ITEM_UNCLAIMED, h.MESSAGE_SENT):
+    if applicant_view and e.type in (h.WORK_ITEM_CLAIMED, h.WORK_ITEM_UNCLAIMED, h.MESSAGE_SENT, h.WORK_ITEM_TRANSFERRED,
+                                     h.WORK_ITEM_DELEGATED, h.WORK_ITEM_COMMENTED, h.WORK_ITEM_FOLLOW_UP_SET):
         return None  # internal hand-overs are not the applicant's business
     if e.type == h.WORK_ITEM_CLAIMED:
         return HistoryLine(e.at, actor, _("认领了事项（首问负责）"))
@@ -240,6 +253,19 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
         return HistoryLine(e.at, actor, _("退回认领，事项回到部门待办"))
     if e.type == h.WORK_ITEM_CANCELLED:
         return HistoryLine(e.at, actor, _("事项已撤销"))
+    if e.type == h.WORK_ITEM_TRANSFERRED:
+        return HistoryLine(e.at, actor, _("转办至%(unit)s，理由：%(reason)s", unit=data.get("to_unit_name") or
+                                          data.get("to_unit", ""), reason=masker.text(data.get("reason", ""))))
+    if e.type == h.WORK_ITEM_DELEGATED:
+        return HistoryLine(e.at, actor, _("委派给 %(user)s，理由：%(reason)s", user=names.get(data.get("to", ""),
+                                          data.get("to", "")), reason=masker.text(data.get("reason", ""))))
+    if e.type == h.WORK_ITEM_RETURNED:
+        return HistoryLine(e.at, actor, _("退回至“%(step)s”，理由：%(reason)s", step=data.get("to_name", ""),
+                                          reason=masker.text(data.get("reason", ""))))
+    if e.type == h.WORK_ITEM_COMMENTED:
+        return HistoryLine(e.at, actor, _("办理意见：%(text)s", text=masker.text(data.get("text", ""))))
+    if e.type == h.WORK_ITEM_FOLLOW_UP_SET:
+        return HistoryLine(e.at, actor, _("设置跟进日期") if data.get("follow_up_at") else _("清除跟进日期"))
     if e.type == h.CASE_COMPLETED:
         return HistoryLine(e.at, actor, _("案件办结"))
     if e.type == h.CASE_CANCELLED:

@@ -2,6 +2,7 @@
 claiming, the task page (form, case summary, materials, history, diagram) and completing a task."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -9,7 +10,8 @@ from flask_login import current_user
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE, personal_group
 from yijianshi.engine.errors import NotPermitted, WorkItemUnavailable
-from yijianshi.storage import account_store
+from yijianshi.engine.cases import history as h
+from yijianshi.storage import account_store, case_store, org_store
 from yijianshi.storage import case_search
 from yijianshi.storage import inbox_store
 from yijianshi.storage.inbox_store import InboxFilter
@@ -231,8 +233,10 @@ def _task_page(conn, item, definition, form: TaskForm | None = None, outcome: Ou
     if form is None and bpmn_form is not None:
         form = TaskForm(bpmn_form, None, cv.data, withheld=withheld_fields(masker, bpmn_form))
     left = remaining(svc.engine, item.due_at, item.warning_at, svc.engine.clock.now())
+    can_act = may_act(current_user, item)
+    units = [(u.code, u.name) for u in org_store.units(conn)] if can_act and item.state == "ready" else []
     return render_template("inbox/task.html", item=item, cv=cv, meta=meta, form=form,
-                           can_act=may_act(current_user, item),
+                           can_act=can_act, units=units, comments=_comments(conn, item.case_id, cv),
                            upload_error=outcome.upload_error if outcome else None, left=left,
                            back=_back_to(item)), status
 
@@ -243,6 +247,13 @@ def case(case_id: int):
     with services().engine.db.reader.connect() as conn:
         cv = case_view.visible_case(conn, case_id, current_user)
     return render_template("inbox/case.html", cv=cv)
+
+
+def _comments(conn, case_id: int, cv) -> list[dict]:
+    """The comments left on the case's work items (engine/cases/handoffs.py), newest first: what the
+    next handler reads before acting."""
+    rows = case_store.case_events(conn, case_id, [h.WORK_ITEM_COMMENTED])
+    return [{"at": e.at, "who": cv.name_of(e.actor), **json.loads(e.data)} for e in reversed(rows)]
 
 
 def _names(conn, case_row) -> dict[str, str]:

@@ -36,3 +36,9 @@ class Actor:
 
 
 SYSTEM = Actor(id="system", name="系统", is_admin=True)
+CLIENT_PREFIX = "api:"  # how an integration client acts (engine/access/api_clients.py)
+
+
+def is_person(actor: Actor) -> bool:
+    """Whether a person issues the command (not the system, not an integration client)."""
+    return actor.id != SYSTEM.id and not actor.id.startswith(CLIENT_PREFIX)

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.access.actors import CLIENT_PREFIX, Actor
 from yijianshi.engine.clock import Clock
 from yijianshi.engine.errors import EngineError, NotFound
 from yijianshi.storage import api_store
@@ -26,7 +26,7 @@ SCOPES: dict[str, str] = {
     "tasks:work": "代办理人员查询、认领、办理人工任务（Camunda engine-rest）",
 }
 TOKEN_PREFIX = "yjs_"
-ACTOR_PREFIX = "api:"
+ACTOR_PREFIX = CLIENT_PREFIX
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _PROCESS_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,254}")
 

@@ -66,6 +66,10 @@ DEMO_MEMBERSHIPS: tuple[Membership, ...] = (
     Membership("shichang", "market", "leader"),  # the department and its sub-units
     Membership("chengguan", "urban_mgmt"),
     Membership("xiaofang", "fire"),
+    # 李娜 works every other department's items in the demo, unit-routed ones (差评整改, 部门协同办) too
+    *(Membership("bumen", code) for code in next(a for a in DEMO_ACCOUNTS if a.username == "bumen").departments
+      if code != "street"),
+    Membership("lianluo", "grid_center"),  # the 12345 grid centre: unit-routed 有需必应 work it coordinates
 )
 
 

@@ -13,6 +13,8 @@ from SpiffWorkflow.task import TaskState
 
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.cases import migration
+from yijianshi.engine.cases.handoffs import replay_return
+from yijianshi.engine.errors import EngineError
 from yijianshi.engine.cases.history import canonical_json
 from yijianshi.engine.deadlines.timers import command_time, rearm
 from yijianshi.engine.cases.work_items import all_tasks, project_work_items
@@ -89,6 +91,12 @@ def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Ite
                     complete_task(same[data["ordinal"]], data["variables"])
                 else:
                     throw_error(same[data["ordinal"]], data["error_code"], data["error_message"], data["variables"])
+            elif ev.type == h.WORK_ITEM_RETURNED:
+                try:
+                    replay_return(wf, ev.task_spec, data, project_work_items(wf))
+                except (LookupError, EngineError):
+                    raise Diverged(f"第 {ev.seq} 条记录的退回在重新执行时找不到环节 {ev.task_spec} 或 "
+                                   f"{data['to_task_spec']}") from None
             elif ev.type == h.MESSAGE_DELIVERED:
                 deliver(wf, data["message"], data["payload"], data["correlation"])
             elif ev.type == h.CASE_CANCELLED:

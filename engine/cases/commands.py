@@ -1,17 +1,18 @@
-"""Case commands: start, claim, unclaim, complete, cancel, deliver a message, fire a deadline, re-arm
-timers. Each is run by the command skeleton (command_runner.py): computed on a read connection,
+"""Case commands: start, claim, unclaim, complete, hand off (transfer, delegate, return, comment,
+follow-up: engine/cases/handoffs.py), cancel, deliver a message, fire a deadline, re-arm timers. Each is run by the command skeleton (command_runner.py): computed on a read connection,
 written in one short transaction with a version check; a version conflict re-runs it from the start,
 so users never see it; a command that fails leaves nothing behind."""
 from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import Connection
 
-from yijianshi.engine.access.actors import SYSTEM, Actor
+from yijianshi.engine.access.actors import SYSTEM, Actor, is_person
 from yijianshi.engine.access.work_item_access import may_give_back
 from yijianshi.engine.cases import history as h
 from yijianshi.engine.cases.case_title import case_title
@@ -27,7 +28,7 @@ from yijianshi.engine.cases.context import (
     summary_of,
     timers_first,
 )
-from yijianshi.engine.cases import migration
+from yijianshi.engine.cases import handoffs, migration
 from yijianshi.engine.cases.materials import NewMaterial, material_rows
 from yijianshi.engine.cases.engine_steps import deliver, ready_ordinal, run_engine, run_task, timer_ordinal
 from yijianshi.engine.cases.projection import due_at_of
@@ -200,6 +201,9 @@ class CaseService:
             raise FormErrors({"__all__": "此事项没有表单，不能提交数据。"})
         else:
             clean = {}
+        if meta is not None and meta.record_actor:  # 首问负责: who completed it, for a later step's assignee
+            # a person; an API client or the system accepts for nobody in particular (null)
+            clean[meta.record_actor] = ctx.actor.id if is_person(ctx.actor) else None
         wf = ctx.workflow
         timers_first(ctx)
         ready = ctx.before.ready.get(work_item_id)
@@ -252,6 +256,28 @@ class CaseService:
                       work_item_id=work_item_id, task_spec=item.task_spec)
 
         return self.runner.run_on_item(work_item_id, actor, body)
+
+    # -- hand-offs (engine/cases/handoffs.py) ---------------------------------------------------
+
+    def transfer(self, work_item_id: str, unit_code: str, reason: str, actor: Actor) -> CaseSummary:
+        """转办: hand the work item to another unit of the organisation, with a reason."""
+        return self.runner.run_on_item(work_item_id, actor, lambda ctx: handoffs.transfer(ctx, unit_code, reason))
+
+    def delegate(self, work_item_id: str, username: str, reason: str, actor: Actor) -> CaseSummary:
+        """委派: assign the work item to a colleague, with a reason."""
+        return self.runner.run_on_item(work_item_id, actor, lambda ctx: handoffs.delegate(ctx, username, reason))
+
+    def return_item(self, work_item_id: str, reason: str, actor: Actor) -> CaseSummary:
+        """退回: cancel the work item and open the case's previous user step again, with a reason."""
+        return self.runner.run_on_item(work_item_id, actor, lambda ctx: handoffs.return_item(ctx, reason))
+
+    def comment(self, work_item_id: str, text: str, actor: Actor) -> CaseSummary:
+        """Leave a comment on the work item for the next handler."""
+        return self.runner.run_on_item(work_item_id, actor, lambda ctx: handoffs.comment(ctx, text))
+
+    def set_follow_up(self, work_item_id: str, follow_up_at: datetime | None, actor: Actor) -> CaseSummary:
+        """Set (or clear, None) the work item's follow-up date."""
+        return self.runner.run_on_item(work_item_id, actor, lambda ctx: handoffs.set_follow_up(ctx, follow_up_at))
 
     def cancel_case(self, case_id: int, actor: Actor, reason: str = "", *, withdrawn: bool = False) -> CaseSummary:
         """Cancel a running case (or record the applicant's withdrawal, 撤回); open work is cancelled."""

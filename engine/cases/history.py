@@ -29,7 +29,13 @@ EXTERNAL_TASK_COMPLETED = "external_task_completed"  # command: a worker complet
 EXTERNAL_TASK_BPMN_ERROR = "external_task_bpmn_error"  # command: a worker threw a BPMN error
 EXTERNAL_TASK_FAILED = "external_task_failed"  # a worker reported a failure (retries left, or an incident at 0)
 EXTERNAL_TASK_RETRIES_SET = "external_task_retries_set"  # an incident resolved: retries given again
-COMMAND_TYPES = frozenset({CASE_MIGRATED, CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED,
+# Hand-offs (engine/cases/handoffs.py), each with its reason; a return is a command.
+WORK_ITEM_TRANSFERRED = "work_item_transferred"  # 转办 to another unit
+WORK_ITEM_DELEGATED = "work_item_delegated"  # 委派 to a colleague
+WORK_ITEM_RETURNED = "work_item_returned"  # command: 退回 to the previous user step
+WORK_ITEM_COMMENTED = "work_item_commented"  # a comment for the next handler
+WORK_ITEM_FOLLOW_UP_SET = "work_item_follow_up_set"
+COMMAND_TYPES = frozenset({WORK_ITEM_RETURNED, CASE_MIGRATED, CASE_STARTED, WORK_ITEM_COMPLETED, MESSAGE_DELIVERED, CASE_CANCELLED,
                            TIMERS_FIRED, TIMERS_REARMED, EXTERNAL_TASK_COMPLETED, EXTERNAL_TASK_BPMN_ERROR})
 
 

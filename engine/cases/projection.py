@@ -229,9 +229,15 @@ def users_of(task, meta, script_engine) -> list[str]:
 
 
 def assignee_of(task, meta, script_engine) -> str | None:
-    """The user a ready user task is assigned to (camunda:assignee, an expression evaluated), or None."""
+    """The user a ready user task is assigned to (camunda:assignee, an expression evaluated), or None:
+    also when the expression gives null or "" (as in Camunda: nobody is assigned, the candidate groups
+    share it — e.g. `${accepted_by}` of a case an API client accepted)."""
     if meta is None or not meta.assignee:
         return None
+    if is_juel(meta.assignee):
+        value = script_engine.environment.evaluate(meta.assignee, dict(task.data))
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
     names = _names((meta.assignee,), task, meta, script_engine, "办理人")
     if len(names) != 1:
         raise ScriptError(f"任务 {meta.task_id} 的办理人表达式 “{meta.assignee}” 应得到一个用户名：{names!r}")

@@ -5,6 +5,7 @@ priority, forms, and the start event's camunda:initiator."""
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,9 @@ _CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max", 
                 "required_if", "at_least_one", "confirm", "checked")
 # Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
 _SUBPROCESS_TAGS = {f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
+
+
+_VARIABLE_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class UserTaskMeta:
     candidate_users: tuple[str, ...] = ()  # camunda:candidateUsers: names and `${...}` expressions
     priority: str | None = None  # camunda:priority: an integer or a `${...}` expression
     follow_up_date: str | None = None  # camunda:followUpDate: like due_date
+    # extension property record_actor: the variable that keeps who completed the task (首问负责:
+    # a later step's camunda:assignee="${accepted_by}" gives it back to that clerk)
+    record_actor: str | None = None
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -60,7 +67,8 @@ class UserTaskMeta:
                 "candidate_groups": list(self.candidate_groups), "lane": self.lane, "due_date": self.due_date,
                 "form": self.form.to_dict() if self.form is not None else None, "formless": self.formless,
                 "assignee": self.assignee, "candidate_users": list(self.candidate_users),
-                "priority": self.priority, "follow_up_date": self.follow_up_date}
+                "priority": self.priority, "follow_up_date": self.follow_up_date,
+                "record_actor": self.record_actor}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserTaskMeta:
@@ -72,7 +80,7 @@ class UserTaskMeta:
                    form=Form.from_dict(form) if form is not None else None,
                    formless=bool(data.get("formless", False)), assignee=data.get("assignee"),
                    candidate_users=tuple(data.get("candidate_users", ())), priority=data.get("priority"),
-                   follow_up_date=data.get("follow_up_date"))
+                   follow_up_date=data.get("follow_up_date"), record_actor=data.get("record_actor"))
 
 
 class _Reporter:
@@ -340,13 +348,17 @@ def read_user_tasks(tree: etree._ElementTree, filename: str) -> tuple[dict[str, 
                         report(task, f"优先级表达式“{priority}”有误：{message}")
                 elif not _is_integer(priority):
                     report(task, f"优先级“{priority}”不是整数。请填写整数（如 50），或 ${{...}} 表达式。")
+            record_actor = (extension_properties(task).get("record_actor") or "").strip() or None
+            if record_actor is not None and not _VARIABLE_RE.fullmatch(record_actor):
+                report(task, f"扩展属性 record_actor 的值“{record_actor}”应是流程变量名（英文小写加下划线）。")
             tasks[task_id] = UserTaskMeta(
                 process_id=_runs_in(task, process_id), task_id=task_id, name=(task.get("name") or "").strip(),
                 line=task.sourceline, candidate_groups=groups,
                 lane=_lane_of(task, lanes), due_date=task.get(f"{CAMUNDA}dueDate"),
                 form=_read_form(task, report), formless=_is_formless(ext), assignee=assignee,
                 candidate_users=users, priority=priority,
-                follow_up_date=(task.get(f"{CAMUNDA}followUpDate") or "").strip() or None)
+                follow_up_date=(task.get(f"{CAMUNDA}followUpDate") or "").strip() or None,
+                record_actor=record_actor)
     return tasks, problems
 
 

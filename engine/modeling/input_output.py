@@ -138,7 +138,7 @@ def _read_value(el: etree._Element, what: str, report) -> Value | None:
         if is_juel(text):
             messages = check_script(text, "eval")
             for message in messages:
-                report(el, f"{what} 的表达式“{text}”有误：{message}请改正该表达式（整段写成一个 ${{...}}），"
+                report(el, f"{what} 的表达式“{text}”有误：{message}请改正该表达式（${{...}}，可与文字组合），"
                            "或写成不含 ${ 的文本。")
             return None if messages else ["expr", text]
         return ["text", text]

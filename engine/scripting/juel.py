@@ -7,11 +7,13 @@ Supported: variables; `a.b` and `a['b']` on dicts (a missing key or a null base 
 Camunda's map resolver) and `a[0]` on lists; literals (strings in '' or "", integers, decimals,
 true/false/null); `!`/`not`, `&&`/`and`, `||`/`or` (short-circuit), `==`/`eq`, `!=`/`ne`, `<`/`lt`,
 `>`/`gt`, `<=`/`le`, `>=`/`ge`, `empty`, `+ - * / div % mod`, unary minus and `? :`; the functions in
-FUNCTIONS. JUEL's coercions are followed where they matter for business rules: comparing a number
+FUNCTIONS; composite text templates (`unit:${lead_department}`, `${a}-${b}`: text around and between
+`${...}` parts, each part's value turned into text, null as "", and joined — Camunda's composite
+expressions). JUEL's coercions are followed where they matter for business rules: comparing a number
 with a string compares numbers, a boolean with a string compares booleans, arithmetic treats null and
 "" as 0, `/` and `div` divide without truncating (5 div 2 is 2.5), `%`/`mod` keep the dividend's sign.
 Refused with a message naming the fix: Camunda engine objects (`execution`, method calls such as
-`execution.getVariable('x')`), unknown functions, lambdas, assignments and composite text templates.
+`execution.getVariable('x')`), unknown functions, lambdas and assignments.
 """
 from __future__ import annotations
 
@@ -224,9 +226,14 @@ def _property(base: Any, key: Any) -> Any:
     raise ValueError(f"只能读取字典的属性或列表的元素，{_show(base)} 不是字典或列表")
 
 
+def _concat(*parts: Any) -> str:
+    """A composite template's value: each part as text (null as ""), joined."""
+    return "".join("" if p is None else _text(p) for p in parts)
+
+
 HELPERS: dict[str, Any] = {
     "_juel_num_": _number, "_juel_bool_": _boolean, "_juel_cmp_": _compare, "_juel_mod_": _remainder,
-    "_juel_empty_": _empty, "_juel_get_": _property,
+    "_juel_empty_": _empty, "_juel_get_": _property, "_juel_concat_": _concat,
 }
 
 
@@ -339,17 +346,45 @@ def _syntax_message(err: UnexpectedInput, body: str) -> tuple[str, int]:
     return "语法错误", column
 
 
-@functools.lru_cache(maxsize=4096)
-def to_python(text: str) -> str:
-    """The Python source computing a `${...}`/`#{...}` JUEL expression; JuelError (Chinese, with the
-    column counted in the original text) when it does not parse or is refused."""
-    if len(text) > MAX_SOURCE:
-        raise JuelError(f"表达式过长（超过 {MAX_SOURCE} 个字符）。")
-    match = _WRAPPED.match(text)
-    if match is None or "${" in match.group(1) or "#{" in match.group(1):
-        raise JuelError("只支持整段写成一个 ${…} 表达式，${…} 前后不能再有文字或第二个 ${…}。", 1)
-    body = match.group(1)
-    offset = match.start(1)  # columns below are 1-based in the original text
+def _template_parts(text: str) -> list[tuple[str, int]]:
+    """A composite template cut into literal text and `${...}` parts: (text, column of the part's
+    first character, 1-based; 0 for literal text). A `}` inside a quoted string does not close a part."""
+    parts: list[tuple[str, int]] = []
+    i, literal = 0, ""
+    while i < len(text):
+        if text[i] in "$#" and text.startswith("{", i + 1):
+            j, quote = i + 2, None
+            while j < len(text):
+                c = text[j]
+                if quote:
+                    if c == "\\":
+                        j += 1
+                    elif c == quote:
+                        quote = None
+                elif c in "'\"":
+                    quote = c
+                elif c == "}":
+                    break
+                j += 1
+            if j >= len(text):
+                raise JuelError(f"第 {i + 1} 列的 ${{ 没有对应的右花括号 }}。", i + 1)
+            if literal:
+                parts.append((literal, 0))
+                literal = ""
+            parts.append((text[i:j + 1], i + 1))
+            i = j + 1
+        else:
+            literal += text[i]
+            i += 1
+    if literal:
+        parts.append((literal, 0))
+    return parts
+
+
+def _one(text: str, offset: int) -> ast.expr:
+    """The Python AST of one `${...}` part starting at 0-based `offset` of the original text."""
+    body = text[2:-1]
+    offset += 2
     if not body.strip():
         raise JuelError("${} 中没有表达式。", offset + 1)
     try:
@@ -358,7 +393,7 @@ def to_python(text: str) -> str:
         message, column = _syntax_message(err, body)
         raise JuelError(f"JUEL 表达式第 {offset + column} 列：{message}。", offset + column) from None
     try:
-        node = _ToPython().transform(tree)
+        return _ToPython().transform(tree)
     except VisitError as err:
         if isinstance(err.orig_exc, JuelError):
             cause = err.orig_exc
@@ -366,6 +401,25 @@ def to_python(text: str) -> str:
             where = f"JUEL 表达式第 {at} 列：" if at else ""
             raise JuelError(f"{where}{cause}", at) from None
         raise
+
+
+@functools.lru_cache(maxsize=4096)
+def to_python(text: str) -> str:
+    """The Python source computing a `${...}`/`#{...}` JUEL expression or a composite template of
+    text and `${...}` parts (a string); JuelError (Chinese, with the column counted in the original
+    text) when it does not parse or is refused."""
+    if len(text) > MAX_SOURCE:
+        raise JuelError(f"表达式过长（超过 {MAX_SOURCE} 个字符）。")
+    match = _WRAPPED.match(text)
+    if match is not None and len(_template_parts(text.strip())) == 1:
+        start = text.index(text.strip()[:2])
+        node = _one(text.strip(), start)
+    else:
+        parts = _template_parts(text)
+        if not any(column for _, column in parts):
+            raise JuelError("表达式中没有 ${…}。", 1)
+        node = _helper("concat", *[_one(part, column - 1) if column else ast.Constant(part)
+                                   for part, column in parts])
     expression = ast.fix_missing_locations(ast.Expression(node))
     return ast.unparse(expression)
 

@@ -12,11 +12,11 @@ ESCALATION = ROOT / "processes" / "enterprise_request"
 ORDER_NO = "12345-20250926-0001"
 INTAKE = {"channel": "hotline_12345", "work_order_no": ORDER_NO, "enterprise_name": "宁河区某食品有限公司",
           "credit_code": "91120221MA05TEQ0A0", "contact_name": "李四", "contact_phone": "13800000000",
-          "grid_area": "芦台街道", "request_category": "factor",
+          "grid_area": "东城街道", "enterprise_address": "东城街道人民路 18 号", "request_category": "factor",
           "request_summary": "扩建厂房用电增容申请迟迟未获批复，影响投产。"}
 WORK_ORDER = {"process": "enterprise_request", "business_key": ORDER_NO, "title": f"12345 工单 {ORDER_NO}",
               "data": INTAKE}
-STREET = Actor("staff1", frozenset({"street"}))
+STREET = Actor("staff1", frozenset({"street", "unit:dongcheng_1"}))  # 为企服务 staff of the address's 片区
 ALL_SCOPES = ["cases:start", "cases:read", "messages:deliver"]
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 

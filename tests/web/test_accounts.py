@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from yijianshi.engine.access.accounts import DEMO_ACCOUNTS, ROLES, AccountError, AccountService, SignInRefused
+from yijianshi.engine.access.demo_accounts import DEMO_MEMBERSHIPS, DEMO_UNITS
 from yijianshi.storage import account_store
 from tests.web.conftest import FAST_HASH
 
@@ -75,4 +76,18 @@ def test_the_demo_accounts_can_work_every_shipped_scenario():
         for found in re.findall(r'candidateGroups="([^"]+)"', path.read_text(encoding="utf-8")):
             groups.update(g.strip() for g in found.split(","))
     worked = {g for d in DEMO_ACCOUNTS for g in d.departments} | {"applicant", "front_desk"}
-    assert groups and groups <= worked, sorted(groups - worked)
+    dynamic = {g for g in groups if "${" in g}
+    assert groups - dynamic and groups - dynamic <= worked, sorted(groups - dynamic - worked)
+    # Unit-routed steps (unit:${field}): every unit the field may name has a demo member; the 片区
+    # table's results are demo units or registered groups.
+    members = {m.unit for m in DEMO_MEMBERSHIPS}
+    for path in (ROOT / "processes").rglob("*.bpmn"):
+        text = path.read_text(encoding="utf-8")
+        for var in re.findall(r'candidateGroups="unit:\$\{(\w+)\}"', text):
+            for field in re.findall(r'<camunda:formField id="' + var + r'".*?</camunda:formField>', text, re.S):
+                options = set(re.findall(r'<camunda:value id="(\w+)"', field))
+                assert options and options <= members, (path.name, var, sorted(options - members))
+    table = (ROOT / "processes" / "enterprise_request" / "grid_area.dmn").read_text(encoding="utf-8")
+    results = set(re.findall(r'<outputEntry id="\w+"><text>"([^"]+)"</text>', table))
+    assert {r[len("unit:"):] for r in results if r.startswith("unit:")} <= {u.code for u in DEMO_UNITS}
+    assert {r for r in results if not r.startswith("unit:")} <= worked

@@ -23,7 +23,8 @@ def test_a_12345_work_order_escalates_and_the_platform_returns_its_visit(api_for
     assert case["process"]["key"] == "enterprise_request" and case["business_key"] == ORDER_NO
     assert case["started_by"] == "api:hotline12345" and case["status"] == "running"
     (level1,) = case["work_items"]
-    assert level1["departments"] == [{"code": "street", "name": "街镇园区为企服务人员"}]
+    # the 片区 of the enterprise's address (grid_area.dmn), named as the organisation names it
+    assert level1["departments"] == [{"code": "unit:dongcheng_1", "name": "东城街道第一片区"}]
     assert level1["due_at"] and level1["warning_at"] and level1["due_unresolved"] is False
     assert case["data"]["request_summary"] == INTAKE["request_summary"]
     assert case["waiting_messages"] == []

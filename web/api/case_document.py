@@ -7,13 +7,12 @@ import json
 from flask import url_for
 
 from yijianshi.engine.cases import history as h
-from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.deadlines.timers import UNRESOLVED
 from yijianshi.storage import case_store
 from yijianshi.storage import definition_store
 from yijianshi.storage import inbox_store
-from yijianshi.web.case_view import fold_data
+from yijianshi.web.case_view import fold_data, group_label
 
 
 def links(case_id: int) -> dict:
@@ -35,7 +34,7 @@ def _work_item(item) -> dict:
     unresolved = UNRESOLVED in (item.due_at, item.warning_at)
     return {
         "id": item.id, "name": item.name, "process_id": item.process_id, "task_spec": item.task_spec,
-        "departments": [{"code": g, "name": department_label(g)} for g in item_groups(item.groups)],
+        "departments": [{"code": g, "name": group_label(g, translate=False)} for g in item_groups(item.groups)],
         "claimed_by": item.claimed_by, "created_at": _time(item.created_at),
         "due_at": None if item.due_at == UNRESOLVED else _time(item.due_at),
         "warning_at": None if item.warning_at == UNRESOLVED else _time(item.warning_at),

@@ -41,7 +41,7 @@ from yijianshi.engine.modeling.lint.parallel_writes import check_parallel_writes
 from yijianshi.engine.modeling.lint.references import check_call_targets
 from yijianshi.engine.modeling.lint.scenario_metadata import check_scenario_metadata
 from yijianshi.engine.modeling.lint.time_expressions import check_timers
-from yijianshi.engine.modeling.lint.user_tasks import check_user_tasks
+from yijianshi.engine.modeling.lint.user_tasks import check_dynamic_assignments, check_user_tasks
 from yijianshi.engine.modeling.registry import Registry, find_registry, load_registry
 from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
 
@@ -99,6 +99,7 @@ def lint_sources(sources: Iterable[SourceFile], registry: Registry | None = None
             problems += check_dmn_expressions(f)
             continue
         problems += check_user_tasks(f, registry)
+        problems += check_dynamic_assignments(f, model)
         problems += check_call_targets(f, model)
         problems += check_expressions(f)
         problems += check_timers(f, model, registry)

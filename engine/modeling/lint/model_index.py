@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, read_user_tasks
+from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta, extension_properties, read_user_tasks
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 
 
@@ -32,6 +32,9 @@ class ModelIndex:
     field_types: dict[str | None, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
     time_vars: set[str] = field(default_factory=set)  # variables scripts set from now()/now_iso()
     thrown_signals: set[str] = field(default_factory=set)
+    # Every variable something in these files sets: form fields, script assignments, decision and
+    # call results, input/output mappings, record_actor, the initiator (for dynamic assignments).
+    variables: set[str] = field(default_factory=set)
 
 
 def index_files(files: list[LintFile]) -> ModelIndex:
@@ -40,14 +43,21 @@ def index_files(files: list[LintFile]) -> ModelIndex:
         root = f.tree.getroot()
         if f.kind == "dmn":
             model.decisions.update(d.get("id") for d in root.iter("{*}decision"))
+            model.variables.update(name for o in root.iter("{*}output") if (name := o.get("name")))
             continue
         f.metas, _ = read_user_tasks(f.tree, f.path)
         for process in root.iter(f"{BPMN}process"):
             model.processes.setdefault(process.get("id"), (f, process))
+            # what whoever starts the process supplies (an API client's start data), declared
+            declared = extension_properties(process).get("input_variables") or ""
+            model.variables.update(v for v in declared.replace(",", " ").split() if v)
         for ff in root.iter(f"{CAMUNDA}formField"):
             model.field_types.setdefault(ff.get("id"), (ff.get("type"), ff.get("defaultValue"), min_of(ff)))
         for s in root.iter(f"{BPMN}script"):
             model.time_vars.update(time_assignments(s.text or ""))
+            model.variables.update(assignments(s.text or ""))
+        model.variables.update(v for v in _set_variables(root) if v)
+        model.variables.update(m.record_actor for m in f.metas.values() if m.record_actor)
         for ev in root.iter(f"{BPMN}intermediateThrowEvent", f"{BPMN}endEvent"):
             for sd in ev.iter(f"{BPMN}signalEventDefinition"):
                 name = signal_name(root, sd.get("signalRef"))
@@ -61,6 +71,30 @@ def min_of(ff) -> str | None:
         if c.get("name") == "min":
             return c.get("config")
     return None
+
+
+def _set_variables(root) -> list[str | None]:
+    found: list[str | None] = [ff.get("id") for ff in root.iter(f"{CAMUNDA}formField")]
+    found += [el.get(f"{CAMUNDA}resultVariable") for el in root.iter(f"{BPMN}businessRuleTask", f"{BPMN}scriptTask")]
+    found += [el.get(f"{CAMUNDA}initiator") for el in root.iter(f"{BPMN}startEvent")]
+    found += [el.get("target") for el in root.iter(f"{CAMUNDA}in", f"{CAMUNDA}out")]
+    found += [el.get("name") for el in root.iter(f"{CAMUNDA}outputParameter", f"{CAMUNDA}inputParameter")]
+    return found
+
+
+def assignments(script: str) -> set[str]:
+    """Every name a script assigns."""
+    try:
+        tree = ast.parse(textwrap.dedent(script).strip())
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
 
 
 def time_assignments(script: str) -> set[str]:

@@ -1,18 +1,21 @@
 """Lint of user tasks: assigned to a registered department or role (or to users: camunda:assignee and
 camunda:candidateUsers, whose expressions must parse), with a form or declared form-less,
-named in Chinese, with snake_case field ids and Chinese field labels."""
+named in Chinese, with snake_case field ids and Chinese field labels; a dynamic assignment (an
+expression in candidate groups, candidate users or the assignee) reads only variables something in
+the model sets, so it can resolve when the task becomes ready."""
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
 from yijianshi.engine.access.org_rules import UNIT_PREFIX
 from yijianshi.engine.errors import Problem
 from yijianshi.engine.modeling.camunda_dialect import UserTaskMeta
-from yijianshi.engine.modeling.lint.model_index import LintFile
+from yijianshi.engine.modeling.lint.model_index import LintFile, ModelIndex
 from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.registry import Registry
-from yijianshi.engine.scripting.juel import is_juel
+from yijianshi.engine.scripting.juel import FUNCTIONS, JuelError, is_juel, to_python
 from yijianshi.engine.scripting.sandbox import check_script
 
 _FIELD_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
@@ -66,3 +69,38 @@ def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
                 if not _CJK_RE.search(fld.label or ""):
                     p(f"表单字段 “{fld.id}” 的标签“{fld.label}”应使用简体中文。", line)
     return problems
+
+
+def check_dynamic_assignments(f: LintFile, model: ModelIndex) -> list[Problem]:
+    """Each variable a dynamic assignment reads must be set by something in the files checked together
+    (a form field, a script, a decision or call result, a mapping, record_actor, the initiator, or the
+    start data the process declares in its extension property input_variables):
+    otherwise the task cannot be given to anyone when it becomes ready."""
+    problems = []
+    for meta in f.metas.values():
+        entries = [("办理部门或角色", g) for g in meta.groups] + [("候选办理人", u) for u in meta.candidate_users]
+        if meta.assignee:
+            entries.append(("办理人", meta.assignee))
+        for what, entry in entries:
+            missing = sorted(read_variables(entry) - model.variables)
+            if missing:
+                problems.append(Problem(
+                    f.path, meta.line, f"{what}表达式“{entry}”读取的变量 {'、'.join(missing)} 在模型中没有来源"
+                    "（表单字段、脚本赋值、决策结果、输入输出映射、record_actor，或流程扩展属性 input_variables "
+                    "声明的启动数据），任务就绪时无法确定办理人。",
+                    meta.task_id))
+    return problems
+
+
+def read_variables(entry: str) -> set[str]:
+    """The process variables a JUEL entry reads (none for a literal or one that does not parse: its
+    syntax is reported elsewhere)."""
+    if not is_juel(entry):
+        return set()
+    try:
+        source = to_python(entry.strip())
+    except JuelError:
+        return set()
+    called = set(FUNCTIONS.values())
+    return {n.id for n in ast.walk(ast.parse(source, mode="eval"))
+            if isinstance(n, ast.Name) and not n.id.startswith("_juel_") and n.id not in called}
