@@ -17,7 +17,8 @@ GRID = Actor("grid1", frozenset({"grid_center"}), name="区网格中心")
 SECRET = "s3cret-shared-with-12345"
 REQUEST = {"channel": "hotline_12345", "work_order_no": ORDER_NO, "enterprise_name": "宁河区某食品有限公司",
            "credit_code": "91120221MA05TEQ0A0", "contact_name": "李四", "contact_phone": "13800000000",
-           "grid_area": "芦台街道", "request_category": "factor", "request_summary": "用电增容申请迟迟未获批复。"}
+           "grid_area": "芦台街道", "enterprise_address": "芦台街道光明路 8 号", "request_category": "factor",
+           "request_summary": "用电增容申请迟迟未获批复。"}
 
 
 def _answered(engine, tmp_path, url: str):
@@ -88,7 +89,8 @@ def test_a_revisit_that_does_not_come_is_recorded_and_told(engine, tmp_path):
         watch = _rows(engine, channel="revisit")[0]
         assert (watch.state, watch.last_error) == ("sent", "回访超时：已通知办理部门")
         (told,) = _rows(engine, kind="revisit_timeout", channel="inapp")
-        assert told.recipient == "street,liaison" and ORDER_NO in told.body
+        # the departments that answered, and the clerk who registered the request and answered it (首问负责)
+        assert told.recipient == "street,liaison,user:clerk_street" and ORDER_NO in told.body
         dispatcher.run_once()
         assert _rows(engine, kind="revisit_timeout", channel="inapp")[0].state == "sent"
         with engine.db.reader.connect() as conn:
