@@ -16,13 +16,15 @@ from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, l
 from sqlalchemy.orm import aliased
 
 from yijianshi.storage.tables import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
-from yijianshi.storage.tables import WorkItemGroupLink
+from yijianshi.storage.tables import Event, WorkItemGroupLink
+from yijianshi.storage.tables.cases import ITEM_END_TYPES
 from yijianshi.storage.tables import WeeklyBulletin
 
 cases = Case.__table__
 work_items = WorkItem.__table__
 groups_t = WorkItemGroup.__table__
 links_t = WorkItemGroupLink.__table__
+events = Event.__table__
 definitions = Definition.__table__
 files = DefinitionFile.__table__
 bulletins = WeeklyBulletin.__table__
@@ -156,7 +158,12 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
     columns = (_count_if(in_time).label("on_time"),
                _count_if(and_(completed, work_items.c.ended_at > work_items.c.due_at)).label("late"),
                _count_if(timed_out).label("timed_out"))
-    where = [work_items.c.ended_at >= start, work_items.c.ended_at < end, work_items.c.due_at.is_not(None),
+    # The ending events of the window (a range of ix_events_item_ends) give the items; their
+    # ended_at is the event's time.
+    ended = select(events.c.work_item_id).where(events.c.type.in_(ITEM_END_TYPES), events.c.at >= start,
+                                               events.c.at < end)
+    where = [work_items.c.id.in_(ended), work_items.c.ended_at >= start, work_items.c.ended_at < end,
+             work_items.c.due_at.is_not(None),
              or_(completed, timed_out), *_only(staff)]
     if unresolved is not None:
         where.append(work_items.c.due_at < unresolved)

@@ -112,3 +112,27 @@ def test_connections_killed_under_the_pool_are_replaced_without_a_failed_command
         assert len(done.ready) == 4
     finally:
         engine.db.dispose()
+
+
+def test_ending_a_work_item_is_a_hot_update_on_postgresql(migrated_pg_url, clerk):
+    """No index of work_items holds a column that ending an item changes (migration 0023): the
+    update writes no index entry (a heap-only tuple), the 15 % free space keeps it on its page."""
+    engine = make_engine(migrated_pg_url)
+    deploy_fixtures(engine, "parallel_review.bpmn")
+    for _ in range(3):
+        _run_case(engine, clerk)
+    engine.db.dispose()  # the backends exit and report their statistics
+    admin = make_engine(migrated_pg_url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with admin.db.engine.connect() as conn:
+                updates, hot = conn.execute(text(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'work_items'")).one()
+            if updates >= 18 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        admin.db.dispose()
+    assert updates >= 18  # six items ended per case
+    assert hot == updates, (hot, updates)

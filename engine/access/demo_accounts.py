@@ -40,6 +40,8 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount("dongcheng", "demo-dongcheng", "刘洋（东城街道为企服务负责人）", "dept_clerk", ("street",)),
     DemoAccount("xicheng", "demo-xicheng", "黄丽（西城街道为企服务）", "dept_clerk", ("street",)),
     DemoAccount("wangge", "demo-wangge", "何军（东城街道第一片区网格员）", "dept_clerk", ("street",)),
+    DemoAccount("xiwangge", "demo-xiwangge", "田甜（西城街道第一片区网格员）", "dept_clerk", ("street",)),
+    DemoAccount("nanhu", "demo-nanhu", "马超（南湖镇为企服务负责人）", "dept_clerk", ("street",)),
     DemoAccount("shipin", "demo-shipin", "林静（市场监管局食品经营监管科）", "dept_clerk", ("market",)),
 )
 
@@ -62,6 +64,8 @@ DEMO_MEMBERSHIPS: tuple[Membership, ...] = (
     Membership("dongcheng", "dongcheng", "leader"),  # sees the work of 东城街道 and its 片区
     Membership("xicheng", "xicheng"),
     Membership("wangge", "dongcheng_1"),
+    Membership("xiwangge", "xicheng_1"),
+    Membership("nanhu", "nanhu", "leader"),  # 南湖镇 and its 片区
     Membership("shipin", "market_food"),
     Membership("shichang", "market", "leader"),  # the department and its sub-units
     Membership("chengguan", "urban_mgmt"),

@@ -28,5 +28,6 @@ class WeeklyBulletin(Base):
 
 
 _items = WorkItem.__table__
-Index("ix_work_items_ended", _items.c.ended_at)
+# The items ended in a week are found through ix_events_item_ends (tables/cases.py), not an index of
+# work_items.ended_at, so that ending an item stays a HOT update on PostgreSQL.
 Index("ix_work_items_process_created", _items.c.process_id, _items.c.created_at)

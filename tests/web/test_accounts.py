@@ -89,5 +89,18 @@ def test_the_demo_accounts_can_work_every_shipped_scenario():
                 assert options and options <= members, (path.name, var, sorted(options - members))
     table = (ROOT / "processes" / "enterprise_request" / "grid_area.dmn").read_text(encoding="utf-8")
     results = set(re.findall(r'<outputEntry id="\w+"><text>"([^"]+)"</text>', table))
-    assert {r[len("unit:"):] for r in results if r.startswith("unit:")} <= {u.code for u in DEMO_UNITS}
+    grid_units = {r[len("unit:"):] for r in results if r.startswith("unit:")}
+    assert grid_units <= {u.code for u in DEMO_UNITS}
+    # ...and someone in the demo sees each 片区's work: a member, or a leader of a unit above it.
+    parent = {u.code: u.parent for u in DEMO_UNITS}
+
+    def above(code):
+        while code is not None:
+            yield code
+            code = parent.get(code)
+
+    seen = {m.unit for m in DEMO_MEMBERSHIPS}
+    leaders = {m.unit for m in DEMO_MEMBERSHIPS if m.role == "leader"}
+    unseen = {g for g in grid_units if g not in seen and not leaders & set(above(g))}
+    assert not unseen, sorted(unseen)
     assert {r for r in results if not r.startswith("unit:")} <= worked

@@ -38,3 +38,7 @@ def test_a_clerk_sees_new_work_in_the_bell(person, live, browser, tmp_path):
     row.get_by_role("button", name="标为已读").click()
     expect(page.locator("#bell-count")).to_have_count(0)
     expect(page.locator('#notification-list tr[data-kind="new_work"]')).to_contain_text("已读")
+    # The notification leads to the case.
+    page.locator('#notification-list tr[data-kind="new_work"] a.case-link').click()
+    expect(page).to_have_url(f"{base}/inbox/cases/{case_id}")
+    expect(page.locator("h1")).to_contain_text("开办餐饮店一件事")
