@@ -22,7 +22,7 @@ Measures:
   boundary events and loops back are ignored), so parallel items count once and staged items add up."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,10 +189,10 @@ def critical_path(process, weights: dict[str, int]) -> int:
     return max((best[s] for s in starts), default=0)
 
 
-def longest_paths(dag: dict[str, list[str]], order: list[str], weights: dict[str, int | float]) -> dict:
+def longest_paths(dag: dict[str, list[str]], order: list[str], weights: Mapping[str, int]) -> dict[str, int]:
     """For each node of the DAG (order: successors first): the largest sum of weights along a path
     from it to an end, itself included."""
-    best: dict[str, int | float] = {}
+    best: dict[str, int] = {}
     for n in order:
         best[n] = weights.get(n, 0) + max((best[m] for m in dag.get(n, ())), default=0)
     return best
