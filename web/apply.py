@@ -11,6 +11,7 @@ from yijianshi.engine.modeling.forms import validate_submission
 from yijianshi.storage import inbox_store
 from yijianshi.web.failure_text import failure_text
 from yijianshi.web import case_view
+from yijianshi.web.case_view import case_forecast
 from yijianshi.web.access import applicants, can_view_item, masker_for, may_act, require
 from yijianshi.web.bpmn_forms import TaskForm
 from yijianshi.web.i18n import gettext as _
@@ -129,7 +130,7 @@ def cases():
 def case(case_id: int):
     with services().engine.db.reader.connect() as conn:
         view = case_view.visible_case(conn, case_id, current_user, applicant_view=True)
-    return render_template("apply/case.html", cv=view)
+    return render_template("apply/case.html", cv=view, forecast=case_forecast(case_id))
 
 
 @bp.route("/tasks/<work_item_id>", methods=["GET", "POST"])

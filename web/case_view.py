@@ -19,6 +19,8 @@ from yijianshi.engine.access.work_item_access import item_groups
 from yijianshi.engine.modeling.forms import FormField
 from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
 from yijianshi.engine.access.org_rules import UNIT_PREFIX
+from yijianshi.engine.errors import EngineError
+from yijianshi.engine.supervision import completion_forecast
 from yijianshi.storage import account_store, case_store, org_store
 from yijianshi.storage import inbox_store
 from yijianshi.storage import material_store
@@ -292,3 +294,12 @@ def visible_case(conn, case_id: int, user, *, applicant_view: bool = False) -> C
     require(can_view_case(conn, user, row))
     names = account_store.display_names(conn, inbox_store.case_actors(conn, row.id))
     return build(conn, row, masker_for(user, row), applicant_view=applicant_view, names=names)
+
+
+def case_forecast(case_id: int):
+    """预计办结日期 of a running case (engine/supervision/completion_forecast.py); None when there is
+    none or it cannot be computed (e.g. the calendar lacks a year)."""
+    try:
+        return completion_forecast.forecast(services().engine, case_id)
+    except EngineError:
+        return None

@@ -16,6 +16,7 @@ from yijianshi.storage import case_search
 from yijianshi.storage import inbox_store
 from yijianshi.storage.inbox_store import InboxFilter
 from yijianshi.web import case_view
+from yijianshi.web.case_view import case_forecast
 from yijianshi.web.access import (
     can_view_item,
     inbox_users,
@@ -238,7 +239,7 @@ def _task_page(conn, item, definition, form: TaskForm | None = None, outcome: Ou
     return render_template("inbox/task.html", item=item, cv=cv, meta=meta, form=form,
                            can_act=can_act, units=units, comments=_comments(conn, item.case_id, cv),
                            upload_error=outcome.upload_error if outcome else None, left=left,
-                           back=_back_to(item)), status
+                           back=_back_to(item), forecast=case_forecast(item.case_id)), status
 
 
 @bp.get("/cases/<int:case_id>")
@@ -246,7 +247,7 @@ def _task_page(conn, item, definition, form: TaskForm | None = None, outcome: Ou
 def case(case_id: int):
     with services().engine.db.reader.connect() as conn:
         cv = case_view.visible_case(conn, case_id, current_user)
-    return render_template("inbox/case.html", cv=cv)
+    return render_template("inbox/case.html", cv=cv, forecast=case_forecast(case_id))
 
 
 def _comments(conn, case_id: int, cv) -> list[dict]:

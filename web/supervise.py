@@ -8,9 +8,10 @@ carries in its data-chart attribute."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -18,7 +19,8 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from yijianshi.engine.supervision import figures as supervision
-from yijianshi.engine.supervision import weekly_bulletin
+from yijianshi.engine.supervision import bulletin_export, completion_forecast, outcomes, weekly_bulletin
+from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.errors import NotFound
 from yijianshi.engine.supervision.escalation_levels import LEVEL_NAMES
@@ -32,6 +34,7 @@ bp = Blueprint("supervise", __name__, url_prefix="/supervise")
 CHART_LIBRARY = Path(__file__).parent / "static" / "vendor" / "chart.js" / "chart.umd.min.js"
 
 SUPERVISING_ROLES = ("supervisor", "admin")
+MEASURED_DAYS = 90  # the scenarios page measures the cases finished in the last 90 days by default
 supervisors = audience(lambda u: u.role.code in SUPERVISING_ROLES)
 administrators = audience(lambda u: u.is_admin)
 
@@ -110,7 +113,18 @@ def scenarios():
                    [("before", _("分别办理（时限累加）"), [m.limits_sum for m in metrics]),
                     ("after", _("一件事（关键路径）"), [m.critical_path for m in metrics])], horizontal=True)
     totals = _totals(metrics)
-    return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals)
+    engine = services().engine
+    try:
+        days = int(request.args.get("days", MEASURED_DAYS))
+    except ValueError:
+        days = MEASURED_DAYS
+    days = days if days in supervision.PERIODS else MEASURED_DAYS
+    end = engine.clock.now().astimezone(SHANGHAI) + timedelta(microseconds=1)
+    start = end - timedelta(days=days)
+    measured = [(o, completion_forecast.accuracy(engine, o.key, start, end))
+                for o in outcomes.all_outcomes(engine, start, end)]
+    return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals,
+                           measured=measured, days=days, periods=supervision.PERIODS)
 
 
 def _totals(metrics) -> dict:
@@ -178,3 +192,19 @@ def bulletin(week: str):
     older, newer = weekly_bulletin.neighbours(services().engine, b.week)
     return render_template("supervise/bulletin.html", b=b, f=f, charts=charts, newer=newer, older=older,
                            level_label=level_label, department_name=department_name)
+
+
+@bp.get("/bulletins/<week>.<fmt>")
+@supervisors
+def bulletin_file(week: str, fmt: str):
+    """The bulletin as an Excel workbook or a PDF, with charts (engine/supervision/bulletin_export.py)."""
+    if fmt not in ("xlsx", "pdf"):
+        abort(404)
+    try:
+        b = weekly_bulletin.get(services().engine, week)
+    except (BulletinError, NotFound):
+        abort(404)
+    data, mimetype = ((bulletin_export.to_xlsx(b), bulletin_export.XLSX_TYPE) if fmt == "xlsx"
+                      else (bulletin_export.to_pdf(b), bulletin_export.PDF_TYPE))
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="bulletin-{b.week}.{fmt}"'})

@@ -22,7 +22,7 @@ Measures:
   boundary events and loops back are ignored), so parallel items count once and staged items add up."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +184,24 @@ def _successors(process, skip_boundaries: bool) -> dict[str, list[str]]:
 def critical_path(process, weights: dict[str, int]) -> int:
     """The largest sum of node weights along a path from a start event through the sequence flows,
     ignoring flows from boundary events (exceptions) and flows back into a loop."""
+    starts, dag, order = flow_dag(process)
+    best = longest_paths(dag, order, weights)
+    return max((best[s] for s in starts), default=0)
+
+
+def longest_paths(dag: dict[str, list[str]], order: list[str], weights: Mapping[str, int]) -> dict[str, int]:
+    """For each node of the DAG (order: successors first): the largest sum of weights along a path
+    from it to an end, itself included."""
+    best: dict[str, int] = {}
+    for n in order:
+        best[n] = weights.get(n, 0) + max((best[m] for m in dag.get(n, ())), default=0)
+    return best
+
+
+def flow_dag(process) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """The process's start events, its sequence flows as a DAG (without flows from boundary events
+    and without the flows back into a loop, found by a depth-first walk) and its nodes in reverse
+    topological order (successors first)."""
     succ = _successors(process, skip_boundaries=True)
     starts = [el.get("id") for el in process.iter(f"{BPMN}startEvent") if el.getparent() is process]
     # Drop back edges found by a depth-first walk, so what remains is a DAG.
@@ -205,10 +223,7 @@ def critical_path(process, weights: dict[str, int]) -> int:
     for s in starts:
         if s not in state:
             visit(s)
-    best: dict[str, int] = {}
-    for n in order:  # reverse topological order: successors first
-        best[n] = weights.get(n, 0) + max((best[m] for m in dag.get(n, ())), default=0)
-    return max((best[s] for s in starts), default=0)
+    return starts, dag, order
 
 
 def _int(text: str | None, default: int) -> int:

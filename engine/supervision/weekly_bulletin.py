@@ -3,8 +3,9 @@
 
 A week's figures: cases started and completed, the on-time rate of work that ended in the week
 (overall and by department), open work in warning and overdue at the end of the week by department,
-scenario and escalation level, the cases that reached each level of the 有需必应 pathway, and the
-longest-overdue open work. They are computed from the projections (the end of a past week is
+scenario and escalation level, the cases that reached each level of the 有需必应 pathway, the
+longest-overdue open work, and the measured outcomes of the cases completed in the week by scenario
+(engine/supervision/outcomes.py, from the event log). They are computed from the projections (the end of a past week is
 reconstructed from when each work item opened and ended) and stored as one row per week:
 generating a week again replaces its row, so a bulletin exists once whoever generates it and however
 often. The scheduler generates the previous week every Monday at 08:00 (engine/scheduler.py)."""
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from yijianshi.engine.supervision import figures as supervision
+from yijianshi.engine.supervision import outcomes
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import EngineError, NotFound
 from yijianshi.storage import supervision_store as store
@@ -93,6 +95,7 @@ def compute(engine, week: str) -> dict:
         overdue = store.top_overdue(conn, to_utc(as_of), current=False, limit=TOP_OVERDUE,
                                    staff=supervision.STAFF_WORK)
         names = supervision.scenario_names(conn)
+    measured = [o.to_dict() for o in outcomes.all_outcomes(engine, start, end) if o.cases]
     return {
         "week": week, "start": start.date().isoformat(), "end": (end - timedelta(days=1)).date().isoformat(),
         "as_of": as_of.isoformat(), "complete": as_of == end,
@@ -108,6 +111,7 @@ def compute(engine, week: str) -> dict:
         "warning": sum(u.warning for u in work["scenario"]),
         "overdue": sum(u.overdue for u in work["scenario"]),
         "escalations": [e.to_dict() for e in reached],
+        "outcomes": measured,
         "top_overdue": [{"work_item_id": r.id, "case_id": r.case_id, "title": r.title,
                          "business_key": r.business_key, "scenario": names.get(r.definition_key, r.definition_key),
                          "task": r.name, "groups": r.groups, "due_at": r.due_at.astimezone(SHANGHAI).isoformat(),

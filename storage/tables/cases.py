@@ -16,6 +16,8 @@ DEFAULT_PRIORITY = 50
 
 class Case(Base):
     __tablename__ = "cases"
+    # The finished cases of a scenario in a period (measured outcomes, storage/outcome_store.py).
+    __table_args__ = (Index("ix_cases_scenario_ended", "definition_key", "ended_at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
     definition_key: Mapped[str] = mapped_column(String(255), index=True)

@@ -4,13 +4,13 @@ ended-time index goes: the items ended in a window are found through a partial i
 ending events, ix_events_item_ends), and its pages keep 15 % free for the new row versions.
 
 Revision ID: 0023_hot_work_item_updates
-Revises: 0020_several_hosts
+Revises: 0021_measured_outcomes
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_hot_work_item_updates"
-down_revision = "0020_several_hosts"
+down_revision = "0021_measured_outcomes"
 branch_labels = None
 depends_on = None
 
