@@ -22,7 +22,10 @@ def _by_key():
 def test_every_scenario_is_measured_and_the_pathway_is_not_a_scenario():
     metrics = _by_key()
     assert set(metrics) == {"open_restaurant", "newborn", "enterprise_change", "retirement", "utility_connection",
-                            "credit_repair", "school_enrolment", "medical_institution_change"}
+                            "credit_repair", "school_enrolment", "medical_institution_change",
+                            "transport_business", "bankruptcy_check", "listing_compliance",
+                            "social_security_card_service", "disability_services", "after_death",
+                            "eia_discharge", "house_transfer", "individual_to_enterprise", "personal_startup"}
     for m in metrics.values():
         assert m.fields_merged < m.fields_separate and m.materials_merged < m.materials_separate
         assert m.visits_after < m.visits_before and m.critical_path < m.limits_sum

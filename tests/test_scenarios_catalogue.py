@@ -20,7 +20,9 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://w
       "camunda": "http://camunda.org/schema/1.0/bpmn", "dmndi": "https://www.omg.org/spec/DMN/20191111/DMNDI/",
       "dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
 SCENARIOS = ["open_restaurant", "newborn", "enterprise_change", "retirement", "utility_connection", "credit_repair",
-             "school_enrolment", "medical_institution_change"]
+             "school_enrolment", "medical_institution_change", "transport_business",
+             "bankruptcy_check", "listing_compliance", "social_security_card_service", "disability_services", "after_death",
+             "eia_discharge", "house_transfer", "individual_to_enterprise", "personal_startup"]
 DRAWN = ("userTask", "scriptTask", "businessRuleTask", "callActivity", "startEvent", "endEvent",
          "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
          "inclusiveGateway", "parallelGateway", "eventBasedGateway", "lane", "participant")
@@ -29,7 +31,7 @@ DRAWN = ("userTask", "scriptTask", "businessRuleTask", "callActivity", "startEve
 def test_every_file_deploys(engine):
     deployed = {d.key for d in engine.deploy([PROCESSES])}
     assert set(SCENARIOS) | {"enterprise_request"} <= deployed
-    assert len([k for k in deployed if k.startswith("item_")]) == 43
+    assert len([k for k in deployed if k.startswith("item_")]) == 95
 
 
 def test_validate_with_the_lint_is_clean(capsys):

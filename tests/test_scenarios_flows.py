@@ -14,12 +14,19 @@ from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
 
 SCENARIOS = ["open_restaurant", "newborn", "enterprise_change", "retirement", "utility_connection", "credit_repair",
-             "school_enrolment", "medical_institution_change"]
+             "school_enrolment", "medical_institution_change", "transport_business",
+             "bankruptcy_check", "listing_compliance", "social_security_card_service", "disability_services", "after_death",
+             "eia_discharge", "house_transfer", "individual_to_enterprise", "personal_startup"]
 # The item each scenario is tried with alone (单独办理); several depend on an item not chosen.
 SINGLE = {"open_restaurant": "fire_check", "newborn": "social_security_card", "enterprise_change": "tax_change",
           "retirement": "housing_fund_seal", "utility_connection": "telecom_connection",
           "credit_repair": "gsxt_sync", "school_enrolment": "enrolment_registration",
-          "medical_institution_change": "insurance_agreement_change"}
+          "medical_institution_change": "insurance_agreement_change",
+          "transport_business": "vehicle_transport_certificate", "bankruptcy_check": "bankruptcy_vehicle_info",
+          "listing_compliance": "listing_criminal_record", "social_security_card_service": "ssc_culture_use",
+          "disability_services": "pension_premium_subsidy", "after_death": "driving_licence_cancellation",
+          "eia_discharge": "outfall_permit", "house_transfer": "gas_transfer", "individual_to_enterprise": "i2e_tax",
+          "personal_startup": "startup_subsidy"}
 # The item each scenario's department rejects, and the items that then never start (they need it).
 REJECT = {"open_restaurant": ("business_licence", ["food_permit", "fire_check"]), "newborn": ("birth_certificate", ["birth_registration",
           "medical_insurance_enrolment", "social_security_card", "medical_insurance_payment"]),
@@ -29,7 +36,14 @@ REJECT = {"open_restaurant": ("business_licence", ["food_permit", "fire_check"])
           "utility_connection": ("gas_connection", []),
           "credit_repair": ("credit_china_repair", ["gsxt_sync", "industry_sync", "credit_bureau_sync"]),
           "school_enrolment": ("property_verification", ["enrolment_registration"]),
-          "medical_institution_change": ("practice_licence_change", [])}  # 三证合一: reviewed together
+          "medical_institution_change": ("practice_licence_change", []),  # 三证合一: reviewed together
+          "transport_business": ("freight_operation_permit", []),  # 证照联办: all items in parallel
+          # the newer scenarios review every item at once on shared data (电子证照, 信息共享)
+          "bankruptcy_check": ("bankruptcy_property_info", []), "listing_compliance": ("listing_credit_report", []),
+          "social_security_card_service": ("ssc_issue", []), "disability_services": ("disability_certificate", []),
+          "after_death": ("survivor_benefit", []), "eia_discharge": ("eia_approval", []),  # 打捆审批
+          "house_transfer": ("property_transfer", []), "individual_to_enterprise": ("i2e_registration", []),
+          "personal_startup": ("startup_guaranteed_loan", [])}
 START = at(2025, 9, 26, 9, 0)  # Friday before the National Day holidays
 
 

@@ -29,7 +29,8 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
         "health", "tax", "public_security", "civil_affairs", "human_resources", "medical_insurance", "housing",
         "natural_resources", "ecology", "education", "agriculture", "hub", "street", "housing_fund",
         "development_reform", "water_company", "telecom", "power_company", "pbc", "industry_regulator",
-        "gas_company", "disease_control", "bank", "tobacco")),
+        "gas_company", "disease_control", "bank", "tobacco", "transport", "traffic_police",
+        "disabled_federation", "data_bureau", "culture_tourism", "finance")),
     DemoAccount("lianluo", "demo-lianluo", "陈刚（有需必应 诉求协调与督办）", "dept_clerk", (
         "liaison", "grid_center", "district_leader", "city_office", "discipline", "supervision")),
     DemoAccount("ducha", "demo-ducha", "周洁（督查室）", "supervisor"),
