@@ -72,3 +72,42 @@ def reused_materials(conn: Connection, case_ids: Sequence[int]) -> dict[int, int
             .group_by(mine.c.case_id))
         out.update({int(r[0]): int(r[1]) for r in rows})
     return out
+
+
+# The history rows conformance replays: the steps' lifecycle and 退回.
+PATH_TYPES = ("work_item_ready", "work_item_completed", "work_item_cancelled", "work_item_returned")
+
+
+def path_events(conn: Connection, case_ids: Sequence[int]) -> Iterator:
+    """The steps' history rows of these cases in (case, seq) order, with the process id of their work
+    item (None when the row is gone, as after 退回): case_id, seq, type, at, work_item_id, task_spec,
+    process_id, data (of 退回 rows only)."""
+    ids = sorted(case_ids)
+    for i in range(0, len(ids), BATCH):
+        chunk = ids[i:i + BATCH]
+        yield from conn.execute(
+            select(events.c.case_id, events.c.seq, events.c.type, events.c.at, events.c.work_item_id,
+                   events.c.task_spec, work_items.c.process_id,
+                   case((events.c.type == "work_item_returned", events.c.data), else_=literal("")).label("data"))
+            .select_from(events.outerjoin(work_items, work_items.c.id == events.c.work_item_id))
+            .where(events.c.case_id.in_(chunk), events.c.type.in_(PATH_TYPES))
+            .order_by(events.c.case_id, events.c.seq))
+
+
+def case_definitions(conn: Connection, case_ids: Sequence[int]) -> dict[int, int]:
+    """Per case: the id of the deployed version it ran on."""
+    ids = sorted(case_ids)
+    out: dict[int, int] = {}
+    for i in range(0, len(ids), BATCH):
+        out.update({int(r[0]): int(r[1]) for r in conn.execute(
+            select(cases.c.id, cases.c.definition_id).where(cases.c.id.in_(ids[i:i + BATCH])))})
+    return out
+
+
+def case_titles(conn: Connection, case_ids: Sequence[int]) -> dict[int, str]:
+    ids = sorted(case_ids)
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), BATCH):
+        out.update({int(r[0]): r[1] for r in conn.execute(
+            select(cases.c.id, cases.c.title).where(cases.c.id.in_(ids[i:i + BATCH])))})
+    return out
