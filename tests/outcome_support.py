@@ -99,3 +99,40 @@ def run(engine, plans: list[Plan]) -> list[int]:
         finish(engine, plan, case_id)
         ids.append(case_id)
     return ids
+
+
+def drawn_models(folder) -> list:
+    """Copies of the outcome models with a simple diagram (BPMN DI: the flow nodes in a row), so
+    bpmn-js can draw them; the models themselves carry no layout."""
+    from lxml import etree
+    bpmn = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+    di, dc = "http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC"
+    ddi = "http://www.omg.org/spec/DD/20100524/DI"
+    out = []
+    for path in OUTCOME_MODELS:
+        tree = etree.parse(str(path))
+        root = tree.getroot()
+        for process in root.iter(f"{{{bpmn}}}process"):
+            diagram = etree.SubElement(root, f"{{{di}}}BPMNDiagram", id=f"d_{process.get('id')}", nsmap={
+                "bpmndi": di, "dc": dc, "di": ddi})
+            plane = etree.SubElement(diagram, f"{{{di}}}BPMNPlane", id=f"p_{process.get('id')}",
+                                     bpmnElement=process.get("id"))
+            centre = {}
+            nodes = [el for el in process if isinstance(el.tag, str) and etree.QName(el).localname != "sequenceFlow"
+                     and etree.QName(el).localname != "extensionElements"]
+            for i, el in enumerate(nodes):
+                task = etree.QName(el).localname.endswith(("Task", "Activity"))
+                w, h = (100, 80) if task else (36, 36)
+                x, y = 80 + 140 * i, 120 + (90 if el.get("id") in ("call_b", "supplement") else 0) - h / 2
+                shape = etree.SubElement(plane, f"{{{di}}}BPMNShape", id=f"s_{el.get('id')}", bpmnElement=el.get("id"))
+                etree.SubElement(shape, f"{{{dc}}}Bounds", x=str(x), y=str(y), width=str(w), height=str(h))
+                centre[el.get("id")] = (x + w / 2, y + h / 2)
+            for flow in process.iter(f"{{{bpmn}}}sequenceFlow"):
+                edge = etree.SubElement(plane, f"{{{di}}}BPMNEdge", id=f"e_{flow.get('id')}", bpmnElement=flow.get("id"))
+                for ref in (flow.get("sourceRef"), flow.get("targetRef")):
+                    x, y = centre[ref]
+                    etree.SubElement(edge, f"{{{ddi}}}waypoint", x=str(x), y=str(y))
+        target = folder / path.name
+        tree.write(str(target), xml_declaration=True, encoding="UTF-8")
+        out.append(target)
+    return out

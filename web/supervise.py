@@ -8,10 +8,10 @@ carries in its data-chart attribute."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,7 +19,8 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from yijianshi.engine.supervision import figures as supervision
-from yijianshi.engine.supervision import bulletin_export, completion_forecast, outcomes, weekly_bulletin
+from yijianshi.engine.supervision import (bulletin_export, completion_forecast, conformance, heatmap, outcomes,
+                                          weekly_bulletin)
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.errors import NotFound
@@ -27,7 +28,8 @@ from yijianshi.engine.supervision.escalation_levels import LEVEL_NAMES
 from yijianshi.engine.supervision.weekly_bulletin import BulletinError
 from yijianshi.web.access import audience
 from yijianshi.web.i18n import gettext as _
-from yijianshi.web.services import services
+from yijianshi.web.services import scenario_catalogue, services
+from yijianshi.storage import outcome_store
 from yijianshi.web.vocabulary import N_
 
 bp = Blueprint("supervise", __name__, url_prefix="/supervise")
@@ -123,8 +125,9 @@ def scenarios():
     start = end - timedelta(days=days)
     measured = [(o, completion_forecast.accuracy(engine, o.key, start, end))
                 for o in outcomes.all_outcomes(engine, start, end)]
+    period = {"start": start.date().isoformat(), "end": (end - timedelta(microseconds=1)).date().isoformat()}
     return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals,
-                           measured=measured, days=days, periods=supervision.PERIODS)
+                           measured=measured, days=days, periods=supervision.PERIODS, period=period)
 
 
 def _totals(metrics) -> dict:
@@ -208,3 +211,97 @@ def bulletin_file(week: str, fmt: str):
                       else (bulletin_export.to_pdf(b), bulletin_export.PDF_TYPE))
     return Response(data, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="bulletin-{b.week}.{fmt}"'})
+
+
+# -- heatmaps, the cases behind a figure, conformance ---------------------------------------------------
+
+def _period() -> tuple[date, date, datetime, datetime]:
+    """The period of the request (?start=YYYY-MM-DD&end=YYYY-MM-DD, both days included; by default
+    the last MEASURED_DAYS days), and its bounds [start, end) in Shanghai time."""
+    today = services().engine.clock.now().astimezone(SHANGHAI).date()
+    try:
+        last = date.fromisoformat(request.args["end"]) if request.args.get("end") else today
+        first = (date.fromisoformat(request.args["start"]) if request.args.get("start")
+                 else last - timedelta(days=MEASURED_DAYS - 1))
+    except ValueError:
+        abort(400, description=_("日期格式应为 YYYY-MM-DD。"))
+    if first > last:
+        abort(400, description=_("开始日期不能晚于结束日期。"))
+    return (first, last, datetime.combine(first, time(), SHANGHAI),
+            datetime.combine(last + timedelta(days=1), time(), SHANGHAI))
+
+
+def _scenario_view(key: str):
+    view = scenario_catalogue().latest(key)
+    if view is None or outcomes.scenario_model(services().engine, key) is None:
+        abort(404)
+    return view
+
+
+@bp.get("/scenarios/<key>/heatmap")
+@supervisors
+def heatmap_page(key: str):
+    view = _scenario_view(key)
+    first, last, _start, _end = _period()
+    measure = request.args.get("measure", "count")
+    measure = measure if measure in heatmap.MEASURES else "count"
+    called = [(pid, view.process_names.get(pid, pid)) for pid in sorted(view.called) if pid in view.process_files]
+    return render_template("supervise/heatmap.html", view=view, called=called, first=first, last=last,
+                           measure=measure)
+
+
+@bp.get("/scenarios/<key>/heatmap.json")
+@supervisors
+def heatmap_json(key: str):
+    _scenario_view(key)
+    first, last, start, end = _period()
+    figures = heatmap.heatmap(services().engine, key, start, end)
+    for process_id, elements in figures["processes"].items():
+        for element_id, f in elements.items():
+            f["cases_url"] = url_for("supervise.cases_behind", key=key, start=first.isoformat(), end=last.isoformat(),
+                                     process=process_id, element=element_id)
+    return jsonify(figures)
+
+
+@bp.get("/scenarios/<key>/cases")
+@supervisors
+def cases_behind(key: str):
+    """The cases behind a figure: an element of the heatmap (?process=&element=) or a figure of the
+    scenarios page (?figure=all|on_time|late|corrected|visited)."""
+    view = _scenario_view(key)
+    first, last, start, end = _period()
+    element = request.args.get("element") or None
+    process = request.args.get("process") or key
+    figure = request.args.get("figure", "all")
+    if figure not in heatmap.CASE_SETS:
+        abort(404)
+    engine = services().engine
+    lines = heatmap.cases_behind(engine, key, start, end, process_id=process, element_id=element, figure=figure)
+    with engine.db.reader.connect() as conn:
+        titles = outcome_store.case_titles(conn, [c.case_id for c in lines])
+    element_name = None
+    if element is not None:
+        model = outcomes.scenario_model(engine, key)
+        element_name = next((i.name for i in (model.items if model else ()) if i.element_id == element), None)
+        element_name = element_name or _element_name(view, process, element)
+    return render_template("supervise/cases.html", view=view, lines=lines, titles=titles, first=first, last=last,
+                           element=element, element_name=element_name, process=process, figure=figure)
+
+
+def _element_name(view, process_id: str, element_id: str) -> str:
+    with services().engine.db.reader.connect() as conn:
+        graphs = conformance.graphs_of(conn, view.id)
+    graph = graphs.get(process_id)
+    return graph.name(element_id) if graph else element_id
+
+
+@bp.get("/scenarios/<key>/conformance")
+@supervisors
+def conformance_page(key: str):
+    view = _scenario_view(key)
+    first, last, start, end = _period()
+    found = conformance.deviating_cases(services().engine, key, start, end)
+    with services().engine.db.reader.connect() as conn:
+        titles = outcome_store.case_titles(conn, [c.case_id for c in found])
+    return render_template("supervise/conformance.html", view=view, found=found, titles=titles, first=first,
+                           last=last)

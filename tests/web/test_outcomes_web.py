@@ -4,6 +4,7 @@ item page."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 import pytest
@@ -34,7 +35,7 @@ def test_supervisor_sees_measured_figures_beside_the_model(client_for):
     row = page.split('id="measured"', 1)[1].split('data-scenario="outcome_demo"', 1)[1].split("</tr>", 1)[0]
     # 3 cases: 1, 2, 4 working days against 3 promised; forecasts at the start all said 3 (no history):
     # errors 2, 1, 1
-    cells = [c.split("<", 1)[0] for c in row.split('class="num">')[1:]]
+    cells = [re.sub(r"<[^>]+>", "", c.split("</td>", 1)[0]) for c in row.split('class="num">')[1:]]
     assert cells == ["3", "2 / 4", "3", "66.7%", "0.33 / 1", "1", "0.0 / 0.0 / 2", "1.33", "66.7%"]
 
 
