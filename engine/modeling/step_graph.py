@@ -144,4 +144,4 @@ def _reachable(edges: dict[str, set[str]], backward: dict[str, set[str]], joins:
 
 def step_graphs(trees: list[etree._ElementTree]) -> dict[str, StepGraph]:
     """Every process of these parsed BPMN files by process id."""
-    return {p.get("id"): step_graph(p) for tree in trees for p in tree.getroot().iter(f"{B}process")}
+    return {str(p.get("id")): step_graph(p) for tree in trees for p in tree.getroot().iter(f"{B}process")}

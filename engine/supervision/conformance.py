@@ -64,7 +64,7 @@ def graphs_of(conn, definition_id: int) -> dict[str, StepGraph]:
     files = [f for f in json.loads(row.files_json) if f["filename"].lower().endswith((".bpmn", ".xml"))] if row else []
     contents = definition_store.file_contents(conn, [f["sha256"] for f in files])
     trees = [parse_xml(c.content.encode("utf-8"), c.filename) for c in contents.values()]
-    built = step_graphs([t for t in trees if t.getroot().tag.endswith("definitions")])
+    built = step_graphs([t for t in trees if str(t.getroot().tag).endswith("definitions")])
     with _graphs_lock:
         if len(_graphs) > 256:
             _graphs.clear()
