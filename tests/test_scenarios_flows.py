@@ -367,20 +367,20 @@ def test_a_bad_rating_needs_a_reason_and_its_verification_has_a_limit(sqlite_eng
 LEVELS = ["very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied"]
 
 
-def _delivered(sqlite_engine, key: str) -> tuple[Scenario, int]:
+def _delivered(sqlite_engine, key: str) -> tuple[Scenario, int, list[str]]:
     sc, cid = _open(sqlite_engine, key)
+    items = _items(sc, cid)
     _package(sc, cid)
     sc.approve_all_ready(cid)
     sc.complete(cid, "deliver", {"delivery_method": "e_licence", "delivery_note": ""})
-    return sc, cid
+    return sc, cid, items
 
 
 @pytest.mark.parametrize("key", SCENARIOS)
 def test_the_rating_form_has_five_levels_for_the_service_and_each_item(sqlite_engine, key):
     """好差评 five levels (非常满意 … 非常不满意) for the whole service and one field per item; the
     comment is needed for 不满意 and 非常不满意 only; a bad rating of one item is a bad rating."""
-    sc, cid = _delivered(sqlite_engine, key)
-    items = _items(sc, cid)
+    sc, cid, items = _delivered(sqlite_engine, key)
     form = sc.form(sc.item(cid, "rate"))
     names = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
     for fid in ["rating"] + [f"rating_{i}" for i in items]:
@@ -399,8 +399,7 @@ def test_the_rating_form_has_five_levels_for_the_service_and_each_item(sqlite_en
 
 @pytest.mark.parametrize("key", SCENARIOS)
 def test_a_good_rating_closes_the_case_with_every_level_recorded(sqlite_engine, key):
-    sc, cid = _delivered(sqlite_engine, key)
-    items = _items(sc, cid)
+    sc, cid, items = _delivered(sqlite_engine, key)
     sc.complete(cid, "rate", {"rating": "satisfied", **{f"rating_{i}": "very_satisfied" for i in items}})
     assert sc.status(cid) == "completed"
     data = sc.final_data(cid)
@@ -412,7 +411,7 @@ def test_a_good_rating_closes_the_case_with_every_level_recorded(sqlite_engine, 
 def test_no_rating_within_the_window_closes_the_case_unrated(sqlite_engine, key):
     """Delivered on Friday 09-26: 5 working days (rating_window_days) end on 10-10; the case then closes
     as 未评价, recorded, without a 差评 path."""
-    sc, cid = _delivered(sqlite_engine, key)
+    sc, cid, _ = _delivered(sqlite_engine, key)
     sc.fire(at(2025, 10, 10, 12, 0))
     assert sc.ready_specs(cid) == ["rate"]  # still within the window
     sc.fire(at(2025, 10, 11, 9, 0))
@@ -423,7 +422,7 @@ def test_no_rating_within_the_window_closes_the_case_unrated(sqlite_engine, key)
 
 @pytest.mark.parametrize("key", SCENARIOS)
 def test_a_bad_rating_verified_untrue_closes_with_the_reason_recorded(sqlite_engine, key):
-    sc, cid = _delivered(sqlite_engine, key)
+    sc, cid, _ = _delivered(sqlite_engine, key)
     sc.complete(cid, "rate", {"rating": "very_unsatisfied", "comment": "无理由差评"})
     with pytest.raises(FormErrors) as err:
         sc.complete(cid, "verify_rating", {"verify_outcome": "untrue", "untrue_reason": ""})
@@ -440,7 +439,7 @@ def test_a_bad_rating_verified_untrue_closes_with_the_reason_recorded(sqlite_eng
 
 @pytest.mark.parametrize("key", SCENARIOS)
 def test_a_true_bad_rating_is_rectified_by_the_unit_and_confirmed_on_the_revisit(sqlite_engine, key):
-    sc, cid = _delivered(sqlite_engine, key)
+    sc, cid, _ = _delivered(sqlite_engine, key)
     sc.complete(cid, "rate", {"rating": "unsatisfied", "comment": "等待时间太长"})
     sc.verify_true(cid)
     rectify = sc.item(cid, "rectify")
