@@ -314,7 +314,7 @@ def test_bad_rating_rectification_goes_to_the_unit_named_in_verification(sqlite_
     sc.approve_all_ready(cid)
     sc.deliver_and_rate(cid, "bad")
     field = sc.form(sc.item(cid, "verify_rating")).field("responsible_unit")
-    lead, other = field.default, next(c for c, _ in field.options if c not in (field.default, "hub"))
+    lead, other = field.default, next((c for c, _ in field.options if c not in (field.default, "hub")), "hub")
     sc.complete(cid, "verify_rating", {"verify_outcome": "true", "rectify_requirement": "窗口服务态度差", "rectify_days": "5",
                                        "responsible_unit": other})
     rectify = sc.item(cid, "rectify")
