@@ -298,3 +298,17 @@ def test_rules_between_fields_required_if_and_at_least_one() -> None:
     assert validate_submission(form, {"complete": "false", "missing": "缺营业执照", "choice": "custom",
                                       "want_b": "true"})["want_b"] is True
     assert Form.from_dict(json.loads(json.dumps(form.to_dict()))) == form
+
+
+def test_required_if_accepts_alternative_values() -> None:
+    """好差评: the comment is required for 不满意 or 非常不满意 (rating=unsatisfied|very_unsatisfied), not otherwise."""
+    rating = FormField(id="rating", label="整体服务评价", type="enum",
+                       options=(("satisfied", "满意"), ("unsatisfied", "不满意"), ("very_unsatisfied", "非常不满意")))
+    comment = FormField(id="comment", label="评价意见", type="string",
+                        required_if=(("rating", "unsatisfied|very_unsatisfied"),))
+    form = Form(fields=(rating, comment))
+    for level in ("unsatisfied", "very_unsatisfied"):
+        with pytest.raises(FormErrors) as err:
+            validate_submission(form, {"rating": level, "comment": ""})
+        assert err.value.errors == {"comment": "此项为必填项"}
+    assert validate_submission(form, {"rating": "satisfied", "comment": ""})["rating"] == "satisfied"

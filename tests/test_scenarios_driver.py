@@ -154,7 +154,14 @@ class Scenario:
 
     def deliver_and_rate(self, case_id: int, rating: str = "good") -> None:
         self.complete(case_id, "deliver", {"delivery_method": "e_licence", "delivery_note": "电子证照已推送"})
-        self.complete(case_id, "rate", {"rating": rating, "comment": "" if rating == "good" else "等待时间太长"})
+        level = {"good": "very_satisfied", "bad": "very_unsatisfied"}.get(rating, rating)
+        bad = level in ("unsatisfied", "very_unsatisfied")
+        self.complete(case_id, "rate", {"rating": level, "comment": "等待时间太长" if bad else ""})
+
+    def verify_true(self, case_id: int, **fields) -> None:
+        """差评核实：属实, with a rectification requirement (and any fields given)."""
+        self.complete(case_id, "verify_rating", {"verify_outcome": "true", "rectify_requirement": "缩短窗口等候时间",
+                                                 "rectify_days": "5", **fields})
 
     def fire(self, when: datetime) -> list:
         self.engine.clock.set(when)

@@ -1,6 +1,7 @@
 """Every shipped 一件事 scenario end to end through the engine services on a controlled clock: the
 package, 一次告知 and resubmission, 告知承诺+容缺 with a late supplement, a department's rejection, a
-single item chosen alone, an overdue item escalated to 督办, and a bad rating rectified."""
+single item chosen alone, an overdue item escalated to 督办, and 好差评: five levels per item, a rating
+window that closes the case unrated, a bad rating verified untrue or rectified and revisited."""
 from __future__ import annotations
 
 import json
@@ -287,7 +288,7 @@ def test_bad_rating_is_rectified_with_a_limit_and_a_return_visit(sqlite_engine, 
     assert sc.ready_specs(cid) == ["verify_rating"]
     verify = sc.form(sc.item(cid, "verify_rating")).field("rectify_days")
     assert (verify.min, verify.max) == (5, 15)  # 整改时限 configurable within 5–15 working days
-    sc.complete(cid, "verify_rating", {"rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
+    sc.complete(cid, "verify_rating", {"verify_outcome": "true", "rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
     rectify = sc.item(cid, "rectify")
     assert rectify.groups.startswith("unit:") and rectify.groups != "unit:hub"  # the lead department, by default
     # 5 working days from Friday 09-26: 09-28 (a make-up Sunday), 09-29, 09-30, then after the holidays 10-09, 10-10
@@ -313,8 +314,8 @@ def test_bad_rating_rectification_goes_to_the_unit_named_in_verification(sqlite_
     sc.approve_all_ready(cid)
     sc.deliver_and_rate(cid, "bad")
     field = sc.form(sc.item(cid, "verify_rating")).field("responsible_unit")
-    lead, other = field.default, next(c for c, _ in field.options if c not in (field.default, "hub"))
-    sc.complete(cid, "verify_rating", {"rectify_requirement": "窗口服务态度差", "rectify_days": "5",
+    lead, other = field.default, next((c for c, _ in field.options if c not in (field.default, "hub")), "hub")
+    sc.complete(cid, "verify_rating", {"verify_outcome": "true", "rectify_requirement": "窗口服务态度差", "rectify_days": "5",
                                        "responsible_unit": other})
     rectify = sc.item(cid, "rectify")
     assert rectify.groups == f"unit:{other}"
@@ -349,9 +350,9 @@ def test_a_bad_rating_needs_a_reason_and_its_verification_has_a_limit(sqlite_eng
     sc.approve_all_ready(cid)
     sc.complete(cid, "deliver", {"delivery_method": "e_licence", "delivery_note": ""})
     with pytest.raises(FormErrors) as err:
-        sc.complete(cid, "rate", {"rating": "bad", "comment": ""})
+        sc.complete(cid, "rate", {"rating": "unsatisfied", "comment": ""})
     assert err.value.errors == {"comment": "此项为必填项"}
-    sc.complete(cid, "rate", {"rating": "bad", "comment": "等待时间太长"})
+    sc.complete(cid, "rate", {"rating": "unsatisfied", "comment": "等待时间太长"})
     verify = sc.item(cid, "verify_rating")
     # 5 working days (rating_verify_days) from Friday 09-26: 09-28 (make-up Sunday), 09-29, 09-30, 10-09, 10-10
     assert verify.due_at.astimezone(START.tzinfo) == at(2025, 10, 10, 23, 59, 59)
@@ -359,5 +360,93 @@ def test_a_bad_rating_needs_a_reason_and_its_verification_has_a_limit(sqlite_eng
     assert sc.ready_specs(cid) == ["supervise_verify_rating"]
     sc.complete(cid, "supervise_verify_rating", {"verify_supervision_note": "差评核实超期，督办"})
     assert sc.ready_specs(cid) == ["verify_rating"]  # verified after supervision, with a new limit
-    sc.complete(cid, "verify_rating", {"rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
+    sc.complete(cid, "verify_rating", {"verify_outcome": "true", "rectify_requirement": "缩短窗口等候时间", "rectify_days": "5"})
     assert sc.ready_specs(cid) == ["rectify"]
+
+
+LEVELS = ["very_satisfied", "satisfied", "basic", "unsatisfied", "very_unsatisfied"]
+
+
+def _delivered(sqlite_engine, key: str) -> tuple[Scenario, int, list[str]]:
+    sc, cid = _open(sqlite_engine, key)
+    items = _items(sc, cid)
+    _package(sc, cid)
+    sc.approve_all_ready(cid)
+    sc.complete(cid, "deliver", {"delivery_method": "e_licence", "delivery_note": ""})
+    return sc, cid, items
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_the_rating_form_has_five_levels_for_the_service_and_each_item(sqlite_engine, key):
+    """好差评 five levels (非常满意 … 非常不满意) for the whole service and one field per item; the
+    comment is needed for 不满意 and 非常不满意 only; a bad rating of one item is a bad rating."""
+    sc, cid, items = _delivered(sqlite_engine, key)
+    form = sc.form(sc.item(cid, "rate"))
+    names = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    for fid in ["rating"] + [f"rating_{i}" for i in items]:
+        assert [(v, n) for v, n in form.field(fid).options] == list(zip(LEVELS, names)), fid
+    assert form.field("rating").required
+    for level in ("unsatisfied", "very_unsatisfied"):
+        with pytest.raises(FormErrors) as err:
+            sc.complete(cid, "rate", {"rating": level, "comment": ""})
+        assert err.value.errors == {"comment": "此项为必填项"}
+    sc.complete(cid, "rate", {"rating": "basic", f"rating_{items[0]}": "very_unsatisfied", "comment": "材料退回两次"})
+    assert sc.ready_specs(cid) == ["verify_rating"]
+    data = sc.task_data(cid, "verify_rating")
+    assert data["rating_bad"] is True and data["rating_outcome"] == "差评待核实"
+    assert data["item_ratings"] == {items[0]: "very_unsatisfied"}
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_good_rating_closes_the_case_with_every_level_recorded(sqlite_engine, key):
+    sc, cid, items = _delivered(sqlite_engine, key)
+    sc.complete(cid, "rate", {"rating": "satisfied", **{f"rating_{i}": "very_satisfied" for i in items}})
+    assert sc.status(cid) == "completed"
+    data = sc.final_data(cid)
+    assert data["rating_outcome"] == "已评价" and data["rating_bad"] is False
+    assert data["item_ratings"] == {i: "very_satisfied" for i in items}
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_no_rating_within_the_window_closes_the_case_unrated(sqlite_engine, key):
+    """Delivered on Friday 09-26: 5 working days (rating_window_days) end on 10-10; the case then closes
+    as 未评价, recorded, without a 差评 path."""
+    sc, cid, _ = _delivered(sqlite_engine, key)
+    sc.fire(at(2025, 10, 10, 12, 0))
+    assert sc.ready_specs(cid) == ["rate"]  # still within the window
+    sc.fire(at(2025, 10, 11, 9, 0))
+    assert sc.status(cid) == "completed"
+    data = sc.final_data(cid)
+    assert data["rating"] == "unrated" and data["rating_outcome"] == "未评价" and data["rating_closed_at"]
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_bad_rating_verified_untrue_closes_with_the_reason_recorded(sqlite_engine, key):
+    sc, cid, _ = _delivered(sqlite_engine, key)
+    sc.complete(cid, "rate", {"rating": "very_unsatisfied", "comment": "无理由差评"})
+    with pytest.raises(FormErrors) as err:
+        sc.complete(cid, "verify_rating", {"verify_outcome": "untrue", "untrue_reason": ""})
+    assert err.value.errors == {"untrue_reason": "此项为必填项"}
+    with pytest.raises(FormErrors) as err:  # 属实 needs what is to be rectified
+        sc.complete(cid, "verify_rating", {"verify_outcome": "true", "rectify_requirement": ""})
+    assert err.value.errors == {"rectify_requirement": "此项为必填项"}
+    sc.complete(cid, "verify_rating", {"verify_outcome": "untrue", "untrue_reason": "经调取录像，窗口当日按时办结，申诉成立"})
+    assert sc.status(cid) == "completed"
+    data = sc.final_data(cid)
+    assert data["rating_untrue"] is True and data["rating_outcome"] == "差评不属实"
+    assert data["untrue_reason"].startswith("经调取录像") and data["rating"] == "very_unsatisfied"  # kept as given
+
+
+@pytest.mark.parametrize("key", SCENARIOS)
+def test_a_true_bad_rating_is_rectified_by_the_unit_and_confirmed_on_the_revisit(sqlite_engine, key):
+    sc, cid, _ = _delivered(sqlite_engine, key)
+    sc.complete(cid, "rate", {"rating": "unsatisfied", "comment": "等待时间太长"})
+    sc.verify_true(cid)
+    rectify = sc.item(cid, "rectify")
+    assert rectify.groups.startswith("unit:") and rectify.due_at is not None
+    sc.complete(cid, "rectify", {"rectify_measures": "推行预约办理"})
+    assert sc.ready_specs(cid) == ["return_visit"]
+    sc.complete(cid, "return_visit", {"revisit_satisfied": "satisfied", "revisit_note": "申请人确认满意"})
+    assert sc.status(cid) == "completed"
+    data = sc.final_data(cid)
+    assert data["rating_outcome"] == "已整改" and data["rectify_round"] == 1 and "rating_untrue" not in data

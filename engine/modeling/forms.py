@@ -43,7 +43,8 @@ class FormField:
     options: tuple[tuple[str, str], ...] = ()
     # One of FORMATS: a resident ID, a mobile number or a unified social credit code.
     format: str | None = None
-    # required_if: required when every (other field, value) holds in the same submission.
+    # required_if: required when every (other field, value) holds in the same submission; a value may
+    # list alternatives separated by "|", any of which holds.
     required_if: tuple[tuple[str, str], ...] = ()
     # at_least_one: when this field has the value, at least one of these boolean fields is ticked.
     at_least_one: tuple[str, tuple[str, ...]] | None = None
@@ -233,11 +234,13 @@ def check_format(kind: str, text: str) -> str:
 
 
 def _holds(cleaned: Mapping[str, Any], field_id: str, value: str) -> bool:
-    """Whether a field's cleaned value is `value` as written in a constraint (true/false for booleans)."""
+    """Whether a field's cleaned value is `value` as written in a constraint (true/false for booleans);
+    alternatives separated by "|" hold when any of them does (rating=unsatisfied|very_unsatisfied)."""
     got = cleaned.get(field_id)
+    wanted = [v.strip() for v in value.split("|")]
     if isinstance(got, bool):
-        return str(got).lower() == value.strip().lower()
-    return got is not None and str(got) == value.strip()
+        return str(got).lower() in [w.lower() for w in wanted]
+    return got is not None and str(got) in wanted
 
 
 def _cross_field(form: Form, cleaned: dict[str, Any], errors: dict[str, str]) -> None:
