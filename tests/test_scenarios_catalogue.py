@@ -21,7 +21,7 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://w
       "dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
 SCENARIOS = ["open_restaurant", "newborn", "enterprise_change", "retirement", "utility_connection", "credit_repair",
              "school_enrolment", "medical_institution_change"]
-DRAWN = ("userTask", "scriptTask", "businessRuleTask", "callActivity", "startEvent", "endEvent",
+DRAWN = ("userTask", "scriptTask", "businessRuleTask", "serviceTask", "callActivity", "startEvent", "endEvent",
          "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
          "inclusiveGateway", "parallelGateway", "eventBasedGateway", "lane", "participant")
 
