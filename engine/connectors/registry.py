@@ -84,7 +84,7 @@ class DemoRegistry:
             raise RegistryError(f"演示共享接口没有登记簿 {register}")
         if not key or key.endswith("0000") or (register == "licence" and key.endswith("00")):
             return Answer(False)
-        records = {
+        records: dict[str, dict[str, Any]] = {
             "household": {"hukou_address": "示范区东城街道人民路 1 号", "household_head": "户主（演示）"},
             "residence_permit": {"permit_no": f"JZ{key[-6:]}", "valid_until": "2027-12-31"},
             "property": {"certificate_no": f"不动产权第{key[-7:]}号", "address": "示范区东城街道人民路 1 号"},
