@@ -13,7 +13,7 @@ from yijianshi.cli.main import main
 from yijianshi.engine.access.actors import SYSTEM
 from yijianshi.engine.cases.failures import stuck_cases
 from yijianshi.engine.composition import System
-from yijianshi.engine.connectors.registry import DemoRegistry, HttpRegistry, RegistryError
+from yijianshi.engine.connectors.registry import Answer, DemoRegistry, HttpRegistry, RegistryError
 from yijianshi.engine.connectors.runner import ConnectorRunner
 from yijianshi.engine.deadlines.scheduler import CONNECTORS_JOB
 from yijianshi.engine.modeling.definitions import SourceFile
@@ -153,3 +153,47 @@ def test_materials_saved_are_counted_from_the_models_service_tasks():
     [manual] = metrics_of_sources(by_hand)
     assert "居民户口簿" not in manual.shared_materials
     assert manual.materials_merged == shared.materials_merged + 2  # 居民户口簿, 儿童户口簿 asked again
+
+
+class NoLicence:
+    """A licence register without the enterprise (a wrong credit code, or not yet in force)."""
+
+    def lookup(self, register, query):
+        return Answer(False)
+
+
+def test_a_licence_not_on_record_goes_to_a_person_who_may_refuse(engine):
+    engine.clock.set(START)
+    deploy(engine, "enterprise_change")
+    sc = Scenario(engine, "enterprise_change", registry=NoLicence())
+    cid = sc.start()
+    app = sc.application(cid)
+    app.update({k: "true" for k in app if k.startswith("want_")})
+    sc.complete(cid, "apply", app)
+    sc.accept(cid)
+    for _ in range(3):  # the change registration comes first; the follow-on items check its licence
+        specs = sc.ready_specs(cid)
+        if "licence_missing_tax_change" in specs:
+            break
+        sc.decide(cid, "change_registration")
+    specs = sc.ready_specs(cid)
+    assert "licence_missing_tax_change" in specs and "review_tax_change" not in specs
+    assert sc.task_data(cid, "licence_missing_tax_change")["tax_change_found"] is False
+    sc.complete(cid, "licence_missing_tax_change", {"tax_change_approved": "false",
+                                                    "tax_change_reason": "营业执照无法核实"})
+    assert "licence_missing_tax_change" not in sc.ready_specs(cid)
+
+
+def test_a_licence_on_record_goes_straight_to_the_departments_review(engine):
+    engine.clock.set(START)
+    deploy(engine, "enterprise_change")
+    sc = Scenario(engine, "enterprise_change")  # UsualRegisters: the licence is on record
+    cid = sc.start()
+    app = sc.application(cid)
+    app.update({k: "true" for k in app if k.startswith("want_")})
+    sc.complete(cid, "apply", app)
+    sc.accept(cid)
+    sc.decide(cid, "change_registration")
+    specs = sc.ready_specs(cid)
+    assert "review_tax_change" in specs and not [s for s in specs if s.startswith("licence_missing_")]
+    assert sc.task_data(cid, "review_tax_change")["tax_change_found"] is True
