@@ -10,7 +10,8 @@ What the models carry (camunda:properties):
   `add_working_days(<start>, N)` (else its `camunda:dueDate` of that shape): N working days.
 - on each data-sharing service task (camunda:type="external", a registry topic such as
   `registry.household`, served by engine/connectors/): `shares_materials` — the materials the
-  register's answer replaces, by "；";
+  register's answer replaces, by "；"; `shares_fields` — the ids of the fields it provides, which
+  the merged form therefore does not ask (an item's form_fields may name them);
 - on the scenario process: `materials` — the one set of materials the integrated service asks for,
   by "；", where the models do not yet check them by a service task (default: the union of the items'
   materials); `visits` — window visits of the integrated service (default 1).
