@@ -77,6 +77,9 @@ def test_requests_out_of_scope_are_refused_with_a_reason(sqlite_engine, channel,
     data = sc.final_data(cid)
     assert data["intake_route"] == "refuse" and why in data["refusal_reason"]
     assert data["final_answer"] == "不予受理：" + data["refusal_reason"]
+    [sent] = [json.loads(e.data) for e in sqlite_engine.history(cid) if e.type == "message_sent"]
+    assert sent["message"] == "intake_refused"  # the reason is in the case's hash-chained history
+    assert sent["payload"]["payload"]["refusal_reason"] == data["refusal_reason"]
 
 
 def test_a_request_passes_through_all_six_levels(sqlite_engine):
