@@ -70,7 +70,7 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
     YIJIANSHI_CONNECTOR_TOPICS  which register serves which external-task topic, topic=register,...
                                 (default: registry.household=household, registry.residence_permit=
                                 residence_permit, registry.property=property, registry.social_insurance=
-                                social_insurance, registry.licence=licence)
+                                social_insurance, registry.licence=licence, registry.marriage=marriage)
     YIJIANSHI_CONNECTOR_RETRIES attempts of one lookup before the case has an incident (default 3)
     YIJIANSHI_CONNECTOR_BACKOFF_SECONDS
                                 wait after the first failed attempt, doubled after each (default 30)
@@ -103,7 +103,7 @@ DEFAULT_MAX_FILES = 10
 FILE_STORES = ("database", "folder")
 DEFAULT_CONNECTOR_TOPICS = (("registry.household", "household"), ("registry.residence_permit", "residence_permit"),
                             ("registry.property", "property"), ("registry.social_insurance", "social_insurance"),
-                            ("registry.licence", "licence"))
+                            ("registry.licence", "licence"), ("registry.marriage", "marriage"))
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,24 @@ def test_a_licence_on_record_goes_straight_to_the_departments_review(engine):
     specs = sc.ready_specs(cid)
     assert "review_tax_change" in specs and not [s for s in specs if s.startswith("licence_missing_")]
     assert sc.task_data(cid, "review_tax_change")["tax_change_found"] is True
+
+
+def test_a_marriage_not_on_record_goes_to_a_person_before_the_birth_registration(engine):
+    engine.clock.set(START)
+    deploy(engine, "newborn")
+    sc = Scenario(engine, "newborn", registry=NoLicence())  # nothing on record in any register
+    cid = sc.start()
+    app = sc.application(cid)
+    app.update({k: "true" for k in app if k.startswith("want_")})
+    sc.complete(cid, "apply", app)
+    sc.accept(cid)
+    for _ in range(4):  # the birth certificate first; then the registration checks the marriage
+        specs = sc.ready_specs(cid)
+        if "marriage_missing_birth_registration" in specs:
+            break
+        for spec in [s for s in specs if s.startswith("review_")]:
+            sc.decide(cid, spec.removeprefix("review_"))
+    assert "marriage_missing_birth_registration" in sc.ready_specs(cid)
+    assert "review_birth_registration" not in sc.ready_specs(cid)
+    sc.decide(cid, "birth_registration", task="marriage_missing")
+    assert "marriage_missing_birth_registration" not in sc.ready_specs(cid)

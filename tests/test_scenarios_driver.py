@@ -64,13 +64,14 @@ def licence_number(item: str, field: FormField | None = None) -> str:
 
 
 class UsualRegisters:
-    """The registers the flows run against by default: the enterprise's electronic licence is on
-    record (its change registration issued it), so the departments' own reviews follow; the personal
-    registers (户籍, 居住证, 不动产, 社保) have no record, so each check goes on to the department's
-    human check (review_*), which the flows decide."""
+    """The registers the flows run against by default: the documents a department works from are
+    on record (the electronic licence its change registration issued, the parents' marriage), so the
+    departments' own reviews follow; the registers that stand in for a check (户籍, 居住证, 不动产,
+    社保) have no record, so each check goes on to the department's human check (review_*), which
+    the flows decide."""
 
     def lookup(self, register: str, query: dict) -> Answer:
-        return Answer(True, {"status": "存续"}) if register == "licence" else Answer(False)
+        return Answer(True, {"status": "on record"}) if register in ("licence", "marriage") else Answer(False)
 
 
 @dataclass

@@ -11,7 +11,7 @@ Contract (JSON over HTTP, UTF-8):
     (the worker retries it with backoff; when the retries run out the case has an incident).
 
 Registers: household (户籍), residence_permit (居住证), property (不动产登记), social_insurance
-(社保参保缴费), licence (营业执照等电子证照, by credit_code)."""
+(社保参保缴费), licence (营业执照等电子证照, by credit_code), marriage (婚姻登记)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-REGISTERS = ("household", "residence_permit", "property", "social_insurance", "licence")
+REGISTERS = ("household", "residence_permit", "property", "social_insurance", "licence", "marriage")
 DEMO = "demo"  # YIJIANSHI_REGISTRY_URL=demo: the built-in demo register, no HTTP
 
 
@@ -90,5 +90,6 @@ class DemoRegistry:
             "property": {"certificate_no": f"不动产权第{key[-7:]}号", "address": "示范区东城街道人民路 1 号"},
             "social_insurance": {"insured": True, "months_paid": 24},
             "licence": {"name": "演示企业有限公司", "status": "存续", "licence_no": key},
+            "marriage": {"status": "已婚", "registered_on": "2020-05-20", "office": "示范区民政局婚姻登记处"},
         }
         return Answer(True, {"register": register, **records[register]})
