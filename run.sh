@@ -19,4 +19,7 @@ if [ ! -x .venv/bin/yijianshi ] || [ "$(cat .venv/.installed-app 2>/dev/null)" !
 fi
 # The process diagrams need bpmn-js from npm; without it the app still serves, minus the diagrams.
 web/assets/install.sh || echo "警告：前端资源（bpmn-js）未能安装，流程图将不显示。请安装 Node.js/npm 后运行 npm ci。" >&2
+# The demo answers data-sharing checks (户籍, 社保, 电子证照 …) from the built-in demo register, so a
+# registry check never waits for a worker that is not there; set YIJIANSHI_REGISTRY_URL to a real one.
+export YIJIANSHI_REGISTRY_URL="${YIJIANSHI_REGISTRY_URL:-demo}"
 exec .venv/bin/yijianshi serve --host "${HOST:-127.0.0.1}" --port "${PORT:-5000}"

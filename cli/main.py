@@ -6,7 +6,7 @@ Errors are printed as sentences (file:line: message for definitions), never as t
 This is the edge of the command line: the environment is read here, once, into the settings
 (engine/settings.py); --db replaces their database URL. The sub-commands live by concept in
 service_cmds (db, serve, scheduler), definitions_cmds, cases_cmds, operations_cmds (bulletin, backup,
-restore, calendar), org_cmds (organisation import and export), notifications_cmds, audit_cmds
+restore, calendar), org_cmds (organisation import and export), notifications_cmds, connectors_cmds, audit_cmds
 (history, verify, checkpoint, keys), scenarios, api_clients and stack."""
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     from yijianshi.cli.api_clients import add_api_client_parser
     from yijianshi.cli.audit_cmds import add_audit_parsers
     from yijianshi.cli.cases_cmds import add_cases_parsers
+    from yijianshi.cli.connectors_cmds import add_connectors_parsers
     from yijianshi.cli.definitions_cmds import add_definitions_parsers
     from yijianshi.cli.notifications_cmds import add_notifications_parsers
     from yijianshi.cli.operations_cmds import add_operations_parsers
@@ -47,6 +48,7 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     add_operations_parsers(sub)
     add_org_parser(sub)
     add_notifications_parsers(sub)
+    add_connectors_parsers(sub)
     add_audit_parsers(sub)
     return ap
 

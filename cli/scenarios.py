@@ -63,6 +63,10 @@ def format_report(metrics) -> str:
         if k == 0 or k == len(rows) - 2:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("说明：“分别”为各事项单独申请之和；时限“关键路径”为并联办理时从受理到出件的最长承诺时限链。")
+    shared = [m for m in metrics if m.shared_materials]
+    if shared:
+        lines.append("数据共享替代的材料（按模型中的共享核验服务任务计，不再向申请人收取）：")
+        lines.extend(f"  {m.name}：{'、'.join(m.shared_materials)}" for m in shared)
     return "\n".join(lines)
 
 

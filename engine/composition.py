@@ -19,6 +19,8 @@ from yijianshi.engine.audit.export_jobs import ExportJobs
 from yijianshi.engine.cases.idempotent_start import IdempotentStarts
 from yijianshi.engine.cases.materials import MaterialService
 from yijianshi.engine.clock import Clock
+from yijianshi.engine.connectors import setup as connectors
+from yijianshi.engine.connectors.runner import ConnectorRunner
 from yijianshi.engine.notifications import setup as notifications
 from yijianshi.engine.notifications.dispatcher import Dispatcher
 from yijianshi.engine.runtime import Engine
@@ -44,6 +46,7 @@ class System:
     checkpoints: Checkpoints
     organisation: OrganisationService
     notifier: Dispatcher
+    connectors: ConnectorRunner | None = None  # None: no register configured
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, *, pool_size: int = 10) -> System:
@@ -74,6 +77,7 @@ class System:
             checkpoints=Checkpoints(db, clock, settings.checkpoint_dir, settings.signing_key_file),
             organisation=OrganisationService(db, clock),
             notifier=notifications.dispatcher(engine, settings),
+            connectors=connectors.runner(engine, settings),
         )
 
     def scheduler(self, **options) -> DeadlineScheduler:
@@ -87,6 +91,9 @@ class System:
         if self.settings.notify_every_seconds > 0:
             options.setdefault("notifier", self.notifier)
             options.setdefault("notify_every_s", self.settings.notify_every_seconds)
+        if self.connectors is not None and self.settings.connector_every_seconds > 0:
+            options.setdefault("connectors", self.connectors)
+            options.setdefault("connectors_every_s", self.settings.connector_every_seconds)
         return DeadlineScheduler(self.engine, **options)
 
     def close(self) -> None:

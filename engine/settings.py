@@ -61,6 +61,21 @@ web/wsgi.py, web/gunicorn_conf.py) and passed down. Nothing below the edge reads
                                 wait after the first failed attempt, doubled after each (default 30)
     YIJIANSHI_NOTIFY_EVERY_SECONDS
                                 how often the scheduler delivers notifications (default 5)
+    YIJIANSHI_REGISTRY_URL      base URL of the data-sharing registers (engine/connectors/registry.py has
+                                the HTTP contract); `demo`: the built-in demo register (./run.sh sets it);
+                                default: none, the connectors are off and registry checks wait for a worker
+    YIJIANSHI_REGISTRY_TOKEN    bearer token sent to the registers
+    YIJIANSHI_REGISTRY_TIMEOUT_SECONDS
+                                how long one lookup may take before it counts as failed (default 5)
+    YIJIANSHI_CONNECTOR_TOPICS  which register serves which external-task topic, topic=register,...
+                                (default: registry.household=household, registry.residence_permit=
+                                residence_permit, registry.property=property, registry.social_insurance=
+                                social_insurance, registry.licence=licence, registry.marriage=marriage)
+    YIJIANSHI_CONNECTOR_RETRIES attempts of one lookup before the case has an incident (default 3)
+    YIJIANSHI_CONNECTOR_BACKOFF_SECONDS
+                                wait after the first failed attempt, doubled after each (default 30)
+    YIJIANSHI_CONNECTOR_EVERY_SECONDS
+                                how often the scheduler runs the connectors (default 5)
 
 Every path is made absolute when the settings are read (a relative one against the folder the
 process starts in), so that a path means the same file wherever it is used later."""
@@ -86,6 +101,9 @@ DEFAULT_CHECKPOINT_EVERY_S = 3600.0
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_FILES = 10
 FILE_STORES = ("database", "folder")
+DEFAULT_CONNECTOR_TOPICS = (("registry.household", "household"), ("registry.residence_permit", "residence_permit"),
+                            ("registry.property", "property"), ("registry.social_insurance", "social_insurance"),
+                            ("registry.licence", "licence"), ("registry.marriage", "marriage"))
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,14 @@ class Settings:
     notify_max_attempts: int = 8
     notify_backoff_seconds: float = 30.0
     notify_every_seconds: float = 5.0
+    # Data-sharing connectors (engine/connectors/): off without a registry URL.
+    registry_url: str | None = None
+    registry_token: str | None = field(default=None, repr=False)
+    registry_timeout_seconds: float = 5.0
+    connector_topics: tuple[tuple[str, str], ...] = DEFAULT_CONNECTOR_TOPICS
+    connector_retries: int = 3
+    connector_backoff_seconds: float = 30.0
+    connector_every_seconds: float = 5.0
     # Not read from the environment: production values, which tests replace.
     # "argon2" (argon2-cffi's default cost) or "argon2:<time>:<memory KiB>:<parallelism>"
     password_hash_method: str = "argon2"
@@ -145,6 +171,10 @@ class Settings:
             raise ValueError("YIJIANSHI_HOTLINE_WEBHOOK_URL needs YIJIANSHI_HOTLINE_WEBHOOK_SECRET (the HMAC key)")
         if self.file_store is not None and self.file_store not in FILE_STORES:
             raise ValueError(f"YIJIANSHI_FILE_STORE must be database or folder, not {self.file_store}")
+        if self.connector_retries < 1:
+            raise ValueError("YIJIANSHI_CONNECTOR_RETRIES must be at least 1")
+        if self.registry_timeout_seconds <= 0:
+            raise ValueError("YIJIANSHI_REGISTRY_TIMEOUT_SECONDS must be more than 0")
         if self.notify_max_attempts < 1:
             raise ValueError("YIJIANSHI_NOTIFY_MAX_ATTEMPTS must be at least 1")
         for name in ("home", "uploads", "prometheus_multiproc_dir", "checkpoints", "signing_key"):
@@ -208,6 +238,13 @@ class Settings:
             notify_max_attempts=int(value("YIJIANSHI_NOTIFY_MAX_ATTEMPTS") or "8"),
             notify_backoff_seconds=float(value("YIJIANSHI_NOTIFY_BACKOFF_SECONDS") or "30"),
             notify_every_seconds=float(value("YIJIANSHI_NOTIFY_EVERY_SECONDS") or "5"),
+            registry_url=value("YIJIANSHI_REGISTRY_URL"),
+            registry_token=value("YIJIANSHI_REGISTRY_TOKEN"),
+            registry_timeout_seconds=float(value("YIJIANSHI_REGISTRY_TIMEOUT_SECONDS") or "5"),
+            connector_topics=topic_table(value("YIJIANSHI_CONNECTOR_TOPICS")),
+            connector_retries=int(value("YIJIANSHI_CONNECTOR_RETRIES") or "3"),
+            connector_backoff_seconds=float(value("YIJIANSHI_CONNECTOR_BACKOFF_SECONDS") or "30"),
+            connector_every_seconds=float(value("YIJIANSHI_CONNECTOR_EVERY_SECONDS") or "5"),
         )
 
     @classmethod
@@ -258,6 +295,21 @@ class Settings:
     def signing_key_file(self) -> Path:
         """The private key that signs checkpoints (kept out of the database and the checkpoint folder)."""
         return self.signing_key if self.signing_key is not None else self.home / SIGNING_KEY_FILE
+
+
+def topic_table(text: str | None) -> tuple[tuple[str, str], ...]:
+    """`topic=register,topic=register` as pairs (None: the default table)."""
+    if text is None:
+        return DEFAULT_CONNECTOR_TOPICS
+    pairs = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        topic, sep, register = (part.strip() for part in entry.partition("="))
+        if not sep or not topic or not register:
+            raise ValueError(f"YIJIANSHI_CONNECTOR_TOPICS: '{entry}' is not topic=register")
+        pairs.append((topic, register))
+    return tuple(pairs)
 
 
 def absolute(path: str | Path, base: Path) -> Path:

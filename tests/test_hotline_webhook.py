@@ -32,10 +32,31 @@ def _answered(engine, tmp_path, url: str):
     case = engine.cases.start_case("enterprise_request", {"work_order_no": ORDER_NO}, GRID, business_key=ORDER_NO,
                                    title=f"12345 工单 {ORDER_NO}")
     sc.complete(case.id, "intake", REQUEST)
-    sc.complete(case.id, "level1", {"l1_outcome": "resolved", "l1_answer": "已协调供电公司"})
+    # a 12345 order about electricity goes straight to the power company (intake_route.dmn)
+    sc.complete(case.id, "level2", {"l2_outcome": "resolved", "l2_answer": "已完成增容"})
     assert not _rows(engine, channel="webhook")  # nothing for the platform until the answer
     sc.complete(case.id, "answer", {"request_met": "true", "final_answer": "已协调供电公司完成增容"})
     return sc, case.id, dispatcher
+
+
+def test_an_order_out_of_scope_is_refused_with_its_reason_returned_to_the_hotline(engine, tmp_path):
+    with HttpReceiver() as receiver:
+        engine.clock.set(START)
+        settings = Settings.at(tmp_path, hotline_webhook_url=receiver.url + "/12345", hotline_webhook_secret=SECRET)
+        setup.configure(engine.cases.runner.notices, settings)
+        dispatcher = setup.dispatcher(engine, settings)
+        deploy(engine, "enterprise_request")
+        sc = Scenario(engine, "enterprise_request")
+        case = engine.cases.start_case("enterprise_request", {"work_order_no": ORDER_NO}, GRID, business_key=ORDER_NO)
+        sc.complete(case.id, "intake", {**REQUEST, "request_summary": "与供货商的合同纠纷已向法院起诉，请政府督促法院尽快判决。"})
+        assert sc.status(case.id) == "completed" and sc.ready_specs(case.id) == []
+        data = sc.final_data(case.id)
+        assert data["out_of_scope"] is True and data["request_met"] is False
+        assert "涉法涉诉" in data["refusal_reason"] and "二（一）" in data["refusal_reason"]
+        dispatcher.run_once()
+        result = _checked(receiver, 0)
+        assert (result["event"], result["work_order_no"], result["request_met"]) == ("closed", ORDER_NO, False)
+        assert result["answer"].startswith("不予受理：涉法涉诉事项不在为企服务范围内")
 
 
 def _checked(receiver: HttpReceiver, index: int) -> dict:

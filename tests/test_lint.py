@@ -159,6 +159,21 @@ def test_scenario_metadata_must_match_the_merged_form(tmp_path):
     assert any("shop_sign 不是场景“open_restaurant”一表申请中的字段" in m for m in messages)
 
 
+def test_a_field_provided_by_data_sharing_need_not_be_on_the_merged_form(tmp_path):
+    folder = ROOT / "processes" / "school_enrolment"
+    (tmp_path / "items").mkdir()
+    for f in folder.rglob("*.*"):
+        if f.is_file():
+            text = f.read_bytes()
+            if f.name == "hukou_verification.bpmn":  # the register no longer says it provides the address
+                text = text.replace(b'<camunda:property name="shares_fields" value="hukou_address"/>', b"")
+            (tmp_path / f.relative_to(folder)).write_bytes(text)
+    registry = load_registry(ROOT / "processes" / "registry.json")
+    assert not [p for p in lint_files([folder], registry=registry) if "一表申请中的字段" in p.message]
+    flagged = [p.message for p in lint_files([tmp_path], registry=registry) if "一表申请中的字段" in p.message]
+    assert len(flagged) == 2 and all("hukou_address" in m for m in flagged)  # hukou and enrolment items
+
+
 def test_registry_file_problems_are_located(tmp_path):
     text = json.dumps({"entries": [{"code": "market", "name": "市场监管局", "kind": "department"},
                                    {"code": "market", "name": "重复", "kind": "department"},

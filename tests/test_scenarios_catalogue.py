@@ -23,7 +23,7 @@ SCENARIOS = ["open_restaurant", "newborn", "enterprise_change", "retirement", "u
              "school_enrolment", "medical_institution_change", "transport_business",
              "bankruptcy_check", "listing_compliance", "social_security_card_service", "disability_services", "after_death",
              "eia_discharge", "house_transfer", "individual_to_enterprise", "personal_startup"]
-DRAWN = ("userTask", "scriptTask", "businessRuleTask", "callActivity", "startEvent", "endEvent",
+DRAWN = ("userTask", "scriptTask", "businessRuleTask", "serviceTask", "callActivity", "startEvent", "endEvent",
          "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
          "inclusiveGateway", "parallelGateway", "eventBasedGateway", "lane", "participant")
 

@@ -11,8 +11,11 @@ from pathlib import Path
 
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.clock import SHANGHAI
+from yijianshi.engine.connectors.registry import Answer
+from yijianshi.engine.connectors.runner import ConnectorRunner
 from yijianshi.engine.modeling.forms import Form, FormField, validate_submission
 from yijianshi.engine.deadlines.scheduler import fire_due
+from yijianshi.engine.settings import DEFAULT_CONNECTOR_TOPICS
 from yijianshi.storage import case_store
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
@@ -60,6 +63,17 @@ def licence_number(item: str, field: FormField | None = None) -> str:
     return sample_value(field) if field is not None and field.format else f"NO-{item}"
 
 
+class UsualRegisters:
+    """The registers the flows run against by default: the documents a department works from are
+    on record (the electronic licence its change registration issued, the parents' marriage), so the
+    departments' own reviews follow; the registers that stand in for a check (户籍, 居住证, 不动产,
+    社保) have no record, so each check goes on to the department's human check (review_*), which
+    the flows decide."""
+
+    def lookup(self, register: str, query: dict) -> Answer:
+        return Answer(True, {"status": "on record"}) if register in ("licence", "marriage") else Answer(False)
+
+
 @dataclass
 class Scenario:
     """One deployed scenario: its key and the forms of its tasks."""
@@ -67,9 +81,17 @@ class Scenario:
     engine: object
     key: str
     given: dict = field(default_factory=dict)  # the licence number each decided item was given
+    # The data-sharing registers the connectors ask (engine/connectors/); None: UsualRegisters.
+    registry: object = None
 
     # -- queries -------------------------------------------------------------------------------
+    def serve_registry_checks(self) -> None:
+        """The registers answer every registry check waiting (as the scheduler's connector job would)."""
+        ConnectorRunner(self.engine.external_tasks, self.registry or UsualRegisters(),
+                        dict(DEFAULT_CONNECTOR_TOPICS)).run_once()
+
     def ready(self, case_id: int) -> list:
+        self.serve_registry_checks()
         with self.engine.db.reader.connect() as conn:
             return case_store.query_work_items(conn, case_id=case_id)
 

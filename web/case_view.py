@@ -21,7 +21,7 @@ from yijianshi.engine.cases.materials import MaterialRecord, record_from_row
 from yijianshi.engine.access.org_rules import UNIT_PREFIX
 from yijianshi.engine.errors import EngineError
 from yijianshi.engine.supervision import completion_forecast
-from yijianshi.storage import account_store, case_store, org_store
+from yijianshi.storage import account_store, case_store, external_task_store, org_store
 from yijianshi.storage import inbox_store
 from yijianshi.storage import material_store
 from yijianshi.web.deadlines import Remaining, remaining
@@ -106,6 +106,29 @@ class Outcome:
     entries: list[Entry]
 
 
+@dataclass(frozen=True)
+class WaitingCheck:
+    """A service task of the case waiting for its worker (a data-sharing check and the like)."""
+
+    name: str
+    topic: str
+    status: str
+    incident: bool
+
+
+def waiting_check(row) -> WaitingCheck:
+    """How an open external task reads on the case page: waiting, retrying, or an incident."""
+    if row.retries == 0:
+        status = _("故障：重试次数已用完，待管理员处理（%(error)s）", error=row.error_message or "—")
+    elif row.retries is not None:
+        status = _("接口失败，稍后重试（剩余 %(n)s 次）：%(error)s", n=row.retries, error=row.error_message or "—")
+    elif row.worker_id:
+        status = _("正在查询共享接口")
+    else:
+        status = _("等待共享接口应答（未配置数据共享接口时一直等待，见 YIJIANSHI_REGISTRY_URL）")
+    return WaitingCheck(row.name or row.task_spec, row.topic, status, row.retries == 0)
+
+
 @dataclass
 class CaseView:
     case: Any
@@ -118,6 +141,7 @@ class CaseView:
     materials: list[MaterialRecord]
     shown_values: dict[str, str]
     names: dict[str, str] = field(default_factory=dict)  # display names by login name
+    waiting_checks: list[WaitingCheck] = field(default_factory=list)  # service tasks waiting for a worker
 
     def name_of(self, username: str) -> str:
         return self.names.get(username, username)
@@ -210,15 +234,17 @@ def build(conn, case_row, viewer_masker: Masker, *, names: dict[str, str] | None
                                                  if v not in (None, "")}, viewer_masker))
                 for i in sorted(items, key=lambda i: ended.get(i.id, 0))
                 if i.state == "completed" and APPLICANT_ROLE not in item_groups(i.groups)]
-    history = [_history_line(e, definition, viewer_masker, names or {}, applicant_view) for e in events]
+    external = {e.work_item_id: json.loads(e.data).get("name") for e in events if e.type == h.EXTERNAL_TASK_CREATED}
+    history = [_history_line(e, definition, viewer_masker, names or {}, applicant_view, external) for e in events]
     materials = [record_from_row(r) for r in material_store.for_case(conn, case_row.id)]
     shown = {e.field_id: e.text for e in entries_for(definition, data, viewer_masker)}
     names = dict(names or {})
     unnamed = {m.uploaded_by for m in materials} - names.keys()
     if unnamed:
         names.update(account_store.display_names(conn, unnamed))
+    checks = [waiting_check(r) for r in external_task_store.of_case(conn, case_row.id)]
     return CaseView(case_row, definition, steps, data, entries, outcomes,
-                    [line for line in history if line is not None], materials, shown, names)
+                    [line for line in history if line is not None], materials, shown, names, checks)
 
 
 def _state(item) -> str:
@@ -228,12 +254,12 @@ def _state(item) -> str:
 
 
 def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str, str],
-                  applicant_view: bool) -> HistoryLine | None:
+                  applicant_view: bool, external: dict[str, str] | None = None) -> HistoryLine | None:
     data = json.loads(e.data)
     actor = names.get(e.actor, e.actor)
     if e.actor == "system":
         actor = _("系统")
-    step = data.get("name") or e.task_spec or ""
+    step = data.get("name") or (external or {}).get(e.work_item_id) or e.task_spec or ""
     if e.type == h.CASE_STARTED:
         return HistoryLine(e.at, actor, _("创建申请（%(name)s 第 %(v)s 版）", name=definition.name,
                                           v=data.get("definition_version")),
@@ -278,6 +304,18 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
         return HistoryLine(e.at, actor, _("收到消息“%(m)s”", m=data.get("message", "")))
     if e.type == h.MESSAGE_SENT:
         return HistoryLine(e.at, actor, _("发出消息“%(m)s”", m=data.get("name") or data.get("message") or ""))
+    if e.type == h.EXTERNAL_TASK_CREATED:
+        return HistoryLine(e.at, actor, _("“%(step)s”等待接口办理（%(topic)s）", step=step, topic=data.get("topic", "")))
+    if e.type == h.EXTERNAL_TASK_COMPLETED:
+        found = (data.get("variables") or {}).get("registry_found")
+        text = {True: _("共享库有记录"), False: _("共享库未查到记录")}.get(found, _("已完成"))
+        return HistoryLine(e.at, actor, _("“%(step)s”接口办理完毕：%(text)s", step=step, text=text))
+    if e.type == h.EXTERNAL_TASK_FAILED:
+        if data.get("incident"):
+            return HistoryLine(e.at, actor, _("“%(step)s”接口失败，重试次数已用完，转为故障：%(error)s", step=step,
+                                              error=data.get("error_message") or "—"))
+        return HistoryLine(e.at, actor, _("“%(step)s”接口失败，稍后重试（剩余 %(n)s 次）：%(error)s", step=step,
+                                          n=data.get("retries"), error=data.get("error_message") or "—"))
     return HistoryLine(e.at, actor, _("记录：%(type)s", type=e.type))
 
 

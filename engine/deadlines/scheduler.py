@@ -13,7 +13,9 @@ Given the system's checkpoints, the active scheduler also signs a history checkp
 (engine/audit/checkpoints.py) every `checkpoint_every_s` (hourly by default) when history grew.
 
 Given the system's notification dispatcher, every scheduler (active or standing by: claiming is safe
-between processes) delivers due notifications every `notify_every_s`."""
+between processes) delivers due notifications every `notify_every_s`; given the connector runner
+(engine/connectors/), every scheduler runs it every `connectors_every_s` (locks keep two from
+serving the same external task)."""
 from __future__ import annotations
 
 import logging
@@ -39,6 +41,7 @@ log = logging.getLogger("yijianshi.scheduler")
 BULLETIN_JOB = "weekly_bulletin"
 CHECKPOINT_JOB = "checkpoint"
 NOTIFY_JOB = "notifications"
+CONNECTORS_JOB = "connectors"
 # Every Monday at 08:00, Asia/Shanghai: the bulletin of the week that ended.
 BULLETIN_DAY, BULLETIN_TIME = 0, (8, 0)
 
@@ -73,12 +76,15 @@ def fire_due(engine, now: datetime | None = None, limit: int = 500) -> list[Firi
 class DeadlineScheduler:
     def __init__(self, engine, *, holder: str | None = None, lease_ttl_s: float = 5.0,
                  renew_every_s: float = 1.0, tick_s: float = 0.2, batch: int = 500,
-                 checkpoints=None, checkpoint_every_s: float = 3600.0, notifier=None, notify_every_s: float = 5.0):
+                 checkpoints=None, checkpoint_every_s: float = 3600.0, notifier=None, notify_every_s: float = 5.0,
+                 connectors=None, connectors_every_s: float = 5.0):
         self.engine = engine
         self.checkpoints = checkpoints  # engine/audit/checkpoints.Checkpoints, or None: no checkpoint job
         self.checkpoint_every_s = checkpoint_every_s
         self.notifier = notifier  # engine/notifications/dispatcher.Dispatcher, or None: no notification job
         self.notify_every_s = notify_every_s
+        self.connectors = connectors  # engine/connectors/runner.ConnectorRunner, or None: no connector job
+        self.connectors_every_s = connectors_every_s
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl = timedelta(seconds=lease_ttl_s)
         self.renew_every_s = renew_every_s
@@ -214,6 +220,16 @@ class DeadlineScheduler:
             log.exception("notifications could not be delivered")
             return None
 
+    def run_connectors(self):
+        """The periodic job: one round of the data-sharing connectors (None on failure, logged)."""
+        if self.connectors is None or self._stopping.is_set():
+            return None
+        try:
+            return self.connectors.run_once()
+        except Exception:
+            log.exception("the connectors could not run")
+            return None
+
     # -- life cycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -230,11 +246,13 @@ class DeadlineScheduler:
             self._scheduler.add_job(self.checkpoint, "interval", seconds=self.checkpoint_every_s, id=CHECKPOINT_JOB)
         if self.notifier is not None and self.notify_every_s > 0:
             self._scheduler.add_job(self.notify, "interval", seconds=self.notify_every_s, id=NOTIFY_JOB)
+        if self.connectors is not None and self.connectors_every_s > 0:
+            self._scheduler.add_job(self.run_connectors, "interval", seconds=self.connectors_every_s, id=CONNECTORS_JOB)
         self._scheduler.start()
 
     def job(self, job_id: str) -> Job | None:
         """One of the scheduler's APScheduler jobs (lease, dispatch, calendar, BULLETIN_JOB, CHECKPOINT_JOB,
-        NOTIFY_JOB)."""
+        NOTIFY_JOB, CONNECTORS_JOB)."""
         return self._scheduler.get_job(job_id)
 
     def halt(self) -> None:

@@ -33,6 +33,7 @@ class ScenarioItem:
     form_fields: tuple[str, ...] = ()
     visits_before: int = 0
     limit_source: str | None = None  # 时限依据: 《文件名》条款 or local default (engine/modeling/limit_sources.py)
+    shared_materials: tuple[str, ...] = ()  # what its data-sharing service tasks replace (not asked for)
 
     @property
     def limit_days(self) -> int | None:

@@ -8,14 +8,20 @@ What the models carry (camunda:properties):
   `visits_before` — window visits that item takes when applied for separately;
   the item's promised limit is read from its first user task with an interrupting boundary timer
   `add_working_days(<start>, N)` (else its `camunda:dueDate` of that shape): N working days.
-- on the scenario process: `materials` — the one set of materials the integrated service asks for
-  (after 电子证照 and data sharing), by "；" (default: the union of the items' materials);
-  `visits` — window visits of the integrated service (default 1).
+- on each data-sharing service task (camunda:type="external", a registry topic such as
+  `registry.household`, served by engine/connectors/): `shares_materials` — the materials the
+  register's answer replaces, by "；"; `shares_fields` — the ids of the fields it provides, which
+  the merged form therefore does not ask (an item's form_fields may name them);
+- on the scenario process: `materials` — the one set of materials the integrated service asks for,
+  by "；", where the models do not yet check them by a service task (default: the union of the items'
+  materials); `visits` — window visits of the integrated service (default 1).
 
 Measures:
 - form fields: the sum of the items' form_fields vs the merged form's fields (the applicant's first
   form without the item selection fields item_choice / want_*);
-- materials: the sum over items vs the scenario's one set;
+- materials: the sum over items vs the scenario's one set less every material a data-sharing service
+  task of the scenario or its items replaces (counted from the tasks in the models, so a check that
+  is modelled as a person's task saves nothing);
 - visits: the sum of visits_before vs visits;
 - limits: the sum of the item limits (one after another) vs the critical path: the longest path of
   limits from the scenario's start to its end through the sequence flows (exceptional paths from
@@ -31,7 +37,7 @@ from lxml import etree
 from yijianshi.engine.modeling.camunda_dialect import extension_properties, read_user_tasks, split_list
 from yijianshi.engine.modeling.definitions import SourceFile, read_sources
 from yijianshi.engine.modeling.limit_sources import LimitEntry, item_limit_source, limits_in
-from yijianshi.engine.modeling.namespaces import BPMN
+from yijianshi.engine.modeling.namespaces import BPMN, CAMUNDA
 from yijianshi.engine.modeling.scenario_items import SELECTION_FIELDS, ScenarioItem
 from yijianshi.engine.modeling.time_limits import Limit, item_limit
 from yijianshi.engine.modeling.xml_loading import kind_of, parse_xml
@@ -53,6 +59,7 @@ class ScenarioMetrics:
     limits_sum: int
     critical_path: int
     own_limits: tuple[LimitEntry, ...] = ()  # the scenario's own limits (受理, 容缺补齐, 差评整改 …) and sources
+    shared_materials: tuple[str, ...] = ()  # replaced by the data-sharing service tasks, not asked for
 
     @staticmethod
     def _cut(before: int, after: int) -> float | None:
@@ -79,7 +86,8 @@ class ScenarioMetrics:
         return {"key": self.key, "name": self.name, "items": len(self.items),
                 "fields": [self.fields_separate, self.fields_merged], "materials": [self.materials_separate,
                                                                                     self.materials_merged],
-                "visits": [self.visits_before, self.visits_after], "limits": [self.limits_sum, self.critical_path]}
+                "visits": [self.visits_before, self.visits_after], "limits": [self.limits_sum, self.critical_path],
+                "shared_materials": list(self.shared_materials)}
 
 
 def scenario_metrics(paths: Iterable[str | Path]) -> list[ScenarioMetrics]:
@@ -122,9 +130,12 @@ def _measure(pid, filename, process, entry_fields, processes) -> ScenarioMetrics
             departments=_handling_groups(tprocess, tmetas),
             limit=Limit(days, "working_days") if days is not None else None,
             materials=split_list(props.get("materials"), "；"), form_fields=split_list(props.get("form_fields")),
-            visits_before=_int(props.get("visits_before"), 0), limit_source=item_limit_source(tprocess)))
+            visits_before=_int(props.get("visits_before"), 0), limit_source=item_limit_source(tprocess),
+            shared_materials=shared_materials(tprocess)))
     props = extension_properties(process)
-    merged_materials = split_list(props.get("materials"), "；") or sorted({m for i in items for m in i.materials})
+    shared = tuple(dict.fromkeys([*shared_materials(process), *(m for i in items for m in i.shared_materials)]))
+    asked = split_list(props.get("materials"), "；") or tuple(dict.fromkeys(m for i in items for m in i.materials))
+    merged_materials = [m for m in asked if m not in shared]
     limits = {i.element_id: i.limit_days or 0 for i in items}
     return ScenarioMetrics(
         key=pid, name=process.get("name") or pid, file=filename, items=tuple(items),
@@ -134,7 +145,19 @@ def _measure(pid, filename, process, entry_fields, processes) -> ScenarioMetrics
         visits_before=sum(i.visits_before for i in items), visits_after=_int(props.get("visits"), 1),
         limits_sum=sum(limits.values()), critical_path=critical_path(process, limits),
         own_limits=tuple(e for e in limits_in(process) if not process.xpath(
-            "boolean(.//*[@id=$i][@attachedToRef])", i=e.element_id)))
+            "boolean(.//*[@id=$i][@attachedToRef])", i=e.element_id)),
+        shared_materials=shared)
+
+
+def shared_materials(process) -> tuple[str, ...]:
+    """The materials the process's data-sharing service tasks (external, with `shares_materials`)
+    replace, in document order."""
+    out: list[str] = []
+    for task in process.iter(f"{BPMN}serviceTask"):
+        if task.get(f"{CAMUNDA}type") != "external" or not task.get(f"{CAMUNDA}topic"):
+            continue
+        out.extend(split_list(extension_properties(task).get("shares_materials"), "；"))
+    return tuple(dict.fromkeys(out))
 
 
 def _handling_groups(process, metas) -> tuple[str, ...]:

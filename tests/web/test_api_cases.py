@@ -5,31 +5,35 @@ from __future__ import annotations
 
 from yijianshi.storage import case_store
 from tests.web.helpers import APPLICATION
+from yijianshi.engine.access.actors import Actor
 from tests.web.api_support import case_ids, INTAKE, ORDER_NO, pointers, problem, ready_item, STREET, WORK_ORDER
+
+POWER = Actor("power1", frozenset({"unit:power_company"}))  # the power company's liaison
 
 
 def test_a_12345_work_order_escalates_and_the_platform_returns_its_visit(api_for, web_engine):
-    """The 12345 platform files a work order into the 有需必应 pathway, the street answers it, and the
-    platform's return visit is delivered by work-order number, all over HTTP."""
+    """The 12345 platform files a work order into the 有需必应 pathway, it goes to the competent unit
+    (the power company, by its content: intake_route.dmn), which answers it, and the platform's return
+    visit is delivered by work-order number, all over HTTP."""
     hotline = api_for("hotline12345", processes=["enterprise_request"])
     started = hotline.start(WORK_ORDER, key=f"{ORDER_NO}#1")
     assert started.status_code == 201, started.get_json()
     body = started.get_json()
     cid = body["case_id"]
     assert started.headers["Location"] == f"/api/v1/cases/{cid}"
-    assert [w["task_spec"] for w in body["opened_work_items"]] == ["level1"]  # intake filled by the start form
+    assert [w["task_spec"] for w in body["opened_work_items"]] == ["level2"]  # intake filled by the start form
 
     case = hotline.get(f"/api/v1/cases/{cid}").get_json()
     assert case["process"]["key"] == "enterprise_request" and case["business_key"] == ORDER_NO
     assert case["started_by"] == "api:hotline12345" and case["status"] == "running"
-    (level1,) = case["work_items"]
-    # the 片区 of the enterprise's address (grid_area.dmn), named as the organisation names it
-    assert level1["departments"] == [{"code": "unit:dongcheng_1", "name": "东城街道第一片区"}]
-    assert level1["due_at"] and level1["warning_at"] and level1["due_unresolved"] is False
+    (level2,) = case["work_items"]
+    # 用电增容: the competent unit (intake_route.dmn), named as the organisation names it
+    assert level2["departments"] == [{"code": "unit:power_company", "name": "供电公司"}]
+    assert level2["due_at"] and level2["warning_at"] and level2["due_unresolved"] is False
     assert case["data"]["request_summary"] == INTAKE["request_summary"]
     assert case["waiting_messages"] == []
 
-    web_engine.cases.complete_work_item(level1["id"], {"l1_outcome": "resolved", "l1_answer": "已协调供电公司"}, STREET)
+    web_engine.cases.complete_work_item(level2["id"], {"l2_outcome": "resolved", "l2_answer": "已完成增容"}, POWER)
     web_engine.cases.complete_work_item(ready_item(web_engine, cid, "answer"),
                                         {"request_met": "true", "final_answer": "增容已批复"}, STREET)
     waiting = hotline.get(f"/api/v1/cases/{cid}").get_json()
@@ -159,3 +163,18 @@ def test_a_case_started_without_a_title_is_named_after_whom_it_is_for(api_for, w
     assert titles[cid].endswith("：宁河区某食品有限公司") and titles[cid] != "宁河区某食品有限公司"
     assert inbox[cid] == titles[cid]
     assert titles[titled] == f"12345 工单 {ORDER_NO}"  # a given title is kept
+
+
+def test_a_12345_work_order_out_of_scope_is_refused_with_the_reason(api_for):
+    hotline = api_for("hotline12345", processes=["enterprise_request"])
+    order = {**WORK_ORDER, "business_key": "12345-20250926-0002",
+             "data": {**INTAKE, "work_order_no": "12345-20250926-0002",
+                      "request_summary": "我公司就拖欠货款已向法院起诉，请政府出面督促法院尽快判决。"}}
+    started = hotline.start(order, key="12345-20250926-0002#1")
+    assert started.status_code == 201, started.get_json()
+    cid = started.get_json()["case_id"]
+    case = hotline.get(f"/api/v1/cases/{cid}").get_json()
+    assert case["status"] == "completed" and case["work_items"] == []
+    events = hotline.get(f"/api/v1/cases/{cid}/history?limit=200").get_json()["events"]
+    (refused,) = [e for e in events if e["type"] == "message_sent"]
+    assert "涉法涉诉" in refused["data"]["payload"]["payload"]["refusal_reason"]
