@@ -57,7 +57,7 @@ def test_open_restaurant_package_runs_to_the_end(engine):
         opened += _complete(engine, by_spec[spec], {f"{prefix}_approved": "true"}, actor).ready
     (deliver,) = opened
     (rate,) = _complete(engine, deliver, {"delivery_method": next(iter(_enum_ids(engine, deliver)))}, DESK).ready
-    done = _complete(engine, rate, {"rating": "good"}, APPLICANT)
+    done = _complete(engine, rate, {"rating": "very_satisfied"}, APPLICANT)
     assert done.status == "completed"
     data = engine.cases.workflow_of(case.id).data
     assert data["missing_materials"] == "" and data["food_permit_approved"] is True

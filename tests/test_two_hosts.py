@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import FIXTURES
-from tests.test_serve_end_to_end import READY, Browser, _free_port, _read
+from tests.test_serve_end_to_end import READY, Browser, _free_port, _read, stop
 from tests.web.helpers import PDF
 
 pytestmark = pytest.mark.postgres
@@ -41,7 +40,7 @@ def _serve(url: str, home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
         if proc.poll() is not None:
             pytest.fail(f"yijianshi serve exited with {proc.returncode}:\n{_read(log)}")
         if time.monotonic() > deadline:
-            _stop(proc)
+            stop(proc)
             pytest.fail(f"yijianshi serve did not start in time:\n{_read(log)}")
         if READY in _read(log):
             try:
@@ -50,17 +49,6 @@ def _serve(url: str, home: Path, *extra: str) -> tuple[subprocess.Popen, str]:
             except OSError:
                 pass
         time.sleep(0.2)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _on(other: str, browser: Browser) -> Browser:
@@ -79,9 +67,9 @@ def _stored_here(home: Path) -> list[Path]:
 def test_two_hosts_share_only_the_database(migrated_pg_url, tmp_path):
     with ExitStack() as stack:
         proc_a, host_a = _serve(migrated_pg_url, tmp_path / "a")  # upgrades, deploys, seeds, schedules
-        stack.callback(_stop, proc_a)
+        stack.callback(stop, proc_a)
         proc_b, host_b = _serve(migrated_pg_url, tmp_path / "b", "--no-scheduler")
-        stack.callback(_stop, proc_b)
+        stack.callback(stop, proc_b)
 
         # Signed in on A, the same session cookie works on B.
         applicant = Browser(host_a)

@@ -82,11 +82,17 @@ def _set_variables(root) -> list[str | None]:
     return found
 
 
+def _parsed(script: str) -> ast.Module | None:
+    try:
+        return ast.parse(textwrap.dedent(script).strip())
+    except SyntaxError:
+        return None
+
+
 def assignments(script: str) -> set[str]:
     """Every name a script assigns."""
-    try:
-        tree = ast.parse(textwrap.dedent(script).strip())
-    except SyntaxError:
+    tree = _parsed(script)
+    if tree is None:
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -99,9 +105,8 @@ def assignments(script: str) -> set[str]:
 
 def time_assignments(script: str) -> set[str]:
     """Names a script assigns from now() / now_iso(): times later expressions count from."""
-    try:
-        tree = ast.parse(textwrap.dedent(script).strip())
-    except SyntaxError:
+    tree = _parsed(script)
+    if tree is None:
         return set()
     names: set[str] = set()
     for node in ast.walk(tree):
