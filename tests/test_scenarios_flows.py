@@ -38,13 +38,27 @@ REJECT = {"open_restaurant": ("business_licence", ["food_permit", "fire_check"])
           "credit_repair": ("credit_china_repair", ["gsxt_sync", "industry_sync", "credit_bureau_sync"]),
           "school_enrolment": ("property_verification", ["enrolment_registration"]),
           "medical_institution_change": ("practice_licence_change", []),  # 三证合一: reviewed together
-          "transport_business": ("freight_operation_permit", []),  # 证照联办: all items in parallel
-          # the newer scenarios review every item at once on shared data (电子证照, 信息共享)
-          "bankruptcy_check": ("bankruptcy_property_info", []), "listing_compliance": ("listing_credit_report", []),
-          "social_security_card_service": ("ssc_issue", []), "disability_services": ("disability_certificate", []),
-          "after_death": ("survivor_benefit", []), "eia_discharge": ("eia_approval", []),  # 打捆审批
-          "house_transfer": ("property_transfer", []), "individual_to_enterprise": ("i2e_registration", []),
-          "personal_startup": ("startup_guaranteed_loan", [])}
+          "transport_business": ("transport_business_licence", ["freight_operation_permit",
+                                                                 "vehicle_transport_certificate"]),
+          # the newer scenarios' items that need another's result (tests/test_scenarios_stages.py)
+          "bankruptcy_check": ("bankruptcy_property_info", []),  # seven independent checks
+          "listing_compliance": ("listing_data_collection", ["listing_credit_report"]),
+          "social_security_card_service": ("ssc_issue", ["ssc_medical_use", "ssc_transport_use", "ssc_culture_use",
+                                                         "ssc_benefit_account"]),
+          "disability_services": ("disability_certificate", ["living_allowance", "nursing_allowance",
+                                                             "pension_premium_subsidy"]),
+          "after_death": ("death_certificate", ["cremation_certificate", "hukou_cancellation",
+                                                "medical_account_withdrawal", "survivor_benefit",
+                                                "driving_licence_cancellation", "housing_fund_death_withdrawal",
+                                                "small_deposit_withdrawal"]),
+          "eia_discharge": ("eia_approval", ["discharge_permit"]),
+          "house_transfer": ("property_transfer", ["water_transfer", "power_transfer", "gas_transfer",
+                                                   "broadband_transfer"]),
+          "individual_to_enterprise": ("i2e_registration", ["i2e_seal", "i2e_bank_account", "i2e_tax",
+                                                            "i2e_social_insurance"]),
+          "personal_startup": ("startup_registration", ["startup_seal", "startup_bank_account", "startup_tax",
+                                                        "startup_insurance_accounts", "startup_subsidy",
+                                                        "startup_guaranteed_loan"])}
 START = at(2025, 9, 26, 9, 0)  # Friday before the National Day holidays
 
 
