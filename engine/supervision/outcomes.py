@@ -11,7 +11,10 @@ Per case, from its history rows:
 - corrections (一次告知 rounds): how often an applicant's 补正 step (id `supplement`, or a name
   with 补正, as the shipped models mark it) became ready;
 - materials: distinct application files (by content) handed in with the case, and of those how
-  many the owner had handed in with an earlier case (the platform held them: reused).
+  many the owner had handed in with an earlier case (the platform held them: reused);
+- rating (好差评): the five-level `rating` the applicant submitted for the whole service and the
+  `rating_<item>` of each item, from the step that submitted them (the shipped models' `rate`);
+  a case that ended without one (the rating window expired: 未评价) has none.
 Per item (a call activity of the scenario): working days from the first step of the called process
 becoming ready to its last step ending, against the item's promised limit.
 
@@ -39,6 +42,12 @@ from yijianshi.engine.supervision import figures as supervision
 from yijianshi.storage import outcome_store as store
 
 SUPPLEMENT_STEP = "supplement"
+# 好差评: the five levels of the national rating scheme, and 未评价.
+UNRATED = "unrated"
+RATING_LEVELS: dict[str, str] = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",
+                                 "unsatisfied": "不满意", "very_unsatisfied": "非常不满意", UNRATED: "未评价"}
+RATING_FIELD = "rating"
+ITEM_RATING_PREFIX = "rating_"
 ElementKey = tuple[str, str]  # (process id, element id)
 
 
@@ -79,6 +88,13 @@ class CaseOutcome:
     reused: int
     # element → (first ready, last end, working days waited there, summed over its steps)
     elements: dict[ElementKey, tuple[datetime, datetime, int]] = field(default_factory=dict)
+    rating: str | None = None  # the 好差评 level of the whole service, None: not rated
+    item_ratings: dict[str, str] = field(default_factory=dict)  # item → level ('' when left blank)
+
+    def rating_of(self, item: str | None = None) -> str:
+        """The case's level for the service (or an item): one of RATING_LEVELS."""
+        value = self.rating if item is None else self.item_ratings.get(item)
+        return value if value in RATING_LEVELS and value != UNRATED else UNRATED
 
 
 def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: str,
@@ -90,6 +106,8 @@ def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: 
     visit_days: set[date] = set()
     corrections = 0
     uploaded: set[str] = set()
+    rating: str | None = None
+    item_ratings: dict[str, str] = {}
     for r in rows:
         if r.type == "case_started":
             if r.actor != owner:
@@ -107,6 +125,12 @@ def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: 
             if r.type == "work_item_completed":
                 data = json.loads(r.data or "{}")
                 uploaded.update(m["sha256"] for m in data.get("materials", ()) if m.get("kind") == "application")
+                submitted = data.get("submitted") or {}
+                if isinstance(submitted.get(RATING_FIELD), str) and submitted[RATING_FIELD] in RATING_LEVELS:
+                    rating = submitted[RATING_FIELD]
+                    item_ratings = {k[len(ITEM_RATING_PREFIX):]: v for k, v in submitted.items()
+                                    if k.startswith(ITEM_RATING_PREFIX) and isinstance(v, str)
+                                    and (v == "" or v in RATING_LEVELS)}
                 if item is not None and APPLICANT_ROLE in item.groups and r.actor not in (owner, SYSTEM.id):
                     visit_days.add(r.at.astimezone(SHANGHAI).date())
     spans: dict[ElementKey, list] = {}
@@ -130,7 +154,7 @@ def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: 
         elements[key] = (first, last, waited)
     return CaseOutcome(case.id, case.started_at, case.ended_at, calendar.working_days_between(case.started_at,
                                                                                             case.ended_at),
-                       len(visit_days), corrections, len(uploaded), reused, elements)
+                       len(visit_days), corrections, len(uploaded), reused, elements, rating, item_ratings)
 
 
 # -- figures -------------------------------------------------------------------------------------------
@@ -334,3 +358,34 @@ def element_figures(engine, key: str, start: datetime, end: datetime) -> dict[El
                 figure = out[element] = ElementFigure(element[0], element[1], {})
             figure.waits[c.case_id] = waited
     return out
+
+
+@dataclass(frozen=True)
+class RatingSpread:
+    """好差评 of a scenario's cases completed in a period: cases per level (RATING_LEVELS, 未评价
+    included) for the whole service and for each item rated on its own."""
+
+    key: str
+    overall: dict[str, int]
+    items: tuple[tuple[str, dict[str, int]], ...]
+
+    @property
+    def cases(self) -> int:
+        return sum(self.overall.values())
+
+
+def _spread(done: Sequence[CaseOutcome], item: str | None) -> dict[str, int]:
+    counts = dict.fromkeys(RATING_LEVELS, 0)
+    for c in done:
+        counts[c.rating_of(item)] += 1
+    return counts
+
+
+def rating_spread(engine, key: str, start: datetime, end: datetime) -> RatingSpread | None:
+    """The rating distribution of a scenario's cases completed in [start, end); None when none of them
+    was rated (a scenario without a rating step, or a period without ratings)."""
+    done = case_outcomes(engine, key, start, end)
+    if not any(c.rating for c in done):
+        return None
+    items = sorted({item for c in done for item in c.item_ratings})
+    return RatingSpread(key, _spread(done, None), tuple((item, _spread(done, item)) for item in items))
