@@ -40,6 +40,8 @@ MEASURED_DAYS = 90  # the scenarios page measures the cases finished in the last
 supervisors = audience(lambda u: u.role.code in SUPERVISING_ROLES)
 administrators = audience(lambda u: u.is_admin)
 
+# The 好差评 levels (outcomes.RATING_LEVELS), listed for message extraction.
+RATING_LABELS = (N_("非常满意"), N_("满意"), N_("基本满意"), N_("不满意"), N_("非常不满意"), N_("未评价"))
 # The engine's level names, listed for message extraction (a test checks they match the engine's).
 LEVEL_LABELS = (N_("诉求登记"), N_("属地即时办"), N_("部门协同办"), N_("中枢分派办"), N_("领导提级办"),
                 N_("市区协调办"), N_("监督推动办"))
@@ -126,8 +128,12 @@ def scenarios():
     measured = [(o, completion_forecast.accuracy(engine, o.key, start, end))
                 for o in outcomes.all_outcomes(engine, start, end)]
     period = {"start": start.date().isoformat(), "end": (end - timedelta(microseconds=1)).date().isoformat()}
+    ratings = [(o, spread) for o, _acc in measured
+               if (spread := outcomes.rating_spread(engine, o.key, start, end)) is not None]
     return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals,
-                           measured=measured, days=days, periods=supervision.PERIODS, period=period)
+                           measured=measured, days=days, periods=supervision.PERIODS, period=period,
+                           ratings=ratings, rating_levels=outcomes.RATING_LEVELS,
+                           item_name=_item_name)
 
 
 def _totals(metrics) -> dict:
