@@ -84,7 +84,8 @@ def bulletin_window(bulletin: weekly_bulletin.Bulletin) -> Window:
     """The window of a stored bulletin: its week, open work as of the moment its figures were taken."""
     start, end = weekly_bulletin.week_bounds(bulletin.week)
     as_of = datetime.fromisoformat(bulletin.figures["as_of"]) if bulletin.figures.get("as_of") else end
-    return Window(as_of, False, start, end, week=bulletin.week)
+    # A bulletin made while its week ran counted what had ended, escalated or started by then.
+    return Window(as_of, False, start, min(end, as_of + timedelta(microseconds=1)), week=bulletin.week)
 
 
 def selection(engine, status: str | None, scenario: str | None = None, department: str | None = None,

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from yijianshi.engine.supervision import weekly_bulletin
 from tests.test_scenarios_driver import Scenario, deploy
-from tests.test_supervision import INTAKE, TRANSFER, _request, limited_week
+from tests.test_supervision import INTAKE, TRANSFER, _fire_overdue, _request, limited_week
 from tests.web.conftest import build_app
 
 LINK = re.compile(r'<a class="count-link" href="([^"]+)">([^<]*)</a>')
@@ -96,10 +96,13 @@ def test_a_period_of_the_dashboard_carries_into_its_lists(client_for, app, web_e
 
 def test_every_bulletin_number_lists_the_cases_of_its_week(client_for, app, web_engine):
     ids = app.config["TEST_CASES"]
-    weekly_bulletin.generate(web_engine, "2026-W10")
+    weekly_bulletin.generate(web_engine, "2026-W10")  # on Friday, while the week runs
     client = client_for("ducha")
     page = client.page("/supervise/bulletins/2026-W10")
-    web_engine.clock.set(datetime.fromisoformat("2026-03-20T12:00:00+08:00"))  # later: e is still open
+    # Saturday, still in the week: e's review is taken away overdue; the bulletin counted up to Friday
+    web_engine.clock.set(datetime.fromisoformat("2026-03-07T10:00:00+08:00"))
+    _fire_overdue(web_engine, ids["e"])
+    web_engine.clock.set(datetime.fromisoformat("2026-03-20T12:00:00+08:00"))
     found = follow_all(client, page)
     assert len(found) >= 5 + 3 + 3 + 6 * 4
     assert sorted(found[_href(found, status="started", week="2026-W10")]) == sorted(
