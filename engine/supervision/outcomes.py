@@ -23,16 +23,22 @@ id), the cases that passed it and the working days each waited there, with the c
 figure; a scenario's call activity is an element of the scenario's own process.
 
 Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at rank ⌈p·n/100⌉.
-Finished cases never change, so each case's measurement is kept in memory per database once made."""
+Finished cases never change, so each case's measurement is kept once made: in memory per database,
+and as a row of case_outcomes (tagged with its basis: the scenario's items and the working calendar),
+so that the first figures after a restart read one row per case instead of every case's events."""
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+from sqlalchemy.exc import IntegrityError
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE, SYSTEM
 from yijianshi.engine.clock import SHANGHAI, to_utc
@@ -41,7 +47,9 @@ from yijianshi.engine.modeling.scenario_savings import ScenarioMetrics
 from yijianshi.engine.supervision import figures as supervision
 from yijianshi.storage import outcome_store as store
 
+log = logging.getLogger(__name__)
 SUPPLEMENT_STEP = "supplement"
+MEASUREMENT_VERSION = 1  # bump when measure_case changes: the stored measurements are then made again
 # 好差评: the five levels of the national rating scheme, and 未评价.
 UNRATED = "unrated"
 RATING_LEVELS: dict[str, str] = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",
@@ -295,14 +303,24 @@ def scenario_model(engine, key: str) -> ScenarioMetrics | None:
 
 def case_outcomes(engine, key: str, start: datetime, end: datetime,
                   model: ScenarioMetrics | None = None) -> list[CaseOutcome]:
-    """The outcomes of the cases of a scenario completed in [start, end), in order of completion."""
+    """The outcomes of the cases of a scenario completed in [start, end), in order of completion:
+    from memory, else from their stored rows, else measured from their events (and then stored)."""
     model = model or scenario_model(engine, key)
     call_of = {i.process_id: i.element_id for i in model.items} if model else {}
     calendar = engine.calendar.calendar
     cache = _case_cache(engine)
+    made: list[CaseOutcome] = []
+    basis = _basis(key, call_of, calendar)
     with engine.db.reader.connect() as conn:
         finished = store.finished_cases(conn, key, to_utc(start), to_utc(end))
         missing = [c for c in finished if c.id not in cache]
+        if missing:
+            ended = {c.id: c.ended_at for c in missing}
+            for case_id, text in store.stored_measurements(conn, list(ended), basis).items():
+                kept = _loads(case_id, text)
+                if kept.ended_at == ended[case_id]:  # a row of an earlier case of this id is measured anew
+                    cache[case_id] = kept
+            missing = [c for c in missing if c.id not in cache]
         if missing:
             by_id = {c.id: c for c in missing}
             reused = store.reused_materials(conn, list(by_id))
@@ -310,18 +328,57 @@ def case_outcomes(engine, key: str, start: datetime, end: datetime,
             current = None
             for r in store.measured_events(conn, list(by_id)):
                 if current is not None and r.case_id != current:
-                    cache[current] = measure_case(by_id[current], rows, calendar, key, call_of,
-                                                  reused.get(current, 0))
+                    made.append(measure_case(by_id[current], rows, calendar, key, call_of, reused.get(current, 0)))
                     rows = []
                 current = r.case_id
                 rows.append(r)
             if current is not None:
-                cache[current] = measure_case(by_id[current], rows, calendar, key, call_of, reused.get(current, 0))
+                made.append(measure_case(by_id[current], rows, calendar, key, call_of, reused.get(current, 0)))
+            for c in made:
+                cache[c.case_id] = c
+    if made:
+        _keep(engine, basis, made)
     out = [cache[c.id] for c in finished if c.id in cache]
     if len(cache) > CACHE_LIMIT:
         with _cache_lock:
             cache.clear()
     return out
+
+
+def _basis(key: str, call_of: dict[str, str], calendar: WorkingCalendar) -> str:
+    """What a measurement depends on besides the case's own events: the scenario's items and the
+    working calendar (and the way of measuring)."""
+    payload = json.dumps([MEASUREMENT_VERSION, key, sorted(call_of.items()), calendar.fingerprint])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _dumps(c: CaseOutcome) -> str:
+    return json.dumps({"started_at": c.started_at.isoformat(), "ended_at": c.ended_at.isoformat(),
+                       "elapsed": c.elapsed, "visits": c.visits, "corrections": c.corrections,
+                       "uploaded": c.uploaded, "reused": c.reused,
+                       "elements": [[p, e, first.isoformat(), last.isoformat(), waited]
+                                    for (p, e), (first, last, waited) in c.elements.items()],
+                       "rating": c.rating, "item_ratings": c.item_ratings}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(case_id: int, text: str) -> CaseOutcome:
+    d = json.loads(text)
+    parse = datetime.fromisoformat
+    return CaseOutcome(case_id, parse(d["started_at"]), parse(d["ended_at"]), d["elapsed"], d["visits"],
+                       d["corrections"], d["uploaded"], d["reused"],
+                       {(p, e): (parse(first), parse(last), waited) for p, e, first, last, waited in d["elements"]},
+                       d["rating"], d["item_ratings"])
+
+
+def _keep(engine, basis: str, made: Sequence[CaseOutcome]) -> None:
+    """Store new measurements; another process storing the same cases at once is no error (the
+    rows would be equal), the figures stand either way."""
+    try:
+        with engine.db.writer.begin() as conn:
+            store.store_measurements(conn, [{"case_id": c.case_id, "basis": basis, "measured_json": _dumps(c)}
+                                            for c in made])
+    except IntegrityError:
+        log.info("measured outcomes of %d cases stored concurrently elsewhere", len(made))
 
 
 def scenario_outcome(engine, key: str, start: datetime, end: datetime,
