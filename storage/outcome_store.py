@@ -7,15 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, distinct, func, literal, select
+from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, select
 from sqlalchemy.orm import aliased
 
-from yijianshi.storage.tables import Case, Event, Material, WorkItem
+from yijianshi.storage.tables import Case, Event, Material, MeasuredOutcome, WorkItem
 
 cases = Case.__table__
 events = Event.__table__
 work_items = WorkItem.__table__
 materials = Material.__table__
+measured = MeasuredOutcome.__table__
 
 BATCH = 500
 # The history rows an outcome is measured from; the data column is read for work-item rows only.
@@ -111,3 +112,25 @@ def case_titles(conn: Connection, case_ids: Sequence[int]) -> dict[int, str]:
         out.update({int(r[0]): r[1] for r in conn.execute(
             select(cases.c.id, cases.c.title).where(cases.c.id.in_(ids[i:i + BATCH])))})
     return out
+
+
+# -- stored measurements -----------------------------------------------------------------------------
+
+def stored_measurements(conn: Connection, case_ids: Sequence[int], basis: str) -> dict[int, str]:
+    """Per case: its stored measurement (JSON) made on `basis`; cases without one are left out."""
+    ids = sorted(case_ids)
+    out: dict[int, str] = {}
+    for i in range(0, len(ids), BATCH):
+        out.update({int(r[0]): r[1] for r in conn.execute(
+            select(measured.c.case_id, measured.c.measured_json)
+            .where(measured.c.case_id.in_(ids[i:i + BATCH]), measured.c.basis == basis))})
+    return out
+
+
+def store_measurements(conn: Connection, rows: Sequence[dict]) -> None:
+    """Keep measurements (case_id, basis, measured_json), replacing those of the same cases."""
+    ids = [r["case_id"] for r in rows]
+    for i in range(0, len(ids), BATCH):
+        conn.execute(delete(measured).where(measured.c.case_id.in_(ids[i:i + BATCH])))
+    for i in range(0, len(rows), BATCH):
+        conn.execute(insert(measured), list(rows[i:i + BATCH]))

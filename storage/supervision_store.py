@@ -104,13 +104,11 @@ def _level_of(table, levels: Mapping[str, int]):
     return case({spec: literal(n) for spec, n in levels.items()}, value=table.c.task_spec, else_=None)
 
 
-def urgency_by_level(conn: Connection, as_of: datetime, process_id: str, levels: Mapping[str, int], *,
-                     current: bool = True, staff: StaffWork | None = None) -> list:
-    """(key: level, open, warning, overdue) of the open work of an escalation pathway. An item's level
-    is that of its own step (`levels`: task spec → level); a step outside the levels (the answer, the
-    return visit, …) takes the highest level its case has reached; before any level it is 0."""
-    if not levels:
-        return []
+def _level_items(as_of: datetime, process_id: str, levels: Mapping[str, int], current: bool,
+                 staff: StaffWork | None):
+    """The open work of an escalation pathway with its level (`key`): that of its own step (`levels`:
+    task spec → level); a step outside the levels (the answer, the return visit, …) takes the highest
+    level its case has reached; before any level it is 0."""
     reached = aliased(work_items)
     reached_by = [reached.c.case_id == work_items.c.case_id, reached.c.process_id == process_id]
     if not current:
@@ -118,9 +116,17 @@ def urgency_by_level(conn: Connection, as_of: datetime, process_id: str, levels:
     case_level = select(func.max(_level_of(reached, levels))).where(*reached_by).scalar_subquery()
     # Level computed in a subquery and grouped outside: PostgreSQL would not match a GROUP BY
     # expression whose literals are bound parameters of their own.
-    items = (select(func.coalesce(_level_of(work_items, levels), case_level, 0).label("key"),
-                    work_items.c.due_at, work_items.c.warning_at)
-             .where(work_items.c.process_id == process_id, _open_at(as_of, current), *_only(staff)).subquery())
+    return (select(work_items.c.id, func.coalesce(_level_of(work_items, levels), case_level, 0).label("key"),
+                   work_items.c.due_at, work_items.c.warning_at)
+            .where(work_items.c.process_id == process_id, _open_at(as_of, current), *_only(staff)).subquery())
+
+
+def urgency_by_level(conn: Connection, as_of: datetime, process_id: str, levels: Mapping[str, int], *,
+                     current: bool = True, staff: StaffWork | None = None) -> list:
+    """(key: level, open, warning, overdue) of the open work of an escalation pathway (_level_items)."""
+    if not levels:
+        return []
+    items = _level_items(as_of, process_id, levels, current, staff)
     overdue = and_(items.c.due_at.is_not(None), items.c.due_at <= as_of)
     warning = and_(items.c.warning_at.is_not(None), items.c.warning_at <= as_of,
                    or_(items.c.due_at.is_(None), items.c.due_at > as_of))
@@ -144,6 +150,29 @@ def top_overdue(conn: Connection, as_of: datetime, *, current: bool = True, limi
 
 # -- work finished on time -----------------------------------------------------------------------
 
+def _endings() -> dict:
+    """How work with a deadline ended: on time, late, timed out (see on_time)."""
+    completed = work_items.c.state == "completed"
+    return {"on_time": and_(completed, work_items.c.ended_at <= work_items.c.due_at),
+            "late": and_(completed, work_items.c.ended_at > work_items.c.due_at),
+            "timed_out": and_(work_items.c.state == "cancelled", work_items.c.ended_at >= work_items.c.due_at)}
+
+
+def _ended_in(start: datetime, end: datetime, unresolved: datetime | None, staff: StaffWork | None) -> list:
+    """The conditions of work with a deadline that ended (completed or timed out) in [start, end)."""
+    endings = _endings()
+    # The ending events of the window (a range of ix_events_item_ends) give the items; their
+    # ended_at is the event's time.
+    ended = select(events.c.work_item_id).where(events.c.type.in_(ITEM_END_TYPES), events.c.at >= start,
+                                               events.c.at < end)
+    where = [work_items.c.id.in_(ended), work_items.c.ended_at >= start, work_items.c.ended_at < end,
+             work_items.c.due_at.is_not(None), or_(endings["on_time"], endings["late"], endings["timed_out"]),
+             *_only(staff)]
+    if unresolved is not None:
+        where.append(work_items.c.due_at < unresolved)
+    return where
+
+
 def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None = None,
             unresolved: datetime | None = None, staff: StaffWork | None = None) -> list:
     """Work with a deadline that ended in [start, end): (key, on_time, late, timed_out). On time:
@@ -152,21 +181,9 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
     Cancelled before the due time is not counted. `by`: None (one row, key None), "department" or
     "scenario". `unresolved`: the placeholder due time of a deadline waiting for a holiday
     schedule; such work has no known deadline and is left out. `staff`: count only staff work."""
-    completed = work_items.c.state == "completed"
-    in_time = and_(completed, work_items.c.ended_at <= work_items.c.due_at)
-    timed_out = and_(work_items.c.state == "cancelled", work_items.c.ended_at >= work_items.c.due_at)
-    columns = (_count_if(in_time).label("on_time"),
-               _count_if(and_(completed, work_items.c.ended_at > work_items.c.due_at)).label("late"),
-               _count_if(timed_out).label("timed_out"))
-    # The ending events of the window (a range of ix_events_item_ends) give the items; their
-    # ended_at is the event's time.
-    ended = select(events.c.work_item_id).where(events.c.type.in_(ITEM_END_TYPES), events.c.at >= start,
-                                               events.c.at < end)
-    where = [work_items.c.id.in_(ended), work_items.c.ended_at >= start, work_items.c.ended_at < end,
-             work_items.c.due_at.is_not(None),
-             or_(completed, timed_out), *_only(staff)]
-    if unresolved is not None:
-        where.append(work_items.c.due_at < unresolved)
+    endings = _endings()
+    columns = tuple(_count_if(endings[name]).label(name) for name in ("on_time", "late", "timed_out"))
+    where = _ended_in(start, end, unresolved, staff)
     if by is None:
         q = select(literal(None).label("key"), *columns).where(*where)
     elif by == "department":
@@ -185,26 +202,39 @@ def on_time(conn: Connection, start: datetime, end: datetime, *, by: str | None 
 
 # -- escalations and case counts -------------------------------------------------------------------
 
+def _reaching(start: datetime, end: datetime, process_id: str, levels: Mapping[str, int]):
+    """(level, case_id) of every step of a level opened in [start, end)."""
+    return (select(_level_of(work_items, levels).label("level"), work_items.c.case_id)
+            .where(work_items.c.process_id == process_id, work_items.c.created_at >= start,
+                   work_items.c.created_at < end, work_items.c.task_spec.in_(list(levels))).subquery())
+
+
 def cases_reaching_levels(conn: Connection, start: datetime, end: datetime, process_id: str,
                           levels: Mapping[str, int]) -> list:
     """(level, cases): how many cases had a step of each level opened in [start, end)."""
     if not levels:
         return []
-    items = (select(_level_of(work_items, levels).label("level"), work_items.c.case_id)
-             .where(work_items.c.process_id == process_id, work_items.c.created_at >= start,
-                    work_items.c.created_at < end, work_items.c.task_spec.in_(list(levels))).subquery())
+    items = _reaching(start, end, process_id, levels)
     q = (select(items.c.level, func.count(distinct(items.c.case_id)).label("cases"))
          .group_by(items.c.level).order_by(items.c.level))
     return list(conn.execute(q))
 
 
+def _started_in(start: datetime, end: datetime):
+    return and_(cases.c.started_at >= start, cases.c.started_at < end)
+
+
+def _completed_in(start: datetime, end: datetime):
+    return and_(cases.c.status == "completed", cases.c.ended_at >= start, cases.c.ended_at < end)
+
+
 def case_counts(conn: Connection, start: datetime, end: datetime) -> list:
     """(key: process key, started, completed): cases started, and cases completed, in [start, end)."""
     started = (select(cases.c.definition_key.label("key"), func.count().label("n"))
-               .where(cases.c.started_at >= start, cases.c.started_at < end).group_by(cases.c.definition_key)
+               .where(_started_in(start, end)).group_by(cases.c.definition_key)
                .subquery())
     completed = (select(cases.c.definition_key.label("key"), func.count().label("n"))
-                 .where(cases.c.status == "completed", cases.c.ended_at >= start, cases.c.ended_at < end)
+                 .where(_completed_in(start, end))
                  .group_by(cases.c.definition_key).subquery())
     keys = select(started.c.key).union(select(completed.c.key)).subquery()
     q = (select(keys.c.key, func.coalesce(started.c.n, 0).label("started"),
@@ -213,6 +243,91 @@ def case_counts(conn: Connection, start: datetime, end: datetime) -> list:
                       .outerjoin(completed, completed.c.key == keys.c.key))
          .order_by(keys.c.key))
     return list(conn.execute(q))
+
+
+# -- the work and the cases behind a figure ----------------------------------------------------------
+# Each list is selected by the very conditions its figure above is counted by, so the list of a
+# figure has exactly as many rows as the figure says.
+
+_ITEM_COLUMNS = (work_items.c.id.label("work_item_id"), work_items.c.case_id, work_items.c.name.label("task"),
+                 work_items.c.groups, work_items.c.created_at, work_items.c.due_at, work_items.c.ended_at,
+                 work_items.c.state, cases.c.title, cases.c.business_key, cases.c.definition_key,
+                 cases.c.started_at.label("case_started_at"))
+_CASE_COLUMNS = (cases.c.id.label("case_id"), cases.c.title, cases.c.business_key, cases.c.definition_key,
+                 cases.c.started_at.label("case_started_at"), cases.c.ended_at.label("case_ended_at"),
+                 cases.c.status)
+
+
+def _items(where: list, department: str | None, scenario: str | None):
+    source = work_items.join(cases, cases.c.id == work_items.c.case_id)
+    if department is not None:
+        source = source.join(links_t, links_t.c.work_item_id == work_items.c.id)
+        where = [*where, links_t.c.group_code == department]
+    if scenario is not None:
+        where = [*where, cases.c.definition_key == scenario]
+    return (select(*_ITEM_COLUMNS).select_from(source).where(*where)
+            .order_by(work_items.c.due_at, work_items.c.created_at, work_items.c.id))
+
+
+def open_items(conn: Connection, as_of: datetime, *, status: str = "open", current: bool = True,
+               department: str | None = None, scenario: str | None = None,
+               level: tuple[str, Mapping[str, int], int] | None = None, staff: StaffWork | None = None) -> list:
+    """The open work behind an urgency figure: `status` open, warning or overdue; of a department, a
+    scenario, or a level of a pathway (`level`: process id, task spec → level, the level)."""
+    where = [_open_at(as_of, current), *_only(staff)]
+    if status == "warning":
+        where.append(_warning(as_of))
+    elif status == "overdue":
+        where.append(_overdue(as_of))
+    elif status != "open":
+        raise ValueError(f"unknown status {status!r}")
+    if level is not None:
+        process_id, levels, n = level
+        if not levels:
+            return []
+        leveled = _level_items(as_of, process_id, levels, current, staff)
+        where.append(work_items.c.id.in_(select(leveled.c.id).where(leveled.c.key == n)))
+    return list(conn.execute(_items(where, department, scenario)))
+
+
+def ended_items(conn: Connection, start: datetime, end: datetime, *, ending: str | None = None,
+                department: str | None = None, scenario: str | None = None, unresolved: datetime | None = None,
+                staff: StaffWork | None = None) -> list:
+    """The work behind an on-time figure: `ending` on_time, late, timed_out, or None for all three."""
+    where = _ended_in(start, end, unresolved, staff)
+    if ending is not None:
+        where.append(_endings()[ending])
+    return list(conn.execute(_items(where, department, scenario)))
+
+
+def cases_reaching_level(conn: Connection, start: datetime, end: datetime, process_id: str,
+                         levels: Mapping[str, int], level: int) -> list:
+    """The cases behind an escalation figure: a step of `level` opened in [start, end)."""
+    if not levels:
+        return []
+    items = _reaching(start, end, process_id, levels)
+    ids = select(items.c.case_id).where(items.c.level == level)
+    return list(conn.execute(select(*_CASE_COLUMNS).where(cases.c.id.in_(ids)).order_by(cases.c.id)))
+
+
+def cases_counted(conn: Connection, start: datetime, end: datetime, *, completed: bool,
+                  scenario: str | None = None) -> list:
+    """The cases behind a case count: started (or completed) in [start, end)."""
+    where = [_completed_in(start, end) if completed else _started_in(start, end)]
+    if scenario is not None:
+        where.append(cases.c.definition_key == scenario)
+    return list(conn.execute(select(*_CASE_COLUMNS).where(*where).order_by(cases.c.id)))
+
+
+def cases_by_id(conn: Connection, case_ids: list[int]) -> list:
+    if not case_ids:
+        return []
+    return list(conn.execute(select(*_CASE_COLUMNS).where(cases.c.id.in_(case_ids)).order_by(cases.c.id)))
+
+
+def group_known(conn: Connection, code: str) -> bool:
+    """Whether any work item was ever assigned to this department or role."""
+    return conn.execute(select(links_t.c.work_item_id).where(links_t.c.group_code == code).limit(1)).first() is not None
 
 
 # -- what the deployed models say ------------------------------------------------------------------

@@ -78,3 +78,29 @@ def test_element_figures_for_heatmaps(measured):
     assert supplement.case_ids == [ids[1], ids[3]]
     # 受理 waited 0 days each time, however many rounds
     assert figures[("outcome_demo", "accept")].waits == dict.fromkeys(ids, 0)
+
+
+def test_after_a_restart_the_stored_measurements_are_read_not_the_events(measured, monkeypatch):
+    engine, ids = measured
+    first = outcomes.case_outcomes(engine, "outcome_demo", *PERIOD)
+    outcomes._case_cache(engine).clear()  # a restart: nothing in memory
+    monkeypatch.setattr(outcomes.store, "measured_events", lambda *a: pytest.fail("events read again"))
+    again = outcomes.case_outcomes(engine, "outcome_demo", *PERIOD)
+    assert again == first and [c.case_id for c in again] == ids
+    with engine.db.reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM case_outcomes").scalar() == len(ids)
+
+
+def test_a_measurement_of_another_basis_is_made_again(measured, monkeypatch):
+    engine, ids = measured
+    first = outcomes.case_outcomes(engine, "outcome_demo", *PERIOD)
+    outcomes._case_cache(engine).clear()
+    monkeypatch.setattr(outcomes, "MEASUREMENT_VERSION", outcomes.MEASUREMENT_VERSION + 1)  # measured otherwise
+    read = []
+    events = outcomes.store.measured_events
+    monkeypatch.setattr(outcomes.store, "measured_events", lambda conn, case_ids: read.extend(case_ids) or
+                        events(conn, case_ids))
+    assert outcomes.case_outcomes(engine, "outcome_demo", *PERIOD) == first
+    assert sorted(read) == sorted(ids)
+    with engine.db.reader.connect() as conn:  # replaced, one row per case
+        assert conn.exec_driver_sql("SELECT count(*) FROM case_outcomes").scalar() == len(ids)

@@ -7,7 +7,7 @@ from functools import wraps
 
 from flask import render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from flask_login import current_user
 
@@ -42,6 +42,13 @@ def init_errors(app) -> None:
     @on(CSRFError)
     def csrf_failed(err):
         return _page(400, _("页面已过期"), _("表单的安全令牌无效或已过期。请刷新页面后重新提交。"))
+
+    @on(400)
+    def bad_request(err):
+        # A page that refuses a value says which (abort(400, description=...)); werkzeug's own
+        # English description is not shown.
+        said = err.description if err.description != BadRequest.description else None
+        return _page(400, _("请求无法完成"), said or _("请求无法完成（%(code)s）。请返回上一页重试。", code=400))
 
     @on(403)
     def forbidden(err):

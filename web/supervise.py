@@ -19,8 +19,8 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from yijianshi.engine.supervision import figures as supervision
-from yijianshi.engine.supervision import (bulletin_export, completion_forecast, conformance, heatmap, outcomes,
-                                          weekly_bulletin)
+from yijianshi.engine.supervision import (bulletin_export, completion_forecast, conformance, figure_cases, heatmap,
+                                          outcomes, weekly_bulletin)
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.access.accounts import department_label
 from yijianshi.engine.errors import NotFound
@@ -40,6 +40,8 @@ MEASURED_DAYS = 90  # the scenarios page measures the cases finished in the last
 supervisors = audience(lambda u: u.role.code in SUPERVISING_ROLES)
 administrators = audience(lambda u: u.is_admin)
 
+# The 好差评 levels (outcomes.RATING_LEVELS), listed for message extraction.
+RATING_LABELS = (N_("非常满意"), N_("满意"), N_("基本满意"), N_("不满意"), N_("非常不满意"), N_("未评价"))
 # The engine's level names, listed for message extraction (a test checks they match the engine's).
 LEVEL_LABELS = (N_("诉求登记"), N_("属地即时办"), N_("部门协同办"), N_("中枢分派办"), N_("领导提级办"),
                 N_("市区协调办"), N_("监督推动办"))
@@ -126,8 +128,12 @@ def scenarios():
     measured = [(o, completion_forecast.accuracy(engine, o.key, start, end))
                 for o in outcomes.all_outcomes(engine, start, end)]
     period = {"start": start.date().isoformat(), "end": (end - timedelta(microseconds=1)).date().isoformat()}
+    ratings = [(o, spread) for o, _acc in measured
+               if (spread := outcomes.rating_spread(engine, o.key, start, end)) is not None]
     return render_template("supervise/scenarios.html", metrics=metrics, limits_chart=chart, totals=totals,
-                           measured=measured, days=days, periods=supervision.PERIODS, period=period)
+                           measured=measured, days=days, periods=supervision.PERIODS, period=period,
+                           ratings=ratings, rating_levels=outcomes.RATING_LEVELS,
+                           item_name=_item_name)
 
 
 def _totals(metrics) -> dict:
@@ -264,19 +270,34 @@ def heatmap_json(key: str):
 
 
 @bp.get("/scenarios/<key>/cases")
+@bp.get("/cases")
 @supervisors
-def cases_behind(key: str):
-    """The cases behind a figure: an element of the heatmap (?process=&element=) or a figure of the
-    scenarios page (?figure=all|on_time|late|corrected|visited)."""
+def cases_behind(key: str | None = None):
+    """The list behind a number (办件清单), one page for all of them:
+    - of the scenarios page and the heatmaps (`/scenarios/<key>/cases`, completed cases measured from
+      the event log): an element (?process=&element=), a figure (?figure=all|on_time|late|corrected|
+      visited), or a 好差评 count (?figure=rated&rating=&item=), in ?start=&end=;
+    - of the dashboard and the bulletins (`/cases`): ?status= open|warning|overdue|on_time|late|
+      timed_out|ended|reached|started|completed, with ?scenario= ?department= ?level=, in the
+      dashboard's ?days= or a stored bulletin's ?week=."""
+    if key is None and "figure" not in request.args and "element" not in request.args:
+        return _figure_cases()
+    key = key or request.args.get("scenario") or ""
     view = _scenario_view(key)
     first, last, start, end = _period()
     element = request.args.get("element") or None
     process = request.args.get("process") or key
     figure = request.args.get("figure", "all")
     if figure not in heatmap.CASE_SETS:
-        abort(404)
+        abort(400, description=_("未知的统计口径：%(value)s。", value=figure))
+    rating = item = None
+    if figure == "rated":
+        rating, item = request.args.get("rating", ""), request.args.get("item") or None
+        if rating not in outcomes.RATING_LEVELS:
+            abort(400, description=_("未知的评价等级：%(value)s。", value=rating or _("（空）")))
     engine = services().engine
-    lines = heatmap.cases_behind(engine, key, start, end, process_id=process, element_id=element, figure=figure)
+    lines = heatmap.cases_behind(engine, key, start, end, process_id=process, element_id=element, figure=figure,
+                                 rating=rating, item=item)
     with engine.db.reader.connect() as conn:
         titles = outcome_store.case_titles(conn, [c.case_id for c in lines])
     element_name = None
@@ -284,8 +305,55 @@ def cases_behind(key: str):
         model = outcomes.scenario_model(engine, key)
         element_name = next((i.name for i in (model.items if model else ()) if i.element_id == element), None)
         element_name = element_name or _element_name(view, process, element)
-    return render_template("supervise/cases.html", view=view, lines=lines, titles=titles, first=first, last=last,
-                           element=element, element_name=element_name, process=process, figure=figure)
+    return render_template("supervise/cases.html", mode="measured", view=view, lines=lines, titles=titles,
+                           first=first, last=last, element=element, element_name=element_name, process=process,
+                           figure=figure, rating=rating, rating_name=outcomes.RATING_LEVELS.get(rating or ""),
+                           item=item, item_name=_item_name(key, item))
+
+
+def _item_name(key: str, item: str | None) -> str | None:
+    """The name of a rated item (`rating_<item>`): the scenario's item called `call_<item>` or
+    calling `item_<item>`, else the item's own word."""
+    if item is None:
+        return None
+    model = outcomes.scenario_model(services().engine, key)
+    return next((i.name for i in (model.items if model else ())
+                 if item in (i.element_id, i.process_id) or f"call_{item}" == i.element_id
+                 or f"item_{item}" == i.process_id), item)
+
+
+def _figure_cases():
+    """The work or the cases behind a number of the dashboard (?days=) or a bulletin (?week=)."""
+    engine = services().engine
+    args = request.args
+    try:
+        sel = figure_cases.selection(engine, args.get("status"), args.get("scenario"), args.get("department"),
+                                     args.get("level"))
+    except figure_cases.FilterError as err:
+        abort(400, description=str(err))
+    bulletin = None
+    if args.get("week"):
+        try:
+            bulletin = weekly_bulletin.get(engine, args["week"])
+        except (BulletinError, NotFound) as err:
+            abort(400, description=str(err))
+        window = figure_cases.bulletin_window(bulletin)
+    else:
+        try:
+            days = int(args.get("days", supervision.DEFAULT_PERIOD))
+        except ValueError:
+            days = -1
+        if days not in supervision.PERIODS:
+            abort(400, description=_("统计期间只能是近 7、30 或 90 天。"))
+        window = figure_cases.dashboard_window(engine, days)
+    lines = figure_cases.lines(engine, sel, window)
+    stored = figure_cases.stored_count(bulletin.figures, sel) if bulletin is not None else None
+    with engine.db.reader.connect() as conn:
+        names = supervision.scenario_names(conn)
+    return render_template("supervise/cases.html", mode="cases" if sel.counts_cases else "work", sel=sel,
+                           window=window, lines=lines, bulletin=bulletin, stored=stored,
+                           scenario_name=lambda k: names.get(k, k), level_label=level_label,
+                           department_name=department_name)
 
 
 def _element_name(view, process_id: str, element_id: str) -> str:

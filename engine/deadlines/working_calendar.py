@@ -4,11 +4,13 @@ Convention (行政许可法 §82, 民法典 §201): acceptance day is day 0, not
 of the Nth working day after it. A year whose schedule is not loaded is refused, never guessed."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from itertools import count, pairwise
@@ -202,6 +204,11 @@ class WorkingCalendar:
         self._days.update({region: [o for o in national if o not in off] for region, off in shut.items()})
         self._sets = {region: frozenset(days) for region, days in self._days.items()}
         # Lookups fall back to None: a region without closures works on the national calendar.
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Names the national working days loaded: equal for calendars that count days alike."""
+        return hashlib.sha256(json.dumps([sorted(self._years), self._days[None]]).encode()).hexdigest()[:16]
 
     @property
     def years(self) -> list[int]:

@@ -14,7 +14,7 @@ from yijianshi.engine.supervision import outcomes
 
 MEASURES = ("count", "wait")  # colour by cases passed, or by the median working days waited
 # Which cases of a scenario a figure on the scenarios page stands for (the drill-down's `figure`).
-CASE_SETS = ("all", "on_time", "late", "corrected", "visited")
+CASE_SETS = ("all", "on_time", "late", "corrected", "visited", "rated")
 
 
 def heatmap(engine, key: str, start: datetime, end: datetime) -> dict:
@@ -42,9 +42,11 @@ class CaseLine:
 
 
 def cases_behind(engine, key: str, start: datetime, end: datetime, *, process_id: str | None = None,
-                 element_id: str | None = None, figure: str = "all") -> list[CaseLine]:
+                 element_id: str | None = None, figure: str = "all", rating: str | None = None,
+                 item: str | None = None) -> list[CaseLine]:
     """The cases of the scenario completed in [start, end) behind a figure: those that passed an
-    element (process_id, element_id), or a case set of the scenarios page (CASE_SETS)."""
+    element (process_id, element_id), or a case set of the scenarios page (CASE_SETS); `rated`:
+    the cases rated `rating` (outcomes.RATING_LEVELS) for the service, or for `item`."""
     model = outcomes.scenario_model(engine, key)
     limit = model.critical_path if model else None
     out = []
@@ -62,6 +64,8 @@ def cases_behind(engine, key: str, start: datetime, end: datetime, *, process_id
         elif figure == "corrected" and not c.corrections:
             continue
         elif figure == "visited" and not c.visits:
+            continue
+        elif figure == "rated" and c.rating_of(item) != rating:
             continue
         out.append(CaseLine(c.case_id, c.started_at, c.ended_at, c.elapsed, waited))
     return out

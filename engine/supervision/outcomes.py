@@ -11,7 +11,10 @@ Per case, from its history rows:
 - corrections (一次告知 rounds): how often an applicant's 补正 step (id `supplement`, or a name
   with 补正, as the shipped models mark it) became ready;
 - materials: distinct application files (by content) handed in with the case, and of those how
-  many the owner had handed in with an earlier case (the platform held them: reused).
+  many the owner had handed in with an earlier case (the platform held them: reused);
+- rating (好差评): the five-level `rating` the applicant submitted for the whole service and the
+  `rating_<item>` of each item, from the step that submitted them (the shipped models' `rate`);
+  a case that ended without one (the rating window expired: 未评价) has none.
 Per item (a call activity of the scenario): working days from the first step of the called process
 becoming ready to its last step ending, against the item's promised limit.
 
@@ -20,16 +23,22 @@ id), the cases that passed it and the working days each waited there, with the c
 figure; a scenario's call activity is an element of the scenario's own process.
 
 Percentiles are nearest-rank: the p-th percentile of n sorted values is the value at rank ⌈p·n/100⌉.
-Finished cases never change, so each case's measurement is kept in memory per database once made."""
+Finished cases never change, so each case's measurement is kept once made: in memory per database,
+and as a row of case_outcomes (tagged with its basis: the scenario's items and the working calendar),
+so that the first figures after a restart read one row per case instead of every case's events."""
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+from sqlalchemy.exc import IntegrityError
 
 from yijianshi.engine.access.actors import APPLICANT_ROLE, SYSTEM
 from yijianshi.engine.clock import SHANGHAI, to_utc
@@ -38,7 +47,15 @@ from yijianshi.engine.modeling.scenario_savings import ScenarioMetrics
 from yijianshi.engine.supervision import figures as supervision
 from yijianshi.storage import outcome_store as store
 
+log = logging.getLogger(__name__)
 SUPPLEMENT_STEP = "supplement"
+MEASUREMENT_VERSION = 1  # bump when measure_case changes: the stored measurements are then made again
+# 好差评: the five levels of the national rating scheme, and 未评价.
+UNRATED = "unrated"
+RATING_LEVELS: dict[str, str] = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",
+                                 "unsatisfied": "不满意", "very_unsatisfied": "非常不满意", UNRATED: "未评价"}
+RATING_FIELD = "rating"
+ITEM_RATING_PREFIX = "rating_"
 ElementKey = tuple[str, str]  # (process id, element id)
 
 
@@ -79,6 +96,13 @@ class CaseOutcome:
     reused: int
     # element → (first ready, last end, working days waited there, summed over its steps)
     elements: dict[ElementKey, tuple[datetime, datetime, int]] = field(default_factory=dict)
+    rating: str | None = None  # the 好差评 level of the whole service, None: not rated
+    item_ratings: dict[str, str] = field(default_factory=dict)  # item → level ('' when left blank)
+
+    def rating_of(self, item: str | None = None) -> str:
+        """The case's level for the service (or an item): one of RATING_LEVELS."""
+        value = self.rating if item is None else self.item_ratings.get(item)
+        return value if value in RATING_LEVELS and value != UNRATED else UNRATED
 
 
 def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: str,
@@ -90,6 +114,8 @@ def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: 
     visit_days: set[date] = set()
     corrections = 0
     uploaded: set[str] = set()
+    rating: str | None = None
+    item_ratings: dict[str, str] = {}
     for r in rows:
         if r.type == "case_started":
             if r.actor != owner:
@@ -107,6 +133,12 @@ def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: 
             if r.type == "work_item_completed":
                 data = json.loads(r.data or "{}")
                 uploaded.update(m["sha256"] for m in data.get("materials", ()) if m.get("kind") == "application")
+                submitted = data.get("submitted") or {}
+                if isinstance(submitted.get(RATING_FIELD), str) and submitted[RATING_FIELD] in RATING_LEVELS:
+                    rating = submitted[RATING_FIELD]
+                    item_ratings = {k[len(ITEM_RATING_PREFIX):]: v for k, v in submitted.items()
+                                    if k.startswith(ITEM_RATING_PREFIX) and isinstance(v, str)
+                                    and (v == "" or v in RATING_LEVELS)}
                 if item is not None and APPLICANT_ROLE in item.groups and r.actor not in (owner, SYSTEM.id):
                     visit_days.add(r.at.astimezone(SHANGHAI).date())
     spans: dict[ElementKey, list] = {}
@@ -130,7 +162,7 @@ def measure_case(case, rows: Iterable, calendar: WorkingCalendar, scenario_key: 
         elements[key] = (first, last, waited)
     return CaseOutcome(case.id, case.started_at, case.ended_at, calendar.working_days_between(case.started_at,
                                                                                             case.ended_at),
-                       len(visit_days), corrections, len(uploaded), reused, elements)
+                       len(visit_days), corrections, len(uploaded), reused, elements, rating, item_ratings)
 
 
 # -- figures -------------------------------------------------------------------------------------------
@@ -271,14 +303,24 @@ def scenario_model(engine, key: str) -> ScenarioMetrics | None:
 
 def case_outcomes(engine, key: str, start: datetime, end: datetime,
                   model: ScenarioMetrics | None = None) -> list[CaseOutcome]:
-    """The outcomes of the cases of a scenario completed in [start, end), in order of completion."""
+    """The outcomes of the cases of a scenario completed in [start, end), in order of completion:
+    from memory, else from their stored rows, else measured from their events (and then stored)."""
     model = model or scenario_model(engine, key)
     call_of = {i.process_id: i.element_id for i in model.items} if model else {}
     calendar = engine.calendar.calendar
     cache = _case_cache(engine)
+    made: list[CaseOutcome] = []
+    basis = _basis(key, call_of, calendar)
     with engine.db.reader.connect() as conn:
         finished = store.finished_cases(conn, key, to_utc(start), to_utc(end))
         missing = [c for c in finished if c.id not in cache]
+        if missing:
+            ended = {c.id: c.ended_at for c in missing}
+            for case_id, text in store.stored_measurements(conn, list(ended), basis).items():
+                kept = _loads(case_id, text)
+                if kept.ended_at == ended[case_id]:  # a row of an earlier case of this id is measured anew
+                    cache[case_id] = kept
+            missing = [c for c in missing if c.id not in cache]
         if missing:
             by_id = {c.id: c for c in missing}
             reused = store.reused_materials(conn, list(by_id))
@@ -286,18 +328,57 @@ def case_outcomes(engine, key: str, start: datetime, end: datetime,
             current = None
             for r in store.measured_events(conn, list(by_id)):
                 if current is not None and r.case_id != current:
-                    cache[current] = measure_case(by_id[current], rows, calendar, key, call_of,
-                                                  reused.get(current, 0))
+                    made.append(measure_case(by_id[current], rows, calendar, key, call_of, reused.get(current, 0)))
                     rows = []
                 current = r.case_id
                 rows.append(r)
             if current is not None:
-                cache[current] = measure_case(by_id[current], rows, calendar, key, call_of, reused.get(current, 0))
+                made.append(measure_case(by_id[current], rows, calendar, key, call_of, reused.get(current, 0)))
+            for c in made:
+                cache[c.case_id] = c
+    if made:
+        _keep(engine, basis, made)
     out = [cache[c.id] for c in finished if c.id in cache]
     if len(cache) > CACHE_LIMIT:
         with _cache_lock:
             cache.clear()
     return out
+
+
+def _basis(key: str, call_of: dict[str, str], calendar: WorkingCalendar) -> str:
+    """What a measurement depends on besides the case's own events: the scenario's items and the
+    working calendar (and the way of measuring)."""
+    payload = json.dumps([MEASUREMENT_VERSION, key, sorted(call_of.items()), calendar.fingerprint])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _dumps(c: CaseOutcome) -> str:
+    return json.dumps({"started_at": c.started_at.isoformat(), "ended_at": c.ended_at.isoformat(),
+                       "elapsed": c.elapsed, "visits": c.visits, "corrections": c.corrections,
+                       "uploaded": c.uploaded, "reused": c.reused,
+                       "elements": [[p, e, first.isoformat(), last.isoformat(), waited]
+                                    for (p, e), (first, last, waited) in c.elements.items()],
+                       "rating": c.rating, "item_ratings": c.item_ratings}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _loads(case_id: int, text: str) -> CaseOutcome:
+    d = json.loads(text)
+    parse = datetime.fromisoformat
+    return CaseOutcome(case_id, parse(d["started_at"]), parse(d["ended_at"]), d["elapsed"], d["visits"],
+                       d["corrections"], d["uploaded"], d["reused"],
+                       {(p, e): (parse(first), parse(last), waited) for p, e, first, last, waited in d["elements"]},
+                       d["rating"], d["item_ratings"])
+
+
+def _keep(engine, basis: str, made: Sequence[CaseOutcome]) -> None:
+    """Store new measurements; another process storing the same cases at once is no error (the
+    rows would be equal), the figures stand either way."""
+    try:
+        with engine.db.writer.begin() as conn:
+            store.store_measurements(conn, [{"case_id": c.case_id, "basis": basis, "measured_json": _dumps(c)}
+                                            for c in made])
+    except IntegrityError:
+        log.info("measured outcomes of %d cases stored concurrently elsewhere", len(made))
 
 
 def scenario_outcome(engine, key: str, start: datetime, end: datetime,
@@ -334,3 +415,34 @@ def element_figures(engine, key: str, start: datetime, end: datetime) -> dict[El
                 figure = out[element] = ElementFigure(element[0], element[1], {})
             figure.waits[c.case_id] = waited
     return out
+
+
+@dataclass(frozen=True)
+class RatingSpread:
+    """好差评 of a scenario's cases completed in a period: cases per level (RATING_LEVELS, 未评价
+    included) for the whole service and for each item rated on its own."""
+
+    key: str
+    overall: dict[str, int]
+    items: tuple[tuple[str, dict[str, int]], ...]
+
+    @property
+    def cases(self) -> int:
+        return sum(self.overall.values())
+
+
+def _spread(done: Sequence[CaseOutcome], item: str | None) -> dict[str, int]:
+    counts = dict.fromkeys(RATING_LEVELS, 0)
+    for c in done:
+        counts[c.rating_of(item)] += 1
+    return counts
+
+
+def rating_spread(engine, key: str, start: datetime, end: datetime) -> RatingSpread | None:
+    """The rating distribution of a scenario's cases completed in [start, end); None when none of them
+    was rated (a scenario without a rating step, or a period without ratings)."""
+    done = case_outcomes(engine, key, start, end)
+    if not any(c.rating for c in done):
+        return None
+    items = sorted({item for c in done for item in c.item_ratings})
+    return RatingSpread(key, _spread(done, None), tuple((item, _spread(done, item)) for item in items))

@@ -20,7 +20,7 @@ from yijianshi.storage.tables.deadlines import Deadline, SchedulerLease
 from yijianshi.storage.tables.accounts import SignInSession, UserAccount
 from yijianshi.storage.tables.materials import Material
 from yijianshi.storage.tables.audit import CheckpointMark, ExportJob
-from yijianshi.storage.tables.supervision import WeeklyBulletin
+from yijianshi.storage.tables.supervision import MeasuredOutcome, WeeklyBulletin
 from yijianshi.storage.tables.api_clients import ApiClient, ApiIdempotencyKey
 from yijianshi.storage.tables.failures import CommandFailure
 from yijianshi.storage.tables.external_tasks import ExternalTask
@@ -33,7 +33,8 @@ __all__ = [
     "CalendarClosure",
     "CalendarYear", "Case", "CaseSearchTerm", "CheckpointMark", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
-    "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit", "OutboxMessage",
+    "MeasuredOutcome", "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit",
+    "OutboxMessage",
     "SchedulerLease", "SignInSession", "StoredFile", "StoredFileChunk", "UTCDateTime", "UserAccount", "WeeklyBulletin",
     "WorkItem", "WorkItemGroup", "WorkItemGroupLink",
 ]

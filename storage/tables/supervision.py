@@ -1,4 +1,6 @@
-"""Tables of supervision (督查): the weekly bulletin (每周通报), one row per ISO week.
+"""Tables of supervision (督查): the weekly bulletin (每周通报), one row per ISO week; the measured
+outcome of each finished case (实测, engine/supervision/outcomes.py), kept so that the first figures
+after a restart need not read every case's events again.
 
 The figures themselves are kept as one JSON document per week: they are written once by the
 scheduler (or an administrator) and read whole by the bulletin page, never queried piecemeal.
@@ -12,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
 from yijianshi.storage.tables.cases import WorkItem
 
 
@@ -25,6 +27,17 @@ class WeeklyBulletin(Base):
     generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     generated_by: Mapped[str] = mapped_column(String(255))
     figures_json: Mapped[str] = mapped_column(Text)  # canonical JSON of the week's figures
+
+
+class MeasuredOutcome(Base):
+    """What one finished case did, as measured from its events: a cache that never goes stale on its
+    own (a finished case does not change), tagged with the basis it was measured on (the scenario's
+    items and the working calendar); a row of another basis is measured again."""
+
+    __tablename__ = "case_outcomes"
+    case_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    basis: Mapped[str] = mapped_column(String(64))
+    measured_json: Mapped[str] = mapped_column(Text)
 
 
 _items = WorkItem.__table__
