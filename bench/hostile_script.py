@@ -16,8 +16,10 @@ Rounds are taken in turn, so that the machine's own drift falls on every conditi
 - hostile: the same process and threads complete steps whose script is the hostile probe (default:
   pow with a 30000-bit modulus, which ran 37-45 s holding the write lock before the fix; each now
   ends at the CPU limit with a ScriptError), without pause.
-Also prints the cost of one expression evaluation in-process and in a script worker, and the p99
-ratios hostile/idle and hostile/benign."""
+Also prints the cost of one expression evaluation in-process and in a script worker, the attacking
+process's own CPU per case (benign and hostile: what a stopped script still costs the process that ran
+it), the share of each condition's samples above the idle p99 (1% when a condition changes nothing),
+and the p99 ratios hostile/idle and hostile/benign."""
 from __future__ import annotations
 
 import argparse
@@ -99,6 +101,7 @@ def attacker(home: str, probe: str, threads: int, cpu: float) -> None:
     on = threading.Event()
     idle = threading.Semaphore(0)
     mode = {"probe": probe}
+    done = [0]  # cases this period (a hostile one ends when its script is stopped)
 
     def attack() -> None:
         while True:
@@ -109,11 +112,13 @@ def attacker(home: str, probe: str, threads: int, cpu: float) -> None:
             t0 = time.perf_counter()
             try:
                 system.engine.cases.complete_work_item(started.ready[0].id, {}, CLERK)
+                done[0] += 1
                 if mode["probe"] == "none":
                     time.sleep(1.5 * cpu)
                 else:
                     print("not-stopped", flush=True)
             except ScriptError:
+                done[0] += 1
                 print(f"stopped {time.perf_counter() - t0:.3f}", flush=True)
 
     for _ in range(threads):
@@ -121,14 +126,19 @@ def attacker(home: str, probe: str, threads: int, cpu: float) -> None:
     for _ in range(threads):
         idle.acquire()
     print("off", flush=True)
+    cpu0 = time.process_time()
     for line in sys.stdin:
         if line.strip() in ("on", "benign"):
             mode["probe"] = probe if line.strip() == "on" else "none"
+            done[0], cpu0 = 0, time.process_time()
             on.set()
         else:
             on.clear()
             for _ in range(threads):
                 idle.acquire()
+            # This process's own CPU (its threads, not its script workers) per case of the period.
+            print(f"cpu {'benign' if mode['probe'] == 'none' else 'hostile'} {time.process_time() - cpu0:.4f} "
+                  f"{done[0]}", flush=True)
             print("off", flush=True)
 
 
@@ -230,8 +240,18 @@ def main() -> None:
               f"max={max(stopped):.2f}" if stopped else "hostile_scripts_stopped=0")
         if not_stopped:
             print(f"hostile_not_stopped={not_stopped}")
+        for label in ("benign", "hostile"):
+            spent = [line.split()[2:] for line in attack.lines if line.startswith(f"cpu {label} ")]
+            cases_done = sum(int(n) for _, n in spent)
+            if cases_done:
+                print(f"attacker_cpu_ms_per_{label}_case={1000 * sum(float(c) for c, _ in spent) / cases_done:.1f} "
+                      f"cases={cases_done}")
         for name in idle:
             key = name.replace("+", "_").replace("-", "_")
+            normal = percentile(idle[name], 99)
+            # Under no effect at all, 1% of any condition's samples lie above the idle p99.
+            print(f"over_idle_p99_{key} benign={100 * sum(v > normal for v in benign[name]) / len(benign[name]):.1f}% "
+                  f"hostile={100 * sum(v > normal for v in under[name]) / len(under[name]):.1f}%")
             print(f"hostile_vs_idle_p99_{key}={percentile(under[name], 99) / percentile(idle[name], 99):.2f} "
                   f"hostile_vs_benign_p99_{key}={percentile(under[name], 99) / percentile(benign[name], 99):.2f}")
     finally:

@@ -15,12 +15,24 @@ def add(conn: Connection, values: dict) -> None:
     """Record a failure on the case's current version (read here: the failed transaction is gone).
     The same command failing the same way again on the same version counts one more attempt, so a
     scheduler retrying a broken timer every minute keeps one row."""
+    found = prior(conn, values)
+    if found is not None:
+        write(conn, values, *found)
+
+
+def prior(conn: Connection, values: dict) -> tuple[int, int | None] | None:
+    """The case's current version and the row of the same failure on it, if any (None: no such case).
+    A failure recorded outside a command reads this first, then writes in a short transaction."""
     version = conn.execute(select(cases.c.version).where(cases.c.id == values["case_id"])).scalar()
     if version is None:
-        return
+        return None
     same = and_(failures.c.case_id == values["case_id"], failures.c.case_version == version,
                 failures.c.command == values["command"], failures.c.error == values["error"])
-    found = conn.execute(select(failures.c.id).where(same).limit(1)).scalar()
+    return version, conn.execute(select(failures.c.id).where(same).limit(1)).scalar()
+
+
+def write(conn: Connection, values: dict, version: int, found: int | None) -> None:
+    """One statement: a new failure row on `version`, or one more attempt on the row `found`."""
     if found is None:
         conn.execute(insert(failures), {**values, "case_version": version, "attempts": 1})
     else:

@@ -186,3 +186,38 @@ def test_slots_are_released_when_their_holder_closes_or_dies(tmp_path):
     second.release()
     third.release()
     assert LongCallSlots(2, tmp_path).try_acquire() is not None
+
+
+def test_a_demoted_call_is_looked_at_only_when_it_could_next_reach_a_mark():
+    """The parent does not wake every few milliseconds for a long call (that waking was most of what
+    a hostile script still cost the process that ran it): CPU time never runs ahead of wall time, so
+    the next look is due when the call could first reach its slot threshold, then its CPU limit, or
+    its wall-time ceiling; at least MIN_CHECK_S apart, and a stopped call is looked at for a slot."""
+    worker = ScriptWorker.__new__(ScriptWorker)
+    worker.limits = ScriptLimits(cpu_seconds=1.0)
+    worker.stopped, worker.slot = False, None
+    started = time.monotonic()
+    assert worker._next_look(started, 0.005) == pytest.approx(worker_pool.SLOT_AFTER_CPU_S - 0.005)
+    worker.slot = object()
+    assert worker._next_look(started, 0.2) == pytest.approx(0.8)
+    assert worker._next_look(started, 0.999) == worker_pool.MIN_CHECK_S
+    assert worker._next_look(started - worker.limits.wall_seconds + 0.01, 0.2) == pytest.approx(0.01, abs=0.005)
+    worker.stopped = True
+    assert worker._next_look(started, 0.2) == worker_pool.STOPPED_CHECK_S
+
+
+def test_a_hostile_call_wakes_its_parent_far_less_than_every_twenty_milliseconds(pool, env, monkeypatch):
+    """A call burning its whole CPU limit (0.6 s here) is looked at fewer than 30 times, not every
+    20 ms of its wall time as before (at least 30 looks for this call)."""
+    seen: list[ScriptWorker] = []
+    call = ScriptWorker.call
+
+    def watched(self, request):
+        seen.append(self)
+        return call(self, request)
+
+    monkeypatch.setattr(ScriptWorker, "call", watched)
+    with pytest.raises(ScriptError):
+        env.evaluate(HOSTILE, {})
+    assert seen and seen[-1].demoted
+    assert seen[-1].checks < 30, seen[-1].checks

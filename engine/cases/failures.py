@@ -1,7 +1,7 @@
 """Failed commands and stuck cases. A command that fails for a reason of the system's (a script error,
 a broken process, an unexpected fault) rather than refusing a person (a form error, no permission,
 work already done) is recorded with its error in a transaction of its own, the failed one having
-rolled back. A running case with a failure on its current version is stuck: nothing has moved it
+rolled back (its lookups first, without the write lock). A running case with a failure on its current version is stuck: nothing has moved it
 since. Administrators retry it (fire its due deadlines again, which is what a scheduler retries; give
 external tasks out of retries one attempt more) or cancel it with a reason."""
 from __future__ import annotations
@@ -36,10 +36,17 @@ def record_failure(db, clock, case_id: int, command: str, actor: Actor, err: Bas
     if not is_failure(err):
         return
     error = f"{type(err).__name__}: {err}"[:MAX_ERROR]
+    values = dict(case_id=case_id, command=command[:64], work_item_id=work_item_id, actor=actor.id[:255],
+                  error=error, failed_at=to_utc(clock.now()))
     try:
-        with db.writer.begin() as conn:
-            failure_store.add(conn, dict(case_id=case_id, command=command[:64], work_item_id=work_item_id,
-                                         actor=actor.id[:255], error=error, failed_at=to_utc(clock.now())))
+        # Read without the write lock, then write one statement: a failing case (a hostile script
+        # failing again and again, say) holds other writers up as briefly as can be. Should a
+        # command change the case in between, the failure stays on the version it failed on.
+        with db.reader.connect() as conn:
+            found = failure_store.prior(conn, values)
+        if found is not None:
+            with db.writer.begin() as conn:
+                failure_store.write(conn, values, *found)
     except Exception:  # the database itself may be what failed
         log.exception("could not record the failure of %s on case %s", command, case_id)
 

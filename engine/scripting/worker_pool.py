@@ -3,10 +3,11 @@
 Each worker (script_worker.py) is a long-lived process, forked from this process's mother process
 (worker_zygote.py: a fresh interpreter that has the sandbox imported; never a fork of a process
 with threads and open database connections), that caps its own address space (RLIMIT_AS) and keeps
-an RLIMIT_CPU backstop. The parent sends a request over a
-pipe and waits; once the call has taken as much wall time as its CPU allowance it starts reading
-the worker's CPU time from /proc, and kills the worker (SIGKILL) as soon as the call has used more
-CPU than allowed, or after a generous wall-time ceiling. A killed, crashed or memory-exhausted
+an RLIMIT_CPU backstop. The parent sends a request over a socket and waits on it: it reads the
+worker's CPU clock every millisecond only until the call has used a few milliseconds of CPU (then it
+demotes it to SCHED_IDLE), and after that only when the call could first have reached its next mark,
+killing the worker (SIGKILL) as soon as the call has used more CPU than allowed, or after a generous
+wall-time ceiling. A killed, crashed or memory-exhausted
 worker is replaced by a fresh one on the next call. Calls from several threads each take a worker
 of their own (up to ScriptLimits.max_workers), so one hostile script never queues the others.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import select
 import signal
 import socket
 import threading
@@ -31,7 +33,11 @@ from yijianshi.engine.scripting.worker_zygote import MotherGone, mother
 
 SPARE_WORKERS = 2  # idle workers kept started beyond those in use
 STARTUP_S = 30.0  # a new worker must be ready within this
-_CHECK_EVERY_S = 0.02
+# Once demoted, a call is looked at again only when it could next have reached a mark (its slot
+# threshold or its CPU limit: CPU time never runs ahead of wall time on a single-threaded worker), but
+# at least this far apart; a stopped call (waiting for a slot) every STOPPED_CHECK_S.
+MIN_CHECK_S = 0.005
+STOPPED_CHECK_S = 0.05
 # A call that has used this much CPU time (ordinary scripts and expressions use 0.2-1.7 ms, the first
 # calls on a fresh worker the most) is demoted to Linux's SCHED_IDLE policy for the rest of its life:
 # whatever it burns up to its CPU limit then comes only from time no other process wants, so web
@@ -117,6 +123,14 @@ class ScriptWorker:
         self._cpu_clock = ((~self.pid) << 3) | 2  # Linux: the process CPU clock id of a pid (CPUCLOCK_SCHED)
         self.slot: Slot | None = None  # a long-call slot, held while a demoted call runs
         self.stopped = False  # a demoted call waiting for a slot (SIGSTOP)
+        self.checks = 0  # times the parent woke to look at a call in progress (for tests and figures)
+        self._reply = select.poll()  # one poll object per worker: waiting costs a system call, nothing more
+        self._reply.register(self.conn.fileno(), select.POLLIN)
+
+    def _answered(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the worker's answer (or its end); whether one came."""
+        self.checks += 1
+        return bool(self._reply.poll(max(0.0, seconds) * 1000))
 
     def call(self, request: bytes) -> tuple:
         """Send one request and wait for its answer within the limits; raises WorkerDied."""
@@ -129,24 +143,22 @@ class ScriptWorker:
                 self.cpu_base = load_answer(self.conn.recv_bytes(4096))[3]
             started = time.monotonic()
             self.conn.send_bytes(request)
-            ready = self.conn.poll(DEMOTE_CHECK_S)
+            ready = self._answered(DEMOTE_CHECK_S)
             while not ready and not self.demoted:
                 used = self.cpu_time()
                 if used is None or used - self.cpu_base > DEMOTE_AFTER_CPU_S:
                     self.demote()  # a long call: from now on it runs only on CPU time nobody else wants
-                    # CPU time never runs ahead of wall time: no need to look again before this
-                    ready = self.conn.poll(max(0.0, min(limits.cpu_seconds, SLOT_AFTER_CPU_S)
-                                               - (time.monotonic() - started)))
                 else:
-                    ready = self.conn.poll(DEMOTE_CHECK_S)  # waiting for a core, or for a reply
+                    ready = self._answered(DEMOTE_CHECK_S)  # waiting for a core, or for a reply
             while not ready:
                 over = self._over_limit(started)
                 if over is not None:
                     self.kill()
                     raise WorkerDied(over)
-                if self.slot is None and (self.stopped or self._used() > SLOT_AFTER_CPU_S):
+                used = self._used()
+                if self.slot is None and (self.stopped or used > SLOT_AFTER_CPU_S):
                     self._take_slot()
-                ready = self.conn.poll(_CHECK_EVERY_S)
+                ready = self._answered(self._next_look(started, used))
             data = self.conn.recv_bytes(limits.max_reply_bytes + 4096)
         except (EOFError, OSError) as err:
             code = self._wait(1.0)
@@ -163,6 +175,15 @@ class ScriptWorker:
             raise WorkerDied("refused") from err
         self.cpu_base = answer[3]
         return answer
+
+    def _next_look(self, started: float, used: float) -> float:
+        """Seconds until the call in progress next needs looking at: when it could first reach its
+        next mark (its slot threshold, then its CPU limit) or its wall-time ceiling."""
+        if self.stopped:
+            return STOPPED_CHECK_S
+        mark = SLOT_AFTER_CPU_S if self.slot is None and used <= SLOT_AFTER_CPU_S else self.limits.cpu_seconds
+        wall_left = self.limits.wall_seconds - (time.monotonic() - started)
+        return max(MIN_CHECK_S, min(mark - used, wall_left))
 
     @property
     def ready(self) -> bool:
