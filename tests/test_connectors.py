@@ -218,3 +218,95 @@ def test_a_marriage_not_on_record_goes_to_a_person_before_the_birth_registration
     assert "review_birth_registration" not in sc.ready_specs(cid)
     sc.decide(cid, "birth_registration", task="marriage_missing")
     assert "marriage_missing_birth_registration" not in sc.ready_specs(cid)
+
+
+def _package(engine, key: str, registry) -> tuple[Scenario, int]:
+    engine.clock.set(START)
+    deploy(engine, key)
+    sc = Scenario(engine, key, registry=registry)
+    cid = sc.start()
+    app = sc.application(cid)
+    app.update({k: "true" for k in app if k.startswith("want_")})
+    sc.complete(cid, "apply", app)
+    sc.accept(cid)
+    return sc, cid
+
+
+def test_retirement_checks_household_and_contributions_in_the_registers(engine, fake):
+    """退休: the 户籍 and 社保参保缴费 checks are service tasks answered by the registers over HTTP; the
+    pension review sees what they found instead of asking whether the household is out of province."""
+    sc, cid = _package(engine, "retirement", None)
+    assert _waiting(engine, cid) == ["registry.household"]
+    id_no = json.loads(engine.external_tasks.listing(case_id=cid)[0].variables_json)["applicant_id_no"]
+    fake.records[("household", id_no)] = {"hukou_address": "天津市宁河区芦台街道"}
+    fake.records[("social_insurance", id_no)] = {"insured": True, "months_paid": 372}
+    runner = ConnectorRunner(engine.external_tasks, HttpRegistry(fake.url, 2.0), dict(DEFAULT_CONNECTOR_TOPICS))
+    assert runner.run_once().completed == 1
+    assert _waiting(engine, cid) == ["registry.social_insurance"]  # then the contributions
+    assert runner.run_once().completed == 1
+    assert [(r, q) for r, q, _ in fake.requests] == [("household", {"id_no": id_no}),
+                                                     ("social_insurance", {"id_no": id_no})]
+    review = sc.task_data(cid, "review_pension_retirement")
+    assert review["pension_retirement_hukou_found"] is True
+    assert review["pension_retirement_insurance_record"] == {"insured": True, "months_paid": 372}
+    form = sc.form(sc.item(cid, "review_pension_retirement"))
+    assert form.field("pension_retirement_hukou_found").readonly  # shown to the reviewer, not asked
+    assert "household_outside_province" not in sc.application(sc.start())  # the register answers it
+
+
+def test_restaurant_licence_checks_ask_the_licence_register_with_the_issued_code(engine):
+    """开办餐饮店: after the business licence is registered, 食品经营许可, 消防检查 and 烟草零售许可 take the
+    licence from the e-licence register by the code the registration gave; not on record: a person."""
+    asked = []
+
+    class Register:
+        def lookup(self, register, query):
+            asked.append((register, query))
+            return Answer(False)
+
+    sc, cid = _package(engine, "open_restaurant", Register())
+    sc.decide(cid, "business_licence")
+    code = sc.given["business_licence"]
+    specs = sc.ready_specs(cid)
+    for item in ("food_permit", "fire_check", "tobacco_retail"):
+        assert f"licence_missing_{item}" in specs and f"review_{item}" not in specs
+        assert ("licence", {"credit_code": code}) in asked
+    assert "review_signboard" in specs  # reviewed alongside the registration, not after it
+    sc.complete(cid, "licence_missing_food_permit", {"food_permit_approved": "false", "food_permit_reason": "营业执照无法核实"})
+    assert "licence_missing_food_permit" not in sc.ready_specs(cid)
+
+
+def test_a_failing_licence_register_leaves_the_restaurant_case_with_an_incident(engine, fake):
+    sc, cid = _package(engine, "open_restaurant", None)
+    sc.decide(cid, "business_licence")  # the driver's register answers nothing now: tasks wait
+    fake.fail_with_500 = True
+    runner = ConnectorRunner(engine.external_tasks, HttpRegistry(fake.url, 2.0), dict(DEFAULT_CONNECTOR_TOPICS),
+                             retries=2, backoff_s=10.0)
+    first = runner.run_once()
+    assert first.failed >= 3 and first.incidents == 0  # three follow-on items, retried later
+    engine.clock.advance(seconds=11)
+    second = runner.run_once()
+    assert second.incidents == first.failed
+    assert cid in [c.id for c in stuck_cases(engine)]
+    assert {t.retries for t in engine.external_tasks.listing(case_id=cid) if t.topic == "registry.licence"} == {0}
+
+
+def test_materials_saved_by_the_retirement_restaurant_and_after_death_checks_are_counted():
+    for key, material in (("retirement", "（省外户籍）户口簿"), ("open_restaurant", "营业执照"), ("after_death", "户口簿")):
+        sources = [SourceFile(str(p), p.read_bytes()) for p in sorted((PROCESSES / key).rglob("*.bpmn"))]
+        [shared] = [m for m in metrics_of_sources(sources) if m.key == key]
+        assert material in shared.shared_materials
+        by_hand = [SourceFile(s.filename, s.data.replace(b'camunda:type="external"', b"")) for s in sources]
+        [manual] = [m for m in metrics_of_sources(by_hand) if m.key == key]
+        assert material not in manual.shared_materials
+        assert manual.materials_merged == shared.materials_merged + 1
+
+
+def test_after_death_takes_the_household_from_the_register_not_the_form(engine, fake):
+    """身后一件事: 户口注销 looks the deceased up in the household register; the merged form no longer
+    asks the 逝者户籍地址."""
+    sc, cid = _package(engine, "after_death", HttpRegistry(fake.url, 2.0))
+    assert "hukou_address" not in sc.application(sc.start())
+    deceased = [q["id_no"] for r, q, _ in fake.requests if r == "household"]
+    assert deceased and deceased[0] == sc.task_data(cid, "review_hukou_cancellation")["deceased_id_no"]
+    assert sc.task_data(cid, "review_hukou_cancellation")["hukou_cancellation_hukou_found"] is False

@@ -312,3 +312,23 @@ def test_required_if_accepts_alternative_values() -> None:
             validate_submission(form, {"rating": level, "comment": ""})
         assert err.value.errors == {"comment": "此项为必填项"}
     assert validate_submission(form, {"rating": "satisfied", "comment": ""})["rating"] == "satisfied"
+
+
+def test_a_field_shown_only_if_the_case_variables_say_so() -> None:
+    """shown_if is evaluated against the case variables the task sees: a hidden field is not on the
+    form, so it is neither required nor accepted; a bare name holds when the variable is set and not
+    empty, false or null."""
+    ran = FormField(id="rating_a", label="事项评价：甲", type="enum", required=True,
+                    options=(("good", "好"), ("bad", "差")), shown_if=(("a_result", ""),))
+    chosen = FormField(id="note", label="说明", type="string", shown_if=(("route", "x|y"), ("urgent", "true")))
+    form = Form((FormField(id="rating", label="整体", type="string"), ran, chosen))
+    assert form.conditional and not Form((FormField(id="n", label="名称", type="string"),)).conditional
+    assert [f.id for f in form.shown({"a_result": "approved", "route": "y", "urgent": True}).fields] == [
+        "rating", "rating_a", "note"]
+    for variables in ({}, {"a_result": ""}, {"a_result": None}, {"a_result": False}):
+        assert [f.id for f in form.shown(variables).fields] == ["rating"]
+    assert [f.id for f in form.shown({"route": "x", "urgent": False}).fields] == ["rating"]
+    assert validate_submission(form.shown({}), {"rating": "好"}) == {"rating": "好"}  # the hidden required field
+    assert errors_of(form.shown({"a_result": "approved"}), {"rating": "好"}) == {"rating_a": "此项为必填项"}
+    assert "rating_a" in errors_of(form.shown({}), {"rating": "好", "rating_a": "good"})["__all__"]
+    assert Form.from_dict(form.to_dict()) == form

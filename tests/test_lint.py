@@ -268,3 +268,26 @@ def test_a_unit_group_is_not_checked_against_the_registry(tmp_path):
     (tmp_path / "units.bpmn").write_text(text, encoding="utf-8")
     problems = lint_files([tmp_path], registry=load_registry(ROOT / "processes" / "registry.json"))
     assert [p.element for p in problems] == ["t2"], [str(p) for p in problems]
+
+
+def test_a_shown_if_condition_is_checked_at_deploy_and_its_variable_by_lint(tmp_path, engine):
+    """A form field's shown_if: a malformed condition refuses the deploy at the line; a variable nothing
+    in the model sets (the field would never be shown) is a lint problem; a set one passes."""
+    task = ('<bpmn:userTask id="{id}" name="评价" camunda:candidateGroups="applicant"><bpmn:extensionElements>'
+            '<camunda:formData><camunda:formField id="rating_a" label="事项评价" type="string"><camunda:validation>'
+            '<camunda:constraint name="shown_if" config="{config}"/></camunda:validation></camunda:formField>'
+            '</camunda:formData></bpmn:extensionElements></bpmn:userTask>')
+    text = HEAD + '<bpmn:process id="shown" name="示例" isExecutable="true">\n' + INPUTS + "\n".join([
+        task.format(id="by_input", config="reviewer"),
+        task.format(id="by_value", config="reviewer=甲|乙"),
+        task.format(id="lost", config="a_result"),
+    ]) + "\n</bpmn:process></bpmn:definitions>"
+    (tmp_path / "shown.bpmn").write_text(text, encoding="utf-8")
+    problems = [p for p in lint_files([tmp_path]) if "shown_if" in p.message]
+    assert [(p.element, p.line) for p in problems] == [("lost", _line(text, 'id="lost"'))]
+    assert "a_result" in problems[0].message
+    (tmp_path / "shown.bpmn").write_text(text.replace('config="reviewer=甲|乙"', 'config="reviewer=="'),
+                                         encoding="utf-8")
+    with pytest.raises(DefinitionError) as err:
+        engine.deploy([tmp_path / "shown.bpmn"])
+    assert any("shown_if 约束值" in p.message for p in err.value.problems)

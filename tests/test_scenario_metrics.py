@@ -115,7 +115,8 @@ def test_report_table(capsys):
     # then every limit with its source (时限依据)
     assert "  事项 放射诊疗许可证变更：5 个工作日　依据：《天津市东丽区人民政府政务服务办公室2025年法治政府建设年度报告》" in out
     assert "  环节 综合窗口受理：5 个工作日　依据：《中华人民共和国行政许可法》第三十二条" in out
-    assert format_report(scenario_metrics([PROCESSES / "open_restaurant"])).count("\n") == 5
+    assert "  开办餐饮店一件事：营业执照" in table and "  退休一件事：（省外户籍）户口簿" in table
+    assert format_report(scenario_metrics([PROCESSES / "open_restaurant"])).count("\n") == 7  # table + shared
 
 
 def test_report_without_scenarios_fails(tmp_path, capsys):

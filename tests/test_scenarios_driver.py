@@ -86,9 +86,13 @@ class Scenario:
 
     # -- queries -------------------------------------------------------------------------------
     def serve_registry_checks(self) -> None:
-        """The registers answer every registry check waiting (as the scheduler's connector job would)."""
-        ConnectorRunner(self.engine.external_tasks, self.registry or UsualRegisters(),
-                        dict(DEFAULT_CONNECTOR_TOPICS)).run_once()
+        """The registers answer every registry check waiting (as the scheduler's connector job would,
+        round after round: a check that follows another becomes ready when the first is answered)."""
+        runner = ConnectorRunner(self.engine.external_tasks, self.registry or UsualRegisters(),
+                                 dict(DEFAULT_CONNECTOR_TOPICS))
+        for _ in range(10):
+            if runner.run_once().completed == 0:
+                break
 
     def ready(self, case_id: int) -> list:
         self.serve_registry_checks()

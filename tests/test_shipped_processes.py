@@ -6,6 +6,10 @@ from pathlib import Path
 
 from yijianshi.cli.main import main
 from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.connectors.registry import DemoRegistry
+from yijianshi.engine.connectors.runner import ConnectorRunner
+from yijianshi.engine.settings import DEFAULT_CONNECTOR_TOPICS
+from yijianshi.storage import case_store
 
 PROCESSES = Path(__file__).resolve().parents[1] / "processes"
 APPLICANT = Actor("applicant1", frozenset({"applicant"}), name="申请人")
@@ -46,7 +50,15 @@ def test_open_restaurant_package_runs_to_the_end(engine):
     assert sorted(r.task_spec for r in reviews) == ["review_business_licence", "review_health_certificate",
                                                      "review_signboard"]
     licence = next(r for r in reviews if r.task_spec == "review_business_licence")
-    after_licence = _complete(engine, licence, {"business_licence_approved": "true"}, MARKET).ready
+    waiting = _complete(engine, licence, {"business_licence_approved": "true",
+                                          "business_licence_no": "91120221MA05TEQ0A0"}, MARKET).ready
+    assert not waiting  # the food permit and the fire check first take the licence from the e-licence register
+    asked = [t for t in engine.external_tasks.listing(case_id=case.id)]
+    assert {t.topic for t in asked} == {"registry.licence"} and len(asked) == 2
+    assert ConnectorRunner(engine.external_tasks, DemoRegistry(), dict(DEFAULT_CONNECTOR_TOPICS)).run_once().completed == 2
+    with engine.db.reader.connect() as conn:
+        after_licence = [r for r in case_store.query_work_items(conn, case_id=case.id)
+                         if r.task_spec in ("review_fire_check", "review_food_permit")]
     assert sorted(r.task_spec for r in after_licence) == ["review_fire_check", "review_food_permit"]
     by_spec = {r.task_spec: r for r in [*reviews, *after_licence] if r.task_spec != "review_business_licence"}
     actors = {"review_food_permit": (MARKET, "food_permit"),

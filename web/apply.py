@@ -148,7 +148,7 @@ def task(work_item_id: str):
         flash(_("该事项已办结或已撤销，无需再办理。"), "info")
         return redirect(url_for("apply.case", case_id=item.case_id))
     meta = cv.definition.meta(item.process_id, item.task_spec)
-    bpmn_form = meta.form if meta is not None else None
+    bpmn_form = services().engine.cases.shown_form(item.case_id, item.id, meta.form if meta is not None else None)
     outcome = Outcome()
     if request.method == "POST":
         form = TaskForm(bpmn_form, request.form, cv.data) if bpmn_form else None

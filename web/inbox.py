@@ -201,7 +201,7 @@ def task(work_item_id: str):
         if request.method == "GET":  # the whole page from one connection
             return _task_page(conn, item, definition)
     meta = definition.meta(item.process_id, item.task_spec)
-    bpmn_form = meta.form if meta is not None else None
+    bpmn_form = svc.engine.cases.shown_form(item.case_id, item.id, meta.form if meta is not None else None)
     if not may_act(current_user, item):
         if item.state != "ready":
             flash(_("该事项已办结或已撤销，无需重复提交。"), "warning")
@@ -227,7 +227,7 @@ def _task_page(conn, item, definition, form: TaskForm | None = None, outcome: Ou
     steps, history and diagram."""
     svc = services()
     meta = definition.meta(item.process_id, item.task_spec)
-    bpmn_form = meta.form if meta is not None else None
+    bpmn_form = svc.engine.cases.shown_form(item.case_id, item.id, meta.form if meta is not None else None)
     row = inbox_store.case_row(conn, item.case_id)
     masker = masker_for(current_user, row)
     cv = case_view.build(conn, row, masker, names=_names(conn, row))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from datetime import datetime
 from typing import Any, Callable, Collection, Mapping, Sequence
 
@@ -196,7 +197,7 @@ class CaseService:
             check_can_act(item, ctx.actor, ctx.head)
         meta = ctx.definition.meta_for(item.process_id, item.task_spec)
         if meta is not None and meta.form is not None:
-            clean = validate_submission(meta.form, submitted)
+            clean = validate_submission(self._shown_form(ctx, work_item_id, meta.form), submitted)
         elif submitted:
             raise FormErrors({"__all__": "此事项没有表单，不能提交数据。"})
         else:
@@ -431,6 +432,25 @@ class CaseService:
             ctx.later(lambda conn, cid: store.set_definition(conn, cid, target.id))
 
         return self.runner.run_on_case(case_id, actor, body)
+
+    @staticmethod
+    def _shown_form(ctx: CommandContext, work_item_id: str, form: Form) -> Form:
+        """The form as the work item shows it: fields with a shown_if that does not hold in the data
+        the task sees are not on it (not required, not accepted)."""
+        if not form.conditional:
+            return form
+        ready = ctx.before.ready.get(work_item_id)
+        return form.shown(ready.task.data if ready is not None else {})
+
+    def shown_form(self, case_id: int, work_item_id: str, form: Form | None) -> Form | None:
+        """A ready work item's form as its page shows it (see _shown_form), for the web and the API."""
+        if form is None or not form.conditional:
+            return form
+        try:
+            task = self.workflow_of(case_id).get_task_from_id(uuid.UUID(work_item_id))
+        except Exception:  # no longer in the workflow (done, cancelled): nothing conditional to show
+            return form.shown({})
+        return form.shown(task.data)
 
     def workflow_of(self, case_id: int) -> BpmnWorkflow:
         """A private, deserialized copy of a case's workflow (for display and replay checks)."""

@@ -19,7 +19,8 @@ from yijianshi.engine.scripting.juel import is_juel
 from yijianshi.engine.scripting.sandbox import check_script
 
 _CONSTRAINTS = ("required", "readonly", "minlength", "maxlength", "min", "max", *FORMATS,
-                "required_if", "at_least_one", "confirm", "checked")
+                "required_if", "at_least_one", "confirm", "checked", "shown_if")
+_SHOWN_IF_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(=[^=,]+)?")
 # Containers whose lanes/flowNodeRefs can place the user tasks nested inside them.
 _SUBPROCESS_TAGS = {f"{BPMN}subProcess", f"{BPMN}transaction", f"{BPMN}adHocSubProcess"}
 
@@ -254,6 +255,15 @@ def _read_field(xml_field: etree._Element, report: _Reporter) -> FormField | Non
                 report(constraint, f"字段 “{field_id}” 的 required_if 约束值 “{config}” 应写成 字段=值（多个用逗号分隔）。")
             else:
                 attrs["required_if"] = tuple(pairs)
+        elif name == "shown_if":
+            # config="variable=value, variable2" (bare: set and not empty): shown only when all hold in
+            # the case variables as the task sees them (forms.is_shown)
+            parts = _split_config(config)
+            if not parts or not all(_SHOWN_IF_RE.fullmatch(p) for p in parts):
+                report(constraint, f"字段 “{field_id}” 的 shown_if 约束值 “{config}” 应写成 变量=值 或 变量"
+                                   "（变量已赋值且非空时显示；多个条件用逗号分隔，值可用 | 列出多个）。")
+            else:
+                attrs["shown_if"] = tuple((n.strip(), v.strip()) for n, _, v in (p.partition("=") for p in parts))
         elif name == "at_least_one":
             # config="value: box1, box2": when this field has the value, one of the boxes is ticked
             when, _, boxes = (config or "").partition(":")

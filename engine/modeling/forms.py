@@ -52,6 +52,10 @@ class FormField:
     confirm: tuple[str, str] | None = None
     # Booleans only: the box must be ticked (constraint "checked"); `required` only asks for a value.
     checked: bool = False
+    # shown_if: the field is on the form only when every (case variable, value) holds in the data the
+    # task sees when it is opened (a bare variable: set and not empty/false); a hidden field is never
+    # required and may not be submitted (e.g. the 好差评 rating of an item that did not run).
+    shown_if: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dict."""
@@ -61,7 +65,8 @@ class FormField:
                 "options": [[value, label] for value, label in self.options], "format": self.format,
                 "required_if": [list(c) for c in self.required_if],
                 "at_least_one": [self.at_least_one[0], list(self.at_least_one[1])] if self.at_least_one else None,
-                "confirm": list(self.confirm) if self.confirm else None, "checked": self.checked}
+                "confirm": list(self.confirm) if self.confirm else None, "checked": self.checked,
+                "shown_if": [list(c) for c in self.shown_if]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FormField:
@@ -76,7 +81,8 @@ class FormField:
                    at_least_one=((str(data["at_least_one"][0]), tuple(data["at_least_one"][1]))
                                  if data.get("at_least_one") else None),
                    confirm=tuple(data["confirm"]) if data.get("confirm") else None,
-                   checked=bool(data.get("checked", False)))
+                   checked=bool(data.get("checked", False)),
+                   shown_if=tuple((str(v), str(w)) for v, w in data.get("shown_if") or ()))
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,31 @@ class Form:
     def field(self, field_id: str) -> FormField | None:
         """Return the field with this id, or None."""
         return next((f for f in self.fields if f.id == field_id), None)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether some field is shown only under a condition on the case variables (shown_if)."""
+        return any(f.shown_if for f in self.fields)
+
+    def shown(self, variables: Mapping[str, Any]) -> Form:
+        """The form as the task shows it with these case variables: the fields whose shown_if holds."""
+        if not self.conditional:
+            return self
+        return Form(tuple(f for f in self.fields if is_shown(f, variables)))
+
+
+def is_shown(field: FormField, variables: Mapping[str, Any]) -> bool:
+    """Whether every shown_if condition of the field holds in the case variables: `name=value` (or
+    value|value) compares as _holds does; a bare `name` (value "") holds when it is set and not
+    empty, false or null."""
+    for name, value in field.shown_if:
+        if value == "":
+            got = variables.get(name)
+            if got is None or got is False or (isinstance(got, str) and not got.strip()):
+                return False
+        elif not _holds(variables, name, value):
+            return False
+    return True
 
 
 def _number(value: float | str) -> str:

@@ -23,3 +23,30 @@ def test_every_shipped_scenario_renders_its_application_form(web_engine, tmp_pat
                 assert f'name="{field.id}"' in page, (view.key, field.id)
         for item in view.items:
             assert item.name in page
+
+
+def test_the_rating_page_shows_fields_only_for_the_items_that_ran(web_engine, tmp_path, monkeypatch):
+    """退休一件事 with only 公积金账户封存 chosen: the 好差评 page asks the overall rating and that item's,
+    not the three items that did not run (shown_if); a rating posted for one of them is not taken."""
+    from yijianshi.engine.access.actors import Actor
+    import tests.test_scenarios_driver as driver
+
+    app = build_app(web_engine, tmp_path, processes=ROOT / "processes")
+    monkeypatch.setattr(driver, "APPLICANT", Actor("zhangsan", frozenset({"applicant"})))
+    sc = driver.Scenario(web_engine, "retirement")
+    cid = sc.start()
+    sc.apply(cid, item_choice="custom", want_housing_fund_seal="true")
+    sc.accept(cid)
+    sc.decide(cid, "housing_fund_seal")
+    sc.complete(cid, "deliver", {"delivery_method": "window", "delivery_note": ""})
+    rate_id = sc.item(cid, "rate").id
+    c = Client(app)
+    c.login("zhangsan")
+    page = c.page(f"/apply/tasks/{rate_id}")
+    assert 'name="rating"' in page and 'name="rating_housing_fund_seal"' in page
+    for item in ("pension_retirement", "housing_fund_withdrawal", "medical_insurance_retiree"):
+        assert f'name="rating_{item}"' not in page
+    done = c.post(f"/apply/tasks/{rate_id}", {"rating": "satisfied", "rating_housing_fund_seal": "very_satisfied",
+                                              "rating_pension_retirement": "very_unsatisfied"})  # not on the page
+    assert done.status_code == 302 and sc.status(cid) == "completed"
+    assert sc.final_data(cid)["item_ratings"] == {"housing_fund_seal": "very_satisfied"}

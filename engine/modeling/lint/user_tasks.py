@@ -72,7 +72,8 @@ def check_user_tasks(f: LintFile, registry: Registry | None) -> list[Problem]:
 
 
 def check_dynamic_assignments(f: LintFile, model: ModelIndex) -> list[Problem]:
-    """Each variable a dynamic assignment reads must be set by something in the files checked together
+    """Each variable a dynamic assignment or a form field's shown_if reads must be set by something in
+    the files checked together
     (a form field, a script, a decision or call result, a mapping, record_actor, the initiator, or the
     start data the process declares in its extension property input_variables):
     otherwise the task cannot be given to anyone when it becomes ready."""
@@ -89,6 +90,13 @@ def check_dynamic_assignments(f: LintFile, model: ModelIndex) -> list[Problem]:
                     "（表单字段、脚本赋值、决策结果、输入输出映射、record_actor，或流程扩展属性 input_variables "
                     "声明的启动数据），任务就绪时无法确定办理人。",
                     meta.task_id))
+        for fld in meta.form.fields if meta.form is not None else ():
+            unknown = sorted({name for name, _ in fld.shown_if} - model.variables)
+            if unknown:
+                problems.append(Problem(
+                    f.path, meta.line, f"表单字段 “{fld.id}” 的显示条件 shown_if 读取的变量 {'、'.join(unknown)} "
+                    "在模型中没有来源（表单字段、脚本赋值、决策结果、输入输出映射或 input_variables），"
+                    "该字段永远不会显示。", meta.task_id))
     return problems
 
 
