@@ -307,6 +307,9 @@ def test_after_death_takes_the_household_from_the_register_not_the_form(engine, 
     asks the 逝者户籍地址."""
     sc, cid = _package(engine, "after_death", HttpRegistry(fake.url, 2.0))
     assert "hukou_address" not in sc.application(sc.start())
+    assert not [r for r, _, _ in fake.requests if r == "household"]  # 户口注销 waits for the 死亡证明
+    sc.decide(cid, "death_certificate")
+    assert "review_hukou_cancellation" in sc.ready_specs(cid)  # the registry answered, then the review
     deceased = [q["id_no"] for r, q, _ in fake.requests if r == "household"]
     assert deceased and deceased[0] == sc.task_data(cid, "review_hukou_cancellation")["deceased_id_no"]
     assert sc.task_data(cid, "review_hukou_cancellation")["hukou_cancellation_hukou_found"] is False
