@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var root = document.getElementById("replay");
-  if (!root || typeof window.BpmnJS !== "function") { return; }
+  if (!root || !window.yjsDiagram) { return; }
   var CLASSES = { completed: "yjs-done", active: "yjs-current", waiting: "yjs-waiting" };
   var prev = root.querySelector(".replay-prev");
   var next = root.querySelector(".replay-next");
@@ -63,22 +63,10 @@
     container.className = "bpmn-diagram" + (views.length ? " small" : "");
     container.setAttribute("data-process", diagram.process);
     holder.appendChild(container);
-    var view = { process: diagram.process, viewer: new window.BpmnJS({ container: container }), marked: [] };
+    var view = { process: diagram.process, viewer: window.yjsDiagram.viewer(container), marked: [] };
     views.push(view);
-    return fetch(diagram.xml, { credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) { throw new Error(String(response.status)); }
-        return response.text();
-      })
-      .then(function (xml) { return view.viewer.importXML(xml); })
-      .then(function () {
-        view.viewer.get("canvas").zoom("fit-viewport", "auto");
-        container.setAttribute("data-rendered", "true");
-      })
-      .catch(function () {
-        container.classList.add("diagram-failed");
-        container.textContent = root.getAttribute("data-error");
-      });
+    return window.yjsDiagram.draw(view.viewer, container, diagram.xml, root.getAttribute("data-error"))
+      .then(function () { window.yjsDiagram.done(container); }, function () {});
   }
 
   prev.addEventListener("click", function () { show(index - 1); });

@@ -3,7 +3,7 @@
 // finished steps in green.
 (function () {
   "use strict";
-  if (typeof window.BpmnJS !== "function") { return; }
+  if (!window.yjsDiagram) { return; }
 
   function parse(text) {
     try { return JSON.parse(text || "[]"); } catch (e) { return []; }
@@ -29,23 +29,11 @@
     var done = parse(set.getAttribute("data-done"));
     set.querySelectorAll(".bpmn-diagram").forEach(function (container) {
       var processId = container.getAttribute("data-process");
-      var viewer = new window.BpmnJS({ container: container });
-      fetch(container.getAttribute("data-xml"), { credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) { throw new Error(response.status); }
-          return response.text();
-        })
-        .then(function (xml) { return viewer.importXML(xml); })
-        .then(function () {
-          viewer.get("canvas").zoom("fit-viewport", "auto");
-          mark(viewer, processId, done, "yjs-done");
-          mark(viewer, processId, active, "yjs-current");
-          container.setAttribute("data-rendered", "true");
-        })
-        .catch(function () {
-          container.classList.add("diagram-failed");
-          container.textContent = container.getAttribute("data-error") || "流程图无法显示。";
-        });
+      window.yjsDiagram.show(container).then(function (viewer) {
+        mark(viewer, processId, done, "yjs-done");
+        mark(viewer, processId, active, "yjs-current");
+        window.yjsDiagram.done(container);
+      }, function () {});
     });
   });
 })();

@@ -4,7 +4,7 @@
 // the list of the cases behind a figure on a click on the badge or the element.
 (function () {
   "use strict";
-  if (typeof window.BpmnJS !== "function") { return; }
+  if (!window.yjsDiagram) { return; }
   var STEPS = 5;
 
   function step(value, most) {
@@ -13,18 +13,11 @@
   }
 
   function draw(container, elements, measure, most, unit) {
-    var viewer = new window.BpmnJS({ container: container });
-    return fetch(container.getAttribute("data-xml"), { credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) { throw new Error(response.status); }
-        return response.text();
-      })
-      .then(function (xml) { return viewer.importXML(xml); })
-      .then(function () {
+    return window.yjsDiagram.show(container)
+      .then(function (viewer) {
         var canvas = viewer.get("canvas");
         var overlays = viewer.get("overlays");
         var registry = viewer.get("elementRegistry");
-        canvas.zoom("fit-viewport", "auto");
         Object.keys(elements).forEach(function (id) {
           if (!registry.get(id)) { return; }
           var f = elements[id];
@@ -42,12 +35,8 @@
           var f = elements[event.element.id];
           if (f) { window.location.href = f.cases_url; }
         });
-        container.setAttribute("data-rendered", "true");
-      })
-      .catch(function () {
-        container.classList.add("diagram-failed");
-        container.textContent = container.getAttribute("data-error") || "流程图无法显示。";
-      });
+        window.yjsDiagram.done(container);
+      }, function () {});
   }
 
   document.querySelectorAll(".heatmap-set").forEach(function (set) {
