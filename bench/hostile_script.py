@@ -15,7 +15,10 @@ Rounds are taken in turn, so that the machine's own drift falls on every conditi
   1.5 x the CPU limit (about as often as hostile scripts end): ordinary traffic, the control;
 - hostile: the same process and threads complete steps whose script is the hostile probe (default:
   pow with a 30000-bit modulus, which ran 37-45 s holding the write lock before the fix; each now
-  ends at the CPU limit with a ScriptError), without pause.
+  ends at the CPU limit with a ScriptError), without pause. Two probes take it apart: `--probe spin`
+  (a script of about 0.3 s CPU that is demoted to SCHED_IDLE but ends by itself: no kill, no new
+  worker, no failure record) and `--probe raise` (a script that fails at once, paced like the benign
+  ones: the failure record without any CPU burnt).
 Also prints the cost of one expression evaluation in-process and in a script worker, the attacking
 process's own CPU per case (benign and hostile: what a stopped script still costs the process that ran
 it), the share of each condition's samples above the idle p99 (1% when a condition changes nothing),
@@ -120,6 +123,8 @@ def attacker(home: str, probe: str, threads: int, cpu: float) -> None:
             except ScriptError:
                 done[0] += 1
                 print(f"stopped {time.perf_counter() - t0:.3f}", flush=True)
+                if mode["probe"] == "raise":
+                    time.sleep(1.5 * cpu)  # paced like the benign cases: only the failure path differs
 
     for _ in range(threads):
         threading.Thread(target=attack, daemon=True).start()
