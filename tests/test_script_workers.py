@@ -195,7 +195,7 @@ def test_a_demoted_call_is_looked_at_only_when_it_could_next_reach_a_mark():
     its wall-time ceiling; at least MIN_CHECK_S apart, and a stopped call is looked at for a slot."""
     worker = ScriptWorker.__new__(ScriptWorker)
     worker.limits = ScriptLimits(cpu_seconds=1.0)
-    worker.stopped, worker.slot = False, None
+    worker.stopped, worker.slot, worker.gated = False, None, None
     started = time.monotonic()
     assert worker._next_look(started, 0.005) == pytest.approx(worker_pool.SLOT_AFTER_CPU_S - 0.005)
     worker.slot = object()

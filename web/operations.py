@@ -23,6 +23,7 @@ from prometheus_client import (
 from yijianshi.engine.ops import health
 from yijianshi.engine.ops.structured_logs import bind, unbind
 from yijianshi.engine.ops.prometheus import ProjectionCollector
+from yijianshi.engine.scripting.foreground_gate import FOREGROUND
 
 log = logging.getLogger("yijianshi.web")
 bp = Blueprint("operations", __name__)
@@ -82,6 +83,7 @@ def init_operations(app: Flask, system) -> None:
 
     @app.before_request
     def _start():
+        g._foreground = FOREGROUND.enter()  # long scripts pause while a request is answered
         g._started = time.perf_counter()
         g._log_token = bind(request_id=request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16],
                             method=request.method, path=request.path)
@@ -105,6 +107,9 @@ def init_operations(app: Flask, system) -> None:
 
     @app.teardown_request
     def _end(_exc):
+        foreground = g.pop("_foreground", None)
+        if foreground is not None:
+            FOREGROUND.leave(foreground)
         token = g.pop("_log_token", None)
         if token is not None:
             try:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
+from yijianshi.engine.scripting.foreground_gate import foreground_work
 from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor
 from yijianshi.engine.access.demo_accounts import DEMO_ACCOUNTS, DemoAccount
 from yijianshi.engine.access.organisation import groups_of
@@ -217,6 +218,7 @@ class AccountService:
                 return None
             return _account(row._mapping, groups_of(conn, username, self.clock.now().date()))
 
+    @foreground_work  # long scripts elsewhere pause while someone signs in
     def authenticate(self, username: str, password: str) -> Account:
         """The account if the password is right; SignInRefused otherwise, with the same sentence
         whether the user name was unknown, the password wrong or the account locked. A hash of an

@@ -34,6 +34,7 @@ from yijianshi.engine.errors import ConcurrencyConflict, EngineError, NotFound
 from yijianshi.engine.modeling.definitions import DefinitionCache, LoadedDefinition
 from yijianshi.engine.notifications import planning as notifications
 from yijianshi.engine.notifications.notices import Notices
+from yijianshi.engine.scripting.foreground_gate import foreground_work
 from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage.case_store import CaseHead, WorkItemRow
@@ -81,6 +82,7 @@ class CommandRunner:
     def run_on_case(self, case_id: int, actor: Actor, body: Body) -> CaseSummary:
         return self.run(lambda conn: (store.case_head(conn, case_id), None), case_id, actor, body)
 
+    @foreground_work  # long scripts elsewhere pause while a command is carried out
     def run(self, locate: Locate, case_id: int | None, actor: Actor, body: Body) -> CaseSummary:
         caught_up = False
         for attempt in range(MAX_ATTEMPTS):

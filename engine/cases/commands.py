@@ -40,6 +40,7 @@ from yijianshi.engine.errors import AmbiguousCorrelation, EngineError, FormError
     WorkItemUnavailable
 from yijianshi.engine.modeling.definitions import DefinitionCache
 from yijianshi.engine.modeling.forms import Form, validate_submission
+from yijianshi.engine.scripting.foreground_gate import foreground_work
 from yijianshi.storage import case_store as store
 from yijianshi.storage import deadline_store
 from yijianshi.storage import definition_store
@@ -61,6 +62,7 @@ class CaseService:
 
     # -- commands ------------------------------------------------------------------------------
 
+    @foreground_work  # long scripts elsewhere pause while a case starts
     def start_case(self, definition_key: str, data: Mapping[str, Any] | None, actor: Actor, *,
                    business_key: str | None = None, title: str | None = None,
                    start_form: Mapping[str, Any] | None = None, started_by: str | None = None,

@@ -35,15 +35,22 @@ class Slot:
             self._fd = None
 
 
+def shared_directory(directory: Path | None = None) -> tuple[Path, bool]:
+    """The directory of this user's machine-wide script locks (also the foreground gate's), and
+    whether it can be used."""
+    directory = directory or Path(tempfile.gettempdir()) / f"yijianshi-long-scripts-{os.getuid()}"
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        return directory, os.access(directory, os.W_OK)
+    except OSError:
+        return directory, False
+
+
 class LongCallSlots:
     def __init__(self, count: int | None = None, directory: Path | None = None):
         self.count = count or default_count()
-        self.directory = directory or Path(tempfile.gettempdir()) / f"yijianshi-long-scripts-{os.getuid()}"
-        try:
-            self.directory.mkdir(mode=0o700, exist_ok=True)
-            self.usable = os.access(self.directory, os.W_OK)
-        except OSError:
-            self.usable = False  # nowhere to keep the locks: long calls are not limited in number
+        # without a usable directory there is nowhere to keep the locks: long calls are not limited
+        self.directory, self.usable = shared_directory(directory)
 
     def try_acquire(self) -> Slot | None:
         """A free slot, or None when all are held."""

@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from dataclasses import dataclass
 from typing import Any
 
+from yijianshi.engine.scripting.foreground_gate import FOREGROUND
 from yijianshi.engine.scripting.long_call_slots import LongCallSlots, Slot
 from yijianshi.engine.scripting.worker_zygote import MotherGone, mother
 
@@ -38,6 +39,10 @@ STARTUP_S = 30.0  # a new worker must be ready within this
 # at least this far apart; a stopped call (waiting for a slot) every STOPPED_CHECK_S.
 MIN_CHECK_S = 0.005
 STOPPED_CHECK_S = 0.05
+# A demoted call that may run is paused while anyone on the machine is serving a person
+# (foreground_gate.py); whoever ends that work resumes it, and its waiting thread looks at least
+# this often, in case the process that paused it died before it could.
+GATE_CHECK_S = 0.05
 # A call that has used this much CPU time (ordinary scripts and expressions use 0.2-1.7 ms, the first
 # calls on a fresh worker the most) is demoted to Linux's SCHED_IDLE policy for the rest of its life:
 # whatever it burns up to its CPU limit then comes only from time no other process wants, so web
@@ -123,6 +128,7 @@ class ScriptWorker:
         self._cpu_clock = ((~self.pid) << 3) | 2  # Linux: the process CPU clock id of a pid (CPUCLOCK_SCHED)
         self.slot: Slot | None = None  # a long-call slot, held while a demoted call runs
         self.stopped = False  # a demoted call waiting for a slot (SIGSTOP)
+        self.gated: int | None = None  # registered with the foreground gate (a held lock file)
         self.checks = 0  # times the parent woke to look at a call in progress (for tests and figures)
         self._reply = select.poll()  # one poll object per worker: waiting costs a system call, nothing more
         self._reply.register(self.conn.fileno(), select.POLLIN)
@@ -148,6 +154,7 @@ class ScriptWorker:
                 used = self.cpu_time()
                 if used is None or used - self.cpu_base > DEMOTE_AFTER_CPU_S:
                     self.demote()  # a long call: from now on it runs only on CPU time nobody else wants
+                    self._gate()
                 else:
                     ready = self._answered(DEMOTE_CHECK_S)  # waiting for a core, or for a reply
             while not ready:
@@ -158,6 +165,8 @@ class ScriptWorker:
                 used = self._used()
                 if self.slot is None and (self.stopped or used > SLOT_AFTER_CPU_S):
                     self._take_slot()
+                elif not self.stopped:
+                    self._gate()
                 ready = self._answered(self._next_look(started, used))
             data = self.conn.recv_bytes(limits.max_reply_bytes + 4096)
         except (EOFError, OSError) as err:
@@ -165,6 +174,7 @@ class ScriptWorker:
             self.kill()
             raise WorkerDied(_death_reason(code)) from err
         finally:
+            self._ungate()
             if self.slot is not None:
                 self.slot.release()
                 self.slot = None
@@ -183,7 +193,8 @@ class ScriptWorker:
             return STOPPED_CHECK_S
         mark = SLOT_AFTER_CPU_S if self.slot is None and used <= SLOT_AFTER_CPU_S else self.limits.cpu_seconds
         wall_left = self.limits.wall_seconds - (time.monotonic() - started)
-        return max(MIN_CHECK_S, min(mark - used, wall_left))
+        gate = GATE_CHECK_S if self.gated is not None else wall_left
+        return max(MIN_CHECK_S, min(mark - used, wall_left, gate))
 
     @property
     def ready(self) -> bool:
@@ -228,12 +239,29 @@ class ScriptWorker:
         is free (the caller retries). Whether it runs."""
         self.slot = LONG_CALLS.try_acquire()
         if self.slot is None and not self.stopped:
+            self._ungate()  # so that the end of foreground work does not resume it
             os.kill(self.pid, signal.SIGSTOP)
             self.stopped = True
         elif self.slot is not None and self.stopped:
-            os.kill(self.pid, signal.SIGCONT)
             self.stopped = False
+            self._gate()
         return self.slot is not None
+
+    def _gate(self) -> None:
+        """Let this demoted call run, unless foreground work is in progress on the machine: then it
+        stays paused until that work ends (foreground_gate.py)."""
+        if self.gated is None:
+            self.gated = FOREGROUND.register(self.pid)
+        paused = self.gated is not None and FOREGROUND.busy()
+        try:
+            os.kill(self.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+        except OSError:
+            pass  # gone already: the call finds out
+
+    def _ungate(self) -> None:
+        if self.gated is not None:
+            FOREGROUND.unregister(self.pid, self.gated)
+            self.gated = None
 
     def demote(self) -> None:
         """Run this worker only on otherwise idle CPU from now on (it is retired after this call,
@@ -248,6 +276,7 @@ class ScriptWorker:
                 pass  # gone already: the call finds out
 
     def kill(self) -> None:
+        self._ungate()  # before it can be reaped: its pid must never be signalled once reused
         if self.exit_code is None:
             try:
                 os.kill(self.pid, signal.SIGKILL)  # not yet reaped: still this worker's pid
@@ -309,7 +338,8 @@ class ScriptWorkerPool:
                 self._give_back(worker)
                 raise
             try:
-                answer = worker.call(request)
+                with FOREGROUND.stepped_aside():  # waiting for its own script pauses nothing
+                    answer = worker.call(request)
             except BaseException:
                 worker.kill()
                 raise

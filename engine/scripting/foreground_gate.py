@@ -1,0 +1,222 @@
+"""The foreground gate: while anyone on this machine is serving a person (a web request, a case
+command, a sign-in), the long script calls that were demoted (worker_pool.py) are paused, and they
+go on when the last such piece of work ends.
+
+A demoted call already runs at SCHED_IDLE, so the kernel gives it only CPU time nobody else wants;
+measured on a 2-vCPU machine that still left a request 1.5-2x slower at the 99th percentile while a
+burner ran on the other core (shared caches, memory bandwidth, the hypervisor). Pausing the burner
+for the few milliseconds a request takes removes that. The demoted call loses wall time, not CPU
+time (its limit counts CPU time); under constant foreground work it can run into its wall-time
+ceiling, as a starved call always could.
+
+Machine-wide, across every process of this user, with files in the long-call slots' directory:
+- `foreground`: every process with foreground work in progress holds a shared `flock` on it. The
+  process that ends the last piece of foreground work takes it exclusively for a moment (which only
+  succeeds when no other process holds it shared) and resumes the paused calls.
+- `running-<pid>`: one per demoted call that may run, locked exclusively by the process that waits
+  for it. A file whose lock is free belongs to a process that has died and is removed; a worker's
+  pid cannot be reused before its waiting process has it reaped, and that process removes the file
+  first, so a signal never reaches another process.
+
+A thread that waits for its own script steps aside (`stepped_aside`): a request whose script is
+long does not pause that script."""
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, ParamSpec, TypeVar
+
+from yijianshi.engine.scripting.long_call_slots import shared_directory
+
+PREFIX = "running-"
+
+
+class ForegroundGate:
+    def __init__(self, directory: Path, usable: bool = True):
+        self.directory = directory
+        self.usable = usable
+        self._lock = threading.Lock()
+        self._depth: dict[int, int] = {}  # pieces of foreground work in progress, per thread
+        self._count = 0  # their sum: this process holds the gate while it is above zero
+        self._held: int | None = None  # this process's shared hold on the gate file
+
+    def _open(self) -> int:
+        return os.open(self.directory / "foreground", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    # -- the foreground side ------------------------------------------------------------------
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Foreground work for the duration of the block (blocks may nest)."""
+        token = self.enter()
+        try:
+            yield
+        finally:
+            self.leave(token)
+
+    def enter(self) -> int:
+        """Foreground work begins in this thread; returns the token to give `leave`."""
+        thread = threading.get_ident()
+        with self._lock:
+            self._depth[thread] = self._depth.get(thread, 0) + 1
+            self._add(1)
+        return thread
+
+    def leave(self, token: int) -> None:
+        """The foreground work `enter` began ends (the token lets another thread end it)."""
+        with self._lock:
+            depth = self._depth.get(token, 0)
+            if depth <= 0:
+                return
+            if depth == 1:
+                del self._depth[token]
+            else:
+                self._depth[token] = depth - 1
+            self._add(-1)
+
+    @contextmanager
+    def stepped_aside(self) -> Iterator[None]:
+        """While this thread waits for something else (its own script), its foreground work does not
+        count."""
+        thread = threading.get_ident()
+        with self._lock:
+            depth = self._depth.pop(thread, 0)
+            self._add(-depth)
+        try:
+            yield
+        finally:
+            if depth:
+                with self._lock:
+                    self._depth[thread] = self._depth.get(thread, 0) + depth
+                    self._add(depth)
+
+    def _add(self, change: int) -> None:
+        """Change this process's count (under the lock): hold the gate and pause the running calls
+        when it leaves zero, let go and resume them when it comes back to zero."""
+        before = self._count
+        self._count += change
+        if not self.usable or not change:
+            return
+        if before == 0:
+            try:
+                self._held = self._open()
+                fcntl.flock(self._held, fcntl.LOCK_SH)
+            except OSError:
+                self._release()
+                return
+            self._signal_running(signal.SIGSTOP)
+        elif self._count == 0:
+            self._release()
+            self.resume_if_free()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            os.close(self._held)  # closing drops the shared lock
+            self._held = None
+
+    # -- the paused calls' side ---------------------------------------------------------------
+    def busy(self) -> bool:
+        """Whether foreground work is in progress anywhere on this machine."""
+        if not self.usable:
+            return False
+        try:
+            fd = self._open()
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # also drops the exclusive lock, when it was taken
+        return False
+
+    def resume_if_free(self) -> None:
+        """Resume the paused calls unless foreground work is in progress somewhere."""
+        if not self.usable:
+            return
+        try:
+            fd = self._open()
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return  # someone is serving: whoever ends last resumes them
+        try:
+            self._signal_running(signal.SIGCONT)
+        finally:
+            os.close(fd)
+
+    def register(self, pid: int) -> int | None:
+        """Mark a demoted worker as one to pause; returns the held file (for `unregister`)."""
+        if not self.usable:
+            return None
+        path = self.directory / f"{PREFIX}{pid}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a stale file of a dead process being cleared right now: not paused then
+            os.close(fd)
+            return None
+        return fd
+
+    def unregister(self, pid: int, fd: int | None) -> None:
+        if fd is None:
+            return
+        try:
+            os.unlink(self.directory / f"{PREFIX}{pid}")
+        except OSError:
+            pass
+        os.close(fd)
+
+    def _signal_running(self, sig: int) -> None:
+        try:
+            names = [e.name for e in os.scandir(self.directory) if e.name.startswith(PREFIX)]
+        except OSError:
+            return
+        for name in names:
+            path = self.directory / name
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue  # unregistered meanwhile
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except OSError:  # its waiting process holds it: a live registration
+                    try:
+                        os.kill(int(name[len(PREFIX):]), sig)
+                    except (ValueError, OSError):
+                        pass
+                else:  # nobody holds it: left by a process that died
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+            finally:
+                os.close(fd)
+
+
+FOREGROUND = ForegroundGate(*shared_directory())
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def foreground_work(function: Callable[P, R]) -> Callable[P, R]:
+    """A function whose every call is foreground work (a case command, a sign-in)."""
+    @functools.wraps(function)
+    def within(*args: P.args, **kwargs: P.kwargs) -> R:
+        with FOREGROUND.foreground():
+            return function(*args, **kwargs)
+    return within

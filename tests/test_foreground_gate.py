@@ -1,0 +1,229 @@
+"""The foreground gate (issue #13, item 1): a long script call, already demoted to SCHED_IDLE, is
+paused while anyone on the machine serves a person — a web request, a case command, a sign-in — and
+resumed when the last such piece of work ends; a thread waiting for its own script does not pause
+it; a registration left by a dead process is cleared, never signalled."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+from pathlib import Path
+
+import pytest
+
+from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.composition import System
+from yijianshi.engine.settings import Settings
+from yijianshi.engine.clock import ControlledClock
+from yijianshi.engine.errors import ScriptError
+from yijianshi.engine.modeling.lint.time_expressions import _BundledCalendar
+from yijianshi.engine.scripting import foreground_gate, worker_pool
+from yijianshi.engine.scripting.foreground_gate import PREFIX, ForegroundGate
+from yijianshi.engine.scripting.isolated import IsolatedEnvironment
+from yijianshi.engine.scripting.worker_pool import ScriptLimits, ScriptWorkerPool
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SPIN = "pow(3, 1 << 30000, (1 << 30000) - 1)"  # one C call of many seconds
+
+
+def _state(pid: int) -> bytes:
+    """b"T" for a process stopped, or about to stop (a SIGSTOP pending: a SCHED_IDLE process that a
+    busy machine has not run since acts on it when next run), else its /proc state."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if ":" in line)
+    state = fields["State"].split()[0].encode()
+    pending = int(fields["ShdPnd"], 16) | int(fields["SigPnd"], 16)
+    return b"T" if state == b"T" or pending & (1 << (signal.SIGSTOP - 1)) else state
+
+
+def _wait_for(condition, timeout: float = 5.0):
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.01)
+    return condition()
+
+
+@pytest.fixture
+def gate(tmp_path, monkeypatch):
+    """The process's one gate, on a directory of this test's (other processes' work is not seen)."""
+    gate = foreground_gate.FOREGROUND
+    assert worker_pool.FOREGROUND is gate
+    monkeypatch.setattr(gate, "directory", tmp_path)
+    monkeypatch.setattr(gate, "usable", True)
+    return gate
+
+
+@pytest.fixture
+def burner():
+    """A process burning CPU that counts the SIGCONTs it receives (its stdout: one line each)."""
+    code = textwrap.dedent("""
+        import signal, sys
+        signal.signal(signal.SIGCONT, lambda *_: (sys.stdout.write("cont\\n"), sys.stdout.flush()))
+        sys.stdout.write("ready\\n"); sys.stdout.flush()
+        while True:
+            pass
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_foreground_work_pauses_a_registered_call_until_the_last_piece_ends(gate, burner):
+    held = gate.register(burner.pid)
+    try:
+        outer = gate.enter()
+        assert _wait_for(lambda: _state(burner.pid) == b"T"), "not paused by foreground work"
+        inner = gate.enter()  # nested: a command inside a request
+        gate.leave(inner)
+        time.sleep(0.05)
+        assert _state(burner.pid) == b"T", "resumed while the outer work was still in progress"
+        gate.leave(outer)
+        assert _wait_for(lambda: _state(burner.pid) in (b"R", b"S")), "not resumed at the end"
+        assert burner.stdout.readline() == "cont\n"
+        assert not gate.busy()
+    finally:
+        gate.unregister(burner.pid, held)
+    assert not list(gate.directory.glob(f"{PREFIX}*"))
+
+
+def test_foreground_work_in_another_process_holds_the_gate(gate, burner):
+    """Machine-wide: another process's request keeps the call paused; when it ends, it resumes it."""
+    held = gate.register(burner.pid)
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from yijianshi.engine.scripting.foreground_gate import ForegroundGate
+        gate = ForegroundGate(Path({str(gate.directory)!r}))
+        token = gate.enter()
+        sys.stdout.write("in\\n"); sys.stdout.flush()
+        sys.stdin.readline()
+        gate.leave(token)
+    """)
+    other = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline() == "in\n"
+        assert _wait_for(lambda: _state(burner.pid) == b"T")
+        assert gate.busy()
+        mine = gate.enter()
+        gate.leave(mine)  # this process's work ends, the other's does not: still paused
+        time.sleep(0.05)
+        assert _state(burner.pid) == b"T"
+        other.stdin.write("\n")
+        other.stdin.flush()
+        other.wait(10)
+        assert _wait_for(lambda: _state(burner.pid) in (b"R", b"S")), "the other process did not resume it"
+    finally:
+        other.kill()
+        gate.unregister(burner.pid, held)
+
+
+def test_a_registration_left_by_a_dead_process_is_cleared_not_signalled(gate, burner):
+    (gate.directory / f"{PREFIX}{burner.pid}").touch()  # nobody holds its lock
+    token = gate.enter()
+    try:
+        time.sleep(0.05)
+        assert _state(burner.pid) in (b"R", b"S"), "a stale registration was signalled"
+        assert not (gate.directory / f"{PREFIX}{burner.pid}").exists()
+    finally:
+        gate.leave(token)
+
+
+def test_a_thread_waiting_for_its_own_script_steps_aside(gate, burner):
+    held = gate.register(burner.pid)
+    try:
+        token = gate.enter()
+        assert _wait_for(lambda: _state(burner.pid) == b"T")
+        with gate.stepped_aside():
+            assert _wait_for(lambda: _state(burner.pid) in (b"R", b"S")), "its own wait paused the call"
+            assert not gate.busy()
+        assert _wait_for(lambda: _state(burner.pid) == b"T"), "not paused again after the wait"
+        gate.leave(token)
+        assert _wait_for(lambda: _state(burner.pid) in (b"R", b"S"))
+    finally:
+        gate.unregister(burner.pid, held)
+
+
+def _registered(gate: ForegroundGate) -> list[int]:
+    return [int(p.name[len(PREFIX):]) for p in gate.directory.glob(f"{PREFIX}*")]
+
+
+@pytest.fixture
+def system(tmp_path):
+    system = System.build(Settings.at(str(tmp_path / "home"), password_hash_method="argon2:1:8:1"))
+    system.db.upgrade()
+    system.engine.deploy([FIXTURES / "hostile.bpmn"])
+    yield system
+    system.close()
+
+
+def test_a_long_script_is_paused_while_a_command_and_a_sign_in_run(gate, system, monkeypatch):
+    """The real pieces: a script worker running a long call registers itself once demoted; a case
+    command and a sign-in elsewhere pause it; it still ends at its CPU limit."""
+    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=2))
+    env = IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with gate.foreground():  # as inside a request: its own script is not paused by it
+                env.evaluate(SPIN, {})
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            outcome.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        pids = _wait_for(lambda: _registered(gate))
+        assert pids, "the long call was not registered with the gate"
+        pid = pids[0]
+        assert _wait_for(lambda: _state(pid) in (b"R", b"S")), "its own request paused it"
+
+        paused: list[bytes] = []
+        accounts = system.accounts
+        verify = accounts.hasher.verify
+        monkeypatch.setattr(accounts.hasher, "verify", lambda *a: paused.append(_state(pid)) or verify(*a))
+        accounts.create("gate_user", "Correct-Horse-42", "测试员", "front_desk")
+        accounts.authenticate("gate_user", "Correct-Horse-42")
+        assert paused == [b"T"], f"the script ran during a sign-in: {paused}"
+        assert _wait_for(lambda: _state(pid) in (b"R", b"S")), "not resumed after the sign-in"
+
+        paused.clear()
+        cases = system.engine.cases
+        prepare = cases.runner.prepare
+        monkeypatch.setattr(cases.runner, "prepare", lambda ctx: paused.append(_state(pid)) or prepare(ctx))
+        cases.start_case("hostile_script", {"probe": "none"}, Actor("clerk", frozenset({"front_desk"})))
+        assert paused and set(paused) == {b"T"}, f"the script ran during a case command: {paused}"
+        assert _wait_for(lambda: _state(pid) in (b"R", b"S")), "not resumed after the command"
+    finally:
+        thread.join(30)
+        pool.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], ScriptError) and "CPU 时间限制" in str(outcome[0])
+    assert not _registered(gate)
+
+
+def test_a_web_request_pauses_a_registered_call(gate, burner, system, monkeypatch):
+    from yijianshi.engine.ops import health
+    from yijianshi.web.app import create_app
+
+    client = create_app(system, {"SECRET_KEY": "test"}).test_client()
+    seen: list[bytes] = []
+    check = health.check
+    monkeypatch.setattr(health, "check", lambda *a: seen.append(_state(burner.pid)) or check(*a))
+    held = gate.register(burner.pid)
+    try:
+        client.get("/healthz")
+        assert seen == [b"T"], f"the call ran during a request: {seen}"
+        assert _wait_for(lambda: _state(burner.pid) in (b"R", b"S")), "not resumed after the request"
+        assert gate._count == 0
+    finally:
+        gate.unregister(burner.pid, held)
