@@ -227,3 +227,41 @@ def test_a_web_request_pauses_a_registered_call(gate, burner, system, monkeypatc
         assert gate._count == 0
     finally:
         gate.unregister(burner.pid, held)
+
+
+def test_a_call_paused_by_a_process_that_died_is_resumed_by_its_waiting_thread(gate):
+    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=2))
+    env = IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            env.evaluate(SPIN, {})
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
+            outcome.append(err)
+
+    code = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from yijianshi.engine.scripting.foreground_gate import ForegroundGate
+        ForegroundGate(Path({str(gate.directory)!r})).enter()
+        sys.stdout.write("in\\n"); sys.stdout.flush()
+        time.sleep(60)
+    """)
+    thread = threading.Thread(target=run)
+    thread.start()
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = _wait_for(lambda: _registered(gate))[0]
+        assert other.stdout.readline() == "in\n"
+        assert _wait_for(lambda: _state(pid) == b"T"), "not paused by the other process"
+        other.kill()  # dies holding the gate: nobody ends its work
+        other.wait(10)
+        t0 = time.monotonic()
+        assert _wait_for(lambda: _state(pid) in (b"R", b"S"), 3.0), "left paused by a dead process"
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        other.kill()
+        thread.join(30)
+        pool.close()
+    assert len(outcome) == 1 and "CPU 时间限制" in str(outcome[0])

@@ -202,6 +202,9 @@ def test_a_demoted_call_is_looked_at_only_when_it_could_next_reach_a_mark():
     assert worker._next_look(started, 0.2) == pytest.approx(0.8)
     assert worker._next_look(started, 0.999) == worker_pool.MIN_CHECK_S
     assert worker._next_look(started - worker.limits.wall_seconds + 0.01, 0.2) == pytest.approx(0.01, abs=0.005)
+    worker.gated = 3  # registered with the foreground gate: looked at in case its pauser died
+    assert worker._next_look(started, 0.2) == worker_pool.GATE_CHECK_S
+    worker.gated = None
     worker.stopped = True
     assert worker._next_look(started, 0.2) == worker_pool.STOPPED_CHECK_S
 

@@ -42,7 +42,7 @@ STOPPED_CHECK_S = 0.05
 # A demoted call that may run is paused while anyone on the machine is serving a person
 # (foreground_gate.py); whoever ends that work resumes it, and its waiting thread looks at least
 # this often, in case the process that paused it died before it could.
-GATE_CHECK_S = 0.05
+GATE_CHECK_S = 0.2
 # A call that has used this much CPU time (ordinary scripts and expressions use 0.2-1.7 ms, the first
 # calls on a fresh worker the most) is demoted to Linux's SCHED_IDLE policy for the rest of its life:
 # whatever it burns up to its CPU limit then comes only from time no other process wants, so web
@@ -252,9 +252,13 @@ class ScriptWorker:
         stays paused until that work ends (foreground_gate.py)."""
         if self.gated is None:
             self.gated = FOREGROUND.register(self.pid)
-        paused = self.gated is not None and FOREGROUND.busy()
         try:
-            os.kill(self.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+            if self.gated is None or not FOREGROUND.busy():
+                os.kill(self.pid, signal.SIGCONT)
+                if self.gated is None or not FOREGROUND.busy():
+                    return
+                # foreground work began meanwhile: its pause may have come before this resume
+            os.kill(self.pid, signal.SIGSTOP)
         except OSError:
             pass  # gone already: the call finds out
 
