@@ -160,6 +160,13 @@ ITEM_END_TYPES = ("work_item_completed", "work_item_cancelled")
 ITEM_ENDS_SQL = "type IN ('work_item_completed', 'work_item_cancelled')"
 
 
+# The prev_hash of the first event of a case.
+GENESIS_HASH = "0" * 64
+# events.prev_hash of a row that links to the row before it in its case (written since 0025): the link
+# is that row's hash (GENESIS_HASH for seq 1), not stored twice; storage/case_store.case_events puts it back.
+IMPLICIT_LINK = ""
+
+
 class Event(Base):
     """Append-only history: one row per thing that happened, chained per case by hash."""
 
@@ -179,5 +186,5 @@ class Event(Base):
     work_item_id: Mapped[str | None] = mapped_column(String(36))
     task_spec: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))  # IMPLICIT_LINK, or the link stored before 0025
     hash: Mapped[str] = mapped_column(String(64))

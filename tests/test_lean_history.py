@@ -1,0 +1,73 @@
+"""What a history row stores: the link to the row before is not stored twice (IMPLICIT_LINK, since
+0025) yet every reader gets it in full and the chain check catches what it caught before; rows
+written with their link stored (before 0025) still verify."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from yijianshi.engine.cases import history as h
+from yijianshi.storage import case_store
+from yijianshi.storage.tables import Event
+from tests.checkpoint_support import finished_case
+
+events_t = Event.__table__
+
+
+def _stored(engine, case_id: int) -> list:
+    with engine.db.engine.connect() as conn:
+        return list(conn.execute(select(events_t).where(events_t.c.case_id == case_id).order_by(events_t.c.seq)))
+
+
+def _unguarded(engine, conn) -> None:
+    if engine.db.is_sqlite:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
+    else:
+        conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER events_append_only")
+
+
+def test_new_rows_store_no_link_and_readers_get_it_in_full(engine):
+    case_id = finished_case(engine)
+    stored = _stored(engine, case_id)
+    assert stored and {r.prev_hash for r in stored} == {h.IMPLICIT_LINK}
+    events = engine.history(case_id)
+    assert events[0].prev_hash == h.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+    with engine.db.reader.connect() as conn:
+        page = case_store.case_events_page(conn, case_id, 3, 2)
+        commands = case_store.case_events(conn, case_id, [h.WORK_ITEM_COMPLETED])
+    assert [e.seq for e in page] == [4, 5] and page[0].prev_hash == events[2].hash
+    assert all(e.prev_hash == events[e.seq - 2].hash for e in commands)
+    assert engine.verify(case_id)[0].ok
+
+
+@pytest.mark.tampers_history
+def test_rows_with_their_link_stored_still_verify_and_a_changed_link_is_named(engine):
+    """Rows as written before 0025 (prev_hash stored): the same hashes, checked against the stored link."""
+    case_id = finished_case(engine)
+    events = engine.history(case_id)
+    with engine.db.engine.begin() as conn:
+        _unguarded(engine, conn)
+        for e in events:
+            conn.execute(update(events_t).where(events_t.c.id == e.id).values(prev_hash=e.prev_hash))
+    assert {r.prev_hash for r in _stored(engine, case_id)} != {h.IMPLICIT_LINK}
+    (report,) = engine.verify(case_id)
+    assert report.ok and report.events == len(events)
+    with engine.db.engine.begin() as conn:
+        conn.execute(update(events_t).where(events_t.c.id == events[4].id).values(prev_hash="f" * 64))
+    (report,) = engine.verify(case_id)
+    assert not report.ok and report.first_bad_seq == 5 and "链接" in report.reason
+
+
+@pytest.mark.tampers_history
+def test_a_row_edited_and_rehashed_is_caught_at_the_next_row(engine):
+    case_id = finished_case(engine)
+    events = engine.history(case_id)
+    e = events[2]
+    forged = h.event_hash(case_id, e.seq, e.type, "mallory", e.at, e.work_item_id, e.task_spec, e.data, e.prev_hash)
+    with engine.db.engine.begin() as conn:
+        _unguarded(engine, conn)
+        conn.execute(text("UPDATE events SET actor = 'mallory', hash = :h WHERE id = :i"), {"h": forged, "i": e.id})
+    (report,) = engine.verify(case_id)
+    assert not report.ok and report.first_bad_seq == e.seq + 1 and "改动" in report.reason
