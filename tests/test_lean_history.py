@@ -3,15 +3,19 @@
 written with their link stored (before 0025) still verify."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select, text, update
 
+from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases import history as h
 from yijianshi.storage import case_store
 from yijianshi.storage.tables import Event
 from tests.checkpoint_support import finished_case
 
 events_t = Event.__table__
+ADMIN = Actor("admin", frozenset(), is_admin=True)
 
 
 def _stored(engine, case_id: int) -> list:
@@ -71,3 +75,19 @@ def test_a_row_edited_and_rehashed_is_caught_at_the_next_row(engine):
         conn.execute(text("UPDATE events SET actor = 'mallory', hash = :h WHERE id = :i"), {"h": forged, "i": e.id})
     (report,) = engine.verify(case_id)
     assert not report.ok and report.first_bad_seq == e.seq + 1 and "改动" in report.reason
+
+
+def test_a_completion_stores_changed_and_previous_only_when_they_say_something(engine):
+    case_id = finished_case(engine)
+    completions = {e.task_spec: e for e in _stored(engine, case_id) if e.type == h.WORK_ITEM_COMPLETED}
+    apply_data = json.loads(completions["apply"].data)
+    assert set(apply_data) == {"process_id", "ordinal", "submitted"}  # nothing there before: changed is all of it
+    assert h.event_data(h.WORK_ITEM_COMPLETED, apply_data)["changed"] == apply_data["submitted"]
+    assert h.event_data(h.WORK_ITEM_COMPLETED, apply_data)["previous"] == {}
+    # a correction of a value already there keeps both
+    started = engine.cases.start_case("parallel_review", {"amount": 5, "applicant_name": "王五"}, ADMIN)
+    item = started.ready[0]
+    engine.cases.complete_work_item(item.id, {"applicant_name": "王五", "amount": "6"}, ADMIN)
+    corrected = json.loads(next(e for e in engine.history(started.id) if e.type == h.WORK_ITEM_COMPLETED).data)
+    assert corrected["changed"] == {"amount": 6} and corrected["previous"] == {"amount": 5}
+    assert corrected["submitted"] == {"applicant_name": "王五", "amount": 6}

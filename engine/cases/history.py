@@ -54,6 +54,15 @@ def canonical_bytes(value: Any) -> bytes:
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
+def event_data(type_: str, data: dict) -> dict:
+    """What a history row says, with what it leaves out put back: a completed work item stores
+    `changed` only when it differs from the whole submission and `previous` only when not empty."""
+    if type_ == WORK_ITEM_COMPLETED and ("changed" not in data or "previous" not in data):
+        submitted = data.get("submitted") or {}
+        return {**data, "changed": data.get("changed", submitted), "previous": data.get("previous", {})}
+    return data
+
+
 @dataclass
 class NewEvent:
     """An event produced by a command, before it is chained and stored."""
