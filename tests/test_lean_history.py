@@ -91,3 +91,9 @@ def test_a_completion_stores_changed_and_previous_only_when_they_say_something(e
     corrected = json.loads(next(e for e in engine.history(started.id) if e.type == h.WORK_ITEM_COMPLETED).data)
     assert corrected["changed"] == {"amount": 6} and corrected["previous"] == {"amount": 5}
     assert corrected["submitted"] == {"applicant_name": "王五", "amount": 6}
+
+
+def test_a_ready_row_stores_deadlines_only_when_there_are_any(engine):
+    case_id = finished_case(engine)
+    ready = [json.loads(e.data) for e in _stored(engine, case_id) if e.type == h.WORK_ITEM_READY]
+    assert ready and all(set(d) == {"name", "groups"} for d in ready)
