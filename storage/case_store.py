@@ -2,7 +2,6 @@
 engine command runs a handful of these inside one transaction."""
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +25,7 @@ from yijianshi.storage.tables import (
     WorkItemGroup,
     WorkItemGroupLink,
 )
+from yijianshi.storage import state_blob as state_blob_codec
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
@@ -140,7 +140,7 @@ def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
 
 def stored_state(engine_state: str, state_blob: bytes | None) -> str:
     """The engine state JSON of a case row (compressed since migration 0019, plain before)."""
-    return zlib.decompress(state_blob).decode("utf-8") if state_blob is not None else engine_state
+    return state_blob_codec.decompress(state_blob) if state_blob is not None else engine_state
 
 
 def case_row(conn: Connection, case_id: int):
@@ -158,8 +158,8 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
     else:
         ended = "status" in values
         stmt = _UPDATE_END if ended else _UPDATE_STATE
-        params["state_blob"] = zlib.compress(values["engine_state"].encode("utf-8"),
-                                             _ENDED_LEVEL if ended else _RUNNING_LEVEL)
+        params["state_blob"] = state_blob_codec.compress(values["engine_state"],
+                                                         _ENDED_LEVEL if ended else _RUNNING_LEVEL)
         params["engine_state"] = ""
     stmt.execute_guarded(conn, params)
 
