@@ -43,3 +43,18 @@ def test_downgrade_puts_back_the_stored_forms(db_url):
         assert engine.verify(case_id)[0].ok
     finally:
         engine.db.dispose()
+
+
+def test_search_terms_are_kept_once_beside_their_index_on_sqlite(sqlite_engine):
+    from yijianshi.engine.access.actors import Actor
+    from tests.conftest import deploy_fixtures
+
+    with sqlite_engine.db.engine.connect() as conn:
+        ddl = conn.execute(text("SELECT sql FROM sqlite_schema WHERE name = 'case_search_terms'")).scalar_one()
+    assert "WITHOUT ROWID" in ddl
+    deploy_fixtures(sqlite_engine, "parallel_review.bpmn")
+    desk = Actor("desk", frozenset({"front_desk"}))
+    case = sqlite_engine.cases.start_case("parallel_review", {"applicant_name": "钱六"}, desk)
+    with sqlite_engine.db.engine.connect() as conn:
+        found = conn.execute(text("SELECT case_id FROM case_search_terms WHERE kind = 'name' AND term = '钱六'")).all()
+    assert [r.case_id for r in found] == [case.id]

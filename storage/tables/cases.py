@@ -131,7 +131,9 @@ class CaseSearchTerm(Base):
     credit codes only as a hash of the normalised value (matched by exact value, never shown)."""
 
     __tablename__ = "case_search_terms"
-    __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"),)
+    # SQLite keeps the rows in their primary key's b-tree (no rowid table beside it: a term stored
+    # twice, not three times; 0025).
+    __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"), {"sqlite_with_rowid": False})
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name, id
     term: Mapped[str] = mapped_column(String(255), primary_key=True)

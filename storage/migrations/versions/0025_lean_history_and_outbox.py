@@ -1,4 +1,6 @@
-"""Less stored per finished case (#17), in new forms of existing columns (no table changes):
+"""Less stored per finished case (#17). On SQLite case_search_terms becomes a WITHOUT ROWID table
+(its rows in the primary key's b-tree: each term stored twice instead of three times). The rest are
+new forms of existing columns:
 
 - events.prev_hash of a row written since is '' (its link is the hash of the row before in its case,
   GENESIS for the first; the hash still commits to it; storage/case_store.case_events puts it back);
@@ -10,7 +12,7 @@
 - a clerk's or applicant's outbox row is queued without its texts (subject '', payload_json the words
   they are made of), written out at delivery (engine/notifications/messages.texts_of).
 
-The upgrade has nothing to convert: every reader accepts both forms. The downgrade puts back what
+The upgrade has no row to convert: every reader accepts both forms. The downgrade puts back what
 the code before reads: the stored links (with the append-only guard off meanwhile; checkpoints signed
 since over those rows then no longer match them), the blobs without the dictionary, and the texts
 of the lean outbox rows.
@@ -35,11 +37,20 @@ _GENESIS = "0" * 64
 
 
 def upgrade() -> None:
-    pass
+    if op.get_bind().dialect.name == "sqlite":
+        _search_terms_with_rowid(False)
+
+
+def _search_terms_with_rowid(with_rowid: bool) -> None:
+    with op.batch_alter_table("case_search_terms", recreate="always",
+                              table_kwargs={"sqlite_with_rowid": with_rowid}):
+        pass
 
 
 def downgrade() -> None:
     bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        _search_terms_with_rowid(True)
     _store_links(bind)
     for case_id, blob in bind.execute(sa.text("SELECT id, state_blob FROM cases WHERE state_blob IS NOT NULL")).all():
         plain = zlib.compress(state_blob.decompress(bytes(blob)).encode("utf-8"), 9)
