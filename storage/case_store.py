@@ -193,7 +193,8 @@ def insert_events(conn: Connection, rows: list[dict]) -> None:
 def _linked(case_id: int, from_seq: int = 1):
     """The events of a case from seq from_seq on, each with its link to the row before as prev_hash
     (the previous row's hash where the row stores IMPLICIT_LINK): a subquery, columns as in `events`."""
-    before = func.lag(events.c.hash, 1, literal(GENESIS_HASH)).over(order_by=events.c.seq)
+    digest = events.c.hash.type
+    before = func.lag(events.c.hash, 1, literal(GENESIS_HASH, digest), type_=digest).over(order_by=events.c.seq)
     link = case((events.c.prev_hash == IMPLICIT_LINK, before), else_=events.c.prev_hash).label("prev_hash")
     columns = [link if c.name == "prev_hash" else c for c in events.c]
     return select(*columns).where(events.c.case_id == case_id, events.c.seq >= from_seq).subquery()

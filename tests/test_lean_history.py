@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases import history as h
@@ -72,7 +72,7 @@ def test_a_row_edited_and_rehashed_is_caught_at_the_next_row(engine):
     forged = h.event_hash(case_id, e.seq, e.type, "mallory", e.at, e.work_item_id, e.task_spec, e.data, e.prev_hash)
     with engine.db.engine.begin() as conn:
         _unguarded(engine, conn)
-        conn.execute(text("UPDATE events SET actor = 'mallory', hash = :h WHERE id = :i"), {"h": forged, "i": e.id})
+        conn.execute(update(events_t).where(events_t.c.id == e.id).values(actor="mallory", hash=forged))
     (report,) = engine.verify(case_id)
     assert not report.ok and report.first_bad_seq == e.seq + 1 and "改动" in report.reason
 
@@ -97,3 +97,12 @@ def test_a_ready_row_stores_deadlines_only_when_there_are_any(engine):
     case_id = finished_case(engine)
     ready = [json.loads(e.data) for e in _stored(engine, case_id) if e.type == h.WORK_ITEM_READY]
     assert ready and all(set(d) == {"name", "groups"} for d in ready)
+
+
+def test_digests_are_stored_as_their_bytes(engine):
+    case_id = finished_case(engine)
+    events = engine.history(case_id)
+    with engine.db.engine.connect() as conn:
+        raw = conn.exec_driver_sql(f"SELECT hash, prev_hash FROM events WHERE case_id = {case_id} ORDER BY seq").all()
+    assert [bytes(r[0]) for r in raw] == [bytes.fromhex(e.hash) for e in events]
+    assert {len(bytes(r[0])) for r in raw} == {32} and {bytes(r[1]) for r in raw} == {b""}

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, HexDigest, UTCDateTime
 
 # A work item's priority when its task gives none (Camunda's default too).
 DEFAULT_PRIORITY = 50
@@ -188,5 +188,5 @@ class Event(Base):
     work_item_id: Mapped[str | None] = mapped_column(String(36))
     task_spec: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
-    prev_hash: Mapped[str] = mapped_column(String(64))  # IMPLICIT_LINK, or the link stored before 0025
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(HexDigest)  # IMPLICIT_LINK, or the link stored before 0025
+    hash: Mapped[str] = mapped_column(HexDigest)

@@ -1,6 +1,8 @@
-"""Less stored per finished case (#17). On SQLite case_search_terms becomes a WITHOUT ROWID table
-(its rows in the primary key's b-tree: each term stored twice instead of three times). The rest are
-new forms of existing columns:
+"""Less stored per finished case (#17). events.prev_hash and hash hold the 32 bytes of the digest
+instead of its 64 hex digits (BLOB, bytea; storage/tables/base.HexDigest still reads and writes hex,
+so hashes, links and checkpoint leaves are the same values as before); on SQLite case_search_terms
+becomes a WITHOUT ROWID table (its rows in the primary key's b-tree: each term stored twice instead of
+three times). The rest are new forms of existing columns:
 
 - events.prev_hash of a row written since is '' (its link is the hash of the row before in its case,
   GENESIS for the first; the hash still commits to it; storage/case_store.case_events puts it back);
@@ -12,7 +14,7 @@ new forms of existing columns:
 - a clerk's or applicant's outbox row is queued without its texts (subject '', payload_json the words
   they are made of), written out at delivery (engine/notifications/messages.texts_of).
 
-The upgrade has no row to convert: every reader accepts both forms. The downgrade puts back what
+Apart from the digests the upgrade has no row to convert: every reader accepts both forms. The downgrade puts back what
 the code before reads: the stored links (with the append-only guard off meanwhile; checkpoints signed
 since over those rows then no longer match them), the blobs without the dictionary, and the texts
 of the lean outbox rows.
@@ -37,8 +39,66 @@ _GENESIS = "0" * 64
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
         _search_terms_with_rowid(False)
+    _digests_as_bytes(bind)
+
+
+def _digests_as_bytes(bind) -> None:
+    """events.prev_hash and hash: the 32 bytes instead of 64 hex digits (the same values)."""
+    if bind.dialect.name == "postgresql":
+        op.execute("ALTER TABLE events ALTER COLUMN prev_hash TYPE bytea USING decode(prev_hash, 'hex'), "
+                   "ALTER COLUMN hash TYPE bytea USING decode(hash, 'hex')")
+        return
+    _rebuild_events(sa.LargeBinary(), _unhex)
+
+
+def _digests_as_text(bind) -> None:
+    if bind.dialect.name == "postgresql":
+        op.execute("ALTER TABLE events ALTER COLUMN prev_hash TYPE varchar(64) USING encode(prev_hash, 'hex'), "
+                   "ALTER COLUMN hash TYPE varchar(64) USING encode(hash, 'hex')")
+        return
+    _rebuild_events(sa.String(64), _hex)
+
+
+def _unhex(value):
+    return bytes.fromhex(value.decode("ascii") if isinstance(value, bytes) else value)
+
+
+def _hex(value):
+    return value.hex() if isinstance(value, bytes) else value
+
+
+def _rebuild_events(type_, convert) -> None:
+    """SQLite: the events table rebuilt with the columns' new type (which drops its append-only
+    triggers) and the values converted row by row, the text ones while the column is still text (a
+    rebuild casts the old values to the new type), the triggers made again."""
+    op.execute("DROP TRIGGER IF EXISTS events_no_update")
+    op.execute("DROP TRIGGER IF EXISTS events_no_delete")
+    if convert is _hex:
+        _convert_rows(convert)
+    with op.batch_alter_table("events", recreate="always") as batch:
+        batch.alter_column("prev_hash", type_=type_, existing_nullable=False)
+        batch.alter_column("hash", type_=type_, existing_nullable=False)
+    if convert is _unhex:
+        _convert_rows(convert)
+    for action in ("UPDATE", "DELETE"):
+        op.execute(f"CREATE TRIGGER events_no_{action.lower()} BEFORE {action} ON events "
+                   "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END")
+
+
+def _convert_rows(convert) -> None:
+    bind = op.get_bind()
+    after = 0
+    while True:
+        rows = bind.execute(sa.text("SELECT id, prev_hash, hash FROM events WHERE id > :a ORDER BY id LIMIT 5000"),
+                            {"a": after}).all()
+        if not rows:
+            break
+        bind.execute(sa.text("UPDATE events SET prev_hash = :p, hash = :h WHERE id = :i"),
+                     [{"p": convert(p), "h": convert(h), "i": i} for i, p, h in rows])
+        after = rows[-1][0]
 
 
 def _search_terms_with_rowid(with_rowid: bool) -> None:
@@ -51,6 +111,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         _search_terms_with_rowid(True)
+    _digests_as_text(bind)
     _store_links(bind)
     for case_id, blob in bind.execute(sa.text("SELECT id, state_blob FROM cases WHERE state_blob IS NOT NULL")).all():
         plain = zlib.compress(state_blob.decompress(bytes(blob)).encode("utf-8"), 9)
