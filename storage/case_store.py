@@ -2,19 +2,20 @@
 engine command runs a handful of these inside one transaction."""
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from yijianshi.storage.tables import (
     DEFAULT_PRIORITY,
     EVERY_GROUP,
+    GENESIS_HASH,
+    IMPLICIT_LINK,
     NO_DEADLINE,
     Case,
     CorrelationValue,
@@ -24,6 +25,7 @@ from yijianshi.storage.tables import (
     WorkItemGroup,
     WorkItemGroupLink,
 )
+from yijianshi.storage import state_blob as state_blob_codec
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
@@ -138,7 +140,7 @@ def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
 
 def stored_state(engine_state: str, state_blob: bytes | None) -> str:
     """The engine state JSON of a case row (compressed since migration 0019, plain before)."""
-    return zlib.decompress(state_blob).decode("utf-8") if state_blob is not None else engine_state
+    return state_blob_codec.decompress(state_blob) if state_blob is not None else engine_state
 
 
 def case_row(conn: Connection, case_id: int):
@@ -156,8 +158,8 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
     else:
         ended = "status" in values
         stmt = _UPDATE_END if ended else _UPDATE_STATE
-        params["state_blob"] = zlib.compress(values["engine_state"].encode("utf-8"),
-                                             _ENDED_LEVEL if ended else _RUNNING_LEVEL)
+        params["state_blob"] = state_blob_codec.compress(values["engine_state"],
+                                                         _ENDED_LEVEL if ended else _RUNNING_LEVEL)
         params["engine_state"] = ""
     stmt.execute_guarded(conn, params)
 
@@ -188,17 +190,30 @@ def insert_events(conn: Connection, rows: list[dict]) -> None:
         _INSERT_EVENTS.execute_many(conn, rows)
 
 
+def _linked(case_id: int, from_seq: int = 1):
+    """The events of a case from seq from_seq on, each with its link to the row before as prev_hash
+    (the previous row's hash where the row stores IMPLICIT_LINK): a subquery, columns as in `events`."""
+    digest = events.c.hash.type
+    before = func.lag(events.c.hash, 1, literal(GENESIS_HASH, digest), type_=digest).over(order_by=events.c.seq)
+    link = case((events.c.prev_hash == IMPLICIT_LINK, before), else_=events.c.prev_hash).label("prev_hash")
+    columns = [link if c.name == "prev_hash" else c for c in events.c]
+    return select(*columns).where(events.c.case_id == case_id, events.c.seq >= from_seq).subquery()
+
+
 def case_events(conn: Connection, case_id: int, types: Iterable[str] | None = None) -> list:
-    q = select(events).where(events.c.case_id == case_id).order_by(events.c.seq)
+    """Every event of a case (or those of the given types) in seq order, prev_hash the link in full."""
+    linked = _linked(case_id)
+    q = select(linked).order_by(linked.c.seq)
     if types is not None:
-        q = q.where(events.c.type.in_(list(types)))
+        q = q.where(linked.c.type.in_(list(types)))
     return list(conn.execute(q))
 
 
 def case_events_page(conn: Connection, case_id: int, after_seq: int, limit: int) -> list:
-    """Events of a case with seq > after_seq, oldest first (one range scan of uq_events_case_seq)."""
-    q = (select(events).where(events.c.case_id == case_id, events.c.seq > after_seq)
-         .order_by(events.c.seq).limit(limit))
+    """Events of a case with seq > after_seq, oldest first (one range scan of uq_events_case_seq from
+    the row before the page, which gives the first row its link)."""
+    linked = _linked(case_id, after_seq)
+    q = select(linked).where(linked.c.seq > after_seq).order_by(linked.c.seq).limit(limit)
     return list(conn.execute(q))
 
 

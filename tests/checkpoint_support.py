@@ -42,7 +42,7 @@ def checkpoints_at(engine, tmp_path: Path) -> Checkpoints:
 def rewrite(engine, case_id: int, edit) -> None:
     """What an administrator with write access can do: switch the append-only guard off, edit the
     case's rows, then renumber and re-hash the whole chain and the head kept on the case, so that the
-    per-case check passes again. `edit` gets the rows (dicts, in seq order) and returns the new list;
+    per-case check passes again (each link in the form the row stored it). `edit` gets the rows (dicts, in seq order) and returns the new list;
     a row without an id is inserted as a new one."""
     with engine.db.engine.begin() as conn:
         if engine.db.is_sqlite:
@@ -56,7 +56,8 @@ def rewrite(engine, case_id: int, edit) -> None:
         conn.execute(delete(events_t).where(events_t.c.case_id == case_id))
         prev = h.GENESIS
         for seq, r in enumerate(rows, 1):
-            r.update(seq=seq, prev_hash=prev)
+            # the link kept in the form the row had (implicit since 0025), as the engine writes it
+            r.update(seq=seq, prev_hash=h.IMPLICIT_LINK if r.get("prev_hash") == h.IMPLICIT_LINK else prev)
             r["hash"] = prev = h.event_hash(case_id, seq, r["type"], r["actor"], r["at"], r["work_item_id"],
                                             r["task_spec"], r["data"], prev)
             conn.execute(insert(events_t).values(**r))

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.cases import history as h
 from tests.conftest import deploy_fixtures
 from tests.checkpoint_support import finished_case
 
@@ -38,7 +39,7 @@ def test_history_records_every_step_with_actor_and_data(engine):
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     apply_done = next(e for e in events if e.type == "work_item_completed" and e.task_spec == "apply")
     assert apply_done.actor == "admin"
-    assert json.loads(apply_done.data)["changed"] == {"applicant_name": "孙七", "amount": 12}
+    assert h.event_data(apply_done.type, json.loads(apply_done.data))["changed"] == {"applicant_name": "孙七", "amount": 12}
     assert all(e.at is not None and e.hash and e.prev_hash for e in events)
     (report,) = engine.verify(case_id)
     assert report.ok and report.events == len(events)

@@ -69,7 +69,7 @@ def test_execute_many_and_rowcount(db):
     with db.writer.begin() as conn:
         case_id = conn.execute(insert(cases).returning(cases.c.id), _case_values(conn)).scalar_one()
         rows = [{"case_id": case_id, "seq": i, "type": "t", "actor": "a", "at": AT + timedelta(seconds=i), "work_item_id": None,
-                     "task_spec": None, "data": "{}", "prev_hash": "p", "hash": f"h{i}"} for i in (1, 2, 3)]
+                     "task_spec": None, "data": "{}", "prev_hash": "", "hash": f"{i:064x}"} for i in (1, 2, 3)]
         Prepared(insert(events)).execute_many(conn, rows)
         bump = Prepared(update(cases).where(cases.c.id == bindparam("cid"), cases.c.version == bindparam("v"))
                         .values(version=bindparam("nv")))
@@ -79,7 +79,7 @@ def test_execute_many_and_rowcount(db):
         stored = conn.execute(select(events.c.seq, events.c.at, events.c.hash)
                               .where(events.c.case_id == case_id).order_by(events.c.seq)).all()
         version = conn.execute(select(cases.c.version).where(cases.c.id == case_id)).scalar_one()
-    assert [(s, at, h) for s, at, h in stored] == [(i, AT + timedelta(seconds=i), f"h{i}") for i in (1, 2, 3)]
+    assert [(s, at, h) for s, at, h in stored] == [(i, AT + timedelta(seconds=i), f"{i:064x}") for i in (1, 2, 3)]
     assert version == 1
 
 
@@ -104,7 +104,7 @@ def test_plain_execution_reads_and_writes_the_same(db, plain_db):
             case_id = insert_case.first(conn, _case_values(conn))[0]
             add_events.execute_many(conn, [{"case_id": case_id, "seq": i, "type": "t", "actor": "a",
                                             "at": AT + timedelta(seconds=i), "work_item_id": None, "task_spec": None,
-                                            "data": "{}", "prev_hash": "p", "hash": f"{name}{i}"} for i in (1, 2)])
+                                            "data": "{}", "prev_hash": "", "hash": f"{len(name)}{i}".rjust(64, "0")} for i in (1, 2)])
             counts = (bump.execute(conn, {"cid": case_id, "v": 0, "nv": 1}),
                       bump.execute(conn, {"cid": case_id, "v": 0, "nv": 2}))
             row = select_case.first(conn, {"cid": case_id})

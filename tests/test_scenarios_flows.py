@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from yijianshi.engine.access.actors import Actor
+from yijianshi.engine.cases import history as h
 from yijianshi.engine.errors import FormErrors, NotPermitted
 from yijianshi.engine.modeling.scenario_savings import scenario_metrics
 from tests.test_scenarios_driver import PROCESSES, Scenario, at, deploy
@@ -114,7 +115,8 @@ def test_one_time_notice_then_resubmission_keeps_history(sqlite_engine, key):
     data = sc.task_data(cid, sc.ready_specs(cid)[0])
     assert data[field] == "补正后的新内容" and data["notice_round"] == 1
     assert data["notice_log"][0]["missing"] == notice
-    completed = [json.loads(e.data) for e in sqlite_engine.history(cid) if e.type == "work_item_completed"]
+    completed = [h.event_data(e.type, json.loads(e.data)) for e in sqlite_engine.history(cid)
+                 if e.type == "work_item_completed"]
     assert [c["submitted"].get("materials_complete") for c in completed if "materials_complete" in c["submitted"]] \
         == [False, True]
     assert any(c["previous"].get(field) for c in completed)  # the history keeps what was corrected

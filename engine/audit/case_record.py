@@ -50,10 +50,10 @@ def data_changes(type_: str, data: dict) -> list[FieldChange]:
     if type_ == h.CASE_STARTED:
         return [FieldChange(k, _ABSENT, v) for k, v in (data.get("data") or {}).items()]
     if type_ == h.WORK_ITEM_COMPLETED:
-        previous = data.get("previous") or {}
-        changed = data.get("changed")
-        if changed is None:  # rows written before `changed` was recorded: the whole submission
-            changed = data.get("submitted") or {}
+        # without `changed`: the whole submission (rows written before it was recorded, and rows
+        # where nothing submitted was already there); without `previous`: nothing replaced
+        data = h.event_data(type_, data)
+        previous, changed = data["previous"], data["changed"]
         return [FieldChange(k, previous.get(k, _ABSENT), v) for k, v in changed.items()]
     if type_ == h.MESSAGE_DELIVERED:
         return [FieldChange(k, _ABSENT, v) for k, v in (data.get("payload") or {}).items()]

@@ -220,10 +220,13 @@ class CaseService:
         run_task(task)
         run_engine(wf)
         ctx.state_changed = True
-        completed: dict[str, Any] = {
-            "process_id": item.process_id, "ordinal": ordinal, "submitted": clean,
-            "changed": changed, "previous": previous,
-        }
+        # `changed` only where it is not the whole submission, `previous` only when something was
+        # replaced: readers put them back (h.event_data).
+        completed: dict[str, Any] = {"process_id": item.process_id, "ordinal": ordinal, "submitted": clean}
+        if changed != clean:
+            completed["changed"] = changed
+        if previous:
+            completed["previous"] = previous
         if materials:
             rows = material_rows(materials, case_id=ctx.head.id, item=item, actor=ctx.actor, at=ctx.at)
             ctx.later(lambda conn, case_id: material_store.add(conn, [{**r, "case_id": case_id} for r in rows]))

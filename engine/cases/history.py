@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-GENESIS = "0" * 64
+from yijianshi.storage.tables import GENESIS_HASH as GENESIS
+# IMPLICIT_LINK: what a row stores as prev_hash when it links to the row before it in its case (the
+# hash of seq - 1, GENESIS for seq 1): every row written since migration 0025, so the link is not stored
+# twice. The hash still commits to the real previous hash; readers put it back
+# (storage/case_store.case_events). Rows written before keep the link they stored and are checked against it.
+from yijianshi.storage.tables import IMPLICIT_LINK
 
 # Event types. Those marked as commands are what replay re-executes.
 CASE_STARTED = "case_started"  # command
@@ -49,6 +54,15 @@ def canonical_bytes(value: Any) -> bytes:
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
+def event_data(type_: str, data: dict) -> dict:
+    """What a history row says, with what it leaves out put back: a completed work item stores
+    `changed` only when it differs from the whole submission and `previous` only when not empty."""
+    if type_ == WORK_ITEM_COMPLETED and ("changed" not in data or "previous" not in data):
+        submitted = data.get("submitted") or {}
+        return {**data, "changed": data.get("changed", submitted), "previous": data.get("previous", {})}
+    return data
+
+
 @dataclass
 class NewEvent:
     """An event produced by a command, before it is chained and stored."""
@@ -69,7 +83,8 @@ def event_hash(case_id: int, seq: int, type_: str, actor: str, at: datetime, wor
 
 
 def chain(case_id: int, start_seq: int, prev_hash: str, at: datetime, events: list[NewEvent]) -> list[dict]:
-    """Give each new event its seq and hash, continuing the case's chain; returns insertable rows."""
+    """Give each new event its seq and hash, continuing the case's chain; returns insertable rows
+    (prev_hash IMPLICIT_LINK: `prev_hash` given here is the head the rows continue from)."""
     rows = []
     seq = start_seq
     for ev in events:
@@ -78,7 +93,7 @@ def chain(case_id: int, start_seq: int, prev_hash: str, at: datetime, events: li
         h = event_hash(case_id, seq, ev.type, ev.actor, at, ev.work_item_id, ev.task_spec, data_json, prev_hash)
         rows.append(dict(case_id=case_id, seq=seq, type=ev.type, actor=ev.actor, at=at,
                          work_item_id=ev.work_item_id, task_spec=ev.task_spec, data=data_json,
-                         prev_hash=prev_hash, hash=h))
+                         prev_hash=IMPLICIT_LINK, hash=h))
         prev_hash = h
     return rows
 
@@ -98,17 +113,22 @@ class ChainReport:
 
 
 def verify_rows(case_id: int, rows: list, head_seq: int, head_hash: str) -> ChainReport:
-    """Check seq continuity, each row's hash, the links between rows, and the head kept on the case."""
+    """Check seq continuity, each row's hash, the links between rows, and the head kept on the case.
+    A row whose link is implicit (IMPLICIT_LINK) is hashed with the previous row's hash, so an edit of
+    that row, or of the row before without re-hashing this one, changes its hash."""
     prev = GENESIS
     expected_seq = 1
     for r in rows:
         if r.seq != expected_seq:
             return ChainReport(case_id, False, len(rows), expected_seq, f"记录缺失（期望序号 {expected_seq}，实际为 {r.seq}）")
-        if r.prev_hash != prev:
+        implicit = r.prev_hash == IMPLICIT_LINK
+        if not implicit and r.prev_hash != prev:
             return ChainReport(case_id, False, len(rows), r.seq, "与前一条记录的链接被改动或前一条记录缺失")
-        h = event_hash(case_id, r.seq, r.type, r.actor, r.at, r.work_item_id, r.task_spec, r.data, r.prev_hash)
+        h = event_hash(case_id, r.seq, r.type, r.actor, r.at, r.work_item_id, r.task_spec, r.data, prev)
         if h != r.hash:
-            return ChainReport(case_id, False, len(rows), r.seq, "记录内容被改动（哈希不符）")
+            return ChainReport(case_id, False, len(rows), r.seq,
+                               "记录内容被改动，或前一条记录被改动后重算了哈希（哈希不符）" if implicit and r.seq > 1
+                               else "记录内容被改动（哈希不符）")
         prev = r.hash
         expected_seq += 1
     if expected_seq - 1 != head_seq:

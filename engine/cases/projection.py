@@ -84,8 +84,12 @@ def queue_projection(ctx: CommandContext, before: WorkItemProjection, after: Wor
             warning_at=warning_at, created_at=to_utc(at), ended_at=None, ended_by=None,
             priority=priority, follow_up_at=follow_up_at,
         ))
-        ready: dict[str, Any] = {"name": task.name, "groups": list(groups), "due_at": _iso_or_none(due_at),
-                                 "warning_at": _iso_or_none(warning_at)}
+        # the times only when there are any, like the rest below (the work item row has them too)
+        ready: dict[str, Any] = {"name": task.name, "groups": list(groups)}
+        if due_at is not None:
+            ready["due_at"] = _iso_or_none(due_at)
+        if warning_at is not None:
+            ready["warning_at"] = _iso_or_none(warning_at)
         if assignee:
             ready["assignee"] = assignee
         if priority != DEFAULT_PRIORITY:

@@ -13,6 +13,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import timedelta
 
 from yijianshi.engine.clock import Clock, to_utc
@@ -56,6 +57,7 @@ class Dispatcher:
         now = to_utc(self.clock.now())
         with self.db.writer.begin() as conn:
             rows = outbox_store.claim(conn, now, self.holder, now + self.lease, limit)
+        rows = self._with_texts(rows)
         sent = retried = failed = 0
         for row in rows:
             channel = self.channels.get(row.channel)
@@ -78,6 +80,22 @@ class Dispatcher:
             sent += 1
         return Outcome(sent, retried, failed, alerts)
 
+    def _with_texts(self, rows: list) -> list:
+        """The claimed rows, those queued without their texts (m.lean_payload) with them written out
+        for the case's title now."""
+        lean = [r for r in rows if m.is_lean(r.subject, r.payload_json)]
+        if not lean:
+            return rows
+        with self.db.reader.connect() as conn:
+            titles = {cid: outbox_store.case_title(conn, cid) for cid in {r.case_id for r in lean if r.case_id}}
+        out: list = []
+        for r in rows:
+            if m.is_lean(r.subject, r.payload_json):
+                subject, body = m.texts_of(r.kind, r.payload_json, titles.get(r.case_id) or "")
+                r = SimpleNamespace(**{**r._mapping, "subject": subject, "body": body, "payload_json": None})
+            out.append(r)
+        return out
+
     def queue_alerts(self, limit: int = 500) -> int:
         """Warning and overdue alerts of open work items past those times (once each)."""
         now = to_utc(self.clock.now())
@@ -86,9 +104,9 @@ class Dispatcher:
             with self.db.writer.begin() as conn:
                 rows = []
                 for item in outbox_store.unalerted_work(conn, level, now, limit):
-                    subject, body = m.clerk_text(level, item.title, item.name)
                     rows.append(dict(channel="inapp", kind=level, case_id=item.case_id, recipient=item.groups,
-                                     subject=subject, body=body, payload_json=None, dedupe_key=f"{level}:{item.id}",
+                                     subject="", body="", payload_json=m.lean_payload(item.name),
+                                     dedupe_key=f"{level}:{item.id}",
                                      state="pending", attempts=0, next_attempt_at=now, created_at=now))
                 outbox_store.add(conn, rows)
                 queued += len(rows)

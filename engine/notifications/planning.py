@@ -134,16 +134,16 @@ def rows_of(p: Planned, case_id: int, title: str, owner: str, email: str | None,
                     subject=subject[:255], body=body, payload_json=extra.get("payload_json"), dedupe_key=dedupe,
                     state="pending", attempts=0, next_attempt_at=extra.get("due") or at, created_at=at)
 
+    # clerks' and applicants' texts: written out at delivery (m.texts_of), the row keeps their words
     if p.audience == "clerks":
-        subject, body = m.clerk_text(p.kind, title, p.step)
-        return [row("inapp", p.groups, subject, body)]
+        return [row("inapp", p.groups, "", "", payload_json=m.lean_payload(p.step))]
     if p.audience == "applicant":
-        subject, body = m.applicant_text(p.kind, title, p.step, p.outcome)
-        rows = [row("inapp", personal_group(owner), subject, body)]
+        words = m.lean_payload(p.step, p.outcome, applicant=True)
+        rows = [row("inapp", personal_group(owner), "", "", payload_json=words)]
         if notices.email and email:
-            rows.append(row("email", email, subject, body, ":email"))
+            rows.append(row("email", email, "", "", ":email", payload_json=words))
         if notices.sms and phone:
-            rows.append(row("sms", phone, subject, body, ":sms"))
+            rows.append(row("sms", phone, "", "", ":sms", payload_json=words))
         return rows
     if p.audience == "hotline":
         body = json.dumps(dict(p.payload or {}, case_id=case_id), ensure_ascii=False, sort_keys=True)

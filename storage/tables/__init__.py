@@ -5,6 +5,8 @@ from yijianshi.storage.tables.definitions import Definition, DefinitionFile
 from yijianshi.storage.tables.cases import (
     DEFAULT_PRIORITY,
     EVERY_GROUP,
+    GENESIS_HASH,
+    IMPLICIT_LINK,
     NO_DEADLINE,
     Case,
     CaseSearchTerm,

@@ -1,11 +1,11 @@
 """What every table module shares: the declarative base (whose metadata the migrations compare
-against), the UTC timestamp column type and the id column type."""
+against), the UTC timestamp column type, the digest column type and the id column type."""
 from __future__ import annotations
 
 from datetime import timezone
 from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, Table, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -26,6 +26,20 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+class HexDigest(TypeDecorator):
+    """A SHA-256 digest stored as its 32 bytes (BLOB, bytea), read and written as the 64 hex digits
+    the code works with ('' stays empty): half the bytes of the hex text (0025)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else bytes.fromhex(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else bytes(value).hex()
 
 
 # BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, HexDigest, UTCDateTime
 
 # A work item's priority when its task gives none (Camunda's default too).
 DEFAULT_PRIORITY = 50
@@ -131,7 +131,9 @@ class CaseSearchTerm(Base):
     credit codes only as a hash of the normalised value (matched by exact value, never shown)."""
 
     __tablename__ = "case_search_terms"
-    __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"),)
+    # SQLite keeps the rows in their primary key's b-tree (no rowid table beside it: a term stored
+    # twice, not three times; 0025).
+    __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"), {"sqlite_with_rowid": False})
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name, id
     term: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -160,6 +162,13 @@ ITEM_END_TYPES = ("work_item_completed", "work_item_cancelled")
 ITEM_ENDS_SQL = "type IN ('work_item_completed', 'work_item_cancelled')"
 
 
+# The prev_hash of the first event of a case.
+GENESIS_HASH = "0" * 64
+# events.prev_hash of a row that links to the row before it in its case (written since 0025): the link
+# is that row's hash (GENESIS_HASH for seq 1), not stored twice; storage/case_store.case_events puts it back.
+IMPLICIT_LINK = ""
+
+
 class Event(Base):
     """Append-only history: one row per thing that happened, chained per case by hash."""
 
@@ -179,5 +188,5 @@ class Event(Base):
     work_item_id: Mapped[str | None] = mapped_column(String(36))
     task_spec: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(HexDigest)  # IMPLICIT_LINK, or the link stored before 0025
+    hash: Mapped[str] = mapped_column(HexDigest)

@@ -63,4 +63,4 @@ def case_document(conn, row) -> dict:
 
 def event_document(e) -> dict:
     return {"seq": e.seq, "type": e.type, "actor": e.actor, "at": _time(e.at), "work_item_id": e.work_item_id,
-            "task_spec": e.task_spec, "data": json.loads(e.data), "hash": e.hash, "prev_hash": e.prev_hash}
+            "task_spec": e.task_spec, "data": h.event_data(e.type, json.loads(e.data)), "hash": e.hash, "prev_hash": e.prev_hash}
