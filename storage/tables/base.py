@@ -6,6 +6,7 @@ from datetime import timezone
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, Table, TypeDecorator
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -22,10 +23,30 @@ class UTCDateTime(TypeDecorator):
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
 
+    def bind_processor(self, dialect):
+        impl = self.impl_instance.dialect_impl(dialect)
+        if not isinstance(impl, SQLITE_DATETIME) or impl._storage_format != SQLITE_DATETIME._storage_format:
+            return super().bind_processor(dialect)
+        # SQLite keeps the text SQLAlchemy's DATETIME writes ("2026-01-02 03:04:05.000006"); the same
+        # text from isoformat, without the dict of seven fields SQLAlchemy formats per value (a command
+        # binds a dozen timestamps).
+        return _sqlite_utc_text
+
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+def _sqlite_utc_text(value):
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    text = value.isoformat(" ")[:-6]  # without its "+00:00"
+    return text if value.microsecond else text + ".000000"
 
 
 # BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.
