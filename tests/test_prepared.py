@@ -148,9 +148,10 @@ def test_utc_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them():
     """UTCDateTime's own SQLite bind processor (isoformat instead of SQLAlchemy's seven-field
     format) stores the very text SQLAlchemy's DATETIME would: whole seconds, other zones and early
     years included, so stored rows compare and sort as before."""
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy.dialects import sqlite
     from sqlalchemy.dialects.sqlite import DATETIME
-    from zoneinfo import ZoneInfo
 
     from yijianshi.storage.tables.base import UTCDateTime
 

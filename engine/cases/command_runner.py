@@ -188,7 +188,7 @@ class CommandRunner:
         values: dict[str, Any] = {"updated_at": ctx.at}
         if ctx.state_changed:
             wf = ctx.workflow
-            values["engine_state"] = self.codec.dumps(wf)
+            values["engine_state"] = self.codec.encode(wf)  # UTF-8 JSON, compressed by update_case
             ctx.after = project_work_items(wf)
             values["attention"] = queue_projection(ctx, ctx.before, ctx.after, self.script_engine)
             if ctx.status is None and wf.completed:
