@@ -161,6 +161,8 @@ def test_utc_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them():
     values = [AT, AT.replace(microsecond=0), SHANGHAI_AT, SHANGHAI_AT.replace(microsecond=0),
               datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
               datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+              datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),  # an hour later
+              AT, SHANGHAI_AT, AT,  # the same instant again (the last text is reused)
               datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))]
     for value in values:
         assert ours(value) == stock(value.astimezone(UTC).replace(tzinfo=None)), value

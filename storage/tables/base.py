@@ -39,14 +39,24 @@ class UTCDateTime(TypeDecorator):
 
 
 def _sqlite_utc_text(value):
+    global _last_utc_text
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
     if value.tzinfo is not timezone.utc:
         value = value.astimezone(timezone.utc)
+    last = _last_utc_text
+    if value == last[0]:  # a command binds its own time many times over (both in UTC: same instant)
+        return last[1]
     text = value.isoformat(" ")[:-6]  # without its "+00:00"
-    return text if value.microsecond else text + ".000000"
+    if not value.microsecond:
+        text += ".000000"
+    _last_utc_text = (value, text)
+    return text
+
+
+_last_utc_text: tuple = (None, None)
 
 
 # BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.
