@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from copy import copy
 from types import ModuleType
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -132,6 +133,7 @@ class _TaskConverter(TaskConverter):
         sid = _sid(task)
         pid = task._parent
         own = task.data
+        delta: dict[str, Any]
         if pid is None:
             parent_sid, data, delta = None, own, {}
         else:
