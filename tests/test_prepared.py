@@ -169,3 +169,22 @@ def test_utc_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them():
     assert ours(None) is None
     with pytest.raises(ValueError):
         ours(AT.replace(tzinfo=None))
+
+
+def test_a_command_writes_on_the_connection_it_read_on(db):
+    """Database.command_transaction(reading): the write transaction runs on the command's read
+    connection; a read transaction still open on it ends first (SQLite refuses BEGIN IMMEDIATE
+    inside one), the write sees rows committed meanwhile and is committed for everyone."""
+    with db.writer.begin() as conn:
+        values = _case_values(conn)
+    with db.reader.connect() as reading:
+        reading.execute(select(cases.c.id)).all()  # SQLAlchemy begins a read transaction for this
+        with db.writer.begin() as other:  # committed by someone else after that read
+            first = Prepared(insert(cases).returning(cases.c.id)).first(other, values)[0]
+        with db.command_transaction(reading) as writing:
+            assert writing is reading
+            assert writing.execute(select(cases.c.id).where(cases.c.id == first)).first() is not None
+            second = Prepared(insert(cases).returning(cases.c.id)).first(writing, values)[0]
+    with db.reader.connect() as conn:
+        assert conn.execute(select(cases.c.id).where(cases.c.id.in_([first, second]))).scalars().all() \
+            == sorted([first, second])
