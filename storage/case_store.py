@@ -151,14 +151,15 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
     """Optimistic write: succeeds only if nobody changed the case since it was read, else
     StaleWrite (at once, or when the command's write batch is sent: storage/write_batch.py).
     `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state
-    (stored compressed) and attention, and status and ended_at when the command ended the case."""
+    (JSON text or its UTF-8 bytes, stored compressed) and attention, and status and ended_at when
+    the command ended the case."""
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
     if "engine_state" not in values:
         stmt = _UPDATE_HISTORY
     else:
         ended = "status" in values
         stmt = _UPDATE_END if ended else _UPDATE_STATE
-        params["state_blob"] = state_blob_codec.compress(values["engine_state"],
+        params["state_blob"] = state_blob_codec.compress(values["engine_state"],  # JSON text or bytes
                                                          _ENDED_LEVEL if ended else _RUNNING_LEVEL)
         params["engine_state"] = ""
     stmt.execute_guarded(conn, params)

@@ -55,10 +55,23 @@ class Database:
         )
 
     @contextmanager
-    def command_transaction(self) -> Iterator[Connection]:
+    def command_transaction(self, reading: Connection | None = None) -> Iterator[Connection]:
         """The write transaction of a case command. On PostgreSQL it is one round trip: BEGIN, the
         hot-path writes and COMMIT sent together (storage/write_batch.py); on SQLite an IMMEDIATE
-        transaction."""
+        transaction. `reading`: the connection (of `reader`) the command read and computed on, which
+        then writes too (one pool checkout per command instead of two); a read transaction still
+        open on it ends first, so the write sees everything committed since."""
+        if reading is not None:
+            if reading.in_transaction():
+                reading.rollback()  # a read (transaction) ends: nothing was written on it
+            if self.is_sqlite:
+                reading.execution_options(sqlite_begin="IMMEDIATE")  # this Connection only, not the pool's
+                with reading.begin():
+                    yield reading
+            else:
+                with reading.begin(), pipelined_transaction(reading):
+                    yield reading
+            return
         if self.is_sqlite:
             with self.writer.begin() as conn:
                 yield conn

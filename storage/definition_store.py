@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, func, insert, select
 
+from yijianshi.storage.prepared import Prepared
 from yijianshi.storage.tables import Case, Definition, DefinitionFile
 
 definitions = Definition.__table__
@@ -14,12 +15,14 @@ cases = Case.__table__
 
 _LATEST_ID = (select(definitions.c.id, definitions.c.key, definitions.c.version, definitions.c.name,
                      definitions.c.content_hash)
-              .where(definitions.c.key == bindparam("key")).order_by(definitions.c.version.desc()).limit(1))
+              .where(definitions.c.key == bindparam("key")).order_by(definitions.c.version.desc())
+              .limit(bindparam("one")).offset(bindparam("skip")))  # named: SQLite writes both
+_LATEST = Prepared(_LATEST_ID)  # read by every case start
 
 
 def latest(conn: Connection, key: str):
     """The newest version's identity (id, key, version, name, content_hash), without its spec."""
-    return conn.execute(_LATEST_ID, {"key": key}).first()
+    return _LATEST.first(conn, {"key": key, "one": 1, "skip": 0})
 
 
 def by_id(conn: Connection, definition_id: int):

@@ -35,7 +35,7 @@ class _Form:
     """One compiled form of a statement: SQL text, how to order and convert parameters, and how to
     convert result rows."""
 
-    __slots__ = ("make_row", "names", "positional", "processors", "result_processors", "sql")
+    __slots__ = ("make_row", "names", "positional", "processed", "processors", "result_processors", "sql")
 
     def __init__(self, statement, dialect, column_keys: list[str] | None):
         compiled = statement.compile(dialect=dialect, column_keys=column_keys)
@@ -50,6 +50,9 @@ class _Form:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.processors[name] = processor
+        # (position or name, processor) of the parameters that need converting
+        self.processed = [(i if self.positional else name, self.processors[name])
+                          for i, name in enumerate(self.names) if name in self.processors]
         self.make_row: Callable[[Iterable[Any]], tuple[Any, ...]] | None = None
         self.result_processors: list[Callable[[Any], Any] | None] = []
         # What a SELECT selects, or what an INSERT, UPDATE or DELETE returns (none: no rows).
@@ -60,16 +63,13 @@ class _Form:
             self.result_processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
 
     def parameters(self, values: Mapping[str, Any]):
-        processors = self.processors
-        if self.positional:
-            out = []
-            for name in self.names:
-                value = values[name]
-                p = processors.get(name)
-                out.append(value if p is None or value is None else p(value))
-            return out
-        return {name: (values[name] if (p := processors.get(name)) is None or values[name] is None
-                       else p(values[name])) for name in self.names}
+        out: Any = [values[name] for name in self.names] if self.positional \
+            else {name: values[name] for name in self.names}
+        for key, processor in self.processed:
+            value = out[key]
+            if value is not None:
+                out[key] = processor(value)
+        return out
 
     def row(self, raw: Sequence[Any] | None) -> Any:
         if raw is None or self.make_row is None:

@@ -19,9 +19,11 @@ STATE_DICT = (
 _DICTS = {zlib.adler32(STATE_DICT): STATE_DICT}
 
 
-def compress(state_json: str, level: int) -> bytes:
+def compress(state_json: str | bytes, level: int) -> bytes:
+    """The blob of a state's JSON (text, or its UTF-8 bytes)."""
     packer = zlib.compressobj(level, zdict=STATE_DICT)
-    return packer.compress(state_json.encode("utf-8")) + packer.flush()
+    data = state_json if isinstance(state_json, bytes) else state_json.encode("utf-8")
+    return packer.compress(data) + packer.flush()
 
 
 def decompress(blob: bytes) -> str:

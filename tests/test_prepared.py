@@ -141,3 +141,50 @@ def test_a_statement_compiled_for_one_dialect_is_never_used_for_another(tmp_path
     assert "%(" in stmt._form(FakeConn(pg)).sql or "%s" in stmt._form(FakeConn(pg)).sql
     assert stmt._form(FakeConn(sqlite)) is not stmt._form(FakeConn(pg))
     assert stmt._form(FakeConn(sqlite)) is stmt._form(FakeConn(create_engine("sqlite://").dialect))
+
+
+@pytest.mark.unit
+def test_utc_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them():
+    """UTCDateTime's own SQLite bind processor (isoformat instead of SQLAlchemy's seven-field
+    format) stores the very text SQLAlchemy's DATETIME would: whole seconds, other zones and early
+    years included, so stored rows compare and sort as before."""
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.dialects.sqlite import DATETIME
+
+    from yijianshi.storage.tables.base import UTCDateTime
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)  # as prepared.py and SQLAlchemy take it
+    stock = DATETIME().bind_processor(dialect)
+    values = [AT, AT.replace(microsecond=0), SHANGHAI_AT, SHANGHAI_AT.replace(microsecond=0),
+              datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
+              datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+              datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),  # an hour later
+              AT, SHANGHAI_AT, AT,  # the same instant again (the last text is reused)
+              datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))]
+    for value in values:
+        assert ours(value) == stock(value.astimezone(UTC).replace(tzinfo=None)), value
+    assert ours(None) is None
+    with pytest.raises(ValueError):
+        ours(AT.replace(tzinfo=None))
+
+
+def test_a_command_writes_on_the_connection_it_read_on(db):
+    """Database.command_transaction(reading): the write transaction runs on the command's read
+    connection; a read transaction still open on it ends first (SQLite refuses BEGIN IMMEDIATE
+    inside one), the write sees rows committed meanwhile and is committed for everyone."""
+    with db.writer.begin() as conn:
+        values = _case_values(conn)
+    with db.reader.connect() as reading:
+        reading.execute(select(cases.c.id)).all()  # SQLAlchemy begins a read transaction for this
+        with db.writer.begin() as other:  # committed by someone else after that read
+            first = Prepared(insert(cases).returning(cases.c.id)).first(other, values)[0]
+        with db.command_transaction(reading) as writing:
+            assert writing is reading
+            assert writing.execute(select(cases.c.id).where(cases.c.id == first)).first() is not None
+            second = Prepared(insert(cases).returning(cases.c.id)).first(writing, values)[0]
+    with db.reader.connect() as conn:
+        assert conn.execute(select(cases.c.id).where(cases.c.id.in_([first, second]))).scalars().all() \
+            == sorted([first, second])

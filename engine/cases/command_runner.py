@@ -99,11 +99,11 @@ class CommandRunner:
                     with command_time(ctx.at):
                         body(ctx)
                         values = self.prepare(ctx)
-                if values is None and not ctx.writes:
-                    new_version = ctx.head.version
-                else:
-                    with self.db.command_transaction() as conn:
-                        new_version = self.apply(conn, ctx, values).version
+                    if values is None and not ctx.writes:
+                        new_version = ctx.head.version
+                    else:  # on the same connection: the reads are done, no engine step runs any more
+                        with self.db.command_transaction(conn) as writing:
+                            new_version = self.apply(writing, ctx, values).version
             except (ConcurrencyConflict, StaleWrite, Disconnected):
                 # StaleWrite: the version check failed when the batched writes reached PostgreSQL.
                 # Disconnected: the connection was found dead (the database restarted); it is
@@ -190,7 +190,7 @@ class CommandRunner:
         values: dict[str, Any] = {"updated_at": ctx.at}
         if ctx.state_changed:
             wf = ctx.workflow
-            values["engine_state"] = self.codec.dumps(wf)
+            values["engine_state"] = self.codec.encode(wf)  # UTF-8 JSON, compressed by update_case
             ctx.after = project_work_items(wf)
             values["attention"] = queue_projection(ctx, ctx.before, ctx.after, self.script_engine)
             if ctx.status is None and wf.completed:

@@ -128,22 +128,22 @@ class CaseService:
                 # listed by whom it is for, as a web start names it
                 meta = definition.meta_for(following.item.process_id, following.item.task_spec)
                 case_title_ = case_title(row.name, meta.form if meta else None, start_form or {})
-        last = following or ctx
-        with self.db.command_transaction() as conn:
-            case_id = store.insert_case(conn, dict(
-                definition_id=row.id, definition_key=row.key, business_key=business_key,
-                title=case_title_, status="running", version=0, engine_state="",
-                started_by=owner, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
-            ))
-            ctx.head = dataclasses.replace(head, id=case_id, title=case_title_)
-            written = self.runner.apply(conn, ctx, values)
-            if following is not None:
-                following.head = written
-                written = self.runner.apply(conn, following, following_values)
-            new_version = written.version
-            summary = summary_of(case_id, new_version, last)
-            if within is not None:
-                within(conn, summary)
+            last = following or ctx
+            with self.db.command_transaction(conn) as conn:  # the reads are done: write on it
+                case_id = store.insert_case(conn, dict(
+                    definition_id=row.id, definition_key=row.key, business_key=business_key,
+                    title=case_title_, status="running", version=0, engine_state="",
+                    started_by=owner, started_at=at, updated_at=at, history_seq=0, history_head=h.GENESIS,
+                ))
+                ctx.head = dataclasses.replace(head, id=case_id, title=case_title_)
+                written = self.runner.apply(conn, ctx, values)
+                if following is not None:
+                    following.head = written
+                    written = self.runner.apply(conn, following, following_values)
+                new_version = written.version
+                summary = summary_of(case_id, new_version, last)
+                if within is not None:
+                    within(conn, summary)
         self.runner.cache.put(case_id, new_version, wf, last.after or last.before)
         log.info("case started", extra={"case_id": case_id, "actor": actor.id, "event": h.CASE_STARTED})
         return summary

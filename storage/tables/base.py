@@ -6,6 +6,7 @@ from datetime import timezone
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, Table, TypeDecorator
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -21,6 +22,15 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def bind_processor(self, dialect):
+        impl = self.impl_instance.dialect_impl(dialect)
+        if not isinstance(impl, SQLITE_DATETIME) or impl._storage_format != SQLITE_DATETIME._storage_format:
+            return super().bind_processor(dialect)
+        # SQLite keeps the text SQLAlchemy's DATETIME writes ("2026-01-02 03:04:05.000006"); the same
+        # text from isoformat, without the dict of seven fields SQLAlchemy formats per value (a command
+        # binds a dozen timestamps).
+        return _sqlite_utc_text
 
     def process_result_value(self, value, dialect):
         if value is None:
@@ -40,6 +50,27 @@ class HexDigest(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else bytes(value).hex()
+
+
+def _sqlite_utc_text(value):
+    global _last_utc_text
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    last = _last_utc_text
+    if value == last[0]:  # a command binds its own time many times over (both in UTC: same instant)
+        return last[1]
+    text = value.isoformat(" ")[:-6]  # without its "+00:00"
+    if not value.microsecond:
+        text += ".000000"
+    _last_utc_text = (value, text)
+    return text
+
+
+_last_utc_text: tuple = (None, None)
 
 
 # BigInteger ids on PostgreSQL, but SQLite only autoincrements a plain INTEGER primary key.
