@@ -2,6 +2,7 @@
 running, with another process doing ordinary work, and with that process running hostile scripts.
 
     python bench/hostile_script.py [--samples 100] [--rounds 10] [--hostile-threads 2] [--probe pow] [--cpu 1.0]
+                                   [--no-gate]
 
 Measures, each as p50 / p99 / max in milliseconds:
 - start+complete: start a case of tests/fixtures/hostile.bpmn and complete its first step (which
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from yijianshi.engine.access.actors import Actor  # noqa: E402
 from yijianshi.engine.composition import System  # noqa: E402
 from yijianshi.engine.errors import ScriptError  # noqa: E402
+from yijianshi.engine.scripting.foreground_gate import FOREGROUND  # noqa: E402
 from yijianshi.engine.scripting.sandbox import RestrictedEnvironment  # noqa: E402
 from yijianshi.engine.settings import Settings  # noqa: E402
 from yijianshi.web.app import create_app  # noqa: E402
@@ -153,7 +155,8 @@ class Attack:
     def __init__(self, home: str, args: argparse.Namespace):
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--attacker", home, "--probe", args.probe,
-             "--hostile-threads", str(args.hostile_threads), "--cpu", str(args.cpu)],
+             "--hostile-threads", str(args.hostile_threads), "--cpu", str(args.cpu),
+             *(["--no-gate"] if args.no_gate else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.offs = threading.Semaphore(0)
@@ -200,8 +203,12 @@ def main() -> None:
     ap.add_argument("--hostile-threads", type=int, default=2)
     ap.add_argument("--probe", default="pow", help="a probe of tests/fixtures/hostile.bpmn")
     ap.add_argument("--cpu", type=float, default=1.0, help="the script CPU limit, seconds")
+    ap.add_argument("--no-gate", action="store_true",
+                    help="without the foreground gate (engine/scripting/foreground_gate.py), for comparison")
     ap.add_argument("--attacker", metavar="HOME", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.no_gate:
+        FOREGROUND.usable = False
     if args.attacker:
         attacker(args.attacker, args.probe, args.hostile_threads, args.cpu)
         return
@@ -215,7 +222,7 @@ def main() -> None:
         client = create_app(system, {"SECRET_KEY": "bench", "ACCOUNT_CACHE_SECONDS": 0}).test_client()
         print(f"hostile_script: {args.rounds} rounds of {args.samples} samples idle, then the same while "
               f"another process runs the '{args.probe}' probe in {args.hostile_threads} threads; "
-              f"script CPU limit {args.cpu:g} s")
+              f"script CPU limit {args.cpu:g} s{'; foreground gate off' if args.no_gate else ''}")
         per_call_costs(system)
         measure(system, client, 10)  # warm-up: workers, caches, pool
         idle: dict[str, list[float]] = {}

@@ -40,13 +40,45 @@ class ForegroundGate:
     def __init__(self, directory: Path, usable: bool = True):
         self.directory = directory
         self.usable = usable
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # also guards the files (a transition probes them too)
         self._depth: dict[int, int] = {}  # pieces of foreground work in progress, per thread
         self._count = 0  # their sum: this process holds the gate while it is above zero
-        self._held: int | None = None  # this process's shared hold on the gate file
+        self._held = False  # whether this process holds the gate file shared
+        self._files: tuple[int, Path, int, int] | None = None  # pid, directory, hold and probe fds
 
-    def _open(self) -> int:
-        return os.open(self.directory / "foreground", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def _fds(self) -> tuple[int, int]:
+        """This process's two open files of the gate: one to hold it shared, one to probe it
+        exclusively (flock locks belong to an open file, so a forked child opens its own)."""
+        files = self._files
+        if files is None or files[0] != os.getpid() or files[1] != self.directory:
+            path = self.directory / "foreground"
+            hold = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                probe = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            except OSError:
+                os.close(hold)
+                raise
+            if files is not None and files[0] == os.getpid():
+                os.close(files[2])
+                os.close(files[3])
+            files = self._files = (os.getpid(), self.directory, hold, probe)
+        return files[2], files[3]
+
+    def _try_exclusive(self) -> bool | None:
+        """Take the gate exclusively for a moment: True when nobody holds it, and then the caller
+        must `_end_exclusive`; False when someone does; None when it cannot be opened."""
+        try:
+            probe = self._fds()[1]
+        except OSError:
+            return None
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        return True
+
+    def _end_exclusive(self) -> None:
+        fcntl.flock(self._fds()[1], fcntl.LOCK_UN)
 
     # -- the foreground side ------------------------------------------------------------------
     @contextmanager
@@ -103,55 +135,39 @@ class ForegroundGate:
             return
         if before == 0:
             try:
-                self._held = self._open()
-                fcntl.flock(self._held, fcntl.LOCK_SH)
+                fcntl.flock(self._fds()[0], fcntl.LOCK_SH)
             except OSError:
-                self._release()
                 return
+            self._held = True
             self._signal_running(signal.SIGSTOP)
         elif self._count == 0:
-            self._release()
+            if self._held:
+                self._held = False
+                fcntl.flock(self._fds()[0], fcntl.LOCK_UN)
             self.resume_if_free()
-
-    def _release(self) -> None:
-        if self._held is not None:
-            os.close(self._held)  # closing drops the shared lock
-            self._held = None
 
     # -- the paused calls' side ---------------------------------------------------------------
     def busy(self) -> bool:
         """Whether foreground work is in progress anywhere on this machine."""
         if not self.usable:
             return False
-        try:
-            fd = self._open()
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        finally:
-            os.close(fd)  # also drops the exclusive lock, when it was taken
-        return False
+        with self._lock:
+            free = self._try_exclusive()
+            if free:
+                self._end_exclusive()
+            return free is False
 
     def resume_if_free(self) -> None:
-        """Resume the paused calls unless foreground work is in progress somewhere."""
+        """Resume the paused calls unless foreground work is in progress somewhere (whoever ends
+        it last resumes them)."""
         if not self.usable:
             return
-        try:
-            fd = self._open()
-        except OSError:
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return  # someone is serving: whoever ends last resumes them
-        try:
-            self._signal_running(signal.SIGCONT)
-        finally:
-            os.close(fd)
+        with self._lock:
+            if self._try_exclusive():
+                try:
+                    self._signal_running(signal.SIGCONT)
+                finally:
+                    self._end_exclusive()
 
     def register(self, pid: int) -> int | None:
         """Mark a demoted worker as one to pause; returns the held file (for `unregister`)."""
