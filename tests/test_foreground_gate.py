@@ -265,3 +265,26 @@ def test_a_call_paused_by_a_process_that_died_is_resumed_by_its_waiting_thread(g
         thread.join(30)
         pool.close()
     assert len(outcome) == 1 and "CPU 时间限制" in str(outcome[0])
+
+
+def test_only_a_long_call_lets_its_waiting_thread_step_aside(gate, monkeypatch):
+    """Waiting for a short script is still serving someone (long calls elsewhere stay paused);
+    waiting for one that has been demoted is not (its own script must not be paused by it)."""
+    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=2))
+    env = IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
+    counts: list[int] = []
+    answered = worker_pool.ScriptWorker._answered
+    monkeypatch.setattr(worker_pool.ScriptWorker, "_answered",
+                        lambda self, seconds: counts.append(gate._count) or answered(self, seconds))
+    try:
+        with gate.foreground():
+            assert env.evaluate("len(x) + 1", {"x": [1, 2]}) == 3
+            assert counts and set(counts) == {1}, counts
+            counts.clear()
+            with pytest.raises(ScriptError):
+                env.evaluate(SPIN, {})
+            assert counts[0] == 1 and counts[-1] == 0, counts
+            assert gate._count == 1
+    finally:
+        pool.close()
+    assert gate._count == 0

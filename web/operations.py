@@ -76,14 +76,28 @@ def scrape_registry(engine, multiprocess_mode: bool) -> CollectorRegistry:
     return registry
 
 
+class Foreground:
+    """WSGI middleware: answering a request (from the request context's push to the response made)
+    is foreground work (engine/scripting/foreground_gate.py): long script calls on this machine pause
+    meanwhile. Sending the response's bytes is not: a client that never reads them must not keep
+    the gate."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        with FOREGROUND.foreground():
+            return self.app(environ, start_response)
+
+
 def init_operations(app: Flask, system) -> None:
+    app.wsgi_app = Foreground(app.wsgi_app)  # type: ignore[method-assign]
     multiprocess_mode = system.settings.prometheus_multiproc_dir is not None
     app.extensions["yijianshi.metrics"] = scrape_registry(system.engine, multiprocess_mode)
     app.register_blueprint(bp)
 
     @app.before_request
     def _start():
-        g._foreground = FOREGROUND.enter()  # long scripts pause while a request is answered
         g._started = time.perf_counter()
         g._log_token = bind(request_id=request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16],
                             method=request.method, path=request.path)
@@ -107,9 +121,6 @@ def init_operations(app: Flask, system) -> None:
 
     @app.teardown_request
     def _end(_exc):
-        foreground = g.pop("_foreground", None)
-        if foreground is not None:
-            FOREGROUND.leave(foreground)
         token = g.pop("_log_token", None)
         if token is not None:
             try:

@@ -23,6 +23,7 @@ import signal
 import socket
 import threading
 import time
+from contextlib import ExitStack
 from multiprocessing.connection import Connection
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +141,10 @@ class ScriptWorker:
 
     def call(self, request: bytes) -> tuple:
         """Send one request and wait for its answer within the limits; raises WorkerDied."""
+        with ExitStack() as aside:
+            return self._call(request, aside)
+
+    def _call(self, request: bytes, aside: ExitStack) -> tuple:
         limits = self.limits
         try:
             if not self.ready and not self.conn.poll(STARTUP_S):
@@ -154,6 +159,9 @@ class ScriptWorker:
                 used = self.cpu_time()
                 if used is None or used - self.cpu_base > DEMOTE_AFTER_CPU_S:
                     self.demote()  # a long call: from now on it runs only on CPU time nobody else wants
+                    # The thread waiting for it is no longer serving anyone (a short call keeps it
+                    # foreground work: waiting on one does not let long calls elsewhere run).
+                    aside.enter_context(FOREGROUND.stepped_aside())
                     self._gate()
                 else:
                     ready = self._answered(DEMOTE_CHECK_S)  # waiting for a core, or for a reply
@@ -342,8 +350,7 @@ class ScriptWorkerPool:
                 self._give_back(worker)
                 raise
             try:
-                with FOREGROUND.stepped_aside():  # waiting for its own script pauses nothing
-                    answer = worker.call(request)
+                answer = worker.call(request)
             except BaseException:
                 worker.kill()
                 raise
