@@ -195,16 +195,18 @@ def test_a_demoted_call_is_looked_at_only_when_it_could_next_reach_a_mark():
     its wall-time ceiling; at least MIN_CHECK_S apart, and a stopped call is looked at for a slot."""
     worker = ScriptWorker.__new__(ScriptWorker)
     worker.limits = ScriptLimits(cpu_seconds=1.0)
-    worker.stopped, worker.slot, worker.gated = False, None, None
+    worker.stopped, worker.slot, worker.gated, worker.stalled = False, None, None, False
     started = time.monotonic()
     assert worker._next_look(started, 0.005) == pytest.approx(worker_pool.SLOT_AFTER_CPU_S - 0.005)
     worker.slot = object()
     assert worker._next_look(started, 0.2) == pytest.approx(0.8)
     assert worker._next_look(started, 0.999) == worker_pool.MIN_CHECK_S
     assert worker._next_look(started - worker.limits.wall_seconds + 0.01, 0.2) == pytest.approx(0.01, abs=0.005)
-    worker.gated = 3  # registered with the foreground gate: looked at in case its pauser died
+    worker.gated = 3  # registered with the foreground gate: looked at for the gate's opening
+    assert worker._next_look(started, 0.2) == worker_pool.GATE_RUNNING_CHECK_S
+    worker.stalled = True  # it has not run since the last look: paused (or starved)
     assert worker._next_look(started, 0.2) == worker_pool.GATE_CHECK_S
-    worker.gated = None
+    worker.gated, worker.stalled = None, False
     worker.stopped = True
     assert worker._next_look(started, 0.2) == worker_pool.STOPPED_CHECK_S
 

@@ -1,25 +1,28 @@
 """The foreground gate: while anyone on this machine is serving a person (a web request, a case
-command, a sign-in), the long script calls that were demoted (worker_pool.py) are paused, and they
-go on when the last such piece of work ends.
+command, a sign-in), the long script calls that were demoted (worker_pool.py) are paused; they go on
+once no such work has been in progress for LINGER_S.
 
 A demoted call already runs at SCHED_IDLE, so the kernel gives it only CPU time nobody else wants;
-measured on a 2-vCPU machine that still left a request 1.5-2x slower at the 99th percentile while a
-burner ran on the other core (shared caches, memory bandwidth, the hypervisor). Pausing the burner
-for the few milliseconds a request takes removes that. The demoted call loses wall time, not CPU
-time (its limit counts CPU time); under constant foreground work it can run into its wall-time
-ceiling, as a starved call always could.
+measured on a 2-vCPU machine that still left a request 1.5-2.5x slower at the 99th percentile while
+a burner ran on the other core (shared caches, memory bandwidth, the hypervisor), and stopping and
+starting it around every single request cost every request a few tenths of a millisecond instead.
+So foreground work pauses the calls at once, and they stay paused through a quick succession of
+requests. A paused call loses wall time, not CPU time (its limit counts CPU time); under constant
+foreground work it can run into its wall-time ceiling, as a starved call always could.
 
 Machine-wide, across every process of this user, with files in the long-call slots' directory:
-- `foreground`: every process with foreground work in progress holds a shared `flock` on it. The
-  process that ends the last piece of foreground work takes it exclusively for a moment (which only
-  succeeds when no other process holds it shared) and resumes the paused calls.
+- `foreground`: every process with foreground work in progress holds a shared `flock` on it, and
+  sets its modification time when its work ends. Whether anyone holds it is seen by trying to take
+  it exclusively for a moment.
 - `running-<pid>`: one per demoted call that may run, locked exclusively by the process that waits
-  for it. A file whose lock is free belongs to a process that has died and is removed; a worker's
-  pid cannot be reused before its waiting process has it reaped, and that process removes the file
-  first, so a signal never reaches another process.
+  for it. Foreground work beginning stops (SIGSTOP) every registered call; the waiting threads
+  resume their own calls (SIGCONT) when the gate has been free for LINGER_S. A file whose lock is
+  free belongs to a process that has died and is removed; a worker's pid cannot be reused before
+  its waiting process has it reaped, and that process removes the file first, so a signal never
+  reaches another process.
 
-A thread that waits for its own script steps aside (`stepped_aside`): a request whose script is
-long does not pause that script."""
+A thread waiting for its own script once that call has been demoted steps aside (`stepped_aside`):
+a request whose script is long does not pause that script."""
 from __future__ import annotations
 
 import fcntl
@@ -27,6 +30,7 @@ import functools
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, ParamSpec, TypeVar
@@ -34,6 +38,7 @@ from typing import Callable, Iterator, ParamSpec, TypeVar
 from yijianshi.engine.scripting.long_call_slots import shared_directory
 
 PREFIX = "running-"
+LINGER_S = 0.01  # seconds without foreground work before paused calls go on
 
 
 class ForegroundGate:
@@ -128,7 +133,7 @@ class ForegroundGate:
 
     def _add(self, change: int) -> None:
         """Change this process's count (under the lock): hold the gate and pause the running calls
-        when it leaves zero, let go and resume them when it comes back to zero."""
+        when it leaves zero, mark the time and let go when it comes back to zero."""
         before = self._count
         self._count += change
         if not self.usable or not change:
@@ -143,8 +148,9 @@ class ForegroundGate:
         elif self._count == 0:
             if self._held:
                 self._held = False
-                fcntl.flock(self._fds()[0], fcntl.LOCK_UN)
-            self.resume_if_free()
+                hold = self._fds()[0]
+                os.utime(hold)  # when foreground work last ended here: the paused calls wait LINGER_S more
+                fcntl.flock(hold, fcntl.LOCK_UN)
 
     # -- the paused calls' side ---------------------------------------------------------------
     def busy(self) -> bool:
@@ -157,17 +163,17 @@ class ForegroundGate:
                 self._end_exclusive()
             return free is False
 
-    def resume_if_free(self) -> None:
-        """Resume the paused calls unless foreground work is in progress somewhere (whoever ends
-        it last resumes them)."""
-        if not self.usable:
-            return
-        with self._lock:
-            if self._try_exclusive():
-                try:
-                    self._signal_running(signal.SIGCONT)
-                finally:
-                    self._end_exclusive()
+    def may_run(self) -> bool:
+        """Whether a paused call may go on: no foreground work in progress on this machine, and
+        none ended within the last LINGER_S (work that comes in a quick succession of pieces keeps
+        the calls paused, rather than stopping and starting them between every two)."""
+        if self.busy():
+            return False
+        try:
+            ended = os.stat(self._fds()[0]).st_mtime_ns
+        except OSError:
+            return True
+        return time.time_ns() - ended >= LINGER_S * 1e9
 
     def register(self, pid: int) -> int | None:
         """Mark a demoted worker as one to pause; returns the held file (for `unregister`)."""

@@ -41,9 +41,11 @@ STARTUP_S = 30.0  # a new worker must be ready within this
 MIN_CHECK_S = 0.005
 STOPPED_CHECK_S = 0.05
 # A demoted call that may run is paused while anyone on the machine is serving a person
-# (foreground_gate.py); whoever ends that work resumes it, and its waiting thread looks at least
-# this often, in case the process that paused it died before it could.
-GATE_CHECK_S = 0.2
+# (foreground_gate.py), and its waiting thread resumes it once the gate has been free for a moment:
+# it looks this often while the call has not run since its last look (paused, or starved), and at
+# least every GATE_RUNNING_CHECK_S while it runs.
+GATE_CHECK_S = 0.01
+GATE_RUNNING_CHECK_S = 0.1
 # A call that has used this much CPU time (ordinary scripts and expressions use 0.2-1.7 ms, the first
 # calls on a fresh worker the most) is demoted to Linux's SCHED_IDLE policy for the rest of its life:
 # whatever it burns up to its CPU limit then comes only from time no other process wants, so web
@@ -130,6 +132,7 @@ class ScriptWorker:
         self.slot: Slot | None = None  # a long-call slot, held while a demoted call runs
         self.stopped = False  # a demoted call waiting for a slot (SIGSTOP)
         self.gated: int | None = None  # registered with the foreground gate (a held lock file)
+        self.stalled = False  # a gated call that had not run since the look before
         self.checks = 0  # times the parent woke to look at a call in progress (for tests and figures)
         self._reply = select.poll()  # one poll object per worker: waiting costs a system call, nothing more
         self._reply.register(self.conn.fileno(), select.POLLIN)
@@ -165,16 +168,19 @@ class ScriptWorker:
                     self._gate()
                 else:
                     ready = self._answered(DEMOTE_CHECK_S)  # waiting for a core, or for a reply
+            ran = -1.0  # the call's CPU time at the last look
             while not ready:
                 over = self._over_limit(started)
                 if over is not None:
                     self.kill()
                     raise WorkerDied(over)
                 used = self._used()
+                self.stalled = used <= ran
                 if self.slot is None and (self.stopped or used > SLOT_AFTER_CPU_S):
                     self._take_slot()
-                elif not self.stopped:
-                    self._gate()
+                elif not self.stopped and (self.gated is None or self.stalled):
+                    self._gate()  # it has not run since the last look: paused by the gate, or starved
+                ran = used
                 ready = self._answered(self._next_look(started, used))
             data = self.conn.recv_bytes(limits.max_reply_bytes + 4096)
         except (EOFError, OSError) as err:
@@ -201,7 +207,7 @@ class ScriptWorker:
             return STOPPED_CHECK_S
         mark = SLOT_AFTER_CPU_S if self.slot is None and used <= SLOT_AFTER_CPU_S else self.limits.cpu_seconds
         wall_left = self.limits.wall_seconds - (time.monotonic() - started)
-        gate = GATE_CHECK_S if self.gated is not None else wall_left
+        gate = wall_left if self.gated is None else GATE_CHECK_S if self.stalled else GATE_RUNNING_CHECK_S
         return max(MIN_CHECK_S, min(mark - used, wall_left, gate))
 
     @property
@@ -261,7 +267,7 @@ class ScriptWorker:
         if self.gated is None:
             self.gated = FOREGROUND.register(self.pid)
         try:
-            if self.gated is None or not FOREGROUND.busy():
+            if self.gated is None or FOREGROUND.may_run():
                 os.kill(self.pid, signal.SIGCONT)
                 if self.gated is None or not FOREGROUND.busy():
                     return
