@@ -19,13 +19,10 @@ import pytest
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.composition import System
 from yijianshi.engine.settings import Settings
-from yijianshi.engine.clock import ControlledClock
 from yijianshi.engine.errors import ScriptError
-from yijianshi.engine.modeling.lint.time_expressions import _BundledCalendar
 from yijianshi.engine.scripting import foreground_gate, worker_pool
 from yijianshi.engine.scripting.foreground_gate import PREFIX, ForegroundGate
-from yijianshi.engine.scripting.isolated import IsolatedEnvironment
-from yijianshi.engine.scripting.worker_pool import ScriptLimits, ScriptWorkerPool
+from tests.script_support import env, pool, wait_for  # noqa: F401 - fixtures
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SPIN = "pow(3, 1 << 30000, (1 << 30000) - 1)"  # one C call of many seconds
@@ -39,16 +36,6 @@ def _state(pid: int) -> bytes:
     state = fields["State"].split()[0].encode()
     pending = int(fields["ShdPnd"], 16) | int(fields["SigPnd"], 16)
     return b"T" if state == b"T" or pending & (1 << (signal.SIGSTOP - 1)) else state
-
-
-def _wait_for(condition, timeout: float = 5.0):
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    return condition()
 
 
 @pytest.fixture
@@ -74,7 +61,7 @@ def _free_after_linger(gate: ForegroundGate, timed: bool = True) -> None:
     """Once foreground work ends, paused calls may go on only after LINGER_S more."""
     assert not gate.busy()
     ended = time.monotonic()
-    assert _wait_for(gate.may_run, 2.0), "the gate stayed shut"
+    assert wait_for(gate.may_run, 2.0), "the gate stayed shut"
     if timed:
         assert time.monotonic() - ended >= foreground_gate.LINGER_S * 0.5
 
@@ -83,7 +70,7 @@ def test_foreground_work_pauses_a_registered_call_until_the_last_piece_ends(gate
     held = gate.register(burner.pid)
     try:
         outer = gate.enter()
-        assert _wait_for(lambda: _state(burner.pid) == b"T"), "not paused by foreground work"
+        assert wait_for(lambda: _state(burner.pid) == b"T"), "not paused by foreground work"
         inner = gate.enter()  # nested: a command inside a request
         gate.leave(inner)
         time.sleep(0.05)
@@ -113,7 +100,7 @@ def test_foreground_work_in_another_process_holds_the_gate(gate, burner):
     other = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert other.stdout.readline() == "in\n"
-        assert _wait_for(lambda: _state(burner.pid) == b"T")
+        assert wait_for(lambda: _state(burner.pid) == b"T")
         assert gate.busy()
         mine = gate.enter()
         gate.leave(mine)  # this process's work ends, the other's does not: still paused
@@ -143,11 +130,11 @@ def test_a_thread_waiting_for_its_own_script_steps_aside(gate, burner):
     held = gate.register(burner.pid)
     try:
         token = gate.enter()
-        assert _wait_for(lambda: _state(burner.pid) == b"T")
+        assert wait_for(lambda: _state(burner.pid) == b"T")
         with gate.stepped_aside():
             assert not gate.busy(), "its own wait holds the gate"
             os.kill(burner.pid, signal.SIGCONT)  # as its waiting thread does
-        assert _wait_for(lambda: _state(burner.pid) == b"T"), "not paused again after the wait"
+        assert wait_for(lambda: _state(burner.pid) == b"T"), "not paused again after the wait"
         gate.leave(token)
         _free_after_linger(gate)
     finally:
@@ -167,11 +154,9 @@ def system(tmp_path):
     system.close()
 
 
-def test_a_long_script_is_paused_while_a_command_and_a_sign_in_run(gate, system, monkeypatch):
+def test_a_long_script_is_paused_while_a_command_and_a_sign_in_run(gate, system, env, monkeypatch):
     """The real pieces: a script worker running a long call registers itself once demoted; a case
     command and a sign-in elsewhere pause it; it still ends at its CPU limit."""
-    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=2))
-    env = IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -184,10 +169,10 @@ def test_a_long_script_is_paused_while_a_command_and_a_sign_in_run(gate, system,
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        pids = _wait_for(lambda: _registered(gate))
+        pids = wait_for(lambda: _registered(gate))
         assert pids, "the long call was not registered with the gate"
         pid = pids[0]
-        assert _wait_for(lambda: _state(pid) in (b"R", b"S")), "its own request paused it"
+        assert wait_for(lambda: _state(pid) in (b"R", b"S")), "its own request paused it"
 
         paused: list[bytes] = []
         accounts = system.accounts
@@ -196,7 +181,7 @@ def test_a_long_script_is_paused_while_a_command_and_a_sign_in_run(gate, system,
         accounts.create("gate_user", "Correct-Horse-42", "测试员", "front_desk")
         accounts.authenticate("gate_user", "Correct-Horse-42")
         assert paused == [b"T"], f"the script ran during a sign-in: {paused}"
-        assert _wait_for(lambda: _state(pid) in (b"R", b"S")), "not resumed after the sign-in"
+        assert wait_for(lambda: _state(pid) in (b"R", b"S")), "not resumed after the sign-in"
 
         paused.clear()
         cases = system.engine.cases
@@ -204,10 +189,9 @@ def test_a_long_script_is_paused_while_a_command_and_a_sign_in_run(gate, system,
         monkeypatch.setattr(cases.runner, "prepare", lambda ctx: paused.append(_state(pid)) or prepare(ctx))
         cases.start_case("hostile_script", {"probe": "none"}, Actor("clerk", frozenset({"front_desk"})))
         assert paused and set(paused) == {b"T"}, f"the script ran during a case command: {paused}"
-        assert _wait_for(lambda: _state(pid) in (b"R", b"S")), "not resumed after the command"
+        assert wait_for(lambda: _state(pid) in (b"R", b"S")), "not resumed after the command"
     finally:
         thread.join(30)
-        pool.close()
     assert len(outcome) == 1 and isinstance(outcome[0], ScriptError) and "CPU 时间限制" in str(outcome[0])
     assert not _registered(gate)
 
@@ -230,9 +214,7 @@ def test_a_web_request_pauses_a_registered_call(gate, burner, system, monkeypatc
         gate.unregister(burner.pid, held)
 
 
-def test_a_call_paused_by_a_process_that_died_is_resumed_by_its_waiting_thread(gate):
-    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=2))
-    env = IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
+def test_a_call_paused_by_a_process_that_died_is_resumed_by_its_waiting_thread(gate, env):
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -253,39 +235,33 @@ def test_a_call_paused_by_a_process_that_died_is_resumed_by_its_waiting_thread(g
     thread.start()
     other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
-        pid = _wait_for(lambda: _registered(gate))[0]
+        pid = wait_for(lambda: _registered(gate))[0]
         assert other.stdout.readline() == "in\n"
-        assert _wait_for(lambda: _state(pid) == b"T"), "not paused by the other process"
+        assert wait_for(lambda: _state(pid) == b"T"), "not paused by the other process"
         other.kill()  # dies holding the gate: nobody ends its work
         other.wait(10)
         t0 = time.monotonic()
-        assert _wait_for(lambda: _state(pid) in (b"R", b"S"), 3.0), "left paused by a dead process"
+        assert wait_for(lambda: _state(pid) in (b"R", b"S"), 3.0), "left paused by a dead process"
         assert time.monotonic() - t0 < 1.0
     finally:
         other.kill()
         thread.join(30)
-        pool.close()
     assert len(outcome) == 1 and "CPU 时间限制" in str(outcome[0])
 
 
-def test_only_a_long_call_lets_its_waiting_thread_step_aside(gate, monkeypatch):
+def test_only_a_long_call_lets_its_waiting_thread_step_aside(gate, env, monkeypatch):
     """Waiting for a short script is still serving someone (long calls elsewhere stay paused);
     waiting for one that has been demoted is not (its own script must not be paused by it)."""
-    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=2))
-    env = IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
     counts: list[int] = []
     answered = worker_pool.ScriptWorker._answered
     monkeypatch.setattr(worker_pool.ScriptWorker, "_answered",
                         lambda self, seconds: counts.append(gate._count) or answered(self, seconds))
-    try:
-        with gate.foreground():
-            assert env.evaluate("len(x) + 1", {"x": [1, 2]}) == 3
-            assert counts and set(counts) == {1}, counts
-            counts.clear()
-            with pytest.raises(ScriptError):
-                env.evaluate(SPIN, {})
-            assert counts[0] == 1 and counts[-1] == 0, counts
-            assert gate._count == 1
-    finally:
-        pool.close()
+    with gate.foreground():
+        assert env.evaluate("len(x) + 1", {"x": [1, 2]}) == 3
+        assert counts and set(counts) == {1}, counts
+        counts.clear()
+        with pytest.raises(ScriptError):
+            env.evaluate(SPIN, {})
+        assert counts[0] == 1 and counts[-1] == 0, counts
+        assert gate._count == 1
     assert gate._count == 0

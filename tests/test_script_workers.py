@@ -11,13 +11,11 @@ import time
 
 import pytest
 
-from yijianshi.engine.clock import ControlledClock
 from yijianshi.engine.errors import ScriptError
-from yijianshi.engine.modeling.lint.time_expressions import _BundledCalendar
 from yijianshi.engine.scripting import worker_pool, worker_zygote
-from yijianshi.engine.scripting.isolated import IsolatedEnvironment
 from yijianshi.engine.scripting.long_call_slots import LongCallSlots
-from yijianshi.engine.scripting.worker_pool import ScriptLimits, ScriptWorker, ScriptWorkerPool
+from yijianshi.engine.scripting.worker_pool import ScriptLimits, ScriptWorker
+from tests.script_support import env, pool, wait_for  # noqa: F401 - fixtures
 
 HOSTILE = "pow(3, 1 << 30000, (1 << 30000) - 1)"  # one C call of many seconds
 
@@ -39,35 +37,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_for(condition, timeout: float = 10.0):
-    ends = time.monotonic() + timeout
-    while time.monotonic() < ends:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    return condition()
-
-
-@pytest.fixture
-def pool():
-    pool = ScriptWorkerPool(ScriptLimits(cpu_seconds=0.6, memory_mb=256, max_workers=4))
-    yield pool
-    pool.close()
-
-
-@pytest.fixture
-def env(pool):
-    return IsolatedEnvironment(ControlledClock(), _BundledCalendar(), pool.limits, pool)
-
-
 def test_workers_are_forks_of_one_mother_and_are_ready_after_a_millisecond_of_cpu():
     limits = ScriptLimits()
     workers = [ScriptWorker(limits) for _ in range(4)]
     try:
         mother = worker_zygote.mother()
         assert int(_stat(mother.process.pid)[1]) == os.getpid()
-        assert all(_wait_for(lambda w=w: w.ready) for w in workers)
+        assert all(wait_for(lambda w=w: w.ready) for w in workers)
         assert {int(_stat(w.pid)[1]) for w in workers} == {mother.process.pid}
         # A fresh interpreter spent 17-27 ms of CPU before it could answer; a fork of the warmed,
         # frozen mother about 1.3 ms.
@@ -86,7 +62,7 @@ def test_a_killed_mother_is_replaced_on_the_next_start(env):
     fresh = ScriptWorker(ScriptLimits())
     try:
         assert fresh.mother is not old and fresh.mother.alive
-        assert _wait_for(lambda: fresh.ready)
+        assert wait_for(lambda: fresh.ready)
     finally:
         fresh.kill()
 
@@ -103,7 +79,7 @@ def test_a_call_that_burns_cpu_runs_at_idle_priority_and_a_cheap_call_keeps_its_
     thread = threading.Thread(target=lambda: _expect_limit(env, errors))
     thread.start()
     try:
-        idle = _wait_for(lambda: [p for p in _children(mother) if _policy(p) == os.SCHED_IDLE], 5.0)
+        idle = wait_for(lambda: [p for p in _children(mother) if _policy(p) == os.SCHED_IDLE], 5.0)
         assert len(idle) == 1, "the burning call's worker was not demoted to SCHED_IDLE"
         assert {_policy(p) for p in _children(mother)} - {os.SCHED_IDLE} <= {os.SCHED_OTHER}
     finally:
@@ -143,7 +119,7 @@ def test_long_calls_beyond_the_machines_slots_wait_stopped(env, monkeypatch, tmp
         return states if b"T" in states and b"R" in states else None
 
     try:
-        states = _wait_for(one_running_one_stopped, 5.0)
+        states = wait_for(one_running_one_stopped, 5.0)
         assert states, "two long calls ran at once with one slot"
     finally:
         for thread in threads:
@@ -165,7 +141,7 @@ def test_a_worker_killed_from_outside_is_reported_by_its_cause(env):
 
     thread = threading.Thread(target=run)
     thread.start()
-    busy = _wait_for(lambda: [p for p in _children(mother) if _policy(p) == os.SCHED_IDLE], 5.0)
+    busy = wait_for(lambda: [p for p in _children(mother) if _policy(p) == os.SCHED_IDLE], 5.0)
     os.kill(busy[0], signal.SIGKILL)  # as the kernel's OOM killer would
     thread.join(30)
     (err,) = outcome
