@@ -5,7 +5,8 @@ SQLAlchemy's per-execution machinery (execution context, parameter construction,
 cost about a quarter of a command's time; a command runs five or six of these statements. Here
 SQLAlchemy still writes the SQL and supplies the type conversions (`bind_processor`,
 `result_processor`); only the per-call bookkeeping is skipped. Everything else keeps using
-`Connection.execute`.
+`Connection.execute`. On PostgreSQL several rows of one INSERT go in one statement
+(INSERT ... VALUES (...), (...)): each statement costs psycopg's pipeline a send and a poll.
 
 A database opened with `Database(url, prepared=False)` runs these same statements through plain
 `Connection.execute` (the engine carries the choice as the execution option `PREPARED_OPTION`):
@@ -198,7 +199,8 @@ class Prepared:
             statement = self.statement.values([  # type: ignore[attr-defined]
                 {name: bindparam(flat, type_=table.c[name].type) for flat, name in row} for row in spec])
             compiled = statement.compile(dialect=conn.dialect)
-            fits = len(compiled.binds) == len(names) * count and len(compiled.string) <= MULTI_ROW_SQL_LENGTH
+            fits = (len(compiled.binds) == len(names) * count and not compiled.escaped_bind_names
+                    and len(compiled.string) <= MULTI_ROW_SQL_LENGTH)
             self._multi_forms[key] = (compiled.string, spec) if fits else None
         return self._multi_forms[key]
 
