@@ -5,7 +5,8 @@ SQLAlchemy's per-execution machinery (execution context, parameter construction,
 cost about a quarter of a command's time; a command runs five or six of these statements. Here
 SQLAlchemy still writes the SQL and supplies the type conversions (`bind_processor`,
 `result_processor`); only the per-call bookkeeping is skipped. Everything else keeps using
-`Connection.execute`.
+`Connection.execute`. On PostgreSQL several rows of one INSERT go in one statement
+(INSERT ... VALUES (...), (...)): each statement costs psycopg's pipeline a send and a poll.
 
 A database opened with `Database(url, prepared=False)` runs these same statements through plain
 `Connection.execute` (the engine carries the choice as the execution option `PREPARED_OPTION`):
@@ -16,7 +17,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import ResourceClosedError
 from sqlalchemy.sql import Executable
 
@@ -25,6 +26,13 @@ from yijianshi.storage.write_batch import StaleWrite, active_batch, check_discon
 # Execution option on the SQLAlchemy engine (set by Database): False runs every statement here
 # through plain Connection.execute.
 PREPARED_OPTION = "yijianshi_prepared"
+
+# On PostgreSQL several rows of one INSERT go in one statement, as many as keep it within what
+# psycopg caches the parsing of (at most 50 parameters and 4096 characters, psycopg/_queries.py):
+# a statement costs psycopg's pipeline a send and a poll, executemany one per row; a longer one
+# is parsed again on every execution, which costs more than it saves.
+MULTI_ROW_PARAMETERS = 50
+MULTI_ROW_SQL_LENGTH = 4096
 
 
 def _plain(conn: Connection) -> bool:
@@ -89,6 +97,7 @@ class Prepared:
     def __init__(self, statement: Executable):
         self.statement = statement
         self._forms: dict[tuple, _Form] = {}
+        self._multi_forms: dict[tuple, tuple[str, list] | None] = {}
 
     def _form(self, conn: Connection, keys: Iterable[str] | None = None) -> _Form:
         dialect = conn.dialect
@@ -140,20 +149,60 @@ class Prepared:
             conn.execute(self.statement, rows[0] if len(rows) == 1 else list(rows))
             return
         form = self._form(conn, rows[0].keys() if self._is_insert else None)
+        statements = self._statements(conn, form, [form.parameters(r) for r in rows])
         batch = active_batch(conn)
         if batch is not None:
-            if len(rows) == 1:
-                batch.add(form.sql, form.parameters(rows[0]))
-            else:
-                batch.add(form.sql, [form.parameters(r) for r in rows], many=True)
+            for sql, parameters, many in statements:
+                batch.add(sql, parameters, many=many)
             return
 
         def run(cur):
-            if len(rows) == 1:
-                cur.execute(form.sql, form.parameters(rows[0]))
-            else:
-                cur.executemany(form.sql, [form.parameters(r) for r in rows])
+            for sql, parameters, many in statements:
+                if many:
+                    cur.executemany(sql, parameters)
+                else:
+                    cur.execute(sql, parameters)
         self._run(conn, run)
+
+    def _statements(self, conn: Connection, form: _Form, rows: list) -> list[tuple[str, Any, bool]]:
+        """(sql, parameters, many) to send for these rows (converted by `form`): one statement, run
+        once per row when `many`; on PostgreSQL an INSERT returning nothing takes several rows a
+        statement (INSERT ... VALUES (...), (...))."""
+        if len(rows) == 1:
+            return [(form.sql, rows[0], False)]
+        per = MULTI_ROW_PARAMETERS // max(1, len(form.names))
+        if per < 2 or not self._multi_row(conn):
+            return [(form.sql, rows, True)]
+        out = []
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            multi = self._rows_form(conn, tuple(form.names), len(chunk)) if len(chunk) > 1 else None
+            if multi is None:
+                out.append((form.sql, chunk[0] if len(chunk) == 1 else chunk, len(chunk) > 1))
+            else:
+                sql, spec = multi
+                out.append((sql, {flat: row[name] for row, names in zip(chunk, spec) for flat, name in names}, False))
+        return out
+
+    def _multi_row(self, conn: Connection) -> bool:
+        return (self._is_insert and conn.dialect.name == "postgresql" and not conn.dialect.positional
+                and not getattr(self.statement, "_returning", ()))
+
+    def _rows_form(self, conn: Connection, names: tuple[str, ...], count: int) -> tuple[str, list] | None:
+        """The SQL of one INSERT of `count` rows with these columns, parameters named name__i, and
+        for each row its (parameter, column) pairs; None when SQLAlchemy would add parameters of its
+        own (a column's Python-side default) or the SQL is too long for the driver to cache."""
+        key = (type(conn.dialect), names, count)
+        if key not in self._multi_forms:
+            table = self.statement.table  # type: ignore[attr-defined]
+            spec = [[(f"{name}__{i}", name) for name in names] for i in range(count)]
+            statement = self.statement.values([  # type: ignore[attr-defined]
+                {name: bindparam(flat, type_=table.c[name].type) for flat, name in row} for row in spec])
+            compiled = statement.compile(dialect=conn.dialect)
+            fits = (len(compiled.binds) == len(names) * count and not compiled.escaped_bind_names
+                    and len(compiled.string) <= MULTI_ROW_SQL_LENGTH)
+            self._multi_forms[key] = (compiled.string, spec) if fits else None
+        return self._multi_forms[key]
 
     def first(self, conn: Connection, values: Mapping[str, Any]):
         """The first row (a named tuple with SQLAlchemy's type conversions applied) or None."""

@@ -55,12 +55,15 @@ class WriteBatch:
         pending, self.pending = self.pending, []
         if last is not None:
             pending.append((*last, False))
+        # One cursor for the statements whose results nobody reads (the driver keeps each one's
+        # result on its cursor until the next replaces it), another for `last`.
         cursors: list[Any] = []
         try:
             with self.dbapi_connection.pipeline():
-                for sql, parameters, many in pending:
-                    cur = self.dbapi_connection.cursor()
-                    cursors.append(cur)
+                for i, (sql, parameters, many) in enumerate(pending):
+                    if not cursors or (last is not None and i == len(pending) - 1):
+                        cursors.append(self.dbapi_connection.cursor())
+                    cur = cursors[-1]
                     if many:
                         cur.executemany(sql, parameters)
                     else:

@@ -188,3 +188,47 @@ def test_a_command_writes_on_the_connection_it_read_on(db):
     with db.reader.connect() as conn:
         assert conn.execute(select(cases.c.id).where(cases.c.id.in_([first, second]))).scalars().all() \
             == sorted([first, second])
+
+
+def test_many_rows_go_in_few_statements_on_postgresql_and_are_all_written(db):
+    """On PostgreSQL rows of one INSERT go several a statement (as many as keep it within 50
+    parameters: psycopg caches the parsing of such statements); what is stored is the same on both
+    databases, inside a command's write batch and outside, an ON CONFLICT DO NOTHING insert
+    leaving out a row whose key repeats one of the same statement."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from yijianshi.storage.tables import CaseSearchTerm
+    from yijianshi.storage.write_batch import WriteBatch
+
+    terms = CaseSearchTerm.__table__
+    sent: list[tuple[str, bool]] = []
+    real_add = WriteBatch.add
+
+    def add(self, sql, parameters, *, many=False, expect=None):
+        sent.append((sql, many))
+        real_add(self, sql, parameters, many=many, expect=expect)
+
+    def event_rows(case_id: int, seqs) -> list[dict]:
+        return [{"case_id": case_id, "seq": i, "type": "t", "actor": "a", "at": AT + timedelta(seconds=i),
+                 "work_item_id": None, "task_spec": None, "data": "{}", "prev_hash": "", "hash": f"{i:064x}"}
+                for i in seqs]
+
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}[db.engine.dialect.name]
+    add_terms = Prepared(dialect.insert(terms).on_conflict_do_nothing())
+    with db.writer.begin() as conn:
+        case_id = conn.execute(insert(cases).returning(cases.c.id), _case_values(conn)).scalar_one()
+        Prepared(insert(events)).execute_many(conn, event_rows(case_id, range(1, 13)))  # outside a batch
+    with pytest.MonkeyPatch.context() as patch, db.command_transaction() as conn:
+        patch.setattr(WriteBatch, "add", add)
+        Prepared(insert(events)).execute_many(conn, event_rows(case_id, range(13, 25)))
+        add_terms.execute_many(conn, [{"case_id": case_id, "kind": "name", "term": f"t{i % 7}"} for i in range(20)])
+    with db.reader.connect() as conn:
+        stored = conn.execute(select(events.c.seq, events.c.at, events.c.hash)
+                              .where(events.c.case_id == case_id).order_by(events.c.seq)).all()
+        kept = conn.execute(select(terms.c.term).where(terms.c.case_id == case_id).order_by(terms.c.term)).scalars().all()
+    assert [tuple(r) for r in stored] == [(i, AT + timedelta(seconds=i), f"{i:064x}") for i in range(1, 25)]
+    assert kept == [f"t{i}" for i in range(7)]
+    if db.engine.dialect.name == "postgresql":
+        # 12 events of 10 columns: 5 + 5 + 2 rows; 20 terms of 3 columns: 16 + 4 rows.
+        assert [sql.count("), (") + 1 for sql, many in sent if not many] == [5, 5, 2, 16, 4], sent
+        assert not any(many for _, many in sent)
