@@ -6,7 +6,7 @@ Each database runs twice, on databases of their own: with the hot-path statement
 cursor (storage/prepared.py, `Database(prepared=True)`) and through plain `Connection.execute`
 (`prepared=False`); the rounds alternate so that both see the same machine load.
 
-    python bench/engine_throughput.py [--cases N] [--skip-postgres]
+    python bench/engine_throughput.py [--cases N] [--skip-postgres] [--inline-checkpoint]
 
 Also prints bytes_per_case= (what a finished case occupies in SQLite, tables and indexes with the
 history included) and round_trips_per_command_postgresql= (bench/wire_turns.py).
@@ -60,12 +60,14 @@ def run_raw(spec, subs, n: int) -> float:
 
 
 MODES = {"prepared": True, "plain": False}
+BACKGROUND_CHECKPOINT = True  # --inline-checkpoint: SQLite checkpoints in the COMMIT (storage/wal_checkpointer.py)
 
 
 class EngineRun:
     def __init__(self, url: str, prepared: bool):
         self.home = tempfile.mkdtemp(prefix="yjs-bench-")
-        self.system = System.build(Settings.at(self.home, url, prepared_statements=prepared))
+        self.system = System.build(Settings.at(self.home, url, prepared_statements=prepared,
+                                               sqlite_background_checkpoint=BACKGROUND_CHECKPOINT))
         self.db = self.system.db
         self.db.upgrade()
         self.engine = self.system.engine
@@ -170,7 +172,11 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=20, help="raw and engine runs alternate in this many rounds")
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--inline-checkpoint", action="store_true",
+                    help="SQLite: WAL checkpoints in the COMMIT, as before storage/wal_checkpointer.py")
     args = ap.parse_args()
+    global BACKGROUND_CHECKPOINT
+    BACKGROUND_CHECKPOINT = not args.inline_checkpoint
     n, rounds = args.cases, args.rounds
     per_round = max(1, n // rounds)
     total = per_round * rounds

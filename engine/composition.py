@@ -52,7 +52,8 @@ class System:
     def build(cls, settings: Settings, clock: Clock | None = None, *, pool_size: int = 10) -> System:
         """Connect to the settings' database and build every service on it (`clock`: tests)."""
         return cls.around(Engine(Database(settings.database_url, pool_size=pool_size,
-                                            prepared=settings.prepared_statements), clock,
+                                            prepared=settings.prepared_statements,
+                                            background_checkpoint=settings.sqlite_background_checkpoint), clock,
                                  script_limits=settings.script_limits), settings)
 
     @classmethod

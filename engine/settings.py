@@ -124,6 +124,9 @@ class Settings:
     # The hot-path statements on the DBAPI cursor (storage/prepared.py); YIJIANSHI_PREPARED=0 runs them
     # through plain SQLAlchemy execution instead (bench/engine_throughput.py compares the two).
     prepared_statements: bool = True
+    # SQLite: WAL checkpoints in a thread shortly after commits (storage/wal_checkpointer.py);
+    # YIJIANSHI_SQLITE_BACKGROUND_CHECKPOINT=0 leaves them to SQLite's COMMIT, every 1,000 log pages.
+    sqlite_background_checkpoint: bool = True
     login_rate_limit: str = "10 per minute;50 per hour"
     rate_limit_storage: str = "memory://"
     login_lock_after: int = 5
@@ -221,6 +224,8 @@ class Settings:
             signing_key=absolute(signing_key, base) if signing_key else None,
             checkpoint_every_s=float(value("YIJIANSHI_CHECKPOINT_EVERY_SECONDS") or DEFAULT_CHECKPOINT_EVERY_S),
             prepared_statements=(value("YIJIANSHI_PREPARED") or "1").strip().lower() not in {"0", "false", "no", "off"},
+            sqlite_background_checkpoint=(value("YIJIANSHI_SQLITE_BACKGROUND_CHECKPOINT") or "1").strip().lower()
+            not in {"0", "false", "no", "off"},
             script_cpu_seconds=float(value("YIJIANSHI_SCRIPT_CPU_SECONDS") or "1"),
             script_memory_mb=int(value("YIJIANSHI_SCRIPT_MEMORY_MB") or "256"),
             script_workers=int(value("YIJIANSHI_SCRIPT_WORKERS") or "8"),

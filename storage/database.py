@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from yijianshi.storage.prepared import PREPARED_OPTION
+from yijianshi.storage.wal_checkpointer import BACKSTOP_PAGES, WalCheckpointer
 from yijianshi.storage.write_batch import flush_before_sqlalchemy, pipelined_transaction
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -24,8 +25,10 @@ class Database:
     `Connection.execute` instead of the driver's cursor (Settings.prepared_statements,
     YIJIANSHI_PREPARED=0): both paths are complete; bench/engine_throughput.py measures the two."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, prepared: bool = True):
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, prepared: bool = True,
+                 background_checkpoint: bool = True):
         self.url = make_url(url)
+        self.checkpointer: WalCheckpointer | None = None
         self.prepared = prepared
         options = {"execution_options": {PREPARED_OPTION: prepared}}
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -39,7 +42,9 @@ class Database:
                 self.url, echo=echo, connect_args={"timeout": 60, "check_same_thread": False}, **pool_args,
                 **options,
             )
-            _configure_sqlite(self.engine)
+            if background_checkpoint and database and not memory:  # storage/wal_checkpointer.py
+                self.checkpointer = WalCheckpointer(database)
+            _configure_sqlite(self.engine, self.checkpointer)
         else:
             # No pre-ping (a round trip per checkout): a dead connection fails its statement, is
             # invalidated, and a case command runs again (storage/write_batch.py).
@@ -93,9 +98,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, checkpointer: WalCheckpointer | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's begin event decide when a transaction starts (pysqlite's own is wrong).
@@ -105,7 +113,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        if checkpointer is not None:  # the thread checkpoints; a COMMIT only past the backstop
+            cur.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cur.close()
+
+    if checkpointer is not None:
+        event.listen(engine, "commit", lambda _conn: checkpointer.notify())
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):

@@ -1,0 +1,78 @@
+"""SQLite WAL checkpoints off the command path. By default SQLite copies the write-ahead log back
+into the database file inside the COMMIT that takes the log past 1,000 pages, so every ~45th case
+command paid for a checkpoint (about half of all COMMIT time, bench/engine_throughput.py). Here a
+thread of the process runs a PASSIVE checkpoint shortly after commits instead (`DELAY_S` after the
+first commit since the last one, so a busy minute costs a checkpoint every few tens of
+milliseconds and an idle one nothing); the COMMIT only writes its own pages to the log.
+
+Durability under `synchronous=NORMAL`: a commit reaches the disk (fsync) at the next checkpoint.
+Before, that was whenever the log next passed 1,000 pages — at a quiet counter, minutes later or at
+shutdown; now it is within `DELAY_S` plus the checkpoint's own time of any commit. The COMMIT path
+keeps a backstop (`BACKSTOP_PAGES`) in case this thread falls behind or is not running (a CLI
+command, or another process without one): past it a COMMIT checkpoints as before.
+
+PASSIVE never waits for readers or writers, so commands never wait on it; several processes on one
+file each run their own and SQLite lets one at a time proceed (the others find it busy)."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger("yijianshi.storage")
+
+DELAY_S = 0.05
+BACKSTOP_PAGES = 20_000  # ~80 MB of log with 4 KiB pages: a COMMIT checkpoints only past this
+
+
+class WalCheckpointer:
+    """One thread per database file and process: `notify()` after a commit; the thread checkpoints
+    `delay_s` later, all commits of that interval together."""
+
+    def __init__(self, path: str | Path, delay_s: float = DELAY_S):
+        self.path = Path(path)
+        self.delay_s = delay_s
+        self.checkpoints = 0  # PASSIVE checkpoints run, for tests and diagnostics
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="sqlite-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """A commit was written to the log (called on every COMMIT: one Event.set)."""
+        self._due.set()
+
+    def stop(self) -> None:
+        """Checkpoint what is left and end the thread."""
+        self._stopping = True
+        self._due.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while True:
+            self._due.wait()
+            if not self._stopping:
+                time.sleep(self.delay_s)  # the commits of this interval share one checkpoint
+            self._due.clear()
+            self._checkpoint()
+            if self._stopping:
+                return
+
+    def _checkpoint(self) -> None:
+        # A connection of its own each time (~0.1 ms): nothing holds the file between checkpoints, so
+        # a restore that replaces it (engine/ops/backup.py) meets no stale handle. mode=rw: a file
+        # that was removed (a test's temporary folder) is not created again.
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                                   timeout=0)
+        except sqlite3.Error:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+        except sqlite3.Error as err:  # busy: the next commit tries again
+            log.debug("WAL checkpoint skipped: %s", err)
+        finally:
+            conn.close()
