@@ -144,31 +144,40 @@ def test_a_statement_compiled_for_one_dialect_is_never_used_for_another(tmp_path
 
 
 @pytest.mark.unit
-def test_utc_timestamps_are_stored_on_sqlite_as_sqlalchemy_writes_them():
-    """UTCDateTime's own SQLite bind processor (isoformat instead of SQLAlchemy's seven-field
-    format) stores the very text SQLAlchemy's DATETIME would: whole seconds, other zones and early
-    years included, so stored rows compare and sort as before."""
+def test_utc_timestamps_are_stored_on_sqlite_as_integer_microseconds():
+    """UTCDateTime's SQLite processors (as prepared.py and SQLAlchemy take them) store an instant as
+    its microseconds since 1970-01-01 UTC (0026) and read it back exactly: whole seconds, other
+    zones, a repeated wall-clock hour and early years included; the integers sort as the instants
+    do; text stored before 0026 is still read."""
     from zoneinfo import ZoneInfo
 
     from sqlalchemy.dialects import sqlite
-    from sqlalchemy.dialects.sqlite import DATETIME
 
     from yijianshi.storage.tables.base import UTCDateTime
 
     dialect = sqlite.dialect()
-    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)  # as prepared.py and SQLAlchemy take it
-    stock = DATETIME().bind_processor(dialect)
+    impl = UTCDateTime().dialect_impl(dialect)
+    store, load = impl.bind_processor(dialect), impl.result_processor(dialect, None)
     values = [AT, AT.replace(microsecond=0), SHANGHAI_AT, SHANGHAI_AT.replace(microsecond=0),
               datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
               datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),
               datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Berlin")),  # an hour later
-              AT, SHANGHAI_AT, AT,  # the same instant again (the last text is reused)
+              AT, SHANGHAI_AT, AT,  # the same instant again (the last value is reused)
               datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=timezone(timedelta(hours=-3, minutes=-30)))]
     for value in values:
-        assert ours(value) == stock(value.astimezone(UTC).replace(tzinfo=None)), value
-    assert ours(None) is None
+        stored = store(value)
+        assert isinstance(stored, int)
+        assert stored == round((value - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 10**6) \
+            or value.year < 1000  # float rounding aside, the same count (year 5 is checked by the round trip)
+        back = load(stored)
+        # (against the value in UTC: Python never calls an instant in a repeated hour equal across zones)
+        assert back == value.astimezone(UTC) and back.tzinfo is UTC, value
+    ordered = sorted(values)
+    assert [store(v) for v in ordered] == sorted(store(v) for v in values)
+    assert load("2026-01-02 03:04:05.000006") == datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)  # before 0026
+    assert store(None) is None and load(None) is None
     with pytest.raises(ValueError):
-        ours(AT.replace(tzinfo=None))
+        store(AT.replace(tzinfo=None))
 
 
 def test_a_command_writes_on_the_connection_it_read_on(db):
