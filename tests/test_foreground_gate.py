@@ -126,6 +126,49 @@ def test_a_registration_left_by_a_dead_process_is_cleared_not_signalled(gate, bu
         gate.leave(token)
 
 
+
+def _counting_listings(monkeypatch) -> list:
+    calls: list = []
+    listing = os.scandir
+
+    def counted(path):
+        calls.append(path)
+        return listing(path)
+
+    monkeypatch.setattr(foreground_gate.os, "scandir", counted)
+    return calls
+
+
+def test_an_unchanged_directory_is_listed_once_and_a_new_registration_is_still_seen(gate, burner, monkeypatch):
+    """Foreground work beginning looks at the registrations' directory; it lists it again only when
+    its modification time changed (a case command saves the listing), and a call registered after
+    a listing kept is paused all the same."""
+    gate.leave(gate.enter())  # makes the gate's own file
+    old = time.time_ns() - 60 * 10**9
+    os.utime(gate.directory, ns=(old, old))  # nothing made or removed in it for a minute
+    listings = _counting_listings(monkeypatch)
+    for _ in range(3):
+        gate.leave(gate.enter())
+    assert len(listings) == 1
+    held = gate.register(burner.pid)  # a file made in it: its modification time moves on
+    try:
+        token = gate.enter()
+        assert wait_for(lambda: _state(burner.pid) == b"T"), "a call registered since the listing was not paused"
+        gate.leave(token)
+        assert len(listings) == 2
+    finally:
+        gate.unregister(burner.pid, held)
+
+
+def test_a_directory_changed_a_moment_ago_is_listed_every_time(gate, monkeypatch):
+    """A listing is not kept while the directory's modification time is recent: a file made within
+    the same tick of the file system's clock would leave that time as it was."""
+    (gate.directory / "slot-0").touch()
+    listings = _counting_listings(monkeypatch)
+    for _ in range(3):
+        gate.leave(gate.enter())
+    assert len(listings) == 3
+
 def test_a_thread_waiting_for_its_own_script_steps_aside(gate, burner):
     held = gate.register(burner.pid)
     try:

@@ -76,10 +76,15 @@ class NewEvent:
 
 def event_hash(case_id: int, seq: int, type_: str, actor: str, at: datetime, work_item_id: str | None,
                task_spec: str | None, data_json: str, prev_hash: str) -> str:
-    material = canonical_json(
-        [case_id, seq, type_, actor, at.astimezone(timezone.utc).isoformat(), work_item_id, task_spec, data_json, prev_hash]
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return _hash(case_id, seq, type_, actor, at.astimezone(timezone.utc).isoformat(), work_item_id, task_spec,
+                 data_json, prev_hash)
+
+
+def _hash(case_id: int, seq: int, type_: str, actor: str, at_iso: str, work_item_id: str | None,
+          task_spec: str | None, data_json: str, prev_hash: str) -> str:
+    """event_hash with the time already in UTC ISO form: SHA-256 of the canonical JSON of the fields."""
+    return hashlib.sha256(canonical_bytes(
+        [case_id, seq, type_, actor, at_iso, work_item_id, task_spec, data_json, prev_hash])).hexdigest()
 
 
 def chain(case_id: int, start_seq: int, prev_hash: str, at: datetime, events: list[NewEvent]) -> list[dict]:
@@ -87,10 +92,11 @@ def chain(case_id: int, start_seq: int, prev_hash: str, at: datetime, events: li
     (prev_hash IMPLICIT_LINK: `prev_hash` given here is the head the rows continue from)."""
     rows = []
     seq = start_seq
+    at_iso = at.astimezone(timezone.utc).isoformat()  # the same for every event of a command
     for ev in events:
         seq += 1
         data_json = canonical_json(ev.data)
-        h = event_hash(case_id, seq, ev.type, ev.actor, at, ev.work_item_id, ev.task_spec, data_json, prev_hash)
+        h = _hash(case_id, seq, ev.type, ev.actor, at_iso, ev.work_item_id, ev.task_spec, data_json, prev_hash)
         rows.append(dict(case_id=case_id, seq=seq, type=ev.type, actor=ev.actor, at=at,
                          work_item_id=ev.work_item_id, task_spec=ev.task_spec, data=data_json,
                          prev_hash=IMPLICIT_LINK, hash=h))

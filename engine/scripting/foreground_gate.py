@@ -15,8 +15,9 @@ Machine-wide, across every process of this user, with files in the long-call slo
   sets its modification time when its work ends. Whether anyone holds it is seen by trying to take
   it exclusively for a moment.
 - `running-<pid>`: one per demoted call that may run, locked exclusively by the process that waits
-  for it. Foreground work beginning stops (SIGSTOP) every registered call; the waiting threads
-  resume their own calls (SIGCONT) when the gate has been free for LINGER_S. A file whose lock is
+  for it. Foreground work beginning stops (SIGSTOP) every registered call (the directory is listed
+  again only once its modification time changed); the waiting threads resume their own calls
+  (SIGCONT) when the gate has been free for LINGER_S. A file whose lock is
   free belongs to a process that has died and is removed; a worker's pid cannot be reused before
   its waiting process has it reaped, and that process removes the file first, so a signal never
   reaches another process.
@@ -39,6 +40,7 @@ from yijianshi.engine.scripting.long_call_slots import shared_directory
 
 PREFIX = "running-"
 LINGER_S = 0.01  # seconds without foreground work before paused calls go on
+STABLE_NS = 3_000_000_000  # how old the directory's modification time must be for a listing to be kept
 
 
 class ForegroundGate:
@@ -50,6 +52,8 @@ class ForegroundGate:
         self._count = 0  # their sum: this process holds the gate while it is above zero
         self._held = False  # whether this process holds the gate file shared
         self._files: tuple[int, Path, int, int] | None = None  # pid, directory, hold and probe fds
+        # The last listing of the registrations: directory, its mtime then, the names (_registered).
+        self._listed: tuple[Path, int, list[str]] | None = None
 
     def _fds(self) -> tuple[int, int]:
         """This process's two open files of the gate: one to hold it shared, one to probe it
@@ -200,9 +204,25 @@ class ForegroundGate:
             pass
         os.close(fd)
 
+    def _registered(self) -> list[str]:
+        """The names of the registration files (under the lock). Listing the directory costs a
+        case command more than a look at its modification time, which every file made or removed
+        in it sets: the last listing is used again while that time is the one it was listed at. It
+        is kept only when that time was STABLE_NS old by then, so that a file made since cannot
+        have been given the very same time (a file system's clock ticks in steps of milliseconds,
+        on some in whole seconds)."""
+        directory = self.directory
+        changed = os.stat(directory).st_mtime_ns
+        listed = self._listed
+        if listed is not None and listed[0] == directory and listed[1] == changed:
+            return listed[2]
+        names = [e.name for e in os.scandir(directory) if e.name.startswith(PREFIX)]
+        self._listed = (directory, changed, names) if time.time_ns() - changed > STABLE_NS else None
+        return names
+
     def _signal_running(self, sig: int) -> None:
         try:
-            names = [e.name for e in os.scandir(self.directory) if e.name.startswith(PREFIX)]
+            names = self._registered()
         except OSError:
             return
         for name in names:
