@@ -1,6 +1,8 @@
-"""Less stored per finished case (#17): on SQLite a work item's (engine task's) id is kept as the 16
-bytes of its UUID instead of its 36 characters (storage/tables/base.TaskId still reads and writes the
-text, so ids in URLs, events' hashes and checkpoints are the same values as before). The columns keep
+"""Work-item ids as their 16 bytes on SQLite: less stored per finished case (#17).
+
+On SQLite a work item's (engine task's) id is kept as the 16 bytes of its UUID instead of its 36
+characters (storage/tables/base.TaskId still reads and writes the text, so ids in URLs, events'
+hashes and checkpoints are the same values as before). The columns keep
 their declared type VARCHAR(36): SQLite keeps a BLOB in it as it is, so no table is rebuilt. The ids
 are work_items.id (stored twice: the row and its primary key index), work_item_groups.work_item_id,
 work_item_group_links.work_item_id, events.work_item_id, external_tasks.id, deadlines.task_id,
@@ -68,6 +70,7 @@ def _convert(function: str, where: str) -> None:
     work items change one after the other) and the append-only guard of events off meanwhile."""
     bind = op.get_bind()
     raw = bind.connection.driver_connection
+    assert raw is not None  # a connection in use
     raw.create_function("yj_task_id_bytes", 1, _as_bytes, deterministic=True)
     raw.create_function("yj_task_id_text", 1, _as_text, deterministic=True)
     guard = bind.exec_driver_sql(
