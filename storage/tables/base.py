@@ -73,11 +73,17 @@ class TaskId(TypeDecorator):
     def process_result_value(self, value, dialect):
         return _task_id_text(value) if dialect.name == "sqlite" and value is not None else value
 
+    # The conversions themselves, without a call of process_bind_param per value (a command binds a
+    # dozen ids); elsewhere those of the text type.
     def bind_processor(self, dialect):
-        return _task_id_bytes if dialect.name == "sqlite" else super().bind_processor(dialect)
+        if dialect.name == "sqlite":
+            return _task_id_bytes
+        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
 
     def result_processor(self, dialect, coltype):
-        return _task_id_text if dialect.name == "sqlite" else super().result_processor(dialect, coltype)
+        if dialect.name == "sqlite":
+            return _task_id_text
+        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
 
     def literal_processor(self, dialect):
         if dialect.name != "sqlite":
