@@ -56,7 +56,8 @@ def _as_text(value):
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        _convert("yj_task_id_bytes", "typeof({c}) = 'text' AND length({c}) = 36 AND typeof(yj_task_id_bytes({c})) = 'blob'")
+        _convert("yj_task_id_bytes",
+                 "typeof({c}) = 'text' AND length({c}) = 36 AND typeof(yj_task_id_bytes({c})) = 'blob'")
 
 
 def downgrade() -> None:
