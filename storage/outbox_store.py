@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from yijianshi.storage import case_store
 from yijianshi.storage.prepared import Prepared
 from yijianshi.storage.tables import Case, OutboxMessage, WorkItem
+from yijianshi.storage.tables.base import TaskIdText
 
 outbox = OutboxMessage.__table__
 work_items = WorkItem.__table__
@@ -97,7 +98,7 @@ def unalerted_work(conn: Connection, level: str, now: datetime, limit: int = 500
     """Open work items past their warning (level 'warning') or due time ('overdue') for which no
     alert of that level was queued: (id, case_id, name, groups, title, due_at)."""
     column = work_items.c.warning_at if level == "warning" else work_items.c.due_at
-    key = literal(level + ":") + work_items.c.id
+    key = literal(level + ":") + TaskIdText(work_items.c.id)
     q = (select(work_items.c.id, work_items.c.case_id, work_items.c.name, work_items.c.groups, cases.c.title,
                 work_items.c.due_at)
          .join(cases, cases.c.id == work_items.c.case_id)

@@ -6,17 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import text
+from sqlalchemy import select
 
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.materials import NewMaterial
 from yijianshi.engine.clock import SHANGHAI
+from yijianshi.storage.tables import WorkItem
 from tests.conftest import FIXTURES
 
 OUTCOME_MODELS = sorted((FIXTURES / "outcomes").glob("*.bpmn"))
 CLERK = Actor("window_clerk", frozenset({"front_desk", "applicant"}), name="窗口人员")
 MARKET = Actor("market_clerk", frozenset({"market"}), name="市场监管")
 TAX = Actor("tax_clerk", frozenset({"tax"}), name="税务")
+items = WorkItem.__table__
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ def _file(sha: str) -> NewMaterial:
 
 def _ready(engine, case_id: int, task_spec: str) -> str:
     with engine.db.reader.connect() as conn:
-        row = conn.execute(text("SELECT id FROM work_items WHERE case_id = :c AND task_spec = :t AND state = 'ready'"),
-                           {"c": case_id, "t": task_spec}).first()
+        row = conn.execute(select(items.c.id).where(items.c.case_id == case_id, items.c.task_spec == task_spec,
+                                                    items.c.state == "ready")).first()
     assert row is not None, (case_id, task_spec)
     return row[0]
 

@@ -200,8 +200,9 @@ def test_warning_alerts_once_whether_timer_or_scan_comes_first(engine, tmp_path)
     supplement = engine.cases.complete_work_item(review, {"boom": "false"}, DESK).ready[0].id
     decide = engine.cases.complete_work_item(supplement, {}, ZHANG).ready[0].id
     engine.clock.advance(hours=2)
-    dispatcher.queue_alerts()  # the scan sees the work item past its warning time
+    assert dispatcher.queue_alerts() == 1  # the scan sees the work item past its warning time
     assert [r.dedupe_key for r in _rows(engine, kind="warning")] == [f"warning:{decide}"]
+    assert dispatcher.queue_alerts() == 0  # and not again: the alert's key names the item (0027: its id in SQL)
     from yijianshi.engine.deadlines.scheduler import fire_due
 
     assert [f.fired for f in fire_due(engine)] == [True]  # the boundary timer fires: no second alert

@@ -1,12 +1,15 @@
 """What every table module shares: the declarative base (whose metadata the migrations compare
-against), the UTC timestamp column type, the digest column type and the id column type."""
+against), the UTC timestamp column type, the digest column type, the task id column type and the id
+column type."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, Table, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Table, TypeDecorator
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 
 
 class UTCDateTime(TypeDecorator):
@@ -58,6 +61,95 @@ class HexDigest(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else bytes(value).hex()
+
+
+class TaskId(TypeDecorator):
+    """A work item's (engine task's) id: a UUID in its canonical text form (36 characters, lower
+    case), as SpiffWorkflow writes it. SQLite keeps it as its 16 bytes (a BLOB in the VARCHAR(36)
+    column: SQLite does not convert a BLOB to a column's type), read back as the same text (0027);
+    PostgreSQL keeps the text. Any other value (an id from a URL that is no UUID, a test's "nope", a
+    UUID in upper case) is bound and kept as the text it is: it never equals a 16-byte value, so a
+    lookup by it finds nothing. Byte order is the order of the hex text, so sorting by the column
+    keeps its order."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return _task_id_bytes(value) if dialect.name == "sqlite" and value is not None else value
+
+    def process_result_value(self, value, dialect):
+        return _task_id_text(value) if dialect.name == "sqlite" and value is not None else value
+
+    # The conversions themselves, without a call of process_bind_param per value (a command binds a
+    # dozen ids); elsewhere those of the text type.
+    def bind_processor(self, dialect):
+        if dialect.name == "sqlite":
+            return _task_id_bytes
+        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            return _task_id_text
+        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+    def literal_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().literal_processor(dialect)
+        text_literal = super().literal_processor(dialect)
+
+        def literal(value):
+            raw = _task_id_bytes(value)
+            if isinstance(raw, bytes):
+                return f"X'{raw.hex()}'"
+            return text_literal(value) if text_literal is not None else repr(value)
+        return literal
+
+
+class TaskIdText(FunctionElement):
+    """A TaskId column as its text on every database, for SQL that builds text from it (SQLite's
+    `'warning:' || id` of a 16-byte id would be those bytes, not the id): TaskIdText(work_items.c.id)."""
+
+    type = String()
+    name = "task_id_text"
+    inherit_cache = True
+
+
+@compiles(TaskIdText)
+def _task_id_text_sql(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(TaskIdText, "sqlite")
+def _task_id_text_sqlite(element, compiler, **kw):
+    column = compiler.process(element.clauses, **kw)
+    digits = f"lower(hex({column}))"
+    parts = " || '-' || ".join(f"substr({digits}, {start}, {length})"
+                               for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12)))
+    return f"(CASE WHEN typeof({column}) = 'blob' THEN {parts} ELSE {column} END)"
+
+
+def _task_id_bytes(value):
+    """The 16 bytes of a canonical UUID text, anything else as it is."""
+    if not isinstance(value, str) or len(value) != 36:
+        return value
+    try:
+        raw = bytes.fromhex(value[:8] + value[9:13] + value[14:18] + value[19:23] + value[24:])
+    except ValueError:
+        return value
+    # bytes.fromhex skips spaces and reads upper case: only the exact canonical form becomes bytes
+    # (so that what is read back is exactly what was written).
+    if len(raw) != 16 or _task_id_text(raw) != value:
+        return value
+    return raw
+
+
+def _task_id_text(value):
+    """The canonical UUID text of 16 bytes; a text value as it is."""
+    if isinstance(value, bytes) and len(value) == 16:
+        h = value.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return value
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, HexDigest, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, HexDigest, TaskId, UTCDateTime
 
 # A work item's priority when its task gives none (Camunda's default too).
 DEFAULT_PRIORITY = 50
@@ -48,7 +48,7 @@ class WorkItem(Base):
         # (On PostgreSQL the table keeps 15 % of each page free for the new row versions: 0023.)
         Index("ix_work_items_claimed", "claimed_by"),
     )
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine task's id
+    id: Mapped[str] = mapped_column(TaskId, primary_key=True)  # the engine task's id
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"))
     process_id: Mapped[str] = mapped_column(String(255))
@@ -114,7 +114,7 @@ class WorkItemGroupLink(Base):
     __tablename__ = "work_item_group_links"
     __table_args__ = (Index("ix_work_item_group_links_group", "group_code", "case_id"),
                       {"sqlite_with_rowid": False})
-    work_item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    work_item_id: Mapped[str] = mapped_column(TaskId, primary_key=True)
     group_code: Mapped[str] = mapped_column(String(128), primary_key=True)
     case_id: Mapped[int] = mapped_column(BigId)
 
@@ -185,7 +185,7 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    work_item_id: Mapped[str | None] = mapped_column(String(36))
+    work_item_id: Mapped[str | None] = mapped_column(TaskId)
     task_spec: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[str] = mapped_column(Text)  # canonical JSON
     prev_hash: Mapped[str] = mapped_column(HexDigest)  # IMPLICIT_LINK, or the link stored before 0025

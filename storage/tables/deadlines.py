@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, TaskId, UTCDateTime
 
 
 class Deadline(Base):
@@ -17,7 +17,7 @@ class Deadline(Base):
     __table_args__ = (Index("ix_deadlines_state_due", "state", "due_at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
-    task_id: Mapped[str] = mapped_column(String(36))  # the waiting timer task
+    task_id: Mapped[str] = mapped_column(TaskId)  # the waiting timer task
     task_spec: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))  # timer, warning, overdue
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,13 +9,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, UTCDateTime
+from yijianshi.storage.tables.base import Base, TaskId, UTCDateTime
 
 
 class ExternalTask(Base):
     __tablename__ = "external_tasks"
     __table_args__ = (Index("ix_external_tasks_topic", "topic", "lock_expires_at"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the task's id in the workflow
+    id: Mapped[str] = mapped_column(TaskId, primary_key=True)  # the task's id in the workflow
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     definition_id: Mapped[int] = mapped_column(Integer)
     definition_key: Mapped[str] = mapped_column(String(255))

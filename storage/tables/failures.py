@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, TaskId, UTCDateTime
 
 
 class CommandFailure(Base):
@@ -17,7 +17,7 @@ class CommandFailure(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     case_version: Mapped[int] = mapped_column(Integer)  # the version the command failed on
     command: Mapped[str] = mapped_column(String(64))  # complete_work_item, fire_deadline, …
-    work_item_id: Mapped[str | None] = mapped_column(String(36))
+    work_item_id: Mapped[str | None] = mapped_column(TaskId)
     actor: Mapped[str] = mapped_column(String(255))
     error: Mapped[str] = mapped_column(String(2000))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the latest time it failed so

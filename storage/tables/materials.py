@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, TaskId, UTCDateTime
 
 
 class Material(Base):
@@ -19,7 +19,7 @@ class Material(Base):
     __table_args__ = (Index("ix_materials_case", "case_id", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    work_item_id: Mapped[str | None] = mapped_column(String(36))
+    work_item_id: Mapped[str | None] = mapped_column(TaskId)
     task_name: Mapped[str] = mapped_column(String(255))  # the step it was attached at, for display
     kind: Mapped[str] = mapped_column(String(16))  # application, result
     filename: Mapped[str] = mapped_column(String(255))

@@ -364,3 +364,16 @@ def test_the_inbox_sorts_by_priority_highest_first(client_for, web_engine, app):
     assert [i for i in re.findall(r'data-item="([^"]+)"', page) if i in signs.values()] == [signs[False], signs[True]]
     task = market.page(f"/inbox/items/{signs[True]}")
     assert "优先级" in task and "跟进日期" in task
+
+
+def test_an_item_is_opened_by_its_id_exactly(client_for, web_engine):
+    case_id = start(web_engine)
+    accept(web_engine, case_id)
+    food = item_id(web_engine, case_id, "review_food_permit")
+    market = client_for("shichang")
+    assert market.get(f"/inbox/items/{food}").status_code == 200
+    market.get("/inbox/")
+    # the id in other forms, or no UUID at all, names no work item (SQLite stores ids as 16 bytes: 0027)
+    for wrong in (food.upper(), food.replace("-", ""), food[:35], "nope", "%20" + food[1:]):
+        assert market.get(f"/inbox/items/{wrong}").status_code == 404, wrong
+        assert market.post(f"/inbox/items/{wrong}/claim").status_code == 404, wrong
