@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 log = logging.getLogger("yijianshi.storage")
@@ -36,7 +35,7 @@ class WalCheckpointer:
         self.delay_s = delay_s
         self.checkpoints = 0  # PASSIVE checkpoints run, for tests and diagnostics
         self._due = threading.Event()
-        self._stopping = False
+        self._stopping = threading.Event()  # set by stop(): also cuts the delay short
         self._thread = threading.Thread(target=self._loop, name="sqlite-wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -46,18 +45,17 @@ class WalCheckpointer:
 
     def stop(self) -> None:
         """Checkpoint what is left and end the thread."""
-        self._stopping = True
+        self._stopping.set()
         self._due.set()
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         while True:
             self._due.wait()
-            if not self._stopping:
-                time.sleep(self.delay_s)  # the commits of this interval share one checkpoint
+            self._stopping.wait(self.delay_s)  # the commits of this interval share one checkpoint
             self._due.clear()
             self._checkpoint()
-            if self._stopping:
+            if self._stopping.is_set():
                 return
 
     def _checkpoint(self) -> None:
