@@ -12,18 +12,30 @@ keeps a backstop (`BACKSTOP_PAGES`) in case this thread falls behind or is not r
 command, or another process without one): past it a COMMIT checkpoints as before.
 
 PASSIVE never waits for readers or writers, so commands never wait on it; several processes on one
-file each run their own and SQLite lets one at a time proceed (the others find it busy)."""
+file each run their own and SQLite lets one at a time proceed (the others find it busy).
+
+A fork (multiprocessing, a test's worker processes) waits until no checkpoint is running: a child
+forked while this thread was inside SQLite would inherit SQLite's mutexes locked by a thread it does
+not have, and hang at its first connection. In the child the thread and its events are made anew on
+the first commit."""
 from __future__ import annotations
 
 import logging
 import sqlite3
+import os
 import threading
+import weakref
 from pathlib import Path
 
 log = logging.getLogger("yijianshi.storage")
 
 DELAY_S = 0.05
 BACKSTOP_PAGES = 20_000  # ~80 MB of log with 4 KiB pages: a COMMIT checkpoints only past this
+
+
+# Held while a checkpoint runs; os.fork waits for it (see the module's docstring).
+_FORK_GUARD = threading.Lock()
+_LIVE: weakref.WeakSet[WalCheckpointer] = weakref.WeakSet()
 
 
 class WalCheckpointer:
@@ -34,6 +46,12 @@ class WalCheckpointer:
         self.path = Path(path)
         self.delay_s = delay_s
         self.checkpoints = 0  # PASSIVE checkpoints run, for tests and diagnostics
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._start()
+        _LIVE.add(self)
+
+    def _start(self) -> None:
         self._due = threading.Event()
         self._stopping = threading.Event()  # set by stop(): also cuts the delay short
         self._thread = threading.Thread(target=self._loop, name="sqlite-wal-checkpoint", daemon=True)
@@ -41,13 +59,24 @@ class WalCheckpointer:
 
     def notify(self) -> None:
         """A commit was written to the log (called on every COMMIT: one Event.set)."""
+        if self._thread is None and not self._closed:  # a forked child's first commit
+            self._start()
         self._due.set()
 
     def stop(self) -> None:
         """Checkpoint what is left and end the thread."""
+        _LIVE.discard(self)
+        self._closed = True
+        if self._thread is None:  # a forked child that never committed: nothing of its own to do
+            return
         self._stopping.set()
         self._due.set()
         self._thread.join(timeout=10)
+        self._thread = None
+
+    def _forked(self) -> None:
+        """In a forked child: the parent's thread is not there, and its events may be mid-use."""
+        self._thread = None
 
     def _loop(self) -> None:
         while True:
@@ -62,15 +91,28 @@ class WalCheckpointer:
         # A connection of its own each time (~0.1 ms): nothing holds the file between checkpoints, so
         # a restore that replaces it (engine/ops/backup.py) meets no stale handle. mode=rw: a file
         # that was removed (a test's temporary folder) is not created again.
-        try:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
-                                   timeout=0)
-        except sqlite3.Error:
-            return
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.checkpoints += 1
-        except sqlite3.Error as err:  # busy: the next commit tries again
-            log.debug("WAL checkpoint skipped: %s", err)
-        finally:
-            conn.close()
+        with _FORK_GUARD:
+            try:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, isolation_level=None,
+                                       timeout=0)
+            except sqlite3.Error:
+                return
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.checkpoints += 1
+            except sqlite3.Error as err:  # busy: the next commit tries again
+                log.debug("WAL checkpoint skipped: %s", err)
+            finally:
+                conn.close()
+
+
+def _after_fork_in_child() -> None:
+    global _FORK_GUARD
+    _FORK_GUARD = threading.Lock()
+    for checkpointer in list(_LIVE):
+        checkpointer._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=lambda: _FORK_GUARD.acquire(), after_in_parent=lambda: _FORK_GUARD.release(),
+                        after_in_child=_after_fork_in_child)

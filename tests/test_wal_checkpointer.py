@@ -2,8 +2,10 @@
 (storage/wal_checkpointer.py)."""
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -114,3 +116,46 @@ def test_stopping_does_not_wait_out_the_delay(tmp_path):
     db.dispose()
     assert time.monotonic() - started < 5
     assert _in_main_file(path, tmp_path) == 3
+
+
+def test_a_fork_waits_for_a_running_checkpoint():
+    """A child forked while the thread is inside SQLite would inherit SQLite's mutexes locked by a
+    thread it does not have (and hang at its first connection): os.fork waits for the checkpoint."""
+    from yijianshi.storage import wal_checkpointer
+
+    held = threading.Event()
+
+    def checkpoint_running():  # as WalCheckpointer._checkpoint holds it
+        with wal_checkpointer._FORK_GUARD:
+            held.set()
+            time.sleep(0.3)
+
+    runner = threading.Thread(target=checkpoint_running)
+    runner.start()
+    held.wait(5)
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    waited = time.monotonic() - started
+    os.waitpid(pid, 0)
+    runner.join()
+    assert waited >= 0.2
+
+
+def test_a_forked_child_checkpoints_with_a_thread_of_its_own(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    try:
+        _write(db, 2)
+        checkpointer = db.checkpointer
+        pid = os.fork()
+        if pid == 0:  # the parent's thread is not here: the first commit starts one
+            before = checkpointer.checkpoints
+            checkpointer.notify()
+            ok = _wait_for(lambda: checkpointer.checkpoints > before)
+            os._exit(0 if ok and checkpointer._thread is not None else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        db.dispose()
