@@ -13,6 +13,7 @@ from yijianshi.storage import case_store
 from yijianshi.storage.prepared import Prepared
 from yijianshi.storage.tables import Case, OutboxMessage, WorkItem
 from yijianshi.storage.tables.base import TaskIdText
+from yijianshi.storage.tables.notifications import DEDUPED
 
 outbox = OutboxMessage.__table__
 work_items = WorkItem.__table__
@@ -21,8 +22,9 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)  # due times at or after 
 
 
 # Queueing runs in every case command that notifies (storage/prepared.py): INSERT ... ON CONFLICT
-# (dedupe_key) DO NOTHING, one statement for each dialect.
-_ADD = {name: Prepared(d.insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+# (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING (the partial unique index uq_outbox_dedupe_key),
+# one statement for each dialect.
+_ADD = {name: Prepared(d.insert(outbox).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=DEDUPED))
         for name, d in (("postgresql", postgresql), ("sqlite", sqlite))}
 _TITLE = Prepared(select(cases.c.title).where(cases.c.id == bindparam("cid")))
 

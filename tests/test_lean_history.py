@@ -13,6 +13,7 @@ from yijianshi.engine.cases import history as h
 from yijianshi.storage import case_store
 from yijianshi.storage.tables import Event
 from tests.checkpoint_support import finished_case
+from tests.conftest import deploy_fixtures
 
 events_t = Event.__table__
 ADMIN = Actor("admin", frozenset(), is_admin=True)
@@ -81,9 +82,11 @@ def test_a_completion_stores_changed_and_previous_only_when_they_say_something(e
     case_id = finished_case(engine)
     completions = {e.task_spec: e for e in _stored(engine, case_id) if e.type == h.WORK_ITEM_COMPLETED}
     apply_data = json.loads(completions["apply"].data)
-    assert set(apply_data) == {"process_id", "ordinal", "submitted"}  # nothing there before: changed is all of it
-    assert h.event_data(h.WORK_ITEM_COMPLETED, apply_data)["changed"] == apply_data["submitted"]
-    assert h.event_data(h.WORK_ITEM_COMPLETED, apply_data)["previous"] == {}
+    # nothing there before: changed is all of it; a step of the case's own process, the first of its kind
+    assert set(apply_data) == {"submitted"}
+    full = h.event_data(h.WORK_ITEM_COMPLETED, apply_data, "parallel_review")
+    assert full["changed"] == apply_data["submitted"] and full["previous"] == {}
+    assert full["process_id"] == "parallel_review" and full["ordinal"] == 0
     # a correction of a value already there keeps both
     started = engine.cases.start_case("parallel_review", {"amount": 5, "applicant_name": "王五"}, ADMIN)
     item = started.ready[0]
@@ -106,3 +109,27 @@ def test_digests_are_stored_as_their_bytes(engine):
         raw = conn.exec_driver_sql(f"SELECT hash, prev_hash FROM events WHERE case_id = {case_id} ORDER BY seq").all()
     assert [bytes(r[0]) for r in raw] == [bytes.fromhex(e.hash) for e in events]
     assert {len(bytes(r[0])) for r in raw} == {32} and {bytes(r[1]) for r in raw} == {b""}
+
+
+def test_a_completion_names_its_process_and_ordinal_only_when_they_are_not_implied(engine):
+    """The process only for a step of a called process, the ordinal only when another ready item of
+    the same step came first; replay and the API get both back (history.event_data)."""
+    deploy_fixtures(engine, "callflow", "camunda/corpus/c13_multi_instance.bpmn")
+    bundle = engine.cases.start_case("licence_bundle", {}, ADMIN)
+    step = engine.cases.complete_work_item(bundle.ready[0].id, {"company": "郑十", "capital": "30"}, ADMIN)
+    engine.cases.complete_work_item(step.ready[0].id, {"decision": "reject", "reason": "选址不符"}, ADMIN)
+    top, called = [json.loads(e.data) for e in _stored(engine, bundle.id) if e.type == h.WORK_ITEM_COMPLETED]
+    assert "process_id" not in top and "ordinal" not in top
+    assert called["process_id"] == "dept_review"  # the called process (callflow/child.bpmn)
+    assert engine.reexecute(bundle.id).ok
+
+    signed = engine.cases.start_case("corpus_multi_instance", {"applicant_name": "钱二"}, ADMIN)
+    first, second = signed.ready
+    assert first.task_spec == second.task_spec
+    engine.cases.complete_work_item(second.id, {"approved": True}, ADMIN)  # the second of the two first
+    done = engine.cases.complete_work_item(first.id, {"approved": False, "opinion": "补正"}, ADMIN)
+    assert done.status == "completed"
+    rows = [json.loads(e.data) for e in _stored(engine, signed.id) if e.type == h.WORK_ITEM_COMPLETED]
+    assert [r.get("ordinal") for r in rows] == [1, None]
+    assert [h.event_data(h.WORK_ITEM_COMPLETED, r, "corpus_multi_instance")["ordinal"] for r in rows] == [1, 0]
+    assert engine.reexecute(signed.id).ok

@@ -147,7 +147,7 @@ def timeline(events: list[AuditedEvent], definition: DefinitionView, masker: Mas
         actor = _("系统") if r.actor == "system" else names.get(r.actor, r.actor)
         step = r.item_name or data.get("name") or ""
         if not step and r.task_spec:
-            meta = definition.meta(data.get("process_id") or "", r.task_spec)
+            meta = definition.meta(data.get("process_id") or definition.key, r.task_spec)
             step = meta.name if meta is not None and meta.name else r.task_spec
         label = event_label(r.type)
         if r.type == h.CASE_CANCELLED and data.get("withdrawn"):

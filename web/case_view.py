@@ -268,7 +268,7 @@ def _history_line(e, definition: DefinitionView, masker: Masker, names: dict[str
         groups = departments_of(tuple(data.get("groups") or ()))
         return HistoryLine(e.at, actor, _("“%(step)s”转至%(groups)s办理", step=step, groups=groups or "—"))
     if e.type == h.WORK_ITEM_COMPLETED:
-        meta = definition.meta(data.get("process_id") or "", e.task_spec or "")
+        meta = definition.meta(data.get("process_id") or definition.key, e.task_spec or "")
         name = meta.name if meta is not None and meta.name else (e.task_spec or "")
         return HistoryLine(e.at, actor, _("办结“%(step)s”", step=name),
                            entries_for(definition, data.get("submitted") or {}, masker))

@@ -74,6 +74,7 @@ def rerun(engine, commands: list[Row[Any]], definition: LoadedDefinition) -> Ite
             elif wf is None:
                 raise Diverged("没有找到立案记录")
             elif ev.type == h.WORK_ITEM_COMPLETED:
+                data = h.event_data(ev.type, data, wf.spec.name)
                 same = [r.task for r in project_work_items(wf).ready.values()
                         if r.task_spec == ev.task_spec and r.process_id == data["process_id"]]
                 if data["ordinal"] >= len(same):

@@ -222,7 +222,7 @@ class CaseService:
         ctx.state_changed = True
         # `changed` only where it is not the whole submission, `previous` only when something was
         # replaced: readers put them back (h.event_data).
-        completed: dict[str, Any] = {"process_id": item.process_id, "ordinal": ordinal, "submitted": clean}
+        completed = h.completion_data(item.process_id, ctx.definition.key, ordinal, clean)
         if changed != clean:
             completed["changed"] = changed
         if previous:

@@ -54,12 +54,29 @@ def canonical_bytes(value: Any) -> bytes:
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
 
 
-def event_data(type_: str, data: dict) -> dict:
+def event_data(type_: str, data: dict, top_process: str | None = None) -> dict:
     """What a history row says, with what it leaves out put back: a completed work item stores
-    `changed` only when it differs from the whole submission and `previous` only when not empty."""
-    if type_ == WORK_ITEM_COMPLETED and ("changed" not in data or "previous" not in data):
+    `changed` only when it differs from the whole submission and `previous` only when not empty;
+    since #17 also `ordinal` only when not 0 and `process_id` only when the item is not a step of
+    the case's own process (`top_process`, its definition key: put back when given)."""
+    if type_ == WORK_ITEM_COMPLETED:
         submitted = data.get("submitted") or {}
-        return {**data, "changed": data.get("changed", submitted), "previous": data.get("previous", {})}
+        full = {**data, "changed": data.get("changed", submitted), "previous": data.get("previous", {}),
+                "ordinal": data.get("ordinal", 0)}
+        if "process_id" not in data and top_process is not None:
+            full["process_id"] = top_process
+        return full
+    return data
+
+
+def completion_data(process_id: str, top_process: str, ordinal: int, submitted: dict) -> dict:
+    """A completed work item's row data, without what event_data puts back: the process only when
+    it is not the case's own (a called or embedded process), the ordinal only when not 0."""
+    data: dict[str, Any] = {"submitted": submitted}
+    if process_id != top_process:
+        data["process_id"] = process_id
+    if ordinal:
+        data["ordinal"] = ordinal
     return data
 
 

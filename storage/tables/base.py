@@ -106,6 +106,59 @@ class TaskId(TypeDecorator):
         return literal
 
 
+class DigestText(TypeDecorator):
+    """Text that is mostly a SHA-256 in hex (a case's history head, the hashed search terms): on
+    SQLite a value of exactly 64 lower-case hex digits is kept as its 32 bytes and read back as the
+    same text (0029); any other text is kept as it is (it never equals a 32-byte value, and a
+    BLOB sorts after every TEXT, so a range of text never takes one in). PostgreSQL keeps the text."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return _digest_bytes(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        return _digest_text(value) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect):
+        if dialect.name == "sqlite":
+            return _digest_bytes
+        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            return _digest_text
+        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+    def literal_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().literal_processor(dialect)
+        text_literal = super().literal_processor(dialect)
+
+        def literal(value):
+            raw = _digest_bytes(value)
+            if isinstance(raw, bytes):
+                return f"X'{raw.hex()}'"
+            return text_literal(value) if text_literal is not None else repr(value)
+        return literal
+
+
+def _digest_bytes(value):
+    """The 32 bytes of 64 lower-case hex digits, anything else as it is."""
+    if not isinstance(value, str) or len(value) != 64:
+        return value
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return value
+    return raw if len(raw) == 32 and raw.hex() == value else value  # fromhex reads upper case, spaces
+
+
+def _digest_text(value):
+    return value.hex() if isinstance(value, bytes) else value
+
+
 class TaskIdText(FunctionElement):
     """A TaskId column as its text on every database, for SQL that builds text from it (SQLite's
     `'warning:' || id` of a 16-byte id would be those bytes, not the id): TaskIdText(work_items.c.id)."""

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yijianshi.storage.tables.base import Base, BigId, HexDigest, TaskId, UTCDateTime
+from yijianshi.storage.tables.base import Base, BigId, DigestText, HexDigest, TaskId, UTCDateTime
 
 # A work item's priority when its task gives none (Camunda's default too).
 DEFAULT_PRIORITY = 50
@@ -17,11 +17,15 @@ DEFAULT_PRIORITY = 50
 class Case(Base):
     __tablename__ = "cases"
     # The finished cases of a scenario in a period (measured outcomes, storage/outcome_store.py).
-    __table_args__ = (Index("ix_cases_scenario_ended", "definition_key", "ended_at"),)
+    # ix_cases_scenario_ended also finds a scenario's cases (no index of definition_key alone, 0029);
+    # ix_cases_business_key holds the cases that have a business key only (0029).
+    __table_args__ = (Index("ix_cases_scenario_ended", "definition_key", "ended_at"),
+                      Index("ix_cases_business_key", "business_key", sqlite_where=text("business_key IS NOT NULL"),
+                            postgresql_where=text("business_key IS NOT NULL")))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
-    definition_key: Mapped[str] = mapped_column(String(255), index=True)
-    business_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    definition_key: Mapped[str] = mapped_column(String(255))
+    business_key: Mapped[str | None] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), index=True)  # running, completed, cancelled
     version: Mapped[int] = mapped_column(Integer)  # optimistic lock, bumped by every command
@@ -32,7 +36,7 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     history_seq: Mapped[int] = mapped_column(Integer)  # seq of the last event
-    history_head: Mapped[str] = mapped_column(String(64))  # hash of the last event
+    history_head: Mapped[str] = mapped_column(DigestText(64))  # hash of the last event (32 bytes on SQLite)
     attention: Mapped[str | None] = mapped_column(String(512))  # why an administrator must look at it
 
 
@@ -46,7 +50,9 @@ class WorkItem(Base):
         # work_item_groups rows; the items ended in a time window are found through the history
         # (ix_events_item_ends). A claim still updates the claimer index.
         # (On PostgreSQL the table keeps 15 % of each page free for the new row versions: 0023.)
-        Index("ix_work_items_claimed", "claimed_by"),
+        # Only claimed items: a lookup is always by a claimer's name (0029).
+        Index("ix_work_items_claimed", "claimed_by", sqlite_where=text("claimed_by IS NOT NULL"),
+              postgresql_where=text("claimed_by IS NOT NULL")),
     )
     id: Mapped[str] = mapped_column(TaskId, primary_key=True)  # the engine task's id
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -136,7 +142,7 @@ class CaseSearchTerm(Base):
     __table_args__ = (Index("ix_case_search_terms_lookup", "kind", "term"), {"sqlite_with_rowid": False})
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # name, id
-    term: Mapped[str] = mapped_column(String(255), primary_key=True)
+    term: Mapped[str] = mapped_column(DigestText(255), primary_key=True)  # a hash: 32 bytes on SQLite
 
 
 class MessageWait(Base):

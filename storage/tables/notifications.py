@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yijianshi.storage.tables.base import Base, BigId, UTCDateTime
+
+
+DEDUPED = text("dedupe_key IS NOT NULL")
 
 
 class OutboxMessage(Base):
@@ -16,7 +19,10 @@ class OutboxMessage(Base):
     given up after its attempts (failed) or no longer needed (cancelled)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    # At most one row per dedupe key; rows without one are not in the index (0029).
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),
+                      Index("uq_outbox_dedupe_key", "dedupe_key", unique=True, sqlite_where=DEDUPED,
+                            postgresql_where=DEDUPED))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))  # inapp, email, sms, webhook, revisit
     kind: Mapped[str] = mapped_column(String(32))  # new_work, warning, overdue, supplement, accepted, ...
@@ -25,7 +31,7 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     payload_json: Mapped[str | None] = mapped_column(Text)  # the webhook's JSON body
-    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)  # at most one row per key
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))  # at most one row per key
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -70,6 +70,9 @@ def test_start_on_behalf_of_an_applicant_makes_the_case_theirs(api_for, client_f
     assert case["data"]["floor_area"] == 80 and case["data"]["legal_rep_name"] == "张三"
     history = api.get(f"/api/v1/cases/{cid}/history").get_json()["events"]
     assert [e["actor"] for e in history if e["type"] in ("case_started", "work_item_completed")] == ["api:hotline"] * 2
+    # a completion's process and ordinal are stored only when not implied; the API gives them in full
+    (completed,) = [e for e in history if e["type"] == "work_item_completed"]
+    assert completed["data"]["process_id"] == "open_restaurant" and completed["data"]["ordinal"] == 0
     # The applicant sees it among his cases on the web; another applicant does not.
     assert client_for("zhangsan").get(f"/apply/cases/{cid}").status_code == 200
     assert client_for("canyin").get(f"/apply/cases/{cid}").status_code == 403

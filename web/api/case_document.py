@@ -61,6 +61,8 @@ def case_document(conn, row) -> dict:
     }
 
 
-def event_document(e) -> dict:
+def event_document(e, process_key: str) -> dict:
+    """A history row as the API gives it; `process_key`: the case's definition key (the process a
+    completed work item's step belongs to unless the row names another, engine/cases/history.event_data)."""
     return {"seq": e.seq, "type": e.type, "actor": e.actor, "at": _time(e.at), "work_item_id": e.work_item_id,
-            "task_spec": e.task_spec, "data": h.event_data(e.type, json.loads(e.data)), "hash": e.hash, "prev_hash": e.prev_hash}
+            "task_spec": e.task_spec, "data": h.event_data(e.type, json.loads(e.data), process_key), "hash": e.hash, "prev_hash": e.prev_hash}

@@ -126,7 +126,7 @@ def case_history(case_id: int):
     with services().engine.db.reader.connect() as conn:
         row = _readable_case(conn, case_id)
         rows = case_store.case_events_page(conn, row.id, after, limit + 1)
-    events = [event_document(e) for e in rows[:limit]]
+    events = [event_document(e, row.definition_key) for e in rows[:limit]]
     following = (url_for("api.case_history", case_id=case_id, after=events[-1]["seq"], limit=limit)
                  if len(rows) > limit else None)
     return _json({"case_id": case_id, "events": events, "next": following})
