@@ -203,16 +203,19 @@ def test_a_parent_the_tree_does_not_give_is_written_explicitly():
     wf.task_tree._children.append(uuid4())  # a child outside the map: named, never restored
     leaf = next(t for t in wf.tasks.values() if not t._children and t is not done)
     leaf._children.append(wf.task_tree.id)  # the root named as a child: its parent is still none
+    twice = next(t for t in sub.tasks.values() if t.parent is not None and t.parent.parent is not None)
+    twice.parent.parent._children.append(twice.id)  # named by its parent and by another task
     codec = CaseStateCodec()
     written = codec.dumps(wf)
     state = json.loads(written)
     explicit = {sid: r["parent"] for sid, r in _all_records(state) if "parent" in r}
     assert explicit == {str(sub.task_tree.id): str(sub.parent_task_id), str(done.id): str(done._parent),
-                        str(wf.task_tree.id): None}
+                        str(wf.task_tree.id): None, str(twice.id): str(twice._parent)}
     restored = codec.loads(written, spec, subs)
     assert restored.subprocesses[sub.parent_task_id].task_tree._parent == sub.parent_task_id
     assert restored.tasks[done.id]._parent == done._parent and done.id not in restored.tasks[done._parent]._children
     assert restored.task_tree._parent is None and restored.task_tree.id in restored.tasks[leaf.id]._children
+    assert restored.subprocesses[sub.parent_task_id].tasks[twice.id]._parent == twice._parent
     assert codec.dumps(restored) == written
 
 

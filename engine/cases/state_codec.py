@@ -124,19 +124,16 @@ def _task_records(task_converter: "_TaskConverter", tasks: dict, root) -> dict:
     named: dict[int, int] = {}  # a child's int -> the int of the task naming it (_SEVERAL: more than one)
     record = task_converter.record
     records = {_sid(t): record(t, by_int, named) for t in tasks.values()}
-    for t in tasks.values():
+    get = named.get
+    for t, rec in zip(tasks.values(), records.values()):  # the same order
         pid = t._parent
-        derived = named.get(t.id.int)
         if pid is None:
-            if derived is None and t is root:
+            if t is root and t.id.int not in named:
                 continue
-            parent_sid = None
-        elif derived == pid.int:
-            continue
-        else:
+            rec["parent"] = None
+        elif get(t.id.int) != pid.int:
             parent = by_int.get(pid.int)
-            parent_sid = _sid(parent) if parent is not None else str(pid)
-        records[_sid(t)]["parent"] = parent_sid
+            rec["parent"] = _sid(parent) if parent is not None else str(pid)
     return records
 
 
