@@ -101,7 +101,8 @@ def test_records_match_spiffworkflow_after_every_step():
             task.run()
             wf.do_engine_steps()
             steps += 1
-            assert expand_state(json.loads(codec.dumps(wf)))["tasks"] == json.loads(stock.serialize_json(wf))["tasks"]
+            ours = expand_state(json.loads(codec.dumps(wf)))
+            assert ours["tasks"] == json.loads(stock.serialize_json(wf))["tasks"]
     assert steps == 6
 
 

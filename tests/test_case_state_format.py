@@ -213,7 +213,8 @@ def test_a_parent_the_tree_does_not_give_is_written_explicitly():
                         str(wf.task_tree.id): None, str(twice.id): str(twice._parent)}
     restored = codec.loads(written, spec, subs)
     assert restored.subprocesses[sub.parent_task_id].task_tree._parent == sub.parent_task_id
-    assert restored.tasks[done.id]._parent == done._parent and done.id not in restored.tasks[done._parent]._children
+    assert restored.tasks[done.id]._parent == done._parent
+    assert done.id not in restored.tasks[done._parent]._children
     assert restored.task_tree._parent is None and restored.task_tree.id in restored.tasks[leaf.id]._children
     assert restored.subprocesses[sub.parent_task_id].tasks[twice.id]._parent == twice._parent
     assert codec.dumps(restored) == written
@@ -225,11 +226,13 @@ def test_a_case_stored_as_v1_continues_and_is_written_as_v2(sqlite_engine):
     desk = Actor("desk", frozenset({"front_desk", "market", "health", "fire", "tax"}))
     case = engine.cases.start_case("parallel_review", {"district": "河东区"}, desk)
     step = engine.cases.complete_work_item(
-        case.ready[0].id, {"applicant_name": "张三", "id_number": "120102199001011235", "amount": "80"}, desk)
+        case.ready[0].id, {"applicant_name": "张三", "id_number": "120102199001011235", "amount": "80"},
+        desk)
 
     def stored() -> dict:
         with engine.db.engine.connect() as conn:
-            blob = conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"), {"c": case.id}).scalar_one()
+            blob = conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"),
+                                {"c": case.id}).scalar_one()
         return json.loads(case_store.stored_state("", bytes(blob)))
 
     # rewrite the stored state as the yjs-case/1 codec wrote it: every record with its id and parent
@@ -243,11 +246,13 @@ def test_a_case_stored_as_v1_continues_and_is_written_as_v2(sqlite_engine):
     assert fingerprint(engine.cases.workflow_of(case.id))["tasks"]
 
     by_spec = {i.task_spec: i.id for i in step.ready}
-    after = engine.cases.complete_work_item(by_spec["dept_market"], {"approved": "true", "remark": "同意"}, desk)
+    agree = {"approved": "true", "remark": "同意"}
+    after = engine.cases.complete_work_item(by_spec["dept_market"], agree, desk)
     state = stored()
-    assert state["format"] == STATE_FORMAT and all("id" not in r and "parent" not in r for r in state["tasks"].values())
+    assert state["format"] == STATE_FORMAT
+    assert all("id" not in r and "parent" not in r for r in state["tasks"].values())
     for spec_name in ("dept_health", "dept_fire", "dept_tax"):
-        after = engine.cases.complete_work_item(by_spec[spec_name], {"approved": "true", "remark": "同意"}, desk)
+        after = engine.cases.complete_work_item(by_spec[spec_name], agree, desk)
     (deliver,) = after.ready
     engine.cases.complete_work_item(deliver.id, {"delivered": "true"}, desk)
     assert engine.cases.workflow_of(case.id).completed

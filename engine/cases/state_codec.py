@@ -145,7 +145,8 @@ _ABSENT = object()
 
 class _TaskConverter(TaskConverter):
     """The stock task converter, rewritten for speed: it runs for every task of every case on
-    every command. Output is identical (stock from_dict reads it); ids are stringified once per task."""
+    every command. Its records, with the "id" and "parent" that expand_state puts back, are identical
+    (stock from_dict reads them); ids are stringified once per task."""
 
     def to_dict(self, task):
         """SpiffWorkflow's record of one task (with its "id" and "parent")."""
