@@ -16,6 +16,8 @@ STATE_DICT = (
     b'"id":"","parent":"","children":["","last_state_change":17,"state":64,"task_spec":"","triggered":false,'
     b'"internal_data":{},"data":{},"delta":{"updates":{},"deletions":[]},"typename":"Task"},"'
 )
+# Still the dictionary for format yjs-case/2 (records without "id" and "parent", #17): one spelling out
+# the /2 record prefix saved 0-4 bytes of a 790-1,180-byte blob, not worth a second entry.
 _DICTS = {zlib.adler32(STATE_DICT): STATE_DICT}
 
 

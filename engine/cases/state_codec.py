@@ -1,5 +1,9 @@
 """A case's engine state as one JSON document, stored without the spec (the spec is stored once per
-definition version and shared by every case on it)."""
+definition version and shared by every case on it). Format "yjs-case/2" (written since #17) leaves out
+of every task record its "id" (the record's key in `tasks`) and its "parent" (the record whose
+`children` names it, none for the root), keeping "parent" only where the tree does not give it;
+"yjs-case/1" (SpiffWorkflow's own task records) is still read: `expand_state` turns the one into the
+other."""
 from __future__ import annotations
 
 import json
@@ -29,7 +33,8 @@ from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCa
 from yijianshi.engine.modeling.decision_result import MappedBusinessRuleTask, MappedBusinessRuleTaskConverter
 from yijianshi.engine.modeling.input_output import CONVERTERS as INPUT_OUTPUT_CONVERTERS
 
-STATE_FORMAT = "yjs-case/1"
+STATE_FORMAT = "yjs-case/2"
+STATE_FORMAT_V1 = "yjs-case/1"  # every task record with its "id" and "parent" (cases written before #17)
 # The Camunda configuration has no converter for plain service tasks (external tasks here: see
 # engine/modeling/external_service.py); the default BPMN converter keeps their extensions. Call
 # activities keep their camunda:in / camunda:out mappings (engine/modeling/call_mappings.py), and
@@ -105,17 +110,34 @@ def _workflow_fields(converter, workflow) -> dict:
         "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
         "success": workflow.success,
         "completed": workflow.completed,
-        "tasks": _task_records(converter.task_converter, workflow.tasks),
+        "tasks": _task_records(converter.task_converter, workflow.tasks, workflow.task_tree),
         "root": str(workflow.task_tree.id),
     }
 
 
-def _task_records(task_converter: "_TaskConverter", tasks: dict) -> dict:
-    """Every task's record, as _TaskConverter.to_dict writes it, for a whole workflow: the tasks
-    indexed once by their uuid's int (hashing a UUID is a Python call, hashing an int is not)."""
+def _task_records(task_converter: "_TaskConverter", tasks: dict, root) -> dict:
+    """Every task's record, as _TaskConverter.record writes it (without "id" and "parent"), for a
+    whole workflow: the tasks indexed once by their uuid's int (hashing a UUID is a Python call,
+    hashing an int is not). A task whose parent is not the one record naming it as a child (none for
+    the root) gets its "parent" written explicitly: `expand_state` could not derive it."""
     by_int = {t.id.int: t for t in tasks.values()}
+    named: dict[int, int] = {}  # a child's int -> the int of the task naming it (_SEVERAL: more than one)
     record = task_converter.record
-    return {_sid(t): record(t, by_int) for t in tasks.values()}
+    records = {_sid(t): record(t, by_int, named) for t in tasks.values()}
+    get = named.get
+    for t, rec in zip(tasks.values(), records.values()):  # the same order
+        pid = t._parent
+        if pid is None:
+            if t is root and t.id.int not in named:
+                continue
+            rec["parent"] = None
+        elif get(t.id.int) != pid.int:
+            parent = by_int.get(pid.int)
+            rec["parent"] = _sid(parent) if parent is not None else str(pid)
+    return records
+
+
+_SEVERAL = -1  # never a uuid's int
 
 
 _ABSENT = object()
@@ -123,22 +145,27 @@ _ABSENT = object()
 
 class _TaskConverter(TaskConverter):
     """The stock task converter, rewritten for speed: it runs for every task of every case on
-    every command. Output is identical (stock from_dict reads it); ids are stringified once per task."""
+    every command. Its records, with the "id" and "parent" that expand_state puts back, are identical
+    (stock from_dict reads them); ids are stringified once per task."""
 
     def to_dict(self, task):
-        return self.record(task, {t.id.int: t for t in task.workflow.tasks.values()})
+        """SpiffWorkflow's record of one task (with its "id" and "parent")."""
+        record = self.record(task, {t.id.int: t for t in task.workflow.tasks.values()}, {})
+        parent = task.parent
+        return {"id": _sid(task), "parent": _sid(parent) if parent is not None else None, **record}
 
-    def record(self, task, by_int: dict) -> dict:
-        """The task's record; `by_int`: its workflow's tasks by their uuid's int."""
-        sid = _sid(task)
+    def record(self, task, by_int: dict, named: dict) -> dict:
+        """The task's record without its "id" and "parent" (format yjs-case/2); `by_int`: its
+        workflow's tasks by their uuid's int; `named` gets the int of each child it names."""
         pid = task._parent
         own = task.data
         delta: dict[str, Any]
-        if pid is None:
-            parent_sid, data, delta = None, own, {}
+        parent = by_int.get(pid.int) if pid is not None else None
+        if parent is None:
+            # the root (or a parent outside this workflow's tasks: its record says whose child it is)
+            data, delta = own, {}
         else:
-            parent = by_int[pid.int]
-            parent_sid, pdata = _sid(parent), parent.data
+            pdata = parent.data
             data = {}
             if own == pdata:
                 # Most tasks carry their parent's data unchanged: one comparison in C instead of a
@@ -153,13 +180,14 @@ class _TaskConverter(TaskConverter):
                     "deletions": [k for k in pdata if k not in own],
                 }
         children = []
+        tid = task.id.int
         for c in task._children:
-            child = by_int.get(c.int)
+            ci = c.int
+            named[ci] = tid if ci not in named else _SEVERAL
+            child = by_int.get(ci)
             children.append(_sid(child) if child is not None else str(c))
         internal = task.internal_data
         return {
-            "id": sid,
-            "parent": parent_sid,
             "children": children,
             "last_state_change": task.last_state_change,
             "state": task.state,
@@ -280,11 +308,45 @@ class CaseStateCodec:
         finally:
             self._registry._encoder_mode = False
 
-    def loads(self, text: str, spec, subprocess_specs: dict) -> BpmnWorkflow:
-        dct = orjson.loads(text)
-        if dct.pop("format", None) != STATE_FORMAT:
-            raise ValueError("unknown case state format")
+    def loads(self, text: str | bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:
+        """The workflow of a stored state, format yjs-case/2 or yjs-case/1."""
+        dct = expand_state(orjson.loads(text))
+        del dct["format"]
         return self._converter.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+
+
+def expand_state(dct: dict) -> dict:
+    """A decoded state (yjs-case/2 or /1) with SpiffWorkflow's full task records: every record of the
+    top workflow and of each called process gets its "id" (its key) and, where not written, its
+    "parent" (the record whose children name it; none for the root). Changes `dct` and returns it;
+    a record that is neither the root nor anyone's child is a ValueError, not a corrupt tree."""
+    fmt = dct.get("format")
+    if fmt == STATE_FORMAT:
+        _expand_records(dct["tasks"], dct["root"])
+        for sub in dct["subprocesses"].values():
+            _expand_records(sub["tasks"], sub["root"])
+    elif fmt != STATE_FORMAT_V1:
+        raise ValueError(f"unknown case state format {fmt!r}")
+    return dct
+
+
+def _expand_records(records: dict, root: str) -> None:
+    named: dict[str, str | None] = {}  # a child's id -> the id of the record naming it (None: several)
+    for sid, record in records.items():
+        for child in record["children"]:
+            named[child] = sid if child not in named else None
+    for sid, record in records.items():
+        record["id"] = sid
+        if "parent" in record:
+            continue
+        parent = named.get(sid, _ABSENT)
+        if parent is _ABSENT:
+            if sid != root:
+                raise ValueError(f"case state: task {sid} is neither the root nor any task's child")
+            parent = None
+        elif parent is None:
+            raise ValueError(f"case state: task {sid} is named as a child by more than one task")
+        record["parent"] = parent
 
 
 # Datetimes must go through SpiffWorkflow's registry (typed dicts), not orjson's ISO strings, or they
