@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, delete, distinct, func, insert, literal, or_, select
+from sqlalchemy import Connection, and_, bindparam, case, delete, distinct, func, insert, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from yijianshi.storage.tables import EVERY_GROUP, Case, Definition, DefinitionFile, WorkItem, WorkItemGroup
@@ -162,8 +162,11 @@ def _ended_in(start: datetime, end: datetime, unresolved: datetime | None, staff
     """The conditions of work with a deadline that ended (completed or timed out) in [start, end)."""
     endings = _endings()
     # The ending events of the window (a range of ix_events_item_ends) give the items; their
-    # ended_at is the event's time.
-    ended = select(events.c.work_item_id).where(events.c.type.in_(ITEM_END_TYPES), events.c.at >= start,
+    # ended_at is the event's time. The types are literals in the SQL (as stored: codes on SQLite),
+    # not parameters: the planner uses a partial index only when the query's SQL implies its WHERE.
+    ending = bindparam("item_end_types", ITEM_END_TYPES, events.c.type.type, expanding=True,
+                       literal_execute=True)
+    ended = select(events.c.work_item_id).where(events.c.type.in_(ending), events.c.at >= start,
                                                events.c.at < end)
     where = [work_items.c.id.in_(ended), work_items.c.ended_at >= start, work_items.c.ended_at < end,
              work_items.c.due_at.is_not(None), or_(endings["on_time"], endings["late"], endings["timed_out"]),

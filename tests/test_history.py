@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.exc import DBAPIError
 
 from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases import history as h
+from yijianshi.storage.tables import Event
 from tests.conftest import deploy_fixtures
 from tests.checkpoint_support import finished_case
 
@@ -19,14 +20,18 @@ DESK = Actor("desk", frozenset({"front_desk"}))
 
 
 def _tamper(engine, sql: str, **params) -> None:
-    """What an attacker with database access would do: switch the append-only guard off first."""
+    """What an attacker with database access would do: switch the append-only guard off first. A
+    parameter `type` is an event type, bound as the database stores it (a code on SQLite)."""
     with engine.db.engine.begin() as conn:
         if engine.db.is_sqlite:
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
         else:
             conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER events_append_only")
-        conn.execute(text(sql), params)
+        statement = text(sql)
+        if "type" in params:
+            statement = statement.bindparams(bindparam("type", type_=Event.__table__.c.type.type))
+        conn.execute(statement, params)
 
 
 def test_history_records_every_step_with_actor_and_data(engine):
@@ -94,8 +99,8 @@ def test_reexecution_detects_a_changed_command(engine):
     case_id = finished_case(engine)
     assert engine.reexecute(case_id).ok
     _tamper(engine, "UPDATE events SET data = REPLACE(data, :old, :new) "
-                    "WHERE case_id = :c AND type = 'work_item_completed'",
-            old='"amount":12', new='"amount":13', c=case_id)
+                    "WHERE case_id = :c AND type = :type",
+            old='"amount":12', new='"amount":13', c=case_id, type=h.WORK_ITEM_COMPLETED)
     report = engine.reexecute(case_id)
     assert not report.ok and "数据" in report.difference
 

@@ -119,7 +119,7 @@ def test_the_migration_converts_and_back_and_dedupe_keys_stay_unique(db_url):
         case_id = finished_case(engine)
         engine.cases.start_case("parallel_review", {"id_number": ID_NUMBER}, DESK)
         before, history = _digest_values(engine, raw=False), engine.history(case_id)
-        command.downgrade(engine.db.alembic_config(), "0027_work_item_ids_as_bytes")
+        command.downgrade(engine.db.alembic_config(), "0028_event_type_codes")
         assert _digest_values(engine, raw=True) == sorted(map(repr, before))  # text again, as before 0029
         with engine.db.engine.begin() as conn:  # the old unique constraint is back
             outbox_store.insert_rows(conn, [_outbox_row("k:1", 1)])

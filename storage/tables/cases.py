@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yijianshi.storage.tables.base import Base, BigId, DigestText, HexDigest, TaskId, UTCDateTime
+from yijianshi.storage.tables.event_types import EventType, event_types_sql
 
 # A work item's priority when its task gives none (Camunda's default too).
 DEFAULT_PRIORITY = 50
@@ -165,7 +166,10 @@ class CorrelationValue(Base):
 
 # The events that end a work item (engine/cases/history.py WORK_ITEM_COMPLETED, WORK_ITEM_CANCELLED).
 ITEM_END_TYPES = ("work_item_completed", "work_item_cancelled")
-ITEM_ENDS_SQL = "type IN ('work_item_completed', 'work_item_cancelled')"
+# The WHERE of ix_events_item_ends: the names on PostgreSQL, their codes on SQLite (0028). A query
+# uses the index only with the same values as literals in its SQL (supervision_store._ended_in).
+ITEM_ENDS_SQL = event_types_sql(ITEM_END_TYPES, "postgresql")
+ITEM_ENDS_SQLITE = event_types_sql(ITEM_END_TYPES, "sqlite")
 
 
 # The prev_hash of the first event of a case.
@@ -183,12 +187,13 @@ class Event(Base):
     # the work items ended in a time window (supervision), a partial index of those events only.
     __table_args__ = (
         UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
-        Index("ix_events_item_ends", "at", postgresql_where=text(ITEM_ENDS_SQL), sqlite_where=text(ITEM_ENDS_SQL)),
+        Index("ix_events_item_ends", "at", postgresql_where=text(ITEM_ENDS_SQL),
+              sqlite_where=text(ITEM_ENDS_SQLITE)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    type: Mapped[str] = mapped_column(String(32))
+    type: Mapped[str] = mapped_column(EventType)  # a code on SQLite (event_types.py)
     actor: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     work_item_id: Mapped[str | None] = mapped_column(TaskId)

@@ -12,13 +12,13 @@ reads left out.
   the unique constraint of outbox.dedupe_key was part of the table, so the table is copied once.
 
 Revision ID: 0029_lean_case_indexes
-Revises: 0027_work_item_ids_as_bytes
+Revises: 0028_event_type_codes
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0029_lean_case_indexes"
-down_revision = "0027_work_item_ids_as_bytes"
+down_revision = "0028_event_type_codes"
 branch_labels = None
 depends_on = None
 
