@@ -4,7 +4,7 @@ column type."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Table, TypeDecorator
 from sqlalchemy.ext.compiler import compiles
@@ -63,85 +63,27 @@ class HexDigest(TypeDecorator):
         return None if value is None else bytes(value).hex()
 
 
-class TaskId(TypeDecorator):
-    """A work item's (engine task's) id: a UUID in its canonical text form (36 characters, lower
-    case), as SpiffWorkflow writes it. SQLite keeps it as its 16 bytes (a BLOB in the VARCHAR(36)
-    column: SQLite does not convert a BLOB to a column's type), read back as the same text (0027);
-    PostgreSQL keeps the text. Any other value (an id from a URL that is no UUID, a test's "nope", a
-    UUID in upper case) is bound and kept as the text it is: it never equals a 16-byte value, so a
-    lookup by it finds nothing. Byte order is the order of the hex text, so sorting by the column
-    keeps its order."""
-
-    impl = String(36)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return _task_id_bytes(value) if dialect.name == "sqlite" and value is not None else value
-
-    def process_result_value(self, value, dialect):
-        return _task_id_text(value) if dialect.name == "sqlite" and value is not None else value
-
-    # The conversions themselves, without a call of process_bind_param per value (a command binds a
-    # dozen ids); elsewhere those of the text type.
-    def bind_processor(self, dialect):
-        if dialect.name == "sqlite":
-            return _task_id_bytes
-        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
-
-    def result_processor(self, dialect, coltype):
-        if dialect.name == "sqlite":
-            return _task_id_text
-        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
-
-    def literal_processor(self, dialect):
-        if dialect.name != "sqlite":
-            return super().literal_processor(dialect)
-        text_literal = super().literal_processor(dialect)
-
-        def literal(value):
-            raw = _task_id_bytes(value)
-            if isinstance(raw, bytes):
-                return f"X'{raw.hex()}'"
-            return text_literal(value) if text_literal is not None else repr(value)
-        return literal
+def _task_id_bytes(value):
+    """The 16 bytes of a canonical UUID text, anything else as it is."""
+    if not isinstance(value, str) or len(value) != 36:
+        return value
+    try:
+        raw = bytes.fromhex(value[:8] + value[9:13] + value[14:18] + value[19:23] + value[24:])
+    except ValueError:
+        return value
+    # bytes.fromhex skips spaces and reads upper case: only the exact canonical form becomes bytes
+    # (so that what is read back is exactly what was written).
+    if len(raw) != 16 or _task_id_text(raw) != value:
+        return value
+    return raw
 
 
-class DigestText(TypeDecorator):
-    """Text that is mostly a SHA-256 in hex (a case's history head, the hashed search terms): on
-    SQLite a value of exactly 64 lower-case hex digits is kept as its 32 bytes and read back as the
-    same text (0029); any other text is kept as it is (it never equals a 32-byte value, and a
-    BLOB sorts after every TEXT, so a range of text never takes one in). PostgreSQL keeps the text."""
-
-    impl = String
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return _digest_bytes(value) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        return _digest_text(value) if dialect.name == "sqlite" else value
-
-    def bind_processor(self, dialect):
-        if dialect.name == "sqlite":
-            return _digest_bytes
-        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
-
-    def result_processor(self, dialect, coltype):
-        if dialect.name == "sqlite":
-            return _digest_text
-        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
-
-    def literal_processor(self, dialect):
-        if dialect.name != "sqlite":
-            return super().literal_processor(dialect)
-        text_literal = super().literal_processor(dialect)
-
-        def literal(value):
-            raw = _digest_bytes(value)
-            if isinstance(raw, bytes):
-                return f"X'{raw.hex()}'"
-            return text_literal(value) if text_literal is not None else repr(value)
-        return literal
+def _task_id_text(value):
+    """The canonical UUID text of 16 bytes; a text value as it is."""
+    if isinstance(value, bytes) and len(value) == 16:
+        h = value.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return value
 
 
 def _digest_bytes(value):
@@ -157,6 +99,76 @@ def _digest_bytes(value):
 
 def _digest_text(value):
     return value.hex() if isinstance(value, bytes) else value
+
+
+class SqliteStoredText(TypeDecorator):
+    """Text that SQLite keeps in a more compact form: `to_sqlite` turns a value into what is stored
+    (bytes, or text it keeps as it is), `from_sqlite` what is read back into the same text; SQL
+    with the value written in (literal binds) gets the stored form too. PostgreSQL keeps the text.
+    Subclasses set the two functions (staticmethod) and `impl`."""
+
+    impl: Any = String  # a length given to the type (DigestText(255)) goes to the String
+    cache_ok = True
+    to_sqlite: Callable[[Any], Any]
+    from_sqlite: Callable[[Any], Any]
+
+    def process_bind_param(self, value, dialect):
+        return self.to_sqlite(value) if dialect.name == "sqlite" and value is not None else value
+
+    def process_result_value(self, value, dialect):
+        return self.from_sqlite(value) if dialect.name == "sqlite" and value is not None else value
+
+    # The conversions themselves, without a call of process_bind_param per value (a command binds a
+    # dozen ids); elsewhere those of the text type.
+    def bind_processor(self, dialect):
+        if dialect.name == "sqlite":
+            return self.to_sqlite
+        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            return self.from_sqlite
+        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+    def literal_processor(self, dialect):
+        text_literal = self.impl_instance.dialect_impl(dialect).literal_processor(dialect)
+        if dialect.name != "sqlite":
+            return text_literal
+        to_sqlite = self.to_sqlite
+
+        def literal(value):
+            stored = to_sqlite(value)
+            if isinstance(stored, bytes):
+                return f"X'{stored.hex()}'"
+            return text_literal(stored) if text_literal is not None else repr(stored)
+        return literal
+
+
+class TaskId(SqliteStoredText):
+    """A work item's (engine task's) id: a UUID in its canonical text form (36 characters, lower
+    case), as SpiffWorkflow writes it. SQLite keeps it as its 16 bytes (a BLOB in the VARCHAR(36)
+    column: SQLite does not convert a BLOB to a column's type), read back as the same text (0027);
+    PostgreSQL keeps the text. Any other value (an id from a URL that is no UUID, a test's "nope", a
+    UUID in upper case) is bound and kept as the text it is: it never equals a 16-byte value, so a
+    lookup by it finds nothing. Byte order is the order of the hex text, so sorting by the column
+    keeps its order."""
+
+    impl = String(36)
+    cache_ok = True
+    to_sqlite = staticmethod(_task_id_bytes)
+    from_sqlite = staticmethod(_task_id_text)
+
+
+class DigestText(SqliteStoredText):
+    """Text that is mostly a SHA-256 in hex (a case's history head, the hashed search terms): on
+    SQLite a value of exactly 64 lower-case hex digits is kept as its 32 bytes and read back as the
+    same text (0029); any other text is kept as it is (it never equals a 32-byte value, and a
+    BLOB sorts after every TEXT, so a range of text never takes one in). PostgreSQL keeps the text."""
+
+    impl = String
+    cache_ok = True
+    to_sqlite = staticmethod(_digest_bytes)
+    from_sqlite = staticmethod(_digest_text)
 
 
 class TaskIdText(FunctionElement):
@@ -180,29 +192,6 @@ def _task_id_text_sqlite(element, compiler, **kw):
     parts = " || '-' || ".join(f"substr({digits}, {start}, {length})"
                                for start, length in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12)))
     return f"(CASE WHEN typeof({column}) = 'blob' THEN {parts} ELSE {column} END)"
-
-
-def _task_id_bytes(value):
-    """The 16 bytes of a canonical UUID text, anything else as it is."""
-    if not isinstance(value, str) or len(value) != 36:
-        return value
-    try:
-        raw = bytes.fromhex(value[:8] + value[9:13] + value[14:18] + value[19:23] + value[24:])
-    except ValueError:
-        return value
-    # bytes.fromhex skips spaces and reads upper case: only the exact canonical form becomes bytes
-    # (so that what is read back is exactly what was written).
-    if len(raw) != 16 or _task_id_text(raw) != value:
-        return value
-    return raw
-
-
-def _task_id_text(value):
-    """The canonical UUID text of 16 bytes; a text value as it is."""
-    if isinstance(value, bytes) and len(value) == 16:
-        h = value.hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    return value
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

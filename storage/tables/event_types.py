@@ -5,7 +5,9 @@ code and reads the name back, so the code above the database (the hash chain inc
 sees names."""
 from __future__ import annotations
 
-from sqlalchemy import String, TypeDecorator
+from sqlalchemy import String
+
+from yijianshi.storage.tables.base import SqliteStoredText
 
 # Event type -> its code on SQLite. NEVER renumber or reuse a code: stored rows keep theirs (and
 # migration 0028 holds a frozen copy of this table). A new event type takes the next free number.
@@ -60,7 +62,7 @@ def event_type_name(value):
     return _NAMES.get(value, value)
 
 
-class EventType(TypeDecorator):
+class EventType(SqliteStoredText):
     """events.type: on SQLite a known event type is stored as its code (EVENT_TYPE_CODES, "2"
     instead of "work_item_completed") and read back as its name; any other text is stored and read
     as it is (it never equals a code, so a lookup by it finds only itself). Comparisons in SQL
@@ -68,30 +70,8 @@ class EventType(TypeDecorator):
 
     impl = String(32)
     cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return stored_event_type(value) if dialect.name == "sqlite" and value is not None else value
-
-    def process_result_value(self, value, dialect):
-        return event_type_name(value) if dialect.name == "sqlite" and value is not None else value
-
-    # The conversions themselves, without a call of process_bind_param per value; elsewhere those
-    # of the text type.
-    def bind_processor(self, dialect):
-        if dialect.name == "sqlite":
-            return stored_event_type
-        return self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
-
-    def result_processor(self, dialect, coltype):
-        if dialect.name == "sqlite":
-            return event_type_name
-        return self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
-
-    def literal_processor(self, dialect):
-        text_literal = self.impl_instance.dialect_impl(dialect).literal_processor(dialect)
-        if dialect.name != "sqlite" or text_literal is None:
-            return text_literal
-        return lambda value: text_literal(stored_event_type(value))
+    to_sqlite = staticmethod(stored_event_type)
+    from_sqlite = staticmethod(event_type_name)
 
 
 def event_types_sql(names: tuple[str, ...], dialect_name: str, column: str = "type") -> str:
