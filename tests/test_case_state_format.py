@@ -48,6 +48,17 @@ def _check_v2_round_trip(wf, spec, subs) -> None:
     assert codec.dumps(restored) == written
 
 
+def _inside_called_process():
+    """licence_bundle with its intake done: the case is inside the called process (callflow/child.bpmn)."""
+    wf, spec, subs = _workflow(CALLFLOW, "licence_bundle")
+    wf.do_engine_steps()
+    (intake,) = wf.get_tasks(state=TaskState.READY, manual=True)
+    intake.data.update({"company": "甲", "capital": 12})
+    intake.run()
+    wf.do_engine_steps()
+    return wf, spec, subs
+
+
 def _run_manual_tasks(wf, spec, subs, fill) -> int:
     wf.do_engine_steps()
     _check_v2_round_trip(wf, spec, subs)
@@ -83,12 +94,7 @@ def test_v2_round_trip_after_every_step_of_a_called_process():
 def test_a_called_process_root_has_no_parent_in_spiffworkflow():
     """Why the called process's root needs no explicit parent: SpiffWorkflow 3.2 links it to its call
     activity only through the subprocess's parent_task_id, its task's _parent is None."""
-    wf, spec, subs = _workflow(CALLFLOW, "licence_bundle")
-    wf.do_engine_steps()
-    (intake,) = wf.get_tasks(state=TaskState.READY, manual=True)
-    intake.data.update({"company": "甲", "capital": 12})
-    intake.run()
-    wf.do_engine_steps()
+    wf, spec, subs = _inside_called_process()
     (sub,) = wf.subprocesses.values()
     assert sub.task_tree._parent is None and sub.parent_task_id in wf.tasks
 
@@ -136,12 +142,7 @@ def test_a_v1_state_still_loads_to_the_same_workflow():
 
 
 def test_a_v1_text_of_a_running_workflow_loads_as_its_v2_text_does():
-    wf, spec, subs = _workflow(CALLFLOW, "licence_bundle")
-    wf.do_engine_steps()
-    (intake,) = wf.get_tasks(state=TaskState.READY, manual=True)
-    intake.data.update({"company": "甲", "capital": 12})
-    intake.run()
-    wf.do_engine_steps()
+    wf, spec, subs = _inside_called_process()
     codec = CaseStateCodec()
     v2_text = codec.dumps(wf)
     v1 = expand_state(json.loads(v2_text))
@@ -188,12 +189,7 @@ def test_an_unknown_format_is_refused():
 def test_a_parent_the_tree_does_not_give_is_written_explicitly():
     """A parent outside the workflow's own tasks, or one whose children do not name the task, or a
     root named as a child, cannot be derived: the record keeps its "parent" and restores as it was."""
-    wf, spec, subs = _workflow(CALLFLOW, "licence_bundle")
-    wf.do_engine_steps()
-    (intake,) = wf.get_tasks(state=TaskState.READY, manual=True)
-    intake.data.update({"company": "甲", "capital": 12})
-    intake.run()
-    wf.do_engine_steps()
+    wf, spec, subs = _inside_called_process()
     (sub,) = wf.subprocesses.values()
     # as SpiffWorkflow's non-BPMN SubWorkflow spec links a sub-workflow's root to its calling task
     sub.task_tree._parent = sub.parent_task_id
