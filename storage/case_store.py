@@ -18,6 +18,7 @@ from yijianshi.storage.tables import (
     IMPLICIT_LINK,
     NO_DEADLINE,
     Case,
+    CaseStateDelta,
     CorrelationValue,
     Event,
     MessageWait,
@@ -29,6 +30,7 @@ from yijianshi.storage import state_blob as state_blob_codec
 from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
+state_deltas = CaseStateDelta.__table__
 work_items = WorkItem.__table__
 groups_t = WorkItemGroup.__table__
 links_t = WorkItemGroupLink.__table__
@@ -102,6 +104,12 @@ _HISTORY_VALUES: dict[str, Any] = dict(version=bindparam("new_version"), updated
 _STATE_VALUES: dict[str, Any] = dict(_HISTORY_VALUES, engine_state=bindparam("engine_state"), state_blob=bindparam("state_blob"),
                      attention=bindparam("attention"))
 _UPDATE_HISTORY = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_VALUES))
+# A command whose state change is written as a delta leaves the base alone.
+_UPDATE_FOR_DELTA = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_VALUES, attention=bindparam("attention")))
+_INSERT_DELTA = Prepared(insert(state_deltas))
+_DROP_DELTAS = Prepared(delete(state_deltas).where(state_deltas.c.case_id == bindparam("cid")))
+_DELTAS = Prepared(select(state_deltas.c.delta).where(state_deltas.c.case_id == bindparam("cid"))
+                   .order_by(state_deltas.c.version))
 # `status` (indexed) only in the statement of the command that ends the case: SQLite rewrites the
 # index entry of every indexed column a SET names, changed or not.
 _UPDATE_STATE = Prepared(update(cases).where(_UPDATE_WHERE).values(**_STATE_VALUES))
@@ -132,10 +140,22 @@ def work_item_and_case(conn: Connection, work_item_id: str) -> tuple[WorkItemRow
     return WorkItemRow(*row[:n]), CaseHead(*row[n:])
 
 
-def case_state(conn: Connection, case_id: int) -> tuple[int, str]:
-    """(version, engine state): the version lets a reader notice a commit made since its head read."""
+class StoredState(NamedTuple):
+    """A case's engine state as stored: the version (a reader notices a commit made since its head
+    read), the base state's JSON and the JSON of each delta written after it, in order."""
+
+    version: int
+    base: str
+    deltas: list[str]
+    base_size: int  # stored (compressed) bytes of the base
+    deltas_size: int  # and of the deltas together
+
+
+def case_state(conn: Connection, case_id: int) -> StoredState:
     version, text, blob = _CASE_STATE.first(conn, {"cid": case_id})
-    return version, stored_state(text, blob)
+    blobs = [row[0] for row in _DELTAS.all(conn, {"cid": case_id})]
+    return StoredState(version, stored_state(text, blob), [state_blob_codec.decompress(b) for b in blobs],
+                       len(blob) if blob is not None else len(text), sum(map(len, blobs)))
 
 
 def stored_state(engine_state: str, state_blob: bytes | None) -> str:
@@ -147,27 +167,41 @@ def case_row(conn: Connection, case_id: int):
     return conn.execute(select(cases).where(cases.c.id == case_id)).first()
 
 
-def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> None:
+def update_case(conn: Connection, case_id: int, expected_version: int, values: dict) -> int:
     """Optimistic write: succeeds only if nobody changed the case since it was read, else
     StaleWrite (at once, or when the command's write batch is sent: storage/write_batch.py).
-    `values` holds updated_at, history_seq, history_head and, when the engine ran, engine_state
-    (JSON text or its UTF-8 bytes, stored compressed) and attention, and status and ended_at when
-    the command ended the case."""
+    `values` holds updated_at, history_seq, history_head and, when the engine ran, attention and
+    either engine_state (the full state: JSON text or its UTF-8 bytes, stored compressed as the new
+    base; with drop_deltas, the deltas after the old base are deleted) or state_delta (the JSON of
+    a delta, stored compressed after the others) or neither (the state is unchanged); status and
+    ended_at when the command ended the case. Returns the compressed size of the state written."""
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
-    if "engine_state" not in values:
-        stmt = _UPDATE_HISTORY
-    else:
+    written = 0
+    if "engine_state" in values:
         ended = "status" in values
         stmt = _UPDATE_END if ended else _UPDATE_STATE
-        params["state_blob"] = state_blob_codec.compress(values["engine_state"],  # JSON text or bytes
-                                                         _ENDED_LEVEL if ended else _RUNNING_LEVEL)
+        params["state_blob"] = blob = state_blob_codec.compress(values["engine_state"],  # JSON text or bytes
+                                                                _ENDED_LEVEL if ended else _RUNNING_LEVEL)
         params["engine_state"] = ""
+        written = len(blob)
+    elif "attention" in values:
+        stmt = _UPDATE_FOR_DELTA
+    else:
+        stmt = _UPDATE_HISTORY
     stmt.execute_guarded(conn, params)
+    if values.get("drop_deltas"):
+        _DROP_DELTAS.execute(conn, {"cid": case_id})
+    delta = values.get("state_delta")
+    if delta is not None:
+        blob = state_blob_codec.compress(delta, _RUNNING_LEVEL)
+        _INSERT_DELTA.execute(conn, {"case_id": case_id, "version": expected_version + 1, "delta": blob})
+        written = len(blob)
+    return written
 
 
 def list_cases(conn: Connection, *, status: str | None = None, definition_key: str | None = None,
                limit: int = 100, offset: int = 0) -> list:
-    q = select(*[c for c in cases.c if c.name != "engine_state"]).order_by(cases.c.id.desc())
+    q = select(*[c for c in cases.c if c.name not in ("engine_state", "state_blob")]).order_by(cases.c.id.desc())
     if status:
         q = q.where(cases.c.status == status)
     if definition_key:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from yijianshi.engine.access.actors import SYSTEM, Actor
 from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases import state_delta
 from yijianshi.engine.cases.failures import command_name, record_failure
 from yijianshi.engine.cases.context import CaseSummary, CommandContext, NothingToDo, TimersDue, summary_of
 from yijianshi.engine.cases.projection import queue_projection
@@ -143,6 +144,8 @@ class CommandRunner:
         if ctx.status is not None:
             self.cache.drop(case_id)  # an ended case takes no more engine steps: keep room for running ones
         elif ctx.has_workflow:
+            if ctx.state_write is not None:  # committed: what the database now holds of the state
+                state_delta.keep_snapshot(ctx.workflow, ctx.state_write.stored(ctx.state_bytes))
             self.cache.put(case_id, new_version, ctx.workflow, ctx.after or ctx.before)
         else:
             self.cache.rebase(case_id, ctx.head.version, new_version)
@@ -174,10 +177,11 @@ class CommandRunner:
         if cached is not None:
             wf, projection = cached
         else:
-            version, state = store.case_state(conn, head.id)
-            if version != head.version:  # committed by someone else since we read the head
+            stored = store.case_state(conn, head.id)
+            if stored.version != head.version:  # committed by someone else since we read the head
                 raise ConcurrencyConflict()
-            wf = self.codec.loads(state, definition.spec, definition.subprocess_specs)
+            wf = self.codec.load_stored(stored.base, stored.deltas, definition.spec, definition.subprocess_specs,
+                                        stored_sizes=(stored.base_size, stored.deltas_size))
             projection = project_work_items(wf)
         wf.script_engine = self.script_engine
         return wf, projection
@@ -190,7 +194,6 @@ class CommandRunner:
         values: dict[str, Any] = {"updated_at": ctx.at}
         if ctx.state_changed:
             wf = ctx.workflow
-            values["engine_state"] = self.codec.encode(wf)  # UTF-8 JSON, compressed by update_case
             ctx.after = project_work_items(wf)
             values["attention"] = queue_projection(ctx, ctx.before, ctx.after, self.script_engine)
             if ctx.status is None and wf.completed:
@@ -199,6 +202,16 @@ class CommandRunner:
             if ctx.status is not None:
                 values["status"] = ctx.status
                 values["ended_at"] = ctx.at
+            # The whole state, or only what changed since what is stored (engine/cases/state_delta.py):
+            # UTF-8 JSON, compressed by update_case.
+            ctx.state_write = write = state_delta.plan(self.codec.parts(wf), state_delta.snapshot_of(wf),
+                                                       ending=ctx.status is not None,
+                                                       new_case=head.version == 0 or ctx.new_state)
+            if write.full is not None:
+                values["engine_state"] = write.full
+                values["drop_deltas"] = write.drop_deltas
+            elif write.delta is not None:
+                values["state_delta"] = write.delta
         if ctx.events:  # the outbox rows are written with the command (engine/notifications/planning.py)
             notifications.queue(ctx, self.notices)
         if not ctx.events and not ctx.state_changed:
@@ -220,7 +233,7 @@ class CommandRunner:
                       history_head=rows[-1]["hash"] if rows else head.history_head)
         try:
             with batched(conn):  # PostgreSQL: every write below in one round trip
-                store.update_case(conn, head.id, head.version, values)
+                ctx.state_bytes = store.update_case(conn, head.id, head.version, values)
                 for write in ctx.writes:
                     write(conn, head.id)
                 store.insert_events(conn, rows)

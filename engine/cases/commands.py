@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from yijianshi.engine.access.actors import SYSTEM, Actor, is_person
 from yijianshi.engine.access.work_item_access import may_give_back
 from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases import state_delta
 from yijianshi.engine.cases.case_title import case_title
 from yijianshi.engine.cases.command_runner import CommandRunner
 from yijianshi.engine.cases.context import (
@@ -144,6 +145,8 @@ class CaseService:
                 summary = summary_of(case_id, new_version, last)
                 if within is not None:
                     within(conn, summary)
+        if last.state_write is not None:  # committed: what the database holds of the state
+            state_delta.keep_snapshot(wf, last.state_write.stored(last.state_bytes))
         self.runner.cache.put(case_id, new_version, wf, last.after or last.before)
         log.info("case started", extra={"case_id": case_id, "actor": actor.id, "event": h.CASE_STARTED})
         return summary
@@ -180,6 +183,7 @@ class CaseService:
         head = dataclasses.replace(started.head, version=started.head.version + 1)  # once the start is written
         ctx = self.runner.context(started.conn, head, started.definition, started.actor, started.at, item=item)
         ctx.adopt(started.workflow, opened)
+        ctx.new_state = True  # the start's state is a full one: no deltas to drop
         self._complete(ctx, entries[0], dict(submitted), check_actor=False, materials=materials)
         return ctx
 
@@ -464,8 +468,9 @@ class CaseService:
             if head is None:
                 raise NotFound(f"案件 {case_id} 不存在。")
             definition = self.definitions.by_id(conn, head.definition_id)
-            _, state = store.case_state(conn, case_id)
-        return self.runner.codec.loads(state, definition.spec, definition.subprocess_specs)
+            stored = store.case_state(conn, case_id)
+        return self.runner.codec.load_stored(stored.base, stored.deltas, definition.spec,
+                                             definition.subprocess_specs, keep=False)
 
     def cached_version(self, case_id: int) -> int | None:
         """The version of the case whose live workflow is cached, if one is (for tests and figures)."""

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from yijianshi.engine.access.actors import APPLICANT_ROLE, Actor  # noqa: F401 (re-exported)
 from yijianshi.engine.access.work_item_access import check_may_act
 from yijianshi.engine.cases import history as h
+from yijianshi.engine.cases.state_delta import StateWrite
 from yijianshi.engine.cases.work_items import WorkItemProjection
 from yijianshi.engine.clock import SHANGHAI, to_utc
 from yijianshi.engine.errors import FormErrors, NotFound, NotPermitted, WorkItemUnavailable
@@ -55,6 +56,9 @@ class CommandContext:
     status: str | None = None
     writes: list[Write] = field(default_factory=list)
     limits: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)  # set_limits
+    state_write: StateWrite | None = None  # how the command writes the engine state (state_delta.py)
+    state_bytes: int = 0  # the compressed size of what it wrote of it
+    new_state: bool = False  # the case is being started: no state deltas are stored for it yet
     _workflow: BpmnWorkflow | None = field(default=None, init=False, repr=False)
     _before: WorkItemProjection | None = field(default=None, init=False, repr=False)
 

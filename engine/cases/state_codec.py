@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from copy import copy
 from types import ModuleType
-from typing import Any
+from typing import Any, Sequence
 from uuid import UUID
 
 import orjson
@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
+from yijianshi.engine.cases.state_delta import TOP, Parts, Snapshot, apply_delta, keep_snapshot
 from yijianshi.engine.errors import ProcessFailed
 from yijianshi.engine.modeling.call_mappings import MappedCallActivity, MappedCallActivityConverter
 from yijianshi.engine.modeling.decision_result import MappedBusinessRuleTask, MappedBusinessRuleTaskConverter
@@ -308,11 +309,49 @@ class CaseStateCodec:
         finally:
             self._registry._encoder_mode = False
 
+    def parts(self, workflow: BpmnWorkflow) -> Parts:
+        """The state cut into its parts (engine/cases/state_delta.py): per workflow of the case, its
+        fields and each task's record, as JSON bytes; `state_delta.full_state` joins them into what
+        `encode` gives."""
+        self._registry._encoder_mode = True
+        try:
+            dumps, default = orjson.dumps, self._default
+            top = self._converter.to_dict(workflow)
+            subs = top.pop("subprocesses")
+            parts: Parts = {}
+            for key, dct in ((TOP, top), *subs.items()):
+                tasks = dct.pop("tasks")
+                parts[key] = (dumps(dct, default=default, option=_ORJSON_OPTIONS),
+                              {sid: dumps(rec, default=default, option=_ORJSON_OPTIONS) for sid, rec in tasks.items()})
+            return parts
+        except (TypeError, orjson.JSONEncodeError) as err:
+            raise ProcessFailed(f"流程数据中有无法保存的值（{err}），请检查脚本写入的变量。") from err
+        finally:
+            self._registry._encoder_mode = False
+
     def loads(self, text: str | bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:
         """The workflow of a stored state, format yjs-case/2 or yjs-case/1."""
-        dct = expand_state(orjson.loads(text))
+        return self.load_stored(text, (), spec, subprocess_specs, keep=False)
+
+    def load_stored(self, base: str | bytes, deltas: Sequence[str | bytes], spec, subprocess_specs: dict, *,
+                    keep: bool = True, stored_sizes: tuple[int, int] = (0, 0)) -> BpmnWorkflow:
+        """The workflow of a stored base state (yjs-case/2 or /1) and the deltas written after it
+        (engine/cases/state_delta.py); with `keep`, the workflow keeps the snapshot of what is
+        stored (`stored_sizes`: the compressed bytes of the base and of the deltas), so that its
+        next write can be a delta."""
+        dct = orjson.loads(base)
+        old_format = dct.get("format") != STATE_FORMAT
+        if deltas and old_format:
+            raise ValueError("case state: deltas after a base of an older format")
+        for change in deltas:
+            apply_delta(dct, orjson.loads(change))
+        dct = expand_state(dct)
         del dct["format"]
-        return self._converter.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+        workflow = self._converter.from_dict(dct, spec=spec, subprocess_specs=subprocess_specs)
+        if keep:
+            keep_snapshot(workflow, Snapshot(self.parts(workflow), len(deltas), stored_sizes[1], stored_sizes[0],
+                                             compact_next=old_format))
+        return workflow
 
 
 def expand_state(dct: dict) -> dict:

@@ -31,7 +31,9 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)  # running, completed, cancelled
     version: Mapped[int] = mapped_column(Integer)  # optimistic lock, bumped by every command
     engine_state: Mapped[str] = mapped_column(Text)  # '' when state_blob holds it (rows written before 0019)
-    state_blob: Mapped[bytes | None] = mapped_column(LargeBinary)  # the engine state, zlib-compressed JSON
+    # The engine state, zlib-compressed JSON: the last full state written (the base), which the
+    # deltas in case_state_deltas follow (engine/cases/state_delta.py).
+    state_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     started_by: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -39,6 +41,18 @@ class Case(Base):
     history_seq: Mapped[int] = mapped_column(Integer)  # seq of the last event
     history_head: Mapped[str] = mapped_column(DigestText(64))  # hash of the last event (32 bytes on SQLite)
     attention: Mapped[str | None] = mapped_column(String(512))  # why an administrator must look at it
+
+
+class CaseStateDelta(Base):
+    """What one command changed of a case's engine state since the base in cases.state_blob
+    (engine/cases/state_delta.py): zlib-compressed JSON, `version` the case version it brings the
+    state to. Dropped when a full state is written again (at the latest when the case ends)."""
+
+    __tablename__ = "case_state_deltas"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: the rows in their primary key's b-tree
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    delta: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class WorkItem(Base):
