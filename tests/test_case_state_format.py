@@ -17,6 +17,7 @@ from yijianshi.engine.audit.replay import fingerprint
 from yijianshi.engine.cases.state_codec import STATE_FORMAT, STATE_FORMAT_V1, CaseStateCodec, expand_state
 from yijianshi.engine.clock import SHANGHAI
 from yijianshi.engine.deadlines.timers import command_time
+from yijianshi.engine.cases.state_delta import apply_delta
 from yijianshi.storage import case_store, state_blob
 from tests.conftest import FIXTURES, deploy_fixtures
 from tests.test_case_state import _snapshot, _stock, _workflow
@@ -226,10 +227,13 @@ def test_a_case_stored_as_v1_continues_and_is_written_as_v2(sqlite_engine):
         desk)
 
     def stored() -> dict:
+        """The stored state: the base with the deltas written after it merged in (state_delta.py)."""
         with engine.db.engine.connect() as conn:
-            blob = conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"),
-                                {"c": case.id}).scalar_one()
-        return json.loads(case_store.stored_state("", bytes(blob)))
+            kept = case_store.case_state(conn, case.id)
+        state = json.loads(kept.base)
+        for delta in kept.deltas:
+            apply_delta(state, json.loads(delta))
+        return state
 
     # rewrite the stored state as the yjs-case/1 codec wrote it: every record with its id and parent
     v1 = expand_state(stored())
@@ -237,6 +241,8 @@ def test_a_case_stored_as_v1_continues_and_is_written_as_v2(sqlite_engine):
     with engine.db.engine.begin() as conn:
         conn.execute(text("UPDATE cases SET state_blob = :b WHERE id = :c"),
                      {"b": state_blob.compress(json.dumps(v1, ensure_ascii=False), 6), "c": case.id})
+        # a case stored before #17 has no deltas after its base
+        conn.execute(text("DELETE FROM case_state_deltas WHERE case_id = :c"), {"c": case.id})
     engine.cases.runner.cache.drop(case.id)  # read it from the row, not the live workflow kept in memory
     assert stored()["format"] == STATE_FORMAT_V1
     assert fingerprint(engine.cases.workflow_of(case.id))["tasks"]
