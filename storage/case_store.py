@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, literal, select, update
+from sqlalchemy import (Connection, Text, and_, bindparam, case, cast, delete, func, insert, literal, literal_column, null,
+                        select, union_all, update)
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
@@ -96,8 +97,6 @@ def case_head(conn: Connection, case_id: int) -> CaseHead | None:
 _ITEM_AND_CASE = Prepared(select(*_ITEM_COLUMNS, *[c.label("case_" + c.name) for c in _HEAD_COLUMNS]).join(
     cases, cases.c.id == work_items.c.case_id).where(work_items.c.id == bindparam("wid")))
 _CASE_HEAD = Prepared(select(*_HEAD_COLUMNS).where(cases.c.id == bindparam("cid")))
-_CASE_STATE = Prepared(select(cases.c.version, cases.c.engine_state, cases.c.state_blob)
-                       .where(cases.c.id == bindparam("cid")))
 _UPDATE_WHERE = and_(cases.c.id == bindparam("cid"), cases.c.version == bindparam("expected"))
 _HISTORY_VALUES: dict[str, Any] = dict(version=bindparam("new_version"), updated_at=bindparam("updated_at"),
                        history_seq=bindparam("history_seq"), history_head=bindparam("history_head"))
@@ -108,8 +107,16 @@ _UPDATE_HISTORY = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_
 _UPDATE_FOR_DELTA = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_VALUES, attention=bindparam("attention")))
 _INSERT_DELTA = Prepared(insert(state_deltas))
 _DROP_DELTAS = Prepared(delete(state_deltas).where(state_deltas.c.case_id == bindparam("cid")))
-_DELTAS = Prepared(select(state_deltas.c.delta).where(state_deltas.c.case_id == bindparam("cid"))
-                   .order_by(state_deltas.c.version))
+# The base and its deltas in ONE statement: one snapshot of the database. Read in two, a command
+# committed in between (PostgreSQL's READ COMMITTED, an SQLite reader outside a transaction) gave
+# the old version's base with the new delta after it, or a compacted case's old base without the
+# deltas it needed. The case row comes first (kind 0), its deltas after it in version order.
+_STATE_AND_DELTAS = Prepared(union_all(
+    select(literal_column("0").label("kind"), cases.c.version, cases.c.engine_state, cases.c.state_blob)
+    .where(cases.c.id == bindparam("cid")),
+    select(literal_column("1"), state_deltas.c.version, cast(null(), Text), state_deltas.c.delta)
+    .where(state_deltas.c.case_id == bindparam("cid")),
+).order_by("kind", "version"))
 # `status` (indexed) only in the statement of the command that ends the case: SQLite rewrites the
 # index entry of every indexed column a SET names, changed or not.
 _UPDATE_STATE = Prepared(update(cases).where(_UPDATE_WHERE).values(**_STATE_VALUES))
@@ -152,8 +159,11 @@ class StoredState(NamedTuple):
 
 
 def case_state(conn: Connection, case_id: int) -> StoredState:
-    version, text, blob = _CASE_STATE.first(conn, {"cid": case_id})
-    blobs = [row[0] for row in _DELTAS.all(conn, {"cid": case_id})]
+    rows = _STATE_AND_DELTAS.all(conn, {"cid": case_id})
+    if not rows or rows[0].kind != 0:
+        raise LookupError(f"case {case_id} has no stored state")
+    _, version, text, blob = rows[0]
+    blobs = [row.state_blob for row in rows[1:]]
     return StoredState(version, stored_state(text, blob), [state_blob_codec.decompress(b) for b in blobs],
                        len(blob) if blob is not None else len(text), sum(map(len, blobs)))
 

@@ -4,12 +4,18 @@ and deltas is the live one; a finished case is one base again. Each test runs on
 from __future__ import annotations
 
 import json
+import threading
 
 import orjson
+import pytest
 from sqlalchemy import text
 
 from yijianshi.engine.cases import state_delta
-from yijianshi.storage import state_blob
+from yijianshi.engine.clock import ControlledClock
+from yijianshi.engine.runtime import Engine
+from yijianshi.storage import case_store, state_blob
+from yijianshi.storage.database import Database
+from yijianshi.storage.prepared import Prepared
 from tests.checkpoint_support import ADMIN, DESK
 from tests.conftest import deploy_fixtures
 
@@ -95,3 +101,57 @@ def test_many_deltas_are_folded_into_a_new_base(engine, monkeypatch):
         counts.append(len(_stored(engine, case.id)[1]))
     assert counts == [1, 2, 0, 1]  # the third command found two deltas: it wrote a full state
     assert engine.cases.runner.codec.dumps(engine.cases.workflow_of(case.id)) == _live_state(engine, case.id)
+
+
+def _read_state(engine, case_id: int) -> tuple[int, str]:
+    """The case's state as a command on a cache miss reads it: version, and the state serialized."""
+    runner = engine.cases.runner
+    with engine.db.reader.connect() as conn:
+        stored = case_store.case_state(conn, case_id)
+        definition = runner.definitions.by_id(conn, case_store.case_head(conn, case_id).definition_id)
+    wf = runner.codec.load_stored(stored.base, stored.deltas, definition.spec, definition.subprocess_specs)
+    return stored.version, runner.codec.dumps(wf)
+
+
+@pytest.mark.parametrize("max_deltas", [8, 1], ids=["delta-committed", "compaction-committed"])
+def test_the_state_is_read_from_one_snapshot_while_another_command_commits(engine, monkeypatch, max_deltas):
+    """Another host's command commits just after the reader's first statement: what is read is the
+    state of one version, base and deltas together (read in two statements, the old base came with
+    the new delta, or a compacted case's old base without the deltas it needed; seen in CI as a
+    clerk told "该事项已不在待办状态" instead of who had completed it)."""
+    monkeypatch.setattr(state_delta, "MAX_DELTAS", max_deltas)
+    deploy_fixtures(engine, "parallel_review.bpmn")
+    case = engine.cases.start_case("parallel_review", {"channel": "窗口"}, DESK)
+    queue = list(case.ready)
+    queue.extend(_complete(engine, queue.pop(0)))  # one delta after the base
+    version, expected = _read_state(engine, case.id)
+    other = Engine(Database(engine.db.url.render_as_string(hide_password=False)), ControlledClock())
+    market = next(i for i in queue if i.task_spec == "dept_market")
+    armed = [True]
+    reader = threading.get_ident()
+    original = Prepared._run
+
+    def run_then_commit_elsewhere(self, conn, work):
+        result = original(self, conn, work)
+        if armed[0] and threading.get_ident() == reader:
+            armed[0] = False
+            worker = threading.Thread(target=lambda: other.cases.complete_work_item(
+                market.id, {"approved": True}, ADMIN))
+            worker.start()
+            worker.join(30)
+        return result
+
+    try:
+        monkeypatch.setattr(Prepared, "_run", run_then_commit_elsewhere)
+        raced = _read_state(engine, case.id)
+        monkeypatch.setattr(Prepared, "_run", original)
+        assert not armed[0], "the other command ran"
+        assert raced == (version, expected)
+        after_version, after = _read_state(engine, case.id)
+        assert after_version == version + 1 and after != expected
+        with engine.db.engine.connect() as conn:
+            deltas = conn.execute(text("SELECT count(*) FROM case_state_deltas WHERE case_id = :c"),
+                                  {"c": case.id}).scalar_one()
+        assert deltas == (2 if max_deltas == 8 else 0)
+    finally:
+        other.db.dispose()
