@@ -19,6 +19,7 @@ from yijianshi.storage.tables import (
     IMPLICIT_LINK,
     NO_DEADLINE,
     Case,
+    CaseStateBase,
     CaseStateDelta,
     CorrelationValue,
     Event,
@@ -32,6 +33,7 @@ from yijianshi.storage.prepared import Prepared
 
 cases = Case.__table__
 state_deltas = CaseStateDelta.__table__
+state_bases = CaseStateBase.__table__
 work_items = WorkItem.__table__
 groups_t = WorkItemGroup.__table__
 links_t = WorkItemGroupLink.__table__
@@ -100,10 +102,10 @@ _CASE_HEAD = Prepared(select(*_HEAD_COLUMNS).where(cases.c.id == bindparam("cid"
 _UPDATE_WHERE = and_(cases.c.id == bindparam("cid"), cases.c.version == bindparam("expected"))
 _HISTORY_VALUES: dict[str, Any] = dict(version=bindparam("new_version"), updated_at=bindparam("updated_at"),
                        history_seq=bindparam("history_seq"), history_head=bindparam("history_head"))
-_STATE_VALUES: dict[str, Any] = dict(_HISTORY_VALUES, engine_state=bindparam("engine_state"), state_blob=bindparam("state_blob"),
-                     attention=bindparam("attention"))
+_STATE_VALUES: dict[str, Any] = dict(_HISTORY_VALUES, engine_state=bindparam("engine_state"),
+                                     attention=bindparam("attention"))
 _UPDATE_HISTORY = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_VALUES))
-# A command whose state change is written as a delta leaves the base alone.
+# A command whose state change is written as a delta leaves the base (case_states) alone.
 _UPDATE_FOR_DELTA = Prepared(update(cases).where(_UPDATE_WHERE).values(**_HISTORY_VALUES, attention=bindparam("attention")))
 _INSERT_DELTA = Prepared(insert(state_deltas))
 _DROP_DELTAS = Prepared(delete(state_deltas).where(state_deltas.c.case_id == bindparam("cid")))
@@ -112,7 +114,8 @@ _DROP_DELTAS = Prepared(delete(state_deltas).where(state_deltas.c.case_id == bin
 # the old version's base with the new delta after it, or a compacted case's old base without the
 # deltas it needed. The case row comes first (kind 0), its deltas after it in version order.
 _STATE_AND_DELTAS = Prepared(union_all(
-    select(literal_column("0").label("kind"), cases.c.version, cases.c.engine_state, cases.c.state_blob)
+    select(literal_column("0").label("kind"), cases.c.version, cases.c.engine_state, state_bases.c.base)
+    .select_from(cases.outerjoin(state_bases, state_bases.c.case_id == cases.c.id))
     .where(cases.c.id == bindparam("cid")),
     select(literal_column("1"), state_deltas.c.version, cast(null(), Text), state_deltas.c.delta)
     .where(state_deltas.c.case_id == bindparam("cid")),
@@ -132,6 +135,14 @@ _INSERT_LINKS = {"sqlite": Prepared(sqlite_dialect.insert(links_t).on_conflict_d
 # zlib levels: fast while a case runs (its state is written by every command), smallest once it ends.
 _RUNNING_LEVEL, _ENDED_LEVEL = 1, 9
 _INSERT_CASE = Prepared(insert(cases).returning(cases.c.id))
+# A full state: the case's first, or one replacing the base (a compaction, the end).
+def _upsert_base(dialect_module) -> Prepared:
+    stmt = dialect_module.insert(state_bases)
+    return Prepared(stmt.on_conflict_do_update(index_elements=[state_bases.c.case_id],
+                                               set_={"base": stmt.excluded.base}))
+
+
+_WRITE_BASE = {"sqlite": _upsert_base(sqlite_dialect), "postgresql": _upsert_base(postgresql_dialect)}
 _INSERT_EVENTS = Prepared(insert(events))
 _INSERT_ITEMS = Prepared(insert(work_items))
 _INSERT_GROUPS = Prepared(insert(groups_t))
@@ -163,14 +174,15 @@ def case_state(conn: Connection, case_id: int) -> StoredState:
     if not rows or rows[0].kind != 0:
         raise LookupError(f"case {case_id} has no stored state")
     _, version, text, blob = rows[0]
-    blobs = [row.state_blob for row in rows[1:]]
+    blobs = [row.base for row in rows[1:]]
     return StoredState(version, stored_state(text, blob), [state_blob_codec.decompress(b) for b in blobs],
                        len(blob) if blob is not None else len(text), sum(map(len, blobs)))
 
 
-def stored_state(engine_state: str, state_blob: bytes | None) -> str:
-    """The engine state JSON of a case row (compressed since migration 0019, plain before)."""
-    return state_blob_codec.decompress(state_blob) if state_blob is not None else engine_state
+def stored_state(engine_state: str, base: bytes | None) -> str:
+    """The base state's JSON: from case_states (compressed; since 0019), else the plain JSON of a
+    case row written before."""
+    return state_blob_codec.decompress(base) if base is not None else engine_state
 
 
 def case_row(conn: Connection, case_id: int):
@@ -182,7 +194,7 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
     StaleWrite (at once, or when the command's write batch is sent: storage/write_batch.py).
     `values` holds updated_at, history_seq, history_head and, when the engine ran, attention and
     either engine_state (the full state: JSON text or its UTF-8 bytes, stored compressed as the new
-    base; with drop_deltas, the deltas after the old base are deleted) or state_delta (the JSON of
+    base in case_states; with drop_deltas, the deltas after the old base are deleted) or state_delta (the JSON of
     a delta, stored compressed after the others) or neither (the state is unchanged); status and
     ended_at when the command ended the case. Returns the compressed size of the state written."""
     params = dict(values, cid=case_id, expected=expected_version, new_version=expected_version + 1)
@@ -190,15 +202,17 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
     if "engine_state" in values:
         ended = "status" in values
         stmt = _UPDATE_END if ended else _UPDATE_STATE
-        params["state_blob"] = blob = state_blob_codec.compress(values["engine_state"],  # JSON text or bytes
-                                                                _ENDED_LEVEL if ended else _RUNNING_LEVEL)
+        blob = state_blob_codec.compress(values["engine_state"],  # JSON text or bytes
+                                         _ENDED_LEVEL if ended else _RUNNING_LEVEL)
         params["engine_state"] = ""
         written = len(blob)
     elif "attention" in values:
         stmt = _UPDATE_FOR_DELTA
     else:
         stmt = _UPDATE_HISTORY
-    stmt.execute_guarded(conn, params)
+    stmt.execute_guarded(conn, params)  # first: nothing else is written when the version moved on
+    if "engine_state" in values:
+        _WRITE_BASE[conn.dialect.name].execute(conn, {"case_id": case_id, "base": blob})
     if values.get("drop_deltas"):
         _DROP_DELTAS.execute(conn, {"cid": case_id})
     delta = values.get("state_delta")
@@ -211,7 +225,7 @@ def update_case(conn: Connection, case_id: int, expected_version: int, values: d
 
 def list_cases(conn: Connection, *, status: str | None = None, definition_key: str | None = None,
                limit: int = 100, offset: int = 0) -> list:
-    q = select(*[c for c in cases.c if c.name not in ("engine_state", "state_blob")]).order_by(cases.c.id.desc())
+    q = select(*[c for c in cases.c if c.name != "engine_state"]).order_by(cases.c.id.desc())
     if status:
         q = q.where(cases.c.status == status)
     if definition_key:

@@ -1,4 +1,5 @@
-"""How a case's engine state is stored in cases.state_blob: zlib-compressed JSON (since 0019), since
+"""How a case's engine state is stored (case_states.base and case_state_deltas.delta; cases.state_blob
+before 0031): zlib-compressed JSON (since 0019), since
 0025 with a preset dictionary of the words every SpiffWorkflow state repeats (the keys of a task, the
 empty values, the format tag), which the first occurrences in a state would otherwise spell out: about
 a sixth smaller for a finished case. A zlib stream names its dictionary (FDICT and its Adler-32), so a

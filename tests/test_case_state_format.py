@@ -239,7 +239,7 @@ def test_a_case_stored_as_v1_continues_and_is_written_as_v2(sqlite_engine):
     v1 = expand_state(stored())
     v1["format"] = STATE_FORMAT_V1
     with engine.db.engine.begin() as conn:
-        conn.execute(text("UPDATE cases SET state_blob = :b WHERE id = :c"),
+        conn.execute(text("UPDATE case_states SET base = :b WHERE case_id = :c"),
                      {"b": state_blob.compress(json.dumps(v1, ensure_ascii=False), 6), "c": case.id})
         # a case stored before #17 has no deltas after its base
         conn.execute(text("DELETE FROM case_state_deltas WHERE case_id = :c"), {"c": case.id})

@@ -11,7 +11,7 @@ from yijianshi.engine.access.actors import Actor
 from yijianshi.engine.cases.state_codec import CaseStateCodec
 from yijianshi.engine.errors import EngineError, FormErrors, NotFound, NotPermitted, ScriptError, WorkItemUnavailable
 from yijianshi.storage import case_store, inbox_store
-from yijianshi.storage.tables import Case, Event, WorkItem
+from yijianshi.storage.tables import Case, CaseStateBase, Event, WorkItem
 from tests.conftest import FIXTURES, deploy_fixtures
 
 MARKET = Actor("ma", frozenset({"market"}), name="市场监管局 马")
@@ -25,6 +25,12 @@ def _rows(engine, model, **where):
         for k, v in where.items():
             q = q.where(getattr(model.__table__.c, k) == v)
         return list(conn.execute(q))
+
+
+def _stored_state(engine, case_id: int) -> case_store.StoredState:
+    """The case's state as stored: its base (case_states) and the deltas after it."""
+    with engine.db.reader.connect() as conn:
+        return case_store.case_state(conn, case_id)
 
 
 def _start_review(engine, clerk):
@@ -74,14 +80,16 @@ def test_form_errors_are_per_field_and_nothing_is_saved(engine, clerk):
     deploy_fixtures(engine, "parallel_review.bpmn")
     case = engine.cases.start_case("parallel_review", {}, clerk)
     (before,) = _rows(engine, Case, id=case.id)
+    state_before = _stored_state(engine, case.id)
     with pytest.raises(FormErrors) as err:
         engine.cases.complete_work_item(case.ready[0].id, {"applicant_name": "", "id_number": "123",
                                                            "amount": "-5", "hacker": "x"}, DESK)
     assert set(err.value.errors) == {"applicant_name", "id_number", "amount", "__all__"}
     assert "必填" in err.value.errors["applicant_name"]
     (after,) = _rows(engine, Case, id=case.id)
-    assert (after.version, after.history_seq, after.engine_state, after.state_blob) == (
-        before.version, before.history_seq, before.engine_state, before.state_blob)
+    assert (after.version, after.history_seq, after.engine_state) == (
+        before.version, before.history_seq, before.engine_state)
+    assert _stored_state(engine, case.id) == state_before
     (item,) = _rows(engine, WorkItem, id=case.ready[0].id)
     assert item.state == "ready"
 
@@ -162,13 +170,14 @@ def test_inbox_queries_never_deserialize_cases(engine, clerk, monkeypatch):
 def test_case_state_is_stored_without_the_spec(engine, clerk):
     case, _ = _start_review(engine, clerk)
     (row,) = _rows(engine, Case, id=case.id)
-    text = case_store.stored_state(row.engine_state, row.state_blob)
+    (base,) = _rows(engine, CaseStateBase, case_id=case.id)
+    text = case_store.stored_state(row.engine_state, base.base)
     state = json.loads(text)
     assert "spec" not in state and "subprocess_specs" not in state
     assert "task_specs" not in text
     assert len(text) < 12_000
     # Stored compressed (migration 0019): what is written is a fraction of the JSON.
-    assert row.engine_state == "" and len(row.state_blob) < len(text) / 3
+    assert row.engine_state == "" and len(base.base) < len(text) / 3
 
 
 def test_cancel_and_withdraw(engine, clerk):
@@ -223,12 +232,13 @@ def test_failing_script_leaves_nothing_behind(engine, clerk, tmp_path):
     case = engine.cases.start_case("licence_bundle", {}, clerk)
     step = engine.cases.complete_work_item(case.ready[0].id, {"company": "丙", "capital": 5}, DESK)
     (before,) = _rows(engine, Case, id=case.id)
+    state_before = _stored_state(engine, case.id)
     with pytest.raises(ScriptError) as err:
         engine.cases.complete_work_item(step.ready[0].id, {"decision": "approve"}, MARKET)
     assert "ZeroDivisionError" in str(err.value) and "汇总结果" in str(err.value)
     (after,) = _rows(engine, Case, id=case.id)
-    assert after.version == before.version and (after.engine_state, after.state_blob) == (
-        before.engine_state, before.state_blob)
+    assert after.version == before.version and after.engine_state == before.engine_state
+    assert _stored_state(engine, case.id) == state_before
     assert _rows(engine, WorkItem, id=step.ready[0].id)[0].state == "ready"
     # and the work item can still be completed later, e.g. after a fixed version is deployed
     with engine.db.reader.connect() as conn:

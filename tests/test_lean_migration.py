@@ -21,7 +21,7 @@ def test_downgrade_puts_back_the_stored_forms(db_url):
         case_id = finished_case(engine)
         linked = engine.history(case_id)
         with engine.db.engine.connect() as conn:
-            blob = conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"), {"c": case_id}).scalar_one()
+            blob = conn.execute(text("SELECT base FROM case_states WHERE case_id = :c"), {"c": case_id}).scalar_one()
             state = case_store.stored_state("", bytes(blob))
             lean = conn.execute(text("SELECT count(*) FROM outbox WHERE subject = ''")).scalar_one()
         assert lean > 0

@@ -13,7 +13,7 @@ from tests.checkpoint_support import finished_case
 def test_a_finished_case_state_uses_the_dictionary_and_old_blobs_still_read(engine):
     case_id = finished_case(engine)
     with engine.db.engine.connect() as conn:
-        blob = bytes(conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"), {"c": case_id}).scalar_one())
+        blob = bytes(conn.execute(text("SELECT base FROM case_states WHERE case_id = :c"), {"c": case_id}).scalar_one())
     assert blob[1] & 0x20 and int.from_bytes(blob[2:6], "big") == zlib.adler32(state_blob.STATE_DICT)
     state = case_store.stored_state("", blob)
     before = zlib.compress(state.encode("utf-8"), 9)  # as written from 0019 to 0024

@@ -1,5 +1,5 @@
 """A command writes only what it changed of a case's engine state (#17, engine/cases/state_delta.py):
-a delta row after the base in cases.state_blob, which stays as it was; the state read back from base
+a delta row after the base in case_states, which stays as it was; the state read back from base
 and deltas is the live one; a finished case is one base again. Each test runs on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import threading
 
 import orjson
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import inspect, text
 
 from yijianshi.engine.cases import state_delta
 from yijianshi.engine.clock import ControlledClock
@@ -17,17 +18,25 @@ from yijianshi.storage import case_store, state_blob
 from yijianshi.storage.database import Database
 from yijianshi.storage.prepared import Prepared
 from tests.checkpoint_support import ADMIN, DESK
-from tests.conftest import deploy_fixtures
+from tests.conftest import deploy_fixtures, make_engine
 
 FORMS = {"apply": {"applicant_name": "孙七", "amount": "12"}, "deliver": {"delivered": True}}
 
 
 def _stored(engine, case_id: int) -> tuple[bytes, list[dict]]:
     with engine.db.engine.connect() as conn:
-        blob = bytes(conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"), {"c": case_id}).scalar_one())
+        blob = bytes(conn.execute(text("SELECT base FROM case_states WHERE case_id = :c"), {"c": case_id}).scalar_one())
         deltas = [orjson.loads(state_blob.decompress(bytes(d))) for (d,) in conn.execute(
             text("SELECT delta FROM case_state_deltas WHERE case_id = :c ORDER BY version"), {"c": case_id})]
     return blob, deltas
+
+
+def _base_row_version(engine, case_id: int):
+    """Which version of the case_states row is current: PostgreSQL's xmin (the transaction that
+    wrote it), SQLite's whole row (no such column)."""
+    column = "xmin::text" if engine.db.url.get_backend_name() == "postgresql" else "base"
+    with engine.db.engine.connect() as conn:
+        return conn.execute(text(f"SELECT {column} FROM case_states WHERE case_id = :c"), {"c": case_id}).scalar_one()
 
 
 def _live_state(engine, case_id: int) -> str:
@@ -48,6 +57,7 @@ def test_commands_write_deltas_the_base_stays_and_a_finished_case_is_one_base(en
     case = engine.cases.start_case("parallel_review", {"channel": "窗口"}, DESK)
     base, deltas = _stored(engine, case.id)
     assert deltas == []
+    base_row = _base_row_version(engine, case.id)
     queue = list(case.ready)
     apply = queue.pop(0)
     queue.extend(_complete(engine, apply))  # the application opens the four departments' steps
@@ -55,6 +65,10 @@ def test_commands_write_deltas_the_base_stays_and_a_finished_case_is_one_base(en
     queue.extend(_complete(engine, market))
     after_base, deltas = _stored(engine, case.id)
     assert after_base == base, "a command that writes a delta leaves the base alone"
+    # ... not even rewritten with the same bytes: on PostgreSQL the row is the one the start wrote
+    # (a command updates the small case row only; before 0031 the base was copied into every new
+    # version of the case row)
+    assert _base_row_version(engine, case.id) == base_row
     assert len(deltas) == 2 and all(d["format"] == state_delta.DELTA_FORMAT for d in deltas)
     # The second delta holds the records of what completing one department's step changed: that
     # step's task, and not the records of tasks it left alone (the start, the application).
@@ -155,3 +169,33 @@ def test_the_state_is_read_from_one_snapshot_while_another_command_commits(engin
         assert deltas == (2 if max_deltas == 8 else 0)
     finally:
         other.db.dispose()
+
+
+def test_migration_0031_moves_the_bases_to_their_table_and_back(db_url):
+    """Upgrading to 0031 moves every case's base from cases.state_blob to case_states; its
+    downgrade moves it back. A running case with deltas reads the same state on both sides."""
+    engine = make_engine(db_url)
+    try:
+        deploy_fixtures(engine, "parallel_review.bpmn")
+        case = engine.cases.start_case("parallel_review", {"channel": "窗口"}, DESK)
+        queue = list(case.ready)
+        queue.extend(_complete(engine, queue.pop(0)))
+        version, state = _read_state(engine, case.id)
+        base, deltas = _stored(engine, case.id)
+        command.downgrade(engine.db.alembic_config(), "0030_case_state_deltas")
+        with engine.db.engine.connect() as conn:
+            blob = conn.execute(text("SELECT state_blob FROM cases WHERE id = :c"), {"c": case.id}).scalar_one()
+            tables = inspect(conn).get_table_names()
+        assert bytes(blob) == base and "case_states" not in tables
+        engine.db.upgrade()
+        with engine.db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("cases")}
+        assert "state_blob" not in columns
+        assert _stored(engine, case.id) == (base, deltas)
+        assert _read_state(engine, case.id) == (version, state)
+        engine.cases.runner.cache.drop(case.id)
+        while queue:  # and the case goes on to its end
+            queue.extend(_complete(engine, queue.pop(0)))
+        assert _stored(engine, case.id)[1] == []
+    finally:
+        engine.db.dispose()

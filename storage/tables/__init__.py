@@ -10,6 +10,7 @@ from yijianshi.storage.tables.cases import (
     NO_DEADLINE,
     Case,
     CaseSearchTerm,
+    CaseStateBase,
     CaseStateDelta,
     CorrelationValue,
     Event,
@@ -34,7 +35,7 @@ from yijianshi.storage.tables.shared_files import AppSecret, StoredFile, StoredF
 __all__ = [
     "DEFAULT_PRIORITY", "EVERY_GROUP", "NO_DEADLINE", "ApiClient", "ApiIdempotencyKey", "AppSecret", "Base", "BigId",
     "CalendarClosure",
-    "CalendarYear", "Case", "CaseSearchTerm", "CaseStateDelta", "CheckpointMark", "CommandFailure",
+    "CalendarYear", "Case", "CaseSearchTerm", "CaseStateBase", "CaseStateDelta", "CheckpointMark", "CommandFailure",
     "CorrelationValue", "Deadline", "Definition", "DefinitionFile", "Event", "ExportJob", "ExternalTask", "Material",
     "MeasuredOutcome", "MessageWait", "Notification", "OrgAbsence", "OrgDeputy", "OrgMembership", "OrgUnit",
     "OutboxMessage",

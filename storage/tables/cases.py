@@ -30,10 +30,8 @@ class Case(Base):
     title: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), index=True)  # running, completed, cancelled
     version: Mapped[int] = mapped_column(Integer)  # optimistic lock, bumped by every command
-    engine_state: Mapped[str] = mapped_column(Text)  # '' when state_blob holds it (rows written before 0019)
-    # The engine state, zlib-compressed JSON: the last full state written (the base), which the
-    # deltas in case_state_deltas follow (engine/cases/state_delta.py).
-    state_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The engine state as plain JSON in rows written before 0019; '' once case_states holds it.
+    engine_state: Mapped[str] = mapped_column(Text)
     started_by: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -43,8 +41,18 @@ class Case(Base):
     attention: Mapped[str | None] = mapped_column(String(512))  # why an administrator must look at it
 
 
+class CaseStateBase(Base):
+    """A case's engine state as last written in full (the base), zlib-compressed JSON; the deltas in
+    case_state_deltas follow it (engine/cases/state_delta.py). A row of its own (0031): a command
+    that writes a delta updates the small case row and leaves this one alone."""
+
+    __tablename__ = "case_states"
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), primary_key=True, autoincrement=False)
+    base: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class CaseStateDelta(Base):
-    """What one command changed of a case's engine state since the base in cases.state_blob
+    """What one command changed of a case's engine state since the base in case_states
     (engine/cases/state_delta.py): zlib-compressed JSON, `version` the case version it brings the
     state to. Dropped when a full state is written again (at the latest when the case ends)."""
 
